@@ -1,0 +1,212 @@
+//! Access keys as IAM describes them: ids, secrets, status and metadata.
+//!
+//! The secret type never shows its value through `Debug`, `Display` or serde; the two places that
+//! need the raw text (the file splice and the shell's request signer) call [`SecretAccessKey::expose`].
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::time::Timestamp;
+
+/// An access key id such as `AKIAIOSFODNN7EXAMPLE`. Not a secret: the `aws` CLI prints it freely.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct AccessKeyId(String);
+
+impl AccessKeyId {
+    /// Wraps a key id read from a file or an API answer.
+    ///
+    /// Returns `None` for text that cannot be a key id: empty, or holding whitespace or control
+    /// characters (IAM's pattern is `[\w]+`, 16 to 128 characters; the check here is looser so
+    /// that test servers with other id shapes still work).
+    pub fn new(id: impl Into<String>) -> Option<Self> {
+        let id = id.into();
+        let ok = !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_graphic());
+        ok.then_some(Self(id))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretAccessKey(String);
+
+impl SecretAccessKey {
+    /// Wraps a secret. Returns `None` for text that no file could hold on one line.
+    pub fn new(secret: impl Into<String>) -> Option<Self> {
+        let secret = secret.into();
+        // A value that a file cannot hold as itself: botocore strips the whitespace around a
+        // value and ends it at a line break.
+        let ok = !secret.is_empty()
+            && secret.trim() == secret
+            && !secret.chars().any(|c| c.is_control());
+        ok.then_some(Self(secret))
+    }
+
+    /// The raw secret: for the file splice and the request signer only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretAccessKey(***)")
+    }
+}
+
+impl fmt::Display for SecretAccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for SecretAccessKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// Any value that may hold a secret (a journal's text, say): redacted like [`SecretAccessKey`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive<T>(T);
+
+impl<T> Sensitive<T> {
+    /// Wraps a value.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The raw value: for writing it to a 0600 file.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+
+    /// Unwraps the raw value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sensitive(***)")
+    }
+}
+
+impl<T> Serialize for Sensitive<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// An IAM user name (`UserName` in IAM's API).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Wraps a user name.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// IAM's `statusType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum KeyStatus {
+    /// The key signs requests.
+    Active,
+    /// The key exists (and counts toward the quota of two) but signs nothing.
+    Inactive,
+    /// In IAM's current model, undocumented: treated like `Inactive`.
+    Expired,
+}
+
+impl KeyStatus {
+    /// The name IAM uses on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Inactive => "Inactive",
+            Self::Expired => "Expired",
+        }
+    }
+
+    /// Parses IAM's wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Active" => Some(Self::Active),
+            "Inactive" => Some(Self::Inactive),
+            "Expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of `iam:ListAccessKeys`, plus `iam:GetAccessKeyLastUsed` where the shell asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMeta {
+    /// The key's id.
+    pub access_key_id: AccessKeyId,
+    /// Active, Inactive or Expired.
+    pub status: KeyStatus,
+    /// When IAM created the key.
+    pub create_date: Timestamp,
+    /// When the key last signed a request, if the shell asked and IAM knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").expect("valid");
+        assert!(!format!("{s:?}").contains("wJalr"));
+        assert!(!format!("{s}").contains("wJalr"));
+        assert_eq!(serde_json::to_string(&s).expect("serializes"), "\"[redacted]\"");
+        let t = Sensitive::new(String::from("secret text"));
+        assert!(!format!("{t:?}").contains("secret"));
+        assert_eq!(serde_json::to_string(&t).expect("serializes"), "\"[redacted]\"");
+    }
+
+    #[test]
+    fn secrets_and_ids_refuse_line_breaks() {
+        assert!(SecretAccessKey::new("a\nb").is_none());
+        assert!(SecretAccessKey::new("").is_none());
+        assert!(AccessKeyId::new("AKIA EXAMPLE").is_none());
+        assert!(AccessKeyId::new("AKIAEXAMPLE").is_some());
+    }
+}

@@ -1,0 +1,6 @@
+//! aws-rotate-keys core (in progress).
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod ini;
+pub mod key;
+pub mod time;
