@@ -4,3 +4,7 @@
 pub mod ini;
 pub mod key;
 pub mod time;
+pub mod journal;
+pub mod plan;
+pub mod profile;
+pub mod rotation;

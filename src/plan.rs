@@ -1,0 +1,472 @@
+//! Deciding a rotation: which key is replaced, which key (if any) is removed to make room and why,
+//! what happens to the old key, and whether the user must agree first.
+//!
+//! [`decide`] is a pure function of what the shell learned (the caller's identity, the user's key
+//! list, the files) and the options: the same inputs always give the same [`Decision`]. `plan`
+//! prints it; `rotate` executes it with [`crate::rotation::Rotation`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::key::{AccessKeyId, KeyMeta, KeyStatus, UserName};
+use crate::profile::{Candidate, Holder};
+use crate::time::{Span, Timestamp};
+
+/// IAM's quota of access keys per user.
+pub const KEYS_PER_USER: usize = 2;
+
+/// The options that shape a decision (`rotate` and `plan` share them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `--delete ID`: the key to remove when both slots are taken.
+    pub delete: Option<AccessKeyId>,
+    /// `--keep-old`: deactivate the replaced key instead of deleting it.
+    pub keep_old: bool,
+    /// `--older-than`: rotate only keys at least this old.
+    pub older_than: Option<Span>,
+    /// `--yes`: accept the policy's proposal without asking.
+    pub yes: bool,
+    /// `--verify-timeout`: how long the new key may take to work.
+    pub verify_timeout: Span,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { delete: None, keep_old: false, older_than: None, yes: false, verify_timeout: Span::from_secs(120) }
+    }
+}
+
+/// Who signs: an IAM user, as `sts:GetCallerIdentity` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Identity {
+    /// The 12-digit account.
+    pub account: String,
+    /// The user's ARN, `arn:aws:iam::123456789012:user/path/name`.
+    pub arn: String,
+    /// The user name: the ARN's last path element.
+    pub user_name: UserName,
+}
+
+/// Why an ARN is not an IAM user's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the credentials belong to {arn}, which is not an IAM user: only IAM users have access keys to rotate")]
+pub struct NotAUser {
+    /// The ARN that `sts:GetCallerIdentity` answered.
+    pub arn: String,
+}
+
+impl Identity {
+    /// Reads an IAM user's ARN (`arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`).
+    pub fn from_arn(arn: &str) -> Result<Self, NotAUser> {
+        let err = || NotAUser { arn: arn.to_owned() };
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(err());
+        };
+        let name = resource.strip_prefix("user/").and_then(|p| p.rsplit('/').next()).ok_or_else(err)?;
+        if name.is_empty() || account.is_empty() {
+            return Err(err());
+        }
+        Ok(Self { account: account.to_owned(), arn: arn.to_owned(), user_name: UserName::new(name) })
+    }
+
+    /// Whether `arn` names the same user in the same account.
+    pub fn is_same_user(&self, arn: &str) -> bool {
+        Identity::from_arn(arn).is_ok_and(|o| o.account == self.account && o.user_name == self.user_name)
+    }
+}
+
+/// Whose key a rotation replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The key that these profiles use (the usual case).
+    Profiles(Candidate),
+    /// `--user-name`: another user's key, with the caller's credentials; no file changes.
+    User(UserName),
+}
+
+/// What happens to the replaced key once the new one works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OldKeyAction {
+    /// Deleted (the default).
+    Delete,
+    /// Deactivated (`--keep-old`): a later run removes it first.
+    Deactivate,
+    /// Left active (admin mode's default).
+    Keep,
+}
+
+/// Why a key is proposed for removal to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RemovalReason {
+    /// `--delete` named it.
+    NamedByDelete,
+    /// It is inactive and no profile holds it.
+    InactiveAndUnused,
+    /// It is active, no profile holds it, and it is the oldest such key.
+    ActiveAndUnused,
+}
+
+impl fmt::Display for RemovalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NamedByDelete => "named by --delete",
+            Self::InactiveAndUnused => "inactive, and no profile uses it",
+            Self::ActiveAndUnused => "active, but no profile in the files uses it",
+        })
+    }
+}
+
+/// The key removed before the new one is created (both slots were taken).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Removal {
+    /// The key.
+    pub access_key_id: AccessKeyId,
+    /// Its status.
+    pub status: KeyStatus,
+    /// When it was created.
+    pub create_date: Timestamp,
+    /// When it last signed a request, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<Timestamp>,
+    /// Why this one.
+    pub reason: RemovalReason,
+    /// Profiles that hold it (non-empty only when `--delete` named it).
+    pub held_by: Vec<String>,
+    /// True when the user must agree first (no `--yes`, no `--delete`): a prompt on a terminal,
+    /// otherwise exit 252.
+    pub needs_confirmation: bool,
+}
+
+/// The key being replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OldKey {
+    /// The key.
+    pub access_key_id: AccessKeyId,
+    /// Its status.
+    pub status: KeyStatus,
+    /// When it was created.
+    pub create_date: Timestamp,
+    /// How old it is.
+    pub age: Span,
+    /// What happens to it.
+    pub action: OldKeyAction,
+}
+
+/// A decided rotation: what `plan` prints and `rotate` executes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Plan {
+    /// The profiles whose key is replaced (empty in admin mode).
+    pub profiles: Vec<String>,
+    /// Whose key: the IAM user.
+    pub user_name: UserName,
+    /// The user's account.
+    pub account: String,
+    /// True with `--user-name`: the key is printed, no file changes.
+    pub admin: bool,
+    /// The key replaced (`None` only in admin mode for a user with no key).
+    pub old_key: Option<OldKey>,
+    /// The key removed first to make room, if both slots are taken.
+    pub make_room: Option<Removal>,
+    /// The sections that will hold the new key.
+    pub files: Vec<Holder>,
+    /// How long the new key may take to work.
+    pub verify_timeout: Span,
+}
+
+/// Why a rotation is not done this run, although nothing is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Skip {
+    /// The profiles concerned.
+    pub profiles: Vec<String>,
+    /// The key left alone.
+    pub access_key_id: Option<AccessKeyId>,
+    /// Its age.
+    pub age: Span,
+    /// The `--older-than` threshold it is under.
+    pub older_than: Span,
+}
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Rotate as planned (after confirmation if [`Removal::needs_confirmation`]).
+    Rotate(Plan),
+    /// Not due under `--older-than`.
+    Skip(Skip),
+    /// No safe rotation without a different command line or files.
+    Refuse(PlanError),
+}
+
+/// Why no safe plan exists. [`PlanError::exit_status`] says how the shell exits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// Both slots are taken and the only removable key is held by a profile.
+    #[error(
+        "user {user} already has {KEYS_PER_USER} access keys and {key} is used by profile {}: to remove it anyway, add --delete {key}",
+        held_by.join(", ")
+    )]
+    KeyHeldElsewhere {
+        /// The user.
+        user: UserName,
+        /// The key that could make room.
+        key: AccessKeyId,
+        /// Profiles that hold it.
+        held_by: Vec<String>,
+    },
+    /// `--delete` names a key the user does not have.
+    #[error("--delete {key}: user {user} has no such access key (see `aws-rotate-keys list-access-keys`)")]
+    DeleteNotFound {
+        /// The user.
+        user: UserName,
+        /// The key named.
+        key: AccessKeyId,
+    },
+    /// `--delete` names the key being replaced while its slot is needed.
+    #[error(
+        "--delete {key}: that is the key being rotated; it is removed only after its replacement works. Name the other key, or drop --delete"
+    )]
+    DeleteInUse {
+        /// The key named.
+        key: AccessKeyId,
+    },
+    /// `--delete` and `--keep-old` name opposite fates for the old key.
+    #[error("--delete {key} and --keep-old contradict each other for the key being rotated: choose one")]
+    DeleteAndKeepOld {
+        /// The key named.
+        key: AccessKeyId,
+    },
+    /// `--delete` names a key that is neither needed for room nor the key replaced.
+    #[error("--delete {key}: user {user} has a free key slot and {key} is not the key being rotated; drop --delete")]
+    DeleteNotNeeded {
+        /// The user.
+        user: UserName,
+        /// The key named.
+        key: AccessKeyId,
+    },
+    /// The profile's key is not one of the user's keys.
+    #[error("key {key} of profile {profile} is not one of user {user}'s access keys; the files may be out of date")]
+    KeyNotListed {
+        /// The profile.
+        profile: String,
+        /// The key.
+        key: AccessKeyId,
+        /// The user.
+        user: UserName,
+    },
+    /// More keys than IAM allows (a non-AWS server): nothing is removed blindly.
+    #[error("user {user} has {count} access keys, more than IAM's {KEYS_PER_USER}; remove keys with --delete first")]
+    TooManyKeys {
+        /// The user.
+        user: UserName,
+        /// How many.
+        count: usize,
+    },
+}
+
+impl PlanError {
+    /// The `aws` CLI exit status this error ends a run with: 252 where another command line
+    /// would do, 253 where the files or the account must change.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Self::KeyHeldElsewhere { .. }
+            | Self::DeleteNotFound { .. }
+            | Self::DeleteInUse { .. }
+            | Self::DeleteAndKeepOld { .. }
+            | Self::DeleteNotNeeded { .. }
+            | Self::TooManyKeys { .. } => 252,
+            Self::KeyNotListed { .. } => 253,
+        }
+    }
+}
+
+/// Keys held by profiles in the files: id → holders (from [`crate::profile::AwsFiles::held_keys`]).
+pub type HeldKeys = BTreeMap<AccessKeyId, Vec<Holder>>;
+
+fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
+    let mut names: Vec<String> = held
+        .get(id)
+        .map(|hs| hs.iter().map(|h| h.profile.clone().unwrap_or_else(|| format!("[{}]", h.section))).collect())
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Decides one rotation.
+///
+/// `identity` is the user whose key is replaced (in admin mode: built from the target user name
+/// and the caller's account), `keys` that user's `ListAccessKeys`, `held` every key in the files.
+pub fn decide(
+    target: &Target,
+    identity: &Identity,
+    keys: &[KeyMeta],
+    held: &HeldKeys,
+    options: &Options,
+    now: Timestamp,
+) -> Decision {
+    match decide_inner(target, identity, keys, held, options, now) {
+        Ok(d) => d,
+        Err(e) => Decision::Refuse(e),
+    }
+}
+
+fn decide_inner(
+    target: &Target,
+    identity: &Identity,
+    keys: &[KeyMeta],
+    held: &HeldKeys,
+    options: &Options,
+    now: Timestamp,
+) -> Result<Decision, PlanError> {
+    let user = &identity.user_name;
+    let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
+    if let Some(d) = &options.delete {
+        if find(d).is_none() {
+            return Err(PlanError::DeleteNotFound { user: user.clone(), key: d.clone() });
+        }
+    }
+    if keys.len() > KEYS_PER_USER {
+        return Err(PlanError::TooManyKeys { user: user.clone(), count: keys.len() });
+    }
+    let full = keys.len() >= KEYS_PER_USER;
+
+    let (profiles, in_use, files) = match target {
+        Target::Profiles(c) => {
+            let Some(meta) = find(&c.access_key_id) else {
+                return Err(PlanError::KeyNotListed {
+                    profile: c.profiles.first().cloned().unwrap_or_default(),
+                    key: c.access_key_id.clone(),
+                    user: user.clone(),
+                });
+            };
+            (c.profiles.clone(), Some(meta), c.holders.clone())
+        }
+        Target::User(_) => (Vec::new(), None, Vec::new()),
+    };
+    let admin = matches!(target, Target::User(_));
+
+    // Make room: at most one key, never the one in use.
+    let make_room = if full {
+        let removal = match &options.delete {
+            Some(d) if in_use.is_some_and(|k| &k.access_key_id == d) => {
+                return Err(PlanError::DeleteInUse { key: d.clone() });
+            }
+            Some(d) => {
+                let meta = find(d).expect("checked above: --delete names one of the user's keys");
+                removal(meta, RemovalReason::NamedByDelete, holder_names(held, d), false)
+            }
+            None => {
+                let mut free: Vec<&KeyMeta> = keys
+                    .iter()
+                    .filter(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
+                    .filter(|k| !held.contains_key(&k.access_key_id))
+                    .collect();
+                free.sort_by_key(|k| (k.status == KeyStatus::Active, k.create_date, k.access_key_id.clone()));
+                match free.first() {
+                    Some(k) => {
+                        let reason = if k.status == KeyStatus::Active {
+                            RemovalReason::ActiveAndUnused
+                        } else {
+                            RemovalReason::InactiveAndUnused
+                        };
+                        removal(k, reason, Vec::new(), !options.yes)
+                    }
+                    None => {
+                        let other = keys
+                            .iter()
+                            .find(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
+                            .expect("a full user has a key besides the one in use");
+                        return Err(PlanError::KeyHeldElsewhere {
+                            user: user.clone(),
+                            key: other.access_key_id.clone(),
+                            held_by: holder_names(held, &other.access_key_id),
+                        });
+                    }
+                }
+            }
+        };
+        Some(removal)
+    } else {
+        None
+    };
+
+    // The old key: the one in use; in admin mode, the user's remaining key after making room.
+    let old = match in_use {
+        Some(k) => Some(k),
+        None => keys
+            .iter()
+            .filter(|k| make_room.as_ref().is_none_or(|r| r.access_key_id != k.access_key_id))
+            .max_by_key(|k| (k.create_date, k.access_key_id.clone())),
+    };
+    let old_key = match old {
+        Some(k) => {
+            let named = options.delete.as_ref() == Some(&k.access_key_id);
+            if named && options.keep_old {
+                return Err(PlanError::DeleteAndKeepOld { key: k.access_key_id.clone() });
+            }
+            let action = if options.keep_old {
+                OldKeyAction::Deactivate
+            } else if admin && !named {
+                OldKeyAction::Keep
+            } else {
+                OldKeyAction::Delete
+            };
+            let age = now.since(k.create_date);
+            if let Some(older_than) = options.older_than {
+                if age < older_than {
+                    return Ok(Decision::Skip(Skip {
+                        profiles,
+                        access_key_id: Some(k.access_key_id.clone()),
+                        age,
+                        older_than,
+                    }));
+                }
+            }
+            Some(OldKey { access_key_id: k.access_key_id.clone(), status: k.status, create_date: k.create_date, age, action })
+        }
+        None => None,
+    };
+    if !full {
+        if let Some(d) = &options.delete {
+            if old_key.as_ref().is_none_or(|o| &o.access_key_id != d) {
+                // Room is not needed and the named key is not the one replaced: refuse rather
+                // than delete a key the user may still rely on for another reason.
+                return Err(PlanError::DeleteNotNeeded { user: user.clone(), key: d.clone() });
+            }
+        }
+    }
+
+    Ok(Decision::Rotate(Plan {
+        profiles,
+        user_name: user.clone(),
+        account: identity.account.clone(),
+        admin,
+        old_key,
+        make_room,
+        files,
+        verify_timeout: options.verify_timeout,
+    }))
+}
+
+fn removal(k: &KeyMeta, reason: RemovalReason, held_by: Vec<String>, needs_confirmation: bool) -> Removal {
+    Removal {
+        access_key_id: k.access_key_id.clone(),
+        status: k.status,
+        create_date: k.create_date,
+        last_used: k.last_used,
+        reason,
+        held_by,
+        needs_confirmation,
+    }
+}

@@ -1,0 +1,949 @@
+//! The rotation state machine: executes a [`Plan`] one step at a time, without doing any I/O.
+//!
+//! The shell drains [`Rotation::poll_action`], performs each [`Action`] and hands its result to
+//! [`Rotation::handle_outcome`]; when no action is ready it sleeps until [`Rotation::poll_timeout`]
+//! and calls [`Rotation::handle_timeout`]. When both polls return `None` the rotation is over and
+//! [`Rotation::report`] says what happened.
+//!
+//! The order is what makes it safe (spec promises 1, 3 and 8):
+//!
+//! 1. write the journal (state `creating`: the keys that exist), so a crash during the create can
+//!    be cleaned up without asking;
+//! 2. remove the key that makes room, if the plan says so;
+//! 3. create the new key; an ambiguous failure (a timeout: the key may exist) is reconciled with
+//!    `ListAccessKeys`, and an orphan whose secret was lost is deleted before trying again;
+//! 4. write the new secret to the journal before any further request;
+//! 5. verify: `sts:GetCallerIdentity` signed by the new key, until it answers as the same user
+//!    [`Config::confirmations`] times in a row (one success does not prove propagation:
+//!    rhyeal/aws-rotate-iam-keys#81), with jittered backoff, within the verify timeout;
+//! 6. write every file that holds the old key;
+//! 7. delete or deactivate the old key, signed by the caller (the old key still works; the new
+//!    one may not yet work everywhere);
+//! 8. remove the journal.
+//!
+//! A failed verification or file write undoes: the journal says `undoing`, written files get the
+//! old key back, the new key is deleted. [`Rotation::resume`] picks up an interrupted rotation
+//! from its journal.
+
+use serde::Serialize;
+
+use crate::ini::{FileKind, KeyEdit};
+use crate::journal::{Journal, JournalState, NewKey};
+use crate::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, Sensitive, UserName};
+use crate::plan::{Identity, OldKeyAction, Plan};
+use crate::time::{Span, Timestamp};
+
+/// Timing and retry settings. [`Config::default`] is what the tool uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// How long the new key may take to work before the rotation is undone.
+    pub verify_timeout: Span,
+    /// Consecutive successful verifications required.
+    pub confirmations: u32,
+    /// Wait between two confirming verifications.
+    pub confirm_gap: Span,
+    /// First wait between failed verifications.
+    pub verify_initial: Span,
+    /// Longest wait between failed verifications. Small, because every millisecond of it is
+    /// added to the rotation once IAM has propagated the key.
+    pub verify_max: Span,
+    /// First wait before retrying a throttled or failed request.
+    pub retry_initial: Span,
+    /// Longest wait before retrying a request.
+    pub retry_max: Span,
+    /// Attempts per request before giving up on throttling and transient errors.
+    pub max_attempts: u32,
+    /// Seed for the jitter: the core has no randomness of its own.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            verify_timeout: Span::from_secs(120),
+            confirmations: 2,
+            confirm_gap: Span::from_millis(100),
+            verify_initial: Span::from_millis(200),
+            verify_max: Span::from_millis(300),
+            retry_initial: Span::from_millis(200),
+            retry_max: Span::from_secs(5),
+            max_attempts: 6,
+            seed: 0,
+        }
+    }
+}
+
+/// Why a key is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DeletePurpose {
+    /// To make room for the new key.
+    MakeRoom,
+    /// An orphan of an interrupted or ambiguous `CreateAccessKey`: nobody has its secret.
+    Orphan,
+    /// The replaced key, now that the new one works and is in the files.
+    OldKey,
+    /// The new key, because the rotation is undone.
+    Undo,
+}
+
+/// The next thing the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[must_use = "perform the Action, then pass its Outcome to `handle_outcome`"]
+pub enum Action {
+    /// Write the journal (0600, atomically) with this text.
+    WriteJournal {
+        /// The text; holds secrets.
+        contents: Sensitive<String>,
+    },
+    /// Remove the journal. A journal already gone is a success.
+    RemoveJournal,
+    /// `iam:DeleteAccessKey`, signed by the caller. `NoSuchEntity` counts as done.
+    DeleteKey {
+        /// Whose key.
+        user_name: UserName,
+        /// The key.
+        access_key_id: AccessKeyId,
+        /// Why.
+        purpose: DeletePurpose,
+    },
+    /// `iam:UpdateAccessKey --status Inactive`, signed by the caller.
+    DeactivateKey {
+        /// Whose key.
+        user_name: UserName,
+        /// The key.
+        access_key_id: AccessKeyId,
+    },
+    /// `iam:CreateAccessKey`, signed by the caller; answer with [`Outcome::KeyCreated`].
+    CreateKey {
+        /// For whom.
+        user_name: UserName,
+    },
+    /// `iam:ListAccessKeys`, signed by the caller; answer with [`Outcome::Keys`].
+    ListKeys {
+        /// Whose keys.
+        user_name: UserName,
+    },
+    /// `sts:GetCallerIdentity` signed by this key (not the caller's); answer with
+    /// [`Outcome::Verified`].
+    VerifyKey {
+        /// The key to sign with.
+        access_key_id: AccessKeyId,
+        /// Its secret.
+        secret: SecretAccessKey,
+    },
+    /// Apply `edit` to the current text of `file` (with [`KeyEdit::apply`]) and, if it changed
+    /// anything, replace the file atomically. A missing file or no holder is a success.
+    UpdateFile {
+        /// Which file.
+        file: FileKind,
+        /// The change.
+        #[serde(serialize_with = "serialize_edit")]
+        edit: KeyEdit,
+    },
+}
+
+fn serialize_edit<S: serde::Serializer>(edit: &KeyEdit, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let mut st = s.serialize_struct("KeyEdit", 3)?;
+    st.serialize_field("from", &edit.from)?;
+    st.serialize_field("to_id", &edit.to_id)?;
+    st.serialize_field("to_secret", &edit.to_secret)?;
+    st.end()
+}
+
+impl Action {
+    /// The AWS operation this action calls, for messages like the `aws` CLI's.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            Self::DeleteKey { .. } => Some("DeleteAccessKey"),
+            Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
+            Self::CreateKey { .. } => Some("CreateAccessKey"),
+            Self::ListKeys { .. } => Some("ListAccessKeys"),
+            Self::VerifyKey { .. } => Some("GetCallerIdentity"),
+            Self::WriteJournal { .. } | Self::RemoveJournal | Self::UpdateFile { .. } => None,
+        }
+    }
+}
+
+/// How a failed action failed, as the shell classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FailureClass {
+    /// Throttled: the request was refused and not executed; retry later.
+    Throttled,
+    /// A timeout, a closed connection or a 5xx: the request may or may not have been executed.
+    Transient,
+    /// `InvalidClientTokenId`, `SignatureDoesNotMatch`, or a 403 without a code: the key is not
+    /// (yet) known where the request landed.
+    NotAuthenticated,
+    /// `NoSuchEntity`.
+    NotFound,
+    /// `LimitExceeded`.
+    LimitExceeded,
+    /// `AccessDenied` and other refusals.
+    AccessDenied,
+    /// A local file could not be written or removed.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+/// A failed action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Failure {
+    /// How it failed.
+    pub class: FailureClass,
+    /// The service's error code (`LimitExceeded`), where there is one.
+    pub code: Option<String>,
+    /// The service's or the system's message.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of this class with a message.
+    pub fn new(class: FailureClass, code: Option<&str>, message: impl Into<String>) -> Self {
+        Self { class, code: code.map(str::to_owned), message: message.into() }
+    }
+}
+
+/// The result of an [`Action`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The action succeeded and returns nothing.
+    Done,
+    /// `CreateAccessKey` succeeded.
+    KeyCreated {
+        /// The new key.
+        access_key_id: AccessKeyId,
+        /// Its secret.
+        secret: SecretAccessKey,
+        /// When IAM created it.
+        create_date: Timestamp,
+    },
+    /// `ListAccessKeys` succeeded.
+    Keys(Vec<KeyMeta>),
+    /// `GetCallerIdentity` answered.
+    Verified {
+        /// The ARN it answered with.
+        arn: String,
+    },
+    /// The action failed.
+    Failed(Failure),
+}
+
+/// How a rotation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Still running.
+    InProgress,
+    /// The new key works and is in every file; the old key is deleted, deactivated or kept as
+    /// planned.
+    Rotated,
+    /// The new key works and is in every file, but the old key could not be retired.
+    Incomplete,
+    /// Undone: files hold the old key, the new key is deleted (or, if that failed, named in
+    /// `LeftToDo`).
+    RolledBack,
+    /// Stopped before a new key existed; nothing but a make-room removal may have happened.
+    Failed,
+    /// An interrupted attempt was cleaned up (resume of a `creating` journal).
+    CleanedUp,
+}
+
+/// The first error that changed the course of the rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReportError {
+    /// The AWS operation, where the error came from one.
+    pub operation: Option<String>,
+    /// The failure.
+    #[serde(flatten)]
+    pub failure: Failure,
+}
+
+/// What a rotation did: rendered by `rotate`, and the shell's exit status follows from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Report {
+    /// The profiles whose key was rotated.
+    pub profiles: Vec<String>,
+    /// Whose key.
+    pub user_name: UserName,
+    /// How it ended.
+    pub status: Status,
+    /// True when this run finished or undid an interrupted rotation from its journal.
+    pub resumed: bool,
+    /// The key replaced.
+    pub old_access_key_id: Option<AccessKeyId>,
+    /// What was done to it (set once done).
+    pub old_key_action: Option<OldKeyAction>,
+    /// The new key (also after a rollback, to say which key was deleted).
+    pub new_access_key_id: Option<AccessKeyId>,
+    /// The key removed to make room, once removed.
+    pub removed_to_make_room: Option<AccessKeyId>,
+    /// Orphan keys of interrupted creates that were deleted.
+    pub orphans_removed: Vec<AccessKeyId>,
+    /// Files that now hold the new key.
+    pub files_updated: Vec<FileKind>,
+    /// `GetCallerIdentity` calls made with the new key.
+    pub verify_attempts: u32,
+    /// From the first verification to the last needed success.
+    pub propagation_wait: Option<Span>,
+    /// What went wrong, if anything.
+    pub error: Option<ReportError>,
+    /// What the user should still do, as commands or sentences.
+    pub left_to_do: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    WriteIntent,
+    MakeRoom,
+    Create,
+    Reconcile,
+    DeleteOrphans,
+    SaveSecret,
+    Verify,
+    WriteFiles,
+    RetireOld,
+    ClearJournal(Status),
+    MarkUndo,
+    RestoreFiles,
+    DeleteNew,
+    Done,
+}
+
+/// One rotation in progress. See the module docs for the drive loop.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    cfg: Config,
+    identity: Identity,
+    journal: Journal,
+    make_room: Option<AccessKeyId>,
+    step: Step,
+    in_flight: Option<Action>,
+    wait_until: Option<Timestamp>,
+    attempts: u32,
+    rng: u64,
+    orphans: Vec<AccessKeyId>,
+    after_orphans: Box<Step>,
+    files_todo: Vec<FileKind>,
+    files_written: Vec<FileKind>,
+    verify_started: Option<Timestamp>,
+    verify_deadline: Timestamp,
+    successes: u32,
+    new_exists: bool,
+    old_present: bool,
+    last_create_failure: Option<Failure>,
+    report: Report,
+}
+
+const ALL_FILES: [FileKind; 2] = [FileKind::Credentials, FileKind::Config];
+
+impl Rotation {
+    /// Starts a planned rotation.
+    ///
+    /// `old_secret` is the secret of the key replaced (to put it back if the rotation is undone;
+    /// `None` in admin mode), `keys` the user's `ListAccessKeys` the plan was made from, and
+    /// `identity` the user whose key is rotated (the new key must answer as this user).
+    pub fn new(
+        plan: &Plan,
+        old_secret: Option<SecretAccessKey>,
+        keys: &[KeyMeta],
+        identity: Identity,
+        cfg: Config,
+        now: Timestamp,
+    ) -> Self {
+        let make_room = plan.make_room.as_ref().map(|r| r.access_key_id.clone());
+        let known_keys = keys
+            .iter()
+            .map(|k| k.access_key_id.clone())
+            .filter(|id| make_room.as_ref() != Some(id))
+            .collect();
+        let journal = Journal {
+            state: JournalState::Creating,
+            user_name: plan.user_name.clone(),
+            account: plan.account.clone(),
+            admin: plan.admin,
+            profiles: plan.profiles.clone(),
+            old_access_key_id: plan.old_key.as_ref().map(|k| k.access_key_id.clone()),
+            old_secret: if plan.admin { None } else { old_secret },
+            old_key_action: plan.old_key.as_ref().map_or(OldKeyAction::Keep, |k| k.action),
+            known_keys,
+            new_key: None,
+            started: now,
+        };
+        let files_todo = if plan.admin { Vec::new() } else { ALL_FILES.to_vec() };
+        let cfg = Config { verify_timeout: plan.verify_timeout, ..cfg };
+        Self::build(cfg, identity, journal, make_room, Step::WriteIntent, files_todo, true, false)
+    }
+
+    /// Picks up an interrupted rotation from its journal.
+    ///
+    /// `keys` is the user's `ListAccessKeys` now. A `creating` journal is cleaned up (orphans of
+    /// the interrupted create are deleted, the journal removed: the shell then plans afresh); a
+    /// `pending` one is finished if the new key still exists (verify, write, retire the old
+    /// key), else the files get the old key back; an `undoing` one is undone.
+    pub fn resume(journal: Journal, keys: &[KeyMeta], cfg: Config, now: Timestamp) -> Self {
+        let identity = Identity {
+            account: journal.account.clone(),
+            arn: String::new(),
+            user_name: journal.user_name.clone(),
+        };
+        let listed = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
+        let old = journal.old_access_key_id.as_ref().and_then(|id| listed(id));
+        // The old key still needs retiring unless that already happened.
+        let old_present = match (old, journal.old_key_action) {
+            (None, _) => false,
+            (Some(k), OldKeyAction::Deactivate) => k.status == KeyStatus::Active,
+            (Some(_), _) => true,
+        };
+        let files = if journal.admin { Vec::new() } else { ALL_FILES.to_vec() };
+        let new_exists = journal.new_key.as_ref().is_some_and(|n| listed(&n.access_key_id).is_some());
+        let orphans: Vec<AccessKeyId> = match journal.state {
+            JournalState::Creating => keys
+                .iter()
+                .map(|k| k.access_key_id.clone())
+                .filter(|id| !journal.known_keys.contains(id) && journal.old_access_key_id.as_ref() != Some(id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let step = match journal.state {
+            JournalState::Creating => Step::DeleteOrphans,
+            JournalState::Pending if new_exists => Step::Verify,
+            JournalState::Pending | JournalState::Undoing => Step::RestoreFiles,
+        };
+        let mut r = Self::build(cfg, identity, journal, None, step.clone(), files.clone(), old_present, true);
+        r.orphans = orphans;
+        r.after_orphans = Box::new(Step::ClearJournal(Status::CleanedUp));
+        // What the interrupted run wrote is unknown: restoring (if it comes to that) edits both.
+        r.files_written = files;
+        r.new_exists = new_exists;
+        if step == Step::Verify {
+            r.start_verify(now);
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        cfg: Config,
+        identity: Identity,
+        journal: Journal,
+        make_room: Option<AccessKeyId>,
+        step: Step,
+        files_todo: Vec<FileKind>,
+        old_present: bool,
+        resumed: bool,
+    ) -> Self {
+        let report = Report {
+            profiles: journal.profiles.clone(),
+            user_name: journal.user_name.clone(),
+            status: Status::InProgress,
+            resumed,
+            old_access_key_id: journal.old_access_key_id.clone(),
+            old_key_action: None,
+            new_access_key_id: journal.new_key.as_ref().map(|n| n.access_key_id.clone()),
+            removed_to_make_room: None,
+            orphans_removed: Vec::new(),
+            files_updated: Vec::new(),
+            verify_attempts: 0,
+            propagation_wait: None,
+            error: None,
+            left_to_do: Vec::new(),
+        };
+        Self {
+            rng: cfg.seed ^ 0x9E37_79B9_7F4A_7C15,
+            cfg,
+            identity,
+            journal,
+            make_room,
+            step,
+            in_flight: None,
+            wait_until: None,
+            attempts: 0,
+            orphans: Vec::new(),
+            after_orphans: Box::new(Step::Create),
+            files_todo,
+            files_written: Vec::new(),
+            new_exists: false,
+            last_create_failure: None,
+            verify_started: None,
+            verify_deadline: Timestamp::from_millis(0),
+            successes: 0,
+            old_present,
+            report,
+        }
+    }
+
+    /// The journal's id (for its file name): the old key id, or `user-NAME`.
+    pub fn journal_id(&self) -> String {
+        self.journal.id()
+    }
+
+    /// The new key, once created: admin mode prints it (the one place a secret is shown).
+    pub fn new_key(&self) -> Option<&NewKey> {
+        self.journal.new_key.as_ref()
+    }
+
+    /// What happened so far; final once both polls return `None`.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// True once the rotation is over.
+    pub fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// The next action, or `None` while one is in flight, while waiting for
+    /// [`Rotation::poll_timeout`], or when done.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        if self.in_flight.is_some() || self.wait_until.is_some() {
+            return None;
+        }
+        loop {
+            let action = match &self.step {
+                Step::Done => return None,
+                Step::WriteIntent | Step::SaveSecret | Step::MarkUndo => {
+                    Action::WriteJournal { contents: self.journal.render() }
+                }
+                Step::MakeRoom => match &self.make_room {
+                    Some(id) => self.delete(id.clone(), DeletePurpose::MakeRoom),
+                    None => {
+                        self.step = Step::Create;
+                        continue;
+                    }
+                },
+                Step::Create => Action::CreateKey { user_name: self.journal.user_name.clone() },
+                Step::Reconcile => Action::ListKeys { user_name: self.journal.user_name.clone() },
+                Step::DeleteOrphans => match self.orphans.first() {
+                    Some(id) => self.delete(id.clone(), DeletePurpose::Orphan),
+                    None => {
+                        self.step = (*self.after_orphans).clone();
+                        continue;
+                    }
+                },
+                Step::Verify => {
+                    let new = self.journal.new_key.as_ref().expect("Verify follows a created or journaled key");
+                    Action::VerifyKey { access_key_id: new.access_key_id.clone(), secret: new.secret.clone() }
+                }
+                Step::WriteFiles => match self.files_todo.first() {
+                    Some(&file) => Action::UpdateFile { file, edit: self.forward_edit() },
+                    None => {
+                        self.step = Step::RetireOld;
+                        continue;
+                    }
+                },
+                Step::RetireOld => {
+                    let old = self.journal.old_access_key_id.clone();
+                    match (old, self.journal.old_key_action) {
+                        (Some(id), OldKeyAction::Delete) if self.old_present => self.delete(id, DeletePurpose::OldKey),
+                        (Some(id), OldKeyAction::Deactivate) if self.old_present => {
+                            Action::DeactivateKey { user_name: self.journal.user_name.clone(), access_key_id: id }
+                        }
+                        _ => {
+                            self.report.old_key_action = self.journal.old_access_key_id.as_ref().map(|_| self.journal.old_key_action);
+                            self.step = Step::ClearJournal(Status::Rotated);
+                            continue;
+                        }
+                    }
+                }
+                Step::RestoreFiles => match (self.files_written.last(), self.undo_edit()) {
+                    (Some(&file), Some(edit)) => Action::UpdateFile { file, edit },
+                    _ => {
+                        self.files_written.clear();
+                        self.step = Step::DeleteNew;
+                        continue;
+                    }
+                },
+                Step::DeleteNew => match &self.journal.new_key {
+                    Some(new) if self.new_exists => self.delete(new.access_key_id.clone(), DeletePurpose::Undo),
+                    _ => {
+                        self.step = Step::ClearJournal(Status::RolledBack);
+                        continue;
+                    }
+                },
+                Step::ClearJournal(_) => Action::RemoveJournal,
+            };
+            self.in_flight = Some(action.clone());
+            return Some(action);
+        }
+    }
+
+    /// When the shell should call [`Rotation::handle_timeout`]; `None` when not waiting.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.wait_until
+    }
+
+    /// Time has passed; `now` never goes backwards.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.wait_until.is_some_and(|t| t <= now) {
+            self.wait_until = None;
+        }
+    }
+
+    /// The result of the action last returned by [`Rotation::poll_action`].
+    pub fn handle_outcome(&mut self, outcome: Outcome, now: Timestamp) {
+        let Some(action) = self.in_flight.take() else {
+            debug_assert!(false, "handle_outcome without an action in flight");
+            return;
+        };
+        let step = self.step.clone();
+        let outcome = match outcome {
+            // A key that is already gone is what a delete wanted.
+            Outcome::Failed(f) if f.class == FailureClass::NotFound && matches!(action, Action::DeleteKey { .. }) => {
+                Outcome::Done
+            }
+            o => o,
+        };
+        match step {
+            Step::WriteIntent => match outcome {
+                Outcome::Failed(f) => {
+                    self.record(&action, f);
+                    self.finish(Status::Failed);
+                }
+                _ => self.next(Step::MakeRoom),
+            },
+            Step::MakeRoom => match outcome {
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        self.record(&action, f);
+                        self.next(Step::ClearJournal(Status::Failed));
+                    }
+                }
+                _ => {
+                    self.report.removed_to_make_room = self.make_room.clone();
+                    self.next(Step::Create);
+                }
+            },
+            Step::Create => match outcome {
+                Outcome::KeyCreated { access_key_id, secret, create_date } => {
+                    self.report.new_access_key_id = Some(access_key_id.clone());
+                    self.journal.new_key = Some(NewKey { access_key_id, secret, create_date });
+                    self.journal.state = JournalState::Pending;
+                    self.new_exists = true;
+                    self.next(Step::SaveSecret);
+                }
+                Outcome::Failed(f) if f.class == FailureClass::Transient => {
+                    // The key may exist now, with its secret lost in the dropped answer.
+                    self.last_create_failure = Some(f);
+                    self.attempts += 1;
+                    self.step = Step::Reconcile;
+                    self.wait_until = Some(now.add(self.backoff(self.attempts)));
+                }
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        self.record(&action, f);
+                        self.next(Step::ClearJournal(Status::Failed));
+                    }
+                }
+                _ => self.unexpected(&action, now),
+            },
+            Step::Reconcile => match outcome {
+                Outcome::Keys(keys) => {
+                    self.orphans = keys
+                        .into_iter()
+                        .map(|k| k.access_key_id)
+                        .filter(|id| {
+                            !self.journal.known_keys.contains(id) && self.journal.old_access_key_id.as_ref() != Some(id)
+                        })
+                        .collect();
+                    self.after_orphans = Box::new(Step::Create);
+                    if self.attempts >= self.cfg.max_attempts {
+                        if let Some(f) = self.last_create_failure.take() {
+                            let create = Action::CreateKey { user_name: self.journal.user_name.clone() };
+                            self.record(&create, f);
+                        }
+                        self.after_orphans = Box::new(Step::ClearJournal(Status::Failed));
+                    }
+                    self.step = Step::DeleteOrphans;
+                }
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        // The journal stays (state `creating`): a rerun deletes any orphan.
+                        self.record(&action, f);
+                        self.report.left_to_do.push(
+                            "run aws-rotate-keys again: it removes any key this attempt may have created".into(),
+                        );
+                        self.finish(Status::Failed);
+                    }
+                }
+                _ => self.unexpected(&action, now),
+            },
+            Step::DeleteOrphans => match outcome {
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        let id = self.orphans.first().cloned();
+                        self.record(&action, f);
+                        if let Some(id) = id {
+                            self.report.left_to_do.push(format!(
+                                "run aws-rotate-keys again, or delete the orphan key yourself: aws iam delete-access-key --user-name {} --access-key-id {id}",
+                                self.journal.user_name
+                            ));
+                        }
+                        self.finish(Status::Failed);
+                    }
+                }
+                _ => {
+                    if !self.orphans.is_empty() {
+                        let id = self.orphans.remove(0);
+                        self.report.orphans_removed.push(id);
+                    }
+                }
+            },
+            Step::SaveSecret => match outcome {
+                Outcome::Failed(f) => {
+                    // The secret cannot reach disk: the key must go before anything else.
+                    self.record(&action, f);
+                    self.files_written.clear();
+                    self.next(Step::DeleteNew);
+                }
+                _ => self.start_verify(now),
+            },
+            Step::Verify => {
+                self.report.verify_attempts += 1;
+                match outcome {
+                    Outcome::Verified { arn } if self.identity.is_same_user(&arn) => {
+                        self.successes += 1;
+                        if self.successes >= self.cfg.confirmations {
+                            self.report.propagation_wait = self.verify_started.map(|t| now.since(t));
+                            self.next(Step::WriteFiles);
+                        } else {
+                            self.wait_until = Some(now.add(self.cfg.confirm_gap));
+                        }
+                    }
+                    Outcome::Verified { arn } => {
+                        self.record(
+                            &action,
+                            Failure::new(
+                                FailureClass::Other,
+                                None,
+                                format!(
+                                    "the new key answers as {arn}, not as user {} of account {}",
+                                    self.identity.user_name, self.identity.account
+                                ),
+                            ),
+                        );
+                        self.begin_undo();
+                    }
+                    Outcome::Failed(f) => {
+                        self.successes = 0;
+                        if now >= self.verify_deadline {
+                            let waited = self.verify_started.map_or(Span::ZERO, |t| now.since(t));
+                            self.record(
+                                &action,
+                                Failure {
+                                    message: format!(
+                                        "the new key did not work within {} (last answer: {})",
+                                        self.cfg.verify_timeout.max(waited),
+                                        f.message
+                                    ),
+                                    ..f
+                                },
+                            );
+                            self.begin_undo();
+                        } else {
+                            let n = self.report.verify_attempts;
+                            let wait = self.verify_backoff(n);
+                            let at = now.add(wait).min(self.verify_deadline);
+                            self.wait_until = Some(at);
+                        }
+                    }
+                    _ => self.unexpected(&action, now),
+                }
+            }
+            Step::WriteFiles => match outcome {
+                Outcome::Failed(f) => {
+                    self.record(&action, f);
+                    self.begin_undo();
+                }
+                _ => {
+                    let file = self.files_todo.remove(0);
+                    self.files_written.push(file);
+                    self.report.files_updated.push(file);
+                }
+            },
+            Step::RetireOld => match outcome {
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        let id = self.journal.old_access_key_id.clone();
+                        self.record(&action, f);
+                        if let Some(id) = id {
+                            let user = &self.journal.user_name;
+                            self.report.left_to_do.push(match self.journal.old_key_action {
+                                OldKeyAction::Deactivate => format!(
+                                    "deactivate the old key yourself: aws iam update-access-key --user-name {user} --access-key-id {id} --status Inactive"
+                                ),
+                                _ => format!(
+                                    "delete the old key yourself: aws iam delete-access-key --user-name {user} --access-key-id {id}"
+                                ),
+                            });
+                        }
+                        self.next(Step::ClearJournal(Status::Incomplete));
+                    }
+                }
+                _ => {
+                    self.report.old_key_action = Some(self.journal.old_key_action);
+                    self.next(Step::ClearJournal(Status::Rotated));
+                }
+            },
+            Step::ClearJournal(status) => {
+                if let Outcome::Failed(f) = outcome {
+                    self.report.left_to_do.push(format!(
+                        "remove the journal file yourself (it holds secrets); it could not be removed: {}",
+                        f.message
+                    ));
+                }
+                self.finish(status);
+            }
+            Step::MarkUndo => {
+                // Even if the journal could not say `undoing`, undoing goes on: a rerun that
+                // finds `pending` and no new key puts the old key back too.
+                self.next(Step::RestoreFiles);
+            }
+            Step::RestoreFiles => match outcome {
+                Outcome::Failed(f) => {
+                    // The file still holds the new key, which must therefore stay; the journal
+                    // stays too, so a rerun finishes the undo.
+                    self.record(&action, f);
+                    self.report.left_to_do.push(
+                        "run aws-rotate-keys again: it puts the old key back into the files and deletes the new one"
+                            .into(),
+                    );
+                    self.finish(Status::RolledBack);
+                }
+                _ => {
+                    if let Some(file) = self.files_written.pop() {
+                        self.report.files_updated.retain(|f| *f != file);
+                    }
+                }
+            },
+            Step::DeleteNew => match outcome {
+                Outcome::Failed(f) => {
+                    if !self.retry(&f, now) {
+                        self.record(&action, f);
+                        if let Some(new) = &self.journal.new_key {
+                            self.report.left_to_do.push(format!(
+                                "run aws-rotate-keys again, or delete the unused new key yourself: aws iam delete-access-key --user-name {} --access-key-id {}",
+                                self.journal.user_name, new.access_key_id
+                            ));
+                        }
+                        // The journal stays so that a rerun deletes the new key.
+                        self.finish(Status::RolledBack);
+                    }
+                }
+                _ => {
+                    self.new_exists = false;
+                    self.next(Step::ClearJournal(Status::RolledBack));
+                }
+            },
+            Step::Done => {}
+        }
+    }
+
+    fn start_verify(&mut self, now: Timestamp) {
+        self.step = Step::Verify;
+        self.attempts = 0;
+        self.successes = 0;
+        self.verify_started = Some(now);
+        self.verify_deadline = now.add(self.cfg.verify_timeout);
+    }
+
+    fn begin_undo(&mut self) {
+        self.journal.state = JournalState::Undoing;
+        self.next(Step::MarkUndo);
+    }
+
+    fn next(&mut self, step: Step) {
+        self.attempts = 0;
+        self.step = step;
+    }
+
+    fn finish(&mut self, status: Status) {
+        self.report.status = status;
+        self.step = Step::Done;
+        self.wait_until = None;
+    }
+
+    fn unexpected(&mut self, action: &Action, now: Timestamp) {
+        // The shell answered with the wrong kind of outcome: a bug there, not a user error. Treat
+        // it as an unclassified failure so that the usual recovery (retry or undo) applies.
+        self.in_flight = Some(action.clone());
+        let f = Failure::new(FailureClass::Other, None, "the shell gave an answer of the wrong kind");
+        self.handle_outcome(Outcome::Failed(f), now);
+    }
+
+    /// Schedules another attempt of the same action if the failure allows one.
+    fn retry(&mut self, f: &Failure, now: Timestamp) -> bool {
+        let retryable = matches!(f.class, FailureClass::Throttled | FailureClass::Transient);
+        if !retryable || self.attempts + 1 >= self.cfg.max_attempts {
+            return false;
+        }
+        self.attempts += 1;
+        self.wait_until = Some(now.add(self.backoff(self.attempts)));
+        true
+    }
+
+    fn record(&mut self, action: &Action, failure: Failure) {
+        if self.report.error.is_none() {
+            self.report.error = Some(ReportError { operation: action.operation().map(str::to_owned), failure });
+        }
+    }
+
+    fn delete(&self, access_key_id: AccessKeyId, purpose: DeletePurpose) -> Action {
+        Action::DeleteKey { user_name: self.journal.user_name.clone(), access_key_id, purpose }
+    }
+
+    fn forward_edit(&self) -> KeyEdit {
+        let old = self.journal.old_access_key_id.clone().expect("files are written only for a profile's key");
+        let new = self.journal.new_key.as_ref().expect("files are written after the key exists");
+        KeyEdit { from: old, to_id: new.access_key_id.clone(), to_secret: new.secret.clone() }
+    }
+
+    fn undo_edit(&self) -> Option<KeyEdit> {
+        let new = self.journal.new_key.as_ref()?;
+        Some(KeyEdit {
+            from: new.access_key_id.clone(),
+            to_id: self.journal.old_access_key_id.clone()?,
+            to_secret: self.journal.old_secret.clone()?,
+        })
+    }
+
+    fn jitter(&mut self, span: Span) -> Span {
+        // splitmix64: deterministic for a given seed, good enough to spread retries.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // ±20 %
+        let ms = span.as_millis();
+        let spread = ms / 5;
+        if spread == 0 {
+            return span;
+        }
+        Span::from_millis(ms - spread + z % (2 * spread + 1))
+    }
+
+    fn backoff(&mut self, attempt: u32) -> Span {
+        let base = self.cfg.retry_initial.as_millis().saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let capped = Span::from_millis(base.min(self.cfg.retry_max.as_millis()));
+        self.jitter(capped)
+    }
+
+    fn verify_backoff(&mut self, attempt: u32) -> Span {
+        // Grows by a quarter per attempt from the initial wait, up to the cap.
+        let mut ms = self.cfg.verify_initial.as_millis();
+        for _ in 1..attempt.min(32) {
+            ms = ms + ms / 4;
+            if ms >= self.cfg.verify_max.as_millis() {
+                break;
+            }
+        }
+        let capped = Span::from_millis(ms.min(self.cfg.verify_max.as_millis()));
+        self.jitter(capped)
+    }
+}
