@@ -2,9 +2,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod ini;
-pub mod key;
-pub mod time;
 pub mod journal;
+pub mod key;
 pub mod plan;
 pub mod profile;
 pub mod rotation;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
+pub mod time;

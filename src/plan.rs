@@ -34,7 +34,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { delete: None, keep_old: false, older_than: None, yes: false, verify_timeout: Span::from_secs(120) }
+        Self {
+            delete: None,
+            keep_old: false,
+            older_than: None,
+            yes: false,
+            verify_timeout: Span::from_secs(120),
+        }
     }
 }
 
@@ -52,7 +58,9 @@ pub struct Identity {
 
 /// Why an ARN is not an IAM user's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the credentials belong to {arn}, which is not an IAM user: only IAM users have access keys to rotate")]
+#[error(
+    "the credentials belong to {arn}, which is not an IAM user: only IAM users have access keys to rotate"
+)]
 pub struct NotAUser {
     /// The ARN that `sts:GetCallerIdentity` answered.
     pub arn: String,
@@ -61,23 +69,38 @@ pub struct NotAUser {
 impl Identity {
     /// Reads an IAM user's ARN (`arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`).
     pub fn from_arn(arn: &str) -> Result<Self, NotAUser> {
-        let err = || NotAUser { arn: arn.to_owned() };
+        let err = || NotAUser {
+            arn: arn.to_owned(),
+        };
         let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(err());
         };
-        let name = resource.strip_prefix("user/").and_then(|p| p.rsplit('/').next()).ok_or_else(err)?;
+        let name = resource
+            .strip_prefix("user/")
+            .and_then(|p| p.rsplit('/').next())
+            .ok_or_else(err)?;
         if name.is_empty() || account.is_empty() {
             return Err(err());
         }
-        Ok(Self { account: account.to_owned(), arn: arn.to_owned(), user_name: UserName::new(name) })
+        Ok(Self {
+            account: account.to_owned(),
+            arn: arn.to_owned(),
+            user_name: UserName::new(name),
+        })
     }
 
     /// Whether `arn` names the same user in the same account.
     pub fn is_same_user(&self, arn: &str) -> bool {
-        Identity::from_arn(arn).is_ok_and(|o| o.account == self.account && o.user_name == self.user_name)
+        Identity::from_arn(arn)
+            .is_ok_and(|o| o.account == self.account && o.user_name == self.user_name)
     }
 }
 
@@ -225,7 +248,9 @@ pub enum PlanError {
         held_by: Vec<String>,
     },
     /// `--delete` names a key the user does not have.
-    #[error("--delete {key}: user {user} has no such access key (see `aws-rotate-keys list-access-keys`)")]
+    #[error(
+        "--delete {key}: user {user} has no such access key (see `aws-rotate-keys list-access-keys`)"
+    )]
     DeleteNotFound {
         /// The user.
         user: UserName,
@@ -241,21 +266,38 @@ pub enum PlanError {
         key: AccessKeyId,
     },
     /// `--delete` and `--keep-old` name opposite fates for the old key.
-    #[error("--delete {key} and --keep-old contradict each other for the key being rotated: choose one")]
+    #[error(
+        "--delete {key} and --keep-old contradict each other for the key being rotated: choose one"
+    )]
     DeleteAndKeepOld {
         /// The key named.
         key: AccessKeyId,
     },
     /// `--delete` names a key that is neither needed for room nor the key replaced.
-    #[error("--delete {key}: user {user} has a free key slot and {key} is not the key being rotated; drop --delete")]
+    #[error(
+        "--delete {key}: user {user} has a free key slot and {key} is not the key being rotated; drop --delete"
+    )]
     DeleteNotNeeded {
         /// The user.
         user: UserName,
         /// The key named.
         key: AccessKeyId,
     },
+    /// Admin mode would deactivate a key that a profile in the files holds.
+    #[error(
+        "key {key} is used by profile {}: rotate it with --profile so that the files get the new key, or name it with --delete to remove it anyway",
+        held_by.join(", ")
+    )]
+    AdminKeyHeld {
+        /// The key.
+        key: AccessKeyId,
+        /// Profiles that hold it.
+        held_by: Vec<String>,
+    },
     /// The profile's key is not one of the user's keys.
-    #[error("key {key} of profile {profile} is not one of user {user}'s access keys; the files may be out of date")]
+    #[error(
+        "key {key} of profile {profile} is not one of user {user}'s access keys; the files may be out of date"
+    )]
     KeyNotListed {
         /// The profile.
         profile: String,
@@ -265,7 +307,9 @@ pub enum PlanError {
         user: UserName,
     },
     /// More keys than IAM allows (a non-AWS server): nothing is removed blindly.
-    #[error("user {user} has {count} access keys, more than IAM's {KEYS_PER_USER}; remove keys with --delete first")]
+    #[error(
+        "user {user} has {count} access keys, more than IAM's {KEYS_PER_USER}; remove keys with --delete first"
+    )]
     TooManyKeys {
         /// The user.
         user: UserName,
@@ -284,6 +328,7 @@ impl PlanError {
             | Self::DeleteInUse { .. }
             | Self::DeleteAndKeepOld { .. }
             | Self::DeleteNotNeeded { .. }
+            | Self::AdminKeyHeld { .. }
             | Self::TooManyKeys { .. } => 252,
             Self::KeyNotListed { .. } => 253,
         }
@@ -296,7 +341,15 @@ pub type HeldKeys = BTreeMap<AccessKeyId, Vec<Holder>>;
 fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
     let mut names: Vec<String> = held
         .get(id)
-        .map(|hs| hs.iter().map(|h| h.profile.clone().unwrap_or_else(|| format!("[{}]", h.section))).collect())
+        .map(|hs| {
+            hs.iter()
+                .map(|h| {
+                    h.profile
+                        .clone()
+                        .unwrap_or_else(|| format!("[{}]", h.section))
+                })
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names.dedup();
@@ -333,11 +386,17 @@ fn decide_inner(
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete {
         if find(d).is_none() {
-            return Err(PlanError::DeleteNotFound { user: user.clone(), key: d.clone() });
+            return Err(PlanError::DeleteNotFound {
+                user: user.clone(),
+                key: d.clone(),
+            });
         }
     }
     if keys.len() > KEYS_PER_USER {
-        return Err(PlanError::TooManyKeys { user: user.clone(), count: keys.len() });
+        return Err(PlanError::TooManyKeys {
+            user: user.clone(),
+            count: keys.len(),
+        });
     }
     let full = keys.len() >= KEYS_PER_USER;
 
@@ -364,7 +423,12 @@ fn decide_inner(
             }
             Some(d) => {
                 let meta = find(d).expect("checked above: --delete names one of the user's keys");
-                removal(meta, RemovalReason::NamedByDelete, holder_names(held, d), false)
+                removal(
+                    meta,
+                    RemovalReason::NamedByDelete,
+                    holder_names(held, d),
+                    false,
+                )
             }
             None => {
                 let mut free: Vec<&KeyMeta> = keys
@@ -372,7 +436,13 @@ fn decide_inner(
                     .filter(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
                     .filter(|k| !held.contains_key(&k.access_key_id))
                     .collect();
-                free.sort_by_key(|k| (k.status == KeyStatus::Active, k.create_date, k.access_key_id.clone()));
+                free.sort_by_key(|k| {
+                    (
+                        k.status == KeyStatus::Active,
+                        k.create_date,
+                        k.access_key_id.clone(),
+                    )
+                });
                 match free.first() {
                     Some(k) => {
                         let reason = if k.status == KeyStatus::Active {
@@ -406,14 +476,20 @@ fn decide_inner(
         Some(k) => Some(k),
         None => keys
             .iter()
-            .filter(|k| make_room.as_ref().is_none_or(|r| r.access_key_id != k.access_key_id))
+            .filter(|k| {
+                make_room
+                    .as_ref()
+                    .is_none_or(|r| r.access_key_id != k.access_key_id)
+            })
             .max_by_key(|k| (k.create_date, k.access_key_id.clone())),
     };
     let old_key = match old {
         Some(k) => {
             let named = options.delete.as_ref() == Some(&k.access_key_id);
             if named && options.keep_old {
-                return Err(PlanError::DeleteAndKeepOld { key: k.access_key_id.clone() });
+                return Err(PlanError::DeleteAndKeepOld {
+                    key: k.access_key_id.clone(),
+                });
             }
             let action = if options.keep_old {
                 OldKeyAction::Deactivate
@@ -422,6 +498,14 @@ fn decide_inner(
             } else {
                 OldKeyAction::Delete
             };
+            let held_by = holder_names(held, &k.access_key_id);
+            if admin && action != OldKeyAction::Keep && !named && !held_by.is_empty() {
+                // Admin mode writes no file: retiring a key that a profile holds would break it.
+                return Err(PlanError::AdminKeyHeld {
+                    key: k.access_key_id.clone(),
+                    held_by,
+                });
+            }
             let age = now.since(k.create_date);
             if let Some(older_than) = options.older_than {
                 if age < older_than {
@@ -433,7 +517,13 @@ fn decide_inner(
                     }));
                 }
             }
-            Some(OldKey { access_key_id: k.access_key_id.clone(), status: k.status, create_date: k.create_date, age, action })
+            Some(OldKey {
+                access_key_id: k.access_key_id.clone(),
+                status: k.status,
+                create_date: k.create_date,
+                age,
+                action,
+            })
         }
         None => None,
     };
@@ -442,7 +532,10 @@ fn decide_inner(
             if old_key.as_ref().is_none_or(|o| &o.access_key_id != d) {
                 // Room is not needed and the named key is not the one replaced: refuse rather
                 // than delete a key the user may still rely on for another reason.
-                return Err(PlanError::DeleteNotNeeded { user: user.clone(), key: d.clone() });
+                return Err(PlanError::DeleteNotNeeded {
+                    user: user.clone(),
+                    key: d.clone(),
+                });
             }
         }
     }
@@ -459,7 +552,12 @@ fn decide_inner(
     }))
 }
 
-fn removal(k: &KeyMeta, reason: RemovalReason, held_by: Vec<String>, needs_confirmation: bool) -> Removal {
+fn removal(
+    k: &KeyMeta,
+    reason: RemovalReason,
+    held_by: Vec<String>,
+    needs_confirmation: bool,
+) -> Removal {
     Removal {
         access_key_id: k.access_key_id.clone(),
         status: k.status,

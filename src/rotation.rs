@@ -131,6 +131,18 @@ pub enum Action {
         /// Its secret.
         secret: SecretAccessKey,
     },
+    /// Admin mode: print the new key now (the `aws iam create-access-key` shape, secret
+    /// included), before the journal that holds the only other copy of the secret is removed.
+    DeliverKey {
+        /// Whose key.
+        user_name: UserName,
+        /// The new key.
+        access_key_id: AccessKeyId,
+        /// Its secret.
+        secret: SecretAccessKey,
+        /// When IAM created it.
+        create_date: Timestamp,
+    },
     /// Apply `edit` to the current text of `file` (with [`KeyEdit::apply`]) and, if it changed
     /// anything, replace the file atomically. A missing file or no holder is a success.
     UpdateFile {
@@ -160,7 +172,10 @@ impl Action {
             Self::CreateKey { .. } => Some("CreateAccessKey"),
             Self::ListKeys { .. } => Some("ListAccessKeys"),
             Self::VerifyKey { .. } => Some("GetCallerIdentity"),
-            Self::WriteJournal { .. } | Self::RemoveJournal | Self::UpdateFile { .. } => None,
+            Self::WriteJournal { .. }
+            | Self::RemoveJournal
+            | Self::UpdateFile { .. }
+            | Self::DeliverKey { .. } => None,
         }
     }
 }
@@ -202,7 +217,11 @@ pub struct Failure {
 impl Failure {
     /// A failure of this class with a message.
     pub fn new(class: FailureClass, code: Option<&str>, message: impl Into<String>) -> Self {
-        Self { class, code: code.map(str::to_owned), message: message.into() }
+        Self {
+            class,
+            code: code.map(str::to_owned),
+            message: message.into(),
+        }
     }
 }
 
@@ -306,6 +325,7 @@ enum Step {
     Verify,
     WriteFiles,
     RetireOld,
+    Deliver,
     ClearJournal(Status),
     MarkUndo,
     RestoreFiles,
@@ -326,7 +346,7 @@ pub struct Rotation {
     attempts: u32,
     rng: u64,
     orphans: Vec<AccessKeyId>,
-    after_orphans: Box<Step>,
+    after_orphans: Step,
     files_todo: Vec<FileKind>,
     files_written: Vec<FileKind>,
     verify_started: Option<Timestamp>,
@@ -334,6 +354,8 @@ pub struct Rotation {
     successes: u32,
     new_exists: bool,
     old_present: bool,
+    old_usable: bool,
+    delivered_status: Status,
     last_create_failure: Option<Failure>,
     report: Report,
 }
@@ -355,11 +377,9 @@ impl Rotation {
         now: Timestamp,
     ) -> Self {
         let make_room = plan.make_room.as_ref().map(|r| r.access_key_id.clone());
-        let known_keys = keys
-            .iter()
-            .map(|k| k.access_key_id.clone())
-            .filter(|id| make_room.as_ref() != Some(id))
-            .collect();
+        // Every key that exists before the create, the one about to make room included: any
+        // other key found later is an orphan of this rotation's create.
+        let known_keys = keys.iter().map(|k| k.access_key_id.clone()).collect();
         let journal = Journal {
             state: JournalState::Creating,
             user_name: plan.user_name.clone(),
@@ -368,14 +388,33 @@ impl Rotation {
             profiles: plan.profiles.clone(),
             old_access_key_id: plan.old_key.as_ref().map(|k| k.access_key_id.clone()),
             old_secret: if plan.admin { None } else { old_secret },
-            old_key_action: plan.old_key.as_ref().map_or(OldKeyAction::Keep, |k| k.action),
+            old_key_action: plan
+                .old_key
+                .as_ref()
+                .map_or(OldKeyAction::Keep, |k| k.action),
             known_keys,
             new_key: None,
             started: now,
         };
-        let files_todo = if plan.admin { Vec::new() } else { ALL_FILES.to_vec() };
-        let cfg = Config { verify_timeout: plan.verify_timeout, ..cfg };
-        Self::build(cfg, identity, journal, make_room, Step::WriteIntent, files_todo, true, false)
+        let files_todo = if plan.admin {
+            Vec::new()
+        } else {
+            ALL_FILES.to_vec()
+        };
+        let cfg = Config {
+            verify_timeout: plan.verify_timeout,
+            ..cfg
+        };
+        Self::build(
+            cfg,
+            identity,
+            journal,
+            make_room,
+            Step::WriteIntent,
+            files_todo,
+            true,
+            false,
+        )
     }
 
     /// Picks up an interrupted rotation from its journal.
@@ -391,20 +430,30 @@ impl Rotation {
             user_name: journal.user_name.clone(),
         };
         let listed = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
-        let old = journal.old_access_key_id.as_ref().and_then(|id| listed(id));
+        let old = journal.old_access_key_id.as_ref().and_then(&listed);
         // The old key still needs retiring unless that already happened.
         let old_present = match (old, journal.old_key_action) {
             (None, _) => false,
             (Some(k), OldKeyAction::Deactivate) => k.status == KeyStatus::Active,
             (Some(_), _) => true,
         };
-        let files = if journal.admin { Vec::new() } else { ALL_FILES.to_vec() };
-        let new_exists = journal.new_key.as_ref().is_some_and(|n| listed(&n.access_key_id).is_some());
+        let files = if journal.admin {
+            Vec::new()
+        } else {
+            ALL_FILES.to_vec()
+        };
+        let new_exists = journal
+            .new_key
+            .as_ref()
+            .is_some_and(|n| listed(&n.access_key_id).is_some());
         let orphans: Vec<AccessKeyId> = match journal.state {
             JournalState::Creating => keys
                 .iter()
                 .map(|k| k.access_key_id.clone())
-                .filter(|id| !journal.known_keys.contains(id) && journal.old_access_key_id.as_ref() != Some(id))
+                .filter(|id| {
+                    !journal.known_keys.contains(id)
+                        && journal.old_access_key_id.as_ref() != Some(id)
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -413,9 +462,19 @@ impl Rotation {
             JournalState::Pending if new_exists => Step::Verify,
             JournalState::Pending | JournalState::Undoing => Step::RestoreFiles,
         };
-        let mut r = Self::build(cfg, identity, journal, None, step.clone(), files.clone(), old_present, true);
+        let mut r = Self::build(
+            cfg,
+            identity,
+            journal,
+            None,
+            step.clone(),
+            files.clone(),
+            old_present,
+            true,
+        );
+        r.old_usable = old.is_some_and(|k| k.status == KeyStatus::Active);
         r.orphans = orphans;
-        r.after_orphans = Box::new(Step::ClearJournal(Status::CleanedUp));
+        r.after_orphans = Step::ClearJournal(Status::CleanedUp);
         // What the interrupted run wrote is unknown: restoring (if it comes to that) edits both.
         r.files_written = files;
         r.new_exists = new_exists;
@@ -463,10 +522,12 @@ impl Rotation {
             wait_until: None,
             attempts: 0,
             orphans: Vec::new(),
-            after_orphans: Box::new(Step::Create),
+            after_orphans: Step::Create,
             files_todo,
             files_written: Vec::new(),
             new_exists: false,
+            old_usable: true,
+            delivered_status: Status::Rotated,
             last_create_failure: None,
             verify_started: None,
             verify_deadline: Timestamp::from_millis(0),
@@ -506,9 +567,9 @@ impl Rotation {
         loop {
             let action = match &self.step {
                 Step::Done => return None,
-                Step::WriteIntent | Step::SaveSecret | Step::MarkUndo => {
-                    Action::WriteJournal { contents: self.journal.render() }
-                }
+                Step::WriteIntent | Step::SaveSecret | Step::MarkUndo => Action::WriteJournal {
+                    contents: self.journal.render(),
+                },
                 Step::MakeRoom => match &self.make_room {
                     Some(id) => self.delete(id.clone(), DeletePurpose::MakeRoom),
                     None => {
@@ -516,21 +577,35 @@ impl Rotation {
                         continue;
                     }
                 },
-                Step::Create => Action::CreateKey { user_name: self.journal.user_name.clone() },
-                Step::Reconcile => Action::ListKeys { user_name: self.journal.user_name.clone() },
+                Step::Create => Action::CreateKey {
+                    user_name: self.journal.user_name.clone(),
+                },
+                Step::Reconcile => Action::ListKeys {
+                    user_name: self.journal.user_name.clone(),
+                },
                 Step::DeleteOrphans => match self.orphans.first() {
                     Some(id) => self.delete(id.clone(), DeletePurpose::Orphan),
                     None => {
-                        self.step = (*self.after_orphans).clone();
+                        self.step = self.after_orphans.clone();
                         continue;
                     }
                 },
                 Step::Verify => {
-                    let new = self.journal.new_key.as_ref().expect("Verify follows a created or journaled key");
-                    Action::VerifyKey { access_key_id: new.access_key_id.clone(), secret: new.secret.clone() }
+                    let new = self
+                        .journal
+                        .new_key
+                        .as_ref()
+                        .expect("Verify follows a created or journaled key");
+                    Action::VerifyKey {
+                        access_key_id: new.access_key_id.clone(),
+                        secret: new.secret.clone(),
+                    }
                 }
                 Step::WriteFiles => match self.files_todo.first() {
-                    Some(&file) => Action::UpdateFile { file, edit: self.forward_edit() },
+                    Some(&file) => Action::UpdateFile {
+                        file,
+                        edit: self.forward_edit(),
+                    },
                     None => {
                         self.step = Step::RetireOld;
                         continue;
@@ -539,13 +614,22 @@ impl Rotation {
                 Step::RetireOld => {
                     let old = self.journal.old_access_key_id.clone();
                     match (old, self.journal.old_key_action) {
-                        (Some(id), OldKeyAction::Delete) if self.old_present => self.delete(id, DeletePurpose::OldKey),
+                        (Some(id), OldKeyAction::Delete) if self.old_present => {
+                            self.delete(id, DeletePurpose::OldKey)
+                        }
                         (Some(id), OldKeyAction::Deactivate) if self.old_present => {
-                            Action::DeactivateKey { user_name: self.journal.user_name.clone(), access_key_id: id }
+                            Action::DeactivateKey {
+                                user_name: self.journal.user_name.clone(),
+                                access_key_id: id,
+                            }
                         }
                         _ => {
-                            self.report.old_key_action = self.journal.old_access_key_id.as_ref().map(|_| self.journal.old_key_action);
-                            self.step = Step::ClearJournal(Status::Rotated);
+                            self.report.old_key_action = self
+                                .journal
+                                .old_access_key_id
+                                .as_ref()
+                                .map(|_| self.journal.old_key_action);
+                            self.step = self.after_retire(Status::Rotated);
                             continue;
                         }
                     }
@@ -559,12 +643,27 @@ impl Rotation {
                     }
                 },
                 Step::DeleteNew => match &self.journal.new_key {
-                    Some(new) if self.new_exists => self.delete(new.access_key_id.clone(), DeletePurpose::Undo),
+                    Some(new) if self.new_exists => {
+                        self.delete(new.access_key_id.clone(), DeletePurpose::Undo)
+                    }
                     _ => {
                         self.step = Step::ClearJournal(Status::RolledBack);
                         continue;
                     }
                 },
+                Step::Deliver => {
+                    let new = self
+                        .journal
+                        .new_key
+                        .as_ref()
+                        .expect("delivery follows a created key");
+                    Action::DeliverKey {
+                        user_name: self.journal.user_name.clone(),
+                        access_key_id: new.access_key_id.clone(),
+                        secret: new.secret.clone(),
+                        create_date: new.create_date,
+                    }
+                }
                 Step::ClearJournal(_) => Action::RemoveJournal,
             };
             self.in_flight = Some(action.clone());
@@ -594,7 +693,10 @@ impl Rotation {
         let step = self.step.clone();
         let outcome = match outcome {
             // A key that is already gone is what a delete wanted.
-            Outcome::Failed(f) if f.class == FailureClass::NotFound && matches!(action, Action::DeleteKey { .. }) => {
+            Outcome::Failed(f)
+                if f.class == FailureClass::NotFound
+                    && matches!(action, Action::DeleteKey { .. }) =>
+            {
                 Outcome::Done
             }
             o => o,
@@ -620,9 +722,17 @@ impl Rotation {
                 }
             },
             Step::Create => match outcome {
-                Outcome::KeyCreated { access_key_id, secret, create_date } => {
+                Outcome::KeyCreated {
+                    access_key_id,
+                    secret,
+                    create_date,
+                } => {
                     self.report.new_access_key_id = Some(access_key_id.clone());
-                    self.journal.new_key = Some(NewKey { access_key_id, secret, create_date });
+                    self.journal.new_key = Some(NewKey {
+                        access_key_id,
+                        secret,
+                        create_date,
+                    });
                     self.journal.state = JournalState::Pending;
                     self.new_exists = true;
                     self.next(Step::SaveSecret);
@@ -648,16 +758,19 @@ impl Rotation {
                         .into_iter()
                         .map(|k| k.access_key_id)
                         .filter(|id| {
-                            !self.journal.known_keys.contains(id) && self.journal.old_access_key_id.as_ref() != Some(id)
+                            !self.journal.known_keys.contains(id)
+                                && self.journal.old_access_key_id.as_ref() != Some(id)
                         })
                         .collect();
-                    self.after_orphans = Box::new(Step::Create);
+                    self.after_orphans = Step::Create;
                     if self.attempts >= self.cfg.max_attempts {
                         if let Some(f) = self.last_create_failure.take() {
-                            let create = Action::CreateKey { user_name: self.journal.user_name.clone() };
+                            let create = Action::CreateKey {
+                                user_name: self.journal.user_name.clone(),
+                            };
                             self.record(&create, f);
                         }
-                        self.after_orphans = Box::new(Step::ClearJournal(Status::Failed));
+                        self.after_orphans = Step::ClearJournal(Status::Failed);
                     }
                     self.step = Step::DeleteOrphans;
                 }
@@ -709,7 +822,8 @@ impl Rotation {
                     Outcome::Verified { arn } if self.identity.is_same_user(&arn) => {
                         self.successes += 1;
                         if self.successes >= self.cfg.confirmations {
-                            self.report.propagation_wait = self.verify_started.map(|t| now.since(t));
+                            self.report.propagation_wait =
+                                self.verify_started.map(|t| now.since(t));
                             self.next(Step::WriteFiles);
                         } else {
                             self.wait_until = Some(now.add(self.cfg.confirm_gap));
@@ -782,14 +896,31 @@ impl Rotation {
                                 ),
                             });
                         }
-                        self.next(Step::ClearJournal(Status::Incomplete));
+                        let next = self.after_retire(Status::Incomplete);
+                        self.next(next);
                     }
                 }
                 _ => {
                     self.report.old_key_action = Some(self.journal.old_key_action);
-                    self.next(Step::ClearJournal(Status::Rotated));
+                    let next = self.after_retire(Status::Rotated);
+                    self.next(next);
                 }
             },
+            Step::Deliver => {
+                let status = self.delivered_status;
+                match outcome {
+                    Outcome::Failed(f) => {
+                        // The journal is now the only copy of the secret: it stays.
+                        self.record(&action, f);
+                        self.report.left_to_do.push(
+                            "run aws-rotate-keys again to print the new key: its secret is kept in the journal until then"
+                                .into(),
+                        );
+                        self.finish(status);
+                    }
+                    _ => self.next(Step::ClearJournal(status)),
+                }
+            }
             Step::ClearJournal(status) => {
                 if let Outcome::Failed(f) = outcome {
                     self.report.left_to_do.push(format!(
@@ -844,6 +975,16 @@ impl Rotation {
         }
     }
 
+    /// Admin mode delivers the key before the journal goes; everyone else goes straight on.
+    fn after_retire(&mut self, status: Status) -> Step {
+        if self.journal.admin {
+            self.delivered_status = status;
+            Step::Deliver
+        } else {
+            Step::ClearJournal(status)
+        }
+    }
+
     fn start_verify(&mut self, now: Timestamp) {
         self.step = Step::Verify;
         self.attempts = 0;
@@ -853,6 +994,17 @@ impl Rotation {
     }
 
     fn begin_undo(&mut self) {
+        if !self.old_usable {
+            // Resumed after the old key was retired: putting it back would leave the files with a
+            // key that no longer works. The new key is the only way forward; the journal stays so
+            // that a rerun finishes the job.
+            self.report.left_to_do.push(
+                "run aws-rotate-keys again to finish: the old key is already retired, so the rotation can only go forward"
+                    .into(),
+            );
+            self.finish(Status::Failed);
+            return;
+        }
         self.journal.state = JournalState::Undoing;
         self.next(Step::MarkUndo);
     }
@@ -872,7 +1024,11 @@ impl Rotation {
         // The shell answered with the wrong kind of outcome: a bug there, not a user error. Treat
         // it as an unclassified failure so that the usual recovery (retry or undo) applies.
         self.in_flight = Some(action.clone());
-        let f = Failure::new(FailureClass::Other, None, "the shell gave an answer of the wrong kind");
+        let f = Failure::new(
+            FailureClass::Other,
+            None,
+            "the shell gave an answer of the wrong kind",
+        );
         self.handle_outcome(Outcome::Failed(f), now);
     }
 
@@ -889,18 +1045,37 @@ impl Rotation {
 
     fn record(&mut self, action: &Action, failure: Failure) {
         if self.report.error.is_none() {
-            self.report.error = Some(ReportError { operation: action.operation().map(str::to_owned), failure });
+            self.report.error = Some(ReportError {
+                operation: action.operation().map(str::to_owned),
+                failure,
+            });
         }
     }
 
     fn delete(&self, access_key_id: AccessKeyId, purpose: DeletePurpose) -> Action {
-        Action::DeleteKey { user_name: self.journal.user_name.clone(), access_key_id, purpose }
+        Action::DeleteKey {
+            user_name: self.journal.user_name.clone(),
+            access_key_id,
+            purpose,
+        }
     }
 
     fn forward_edit(&self) -> KeyEdit {
-        let old = self.journal.old_access_key_id.clone().expect("files are written only for a profile's key");
-        let new = self.journal.new_key.as_ref().expect("files are written after the key exists");
-        KeyEdit { from: old, to_id: new.access_key_id.clone(), to_secret: new.secret.clone() }
+        let old = self
+            .journal
+            .old_access_key_id
+            .clone()
+            .expect("files are written only for a profile's key");
+        let new = self
+            .journal
+            .new_key
+            .as_ref()
+            .expect("files are written after the key exists");
+        KeyEdit {
+            from: old,
+            to_id: new.access_key_id.clone(),
+            to_secret: new.secret.clone(),
+        }
     }
 
     fn undo_edit(&self) -> Option<KeyEdit> {
@@ -929,7 +1104,11 @@ impl Rotation {
     }
 
     fn backoff(&mut self, attempt: u32) -> Span {
-        let base = self.cfg.retry_initial.as_millis().saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let base = self
+            .cfg
+            .retry_initial
+            .as_millis()
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
         let capped = Span::from_millis(base.min(self.cfg.retry_max.as_millis()));
         self.jitter(capped)
     }
