@@ -75,7 +75,9 @@ pub struct Journal {
 
 /// Why a journal could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("journal line {line}: {problem}; move the file aside and check the keys with `aws iam list-access-keys`")]
+#[error(
+    "journal line {line}: {problem}; move the file aside and check the keys with `aws iam list-access-keys`"
+)]
 pub struct JournalError {
     /// 1-based line (0 for a missing setting).
     pub line: usize,
@@ -95,7 +97,9 @@ impl Journal {
     /// The file's text.
     pub fn render(&self) -> Sensitive<String> {
         let mut s = String::new();
-        s.push_str("# aws-rotate-keys journal: a key rotation is in progress, or was interrupted.\n");
+        s.push_str(
+            "# aws-rotate-keys journal: a key rotation is in progress, or was interrupted.\n",
+        );
         s.push_str("# Run aws-rotate-keys again to finish or undo it. Do not edit or share this file: it holds secrets.\n");
         let mut kv = |k: &str, v: &str| {
             let _ = writeln!(s, "{k} = {v}");
@@ -136,7 +140,10 @@ impl Journal {
 
     /// Reads a journal's text.
     pub fn parse(text: &str) -> Result<Journal, JournalError> {
-        let err = |line: usize, problem: &str| JournalError { line, problem: problem.to_owned() };
+        let err = |line: usize, problem: &str| JournalError {
+            line,
+            problem: problem.to_owned(),
+        };
         let mut one: Vec<(&str, &str, usize)> = Vec::new();
         let mut profiles = Vec::new();
         let mut known_keys = Vec::new();
@@ -151,19 +158,32 @@ impl Journal {
             let (k, v) = (k.trim(), v.trim());
             match k {
                 "profile" => profiles.push(v.to_owned()),
-                "known_key" => known_keys.push(AccessKeyId::new(v).ok_or_else(|| err(i + 1, "bad key id"))?),
-                _ if one.iter().any(|(seen, _, _)| *seen == k) => return Err(err(i + 1, "a setting appears twice")),
+                "known_key" => {
+                    known_keys.push(AccessKeyId::new(v).ok_or_else(|| err(i + 1, "bad key id"))?)
+                }
+                _ if one.iter().any(|(seen, _, _)| *seen == k) => {
+                    return Err(err(i + 1, "a setting appears twice"));
+                }
                 _ => one.push((k, v, i + 1)),
             }
         }
-        let get = |k: &str| one.iter().find(|(key, _, _)| *key == k).map(|(_, v, line)| (*v, *line));
+        let get = |k: &str| {
+            one.iter()
+                .find(|(key, _, _)| *key == k)
+                .map(|(_, v, line)| (*v, *line))
+        };
         let need = |k: &str| get(k).ok_or_else(|| err(0, &format!("missing {k}")));
         let millis = |k: &str| -> Result<Timestamp, JournalError> {
             let (v, line) = need(k)?;
-            v.parse::<i64>().map(Timestamp::from_millis).map_err(|_| err(line, &format!("{k} is not a number")))
+            v.parse::<i64>()
+                .map(Timestamp::from_millis)
+                .map_err(|_| err(line, &format!("{k} is not a number")))
         };
         if need("version")?.0 != "1" {
-            return Err(err(need("version")?.1, "unknown journal version; this aws-rotate-keys is too old for it"));
+            return Err(err(
+                need("version")?.1,
+                "unknown journal version; this aws-rotate-keys is too old for it",
+            ));
         }
         let (state, line) = need("state")?;
         let state = match state {
@@ -173,11 +193,18 @@ impl Journal {
             _ => return Err(err(line, "unknown state")),
         };
         let key_id = |k: &str| -> Result<Option<AccessKeyId>, JournalError> {
-            get(k).map(|(v, line)| AccessKeyId::new(v).ok_or_else(|| err(line, &format!("{k} is not a key id")))).transpose()
+            get(k)
+                .map(|(v, line)| {
+                    AccessKeyId::new(v).ok_or_else(|| err(line, &format!("{k} is not a key id")))
+                })
+                .transpose()
         };
         let secret = |k: &str| -> Result<Option<SecretAccessKey>, JournalError> {
             get(k)
-                .map(|(v, line)| SecretAccessKey::new(v).ok_or_else(|| err(line, &format!("{k} is not a secret"))))
+                .map(|(v, line)| {
+                    SecretAccessKey::new(v)
+                        .ok_or_else(|| err(line, &format!("{k} is not a secret")))
+                })
                 .transpose()
         };
         let (action, line) = need("old_key_action")?;
@@ -187,10 +214,15 @@ impl Journal {
             "keep" => OldKeyAction::Keep,
             _ => return Err(err(line, "unknown old_key_action")),
         };
-        let new_key = match (key_id("new_access_key_id")?, secret("new_secret_access_key")?) {
-            (Some(access_key_id), Some(secret)) => {
-                Some(NewKey { access_key_id, secret, create_date: millis("new_create_date")? })
-            }
+        let new_key = match (
+            key_id("new_access_key_id")?,
+            secret("new_secret_access_key")?,
+        ) {
+            (Some(access_key_id), Some(secret)) => Some(NewKey {
+                access_key_id,
+                secret,
+                create_date: millis("new_create_date")?,
+            }),
             (None, None) => None,
             _ => return Err(err(0, "the new key's id and secret must both be present")),
         };
@@ -243,7 +275,11 @@ mod tests {
 
     #[test]
     fn round_trips_in_every_state() {
-        for state in [JournalState::Creating, JournalState::Pending, JournalState::Undoing] {
+        for state in [
+            JournalState::Creating,
+            JournalState::Pending,
+            JournalState::Undoing,
+        ] {
             let j = sample(state);
             assert_eq!(Journal::parse(j.render().expose()), Ok(j));
         }
@@ -254,7 +290,11 @@ mod tests {
         let text = sample(JournalState::Pending).render().into_inner();
         assert!(Journal::parse(&text.replace("state = pending", "state = maybe")).is_err());
         assert!(Journal::parse(&text.replace("version = 1", "version = 2")).is_err());
-        let cut: String = text.lines().filter(|l| !l.starts_with("new_secret")).map(|l| format!("{l}\n")).collect();
+        let cut: String = text
+            .lines()
+            .filter(|l| !l.starts_with("new_secret"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         assert!(Journal::parse(&cut).is_err());
         assert!(Journal::parse("garbage").is_err());
     }

@@ -196,10 +196,16 @@ mod tests {
         let s = SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").expect("valid");
         assert!(!format!("{s:?}").contains("wJalr"));
         assert!(!format!("{s}").contains("wJalr"));
-        assert_eq!(serde_json::to_string(&s).expect("serializes"), "\"[redacted]\"");
+        assert_eq!(
+            serde_json::to_string(&s).expect("serializes"),
+            "\"[redacted]\""
+        );
         let t = Sensitive::new(String::from("secret text"));
         assert!(!format!("{t:?}").contains("secret"));
-        assert_eq!(serde_json::to_string(&t).expect("serializes"), "\"[redacted]\"");
+        assert_eq!(
+            serde_json::to_string(&t).expect("serializes"),
+            "\"[redacted]\""
+        );
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub struct FileError {
 impl AwsFiles {
     /// Parses both texts.
     pub fn parse(config: &str, credentials: &str) -> Result<Self, FileError> {
-        let parse = |file, text| Document::parse(file, text).map_err(|error| FileError { file, error });
+        let parse =
+            |file, text| Document::parse(file, text).map_err(|error| FileError { file, error });
         Ok(Self {
             config: parse(FileKind::Config, config)?,
             credentials: parse(FileKind::Credentials, credentials)?,
@@ -65,7 +66,8 @@ impl AwsFiles {
     }
 
     fn exists(&self, profile: &str) -> bool {
-        self.credentials.profile_section(profile).is_some() || self.config.profile_section(profile).is_some()
+        self.credentials.profile_section(profile).is_some()
+            || self.config.profile_section(profile).is_some()
     }
 
     /// A profile's setting as botocore sees it: the credentials file's value, else the config's.
@@ -86,7 +88,12 @@ impl AwsFiles {
                     .iter()
                     .find(|e| e.key == "aws_access_key_id")
                     .map_or(section.line, |e| e.line);
-                out.push(Holder { file, section: section.header.clone(), profile: profile_of(&section.kind), line });
+                out.push(Holder {
+                    file,
+                    section: section.header.clone(),
+                    profile: profile_of(&section.kind),
+                    line,
+                });
             }
         }
         out
@@ -187,8 +194,12 @@ impl ProfileKind {
             Self::WebIdentity | Self::Sso | Self::LoginSession => {
                 "its credentials are issued on demand and need no rotation"
             }
-            Self::CredentialProcess => "rotate the keys where the credential_process program keeps them",
-            Self::NoCredentials => "add aws_access_key_id and aws_secret_access_key to it, or choose another --profile",
+            Self::CredentialProcess => {
+                "rotate the keys where the credential_process program keeps them"
+            }
+            Self::NoCredentials => {
+                "add aws_access_key_id and aws_secret_access_key to it, or choose another --profile"
+            }
         }
     }
 }
@@ -198,7 +209,9 @@ impl ProfileKind {
 #[non_exhaustive]
 pub enum ProfileError {
     /// No section in either file defines the profile.
-    #[error("the config profile ({profile}) could not be found; check --profile, AWS_PROFILE and the files")]
+    #[error(
+        "the config profile ({profile}) could not be found; check --profile, AWS_PROFILE and the files"
+    )]
     NotFound {
         /// The profile asked for.
         profile: String,
@@ -264,7 +277,9 @@ const KEY_ID: &str = "aws_access_key_id";
 /// Resolves `profile` to the static keys it uses, following `source_profile`.
 pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError> {
     if !files.exists(profile) {
-        return Err(ProfileError::NotFound { profile: profile.to_owned() });
+        return Err(ProfileError::NotFound {
+            profile: profile.to_owned(),
+        });
     }
     let mut chain = vec![profile.to_owned()];
     let mut current = profile.to_owned();
@@ -273,7 +288,12 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
             Class::Static(found) => {
                 let mfa_serial = setting_value(files, &current, "mfa_serial")
                     .or_else(|| setting_value(files, profile, "mfa_serial"));
-                return Ok(Resolved { profile: profile.to_owned(), holder: current, mfa_serial, ..found });
+                return Ok(Resolved {
+                    profile: profile.to_owned(),
+                    holder: current,
+                    mfa_serial,
+                    ..found
+                });
             }
             Class::RoleFrom(source) => {
                 if source == current {
@@ -281,25 +301,44 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                     match static_keys(files, &current)? {
                         Some(found) => {
                             let mfa_serial = setting_value(files, &current, "mfa_serial");
-                            return Ok(Resolved { profile: profile.to_owned(), holder: current, mfa_serial, ..found });
+                            return Ok(Resolved {
+                                profile: profile.to_owned(),
+                                holder: current,
+                                mfa_serial,
+                                ..found
+                            });
                         }
                         None => {
                             chain.push(source);
-                            return Err(ProfileError::SourceLoop { profile: profile.to_owned(), chain });
+                            return Err(ProfileError::SourceLoop {
+                                profile: profile.to_owned(),
+                                chain,
+                            });
                         }
                     }
                 }
                 if chain.contains(&source) {
                     chain.push(source);
-                    return Err(ProfileError::SourceLoop { profile: profile.to_owned(), chain });
+                    return Err(ProfileError::SourceLoop {
+                        profile: profile.to_owned(),
+                        chain,
+                    });
                 }
                 if !files.exists(&source) {
-                    return Err(ProfileError::SourceNotFound { profile: current, source_profile: source });
+                    return Err(ProfileError::SourceNotFound {
+                        profile: current,
+                        source_profile: source,
+                    });
                 }
                 chain.push(source.clone());
                 current = source;
             }
-            Class::Other(kind) => return Err(ProfileError::Unsupported { profile: current, kind }),
+            Class::Other(kind) => {
+                return Err(ProfileError::Unsupported {
+                    profile: current,
+                    kind,
+                });
+            }
         }
     }
 }
@@ -320,7 +359,10 @@ enum Class {
 }
 
 fn setting_value(files: &AwsFiles, profile: &str, key: &str) -> Option<String> {
-    files.setting(profile, key).map(|(_, e)| e.value.clone()).filter(|v| !v.is_empty())
+    files
+        .setting(profile, key)
+        .map(|(_, e)| e.value.clone())
+        .filter(|v| !v.is_empty())
 }
 
 fn classify(files: &AwsFiles, profile: &str) -> Result<Class, ProfileError> {
@@ -371,35 +413,64 @@ fn static_keys(files: &AwsFiles, profile: &str) -> Result<Option<Resolved>, Prof
 /// them: `None` when that file has no `aws_access_key_id` for it.
 fn keys_in(files: &AwsFiles, file: FileKind, profile: &str) -> Result<Option<Class>, ProfileError> {
     let doc = files.document(file);
-    let Some(id_entry) = doc.get(profile, KEY_ID) else { return Ok(None) };
-    let bad = |line, problem| ProfileError::BadKeys { profile: profile.to_owned(), file, line, problem };
+    let Some(id_entry) = doc.get(profile, KEY_ID) else {
+        return Ok(None);
+    };
+    let bad = |line, problem| ProfileError::BadKeys {
+        profile: profile.to_owned(),
+        file,
+        line,
+        problem,
+    };
     if id_entry.value.is_empty() {
         return Ok(None);
     }
-    if doc.get(profile, "aws_session_token").is_some() || doc.get(profile, "aws_security_token").is_some() {
+    if doc.get(profile, "aws_session_token").is_some()
+        || doc.get(profile, "aws_security_token").is_some()
+    {
         return Ok(Some(Class::Other(ProfileKind::Session)));
     }
     let Some(secret_entry) = doc.get(profile, SECRET) else {
-        return Err(bad(id_entry.line, "aws_access_key_id has no aws_secret_access_key beside it"));
+        return Err(bad(
+            id_entry.line,
+            "aws_access_key_id has no aws_secret_access_key beside it",
+        ));
     };
     if id_entry.multiline {
-        return Err(bad(id_entry.line, "aws_access_key_id continues on the next line; put it on one line"));
+        return Err(bad(
+            id_entry.line,
+            "aws_access_key_id continues on the next line; put it on one line",
+        ));
     }
     if secret_entry.multiline {
-        return Err(bad(secret_entry.line, "aws_secret_access_key continues on the next line; put it on one line"));
+        return Err(bad(
+            secret_entry.line,
+            "aws_secret_access_key continues on the next line; put it on one line",
+        ));
     }
     let Some(id) = AccessKeyId::new(id_entry.value.clone()) else {
-        return Err(bad(id_entry.line, "aws_access_key_id is not a valid access key id"));
+        return Err(bad(
+            id_entry.line,
+            "aws_access_key_id is not a valid access key id",
+        ));
     };
     let Some(secret) = SecretAccessKey::new(secret_entry.value.clone()) else {
-        return Err(bad(secret_entry.line, "aws_secret_access_key is empty or not a valid secret"));
+        return Err(bad(
+            secret_entry.line,
+            "aws_secret_access_key is empty or not a valid secret",
+        ));
     };
     let section = doc
         .sections()
         .iter()
         .find(|s| s.entries.iter().any(|e| std::ptr::eq(e, id_entry)))
         .map_or_else(String::new, |s| s.header.clone());
-    let location = Holder { file, section, profile: Some(profile.to_owned()), line: id_entry.line };
+    let location = Holder {
+        file,
+        section,
+        profile: Some(profile.to_owned()),
+        line: id_entry.line,
+    };
     Ok(Some(Class::Static(Resolved {
         profile: profile.to_owned(),
         holder: profile.to_owned(),
@@ -463,7 +534,10 @@ pub struct Selected {
 pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, ProfileError> {
     let mut out = Selected::default();
     let resolved: Vec<Resolved> = match selection {
-        Selection::Profiles(names) => names.iter().map(|p| resolve(files, p)).collect::<Result<_, _>>()?,
+        Selection::Profiles(names) => names
+            .iter()
+            .map(|p| resolve(files, p))
+            .collect::<Result<_, _>>()?,
         Selection::All => {
             let mut found = Vec::new();
             for name in files.profile_names() {
@@ -477,14 +551,21 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
                         profile: name.to_owned(),
                         reason: format!("uses {kind}, not IAM-user access keys"),
                     }),
-                    Err(e) => out.skipped.push(SkippedProfile { profile: name.to_owned(), reason: e.to_string() }),
+                    Err(e) => out.skipped.push(SkippedProfile {
+                        profile: name.to_owned(),
+                        reason: e.to_string(),
+                    }),
                 }
             }
             found
         }
     };
     for r in resolved {
-        if let Some(c) = out.candidates.iter_mut().find(|c| c.access_key_id == r.access_key_id) {
+        if let Some(c) = out
+            .candidates
+            .iter_mut()
+            .find(|c| c.access_key_id == r.access_key_id)
+        {
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
             }

@@ -48,7 +48,10 @@ impl Timestamp {
         if ms == 0 {
             format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}+00:00")
         } else {
-            format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:06}+00:00", ms * 1000)
+            format!(
+                "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:06}+00:00",
+                ms * 1000
+            )
         }
     }
 
@@ -58,7 +61,9 @@ impl Timestamp {
         let b = s.as_bytes();
         let num = |r: std::ops::Range<usize>| -> Option<i64> {
             let t = s.get(r)?;
-            t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+            t.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| t.parse().ok())?
         };
         if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
             return None;
@@ -166,8 +171,13 @@ impl Span {
 impl fmt::Display for Span {
     /// The shortest exact form in the largest unit: `90d`, `12h`, `1500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(u64, &str); 5] =
-            [(604_800_000, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
+        const UNITS: [(u64, &str); 5] = [
+            (604_800_000, "w"),
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1000, "s"),
+        ];
         if self.0 == 0 {
             return f.write_str("0s");
         }
@@ -200,7 +210,9 @@ impl FromStr for Span {
     /// Parses `90d`, `12h`, `30m`, `45s`, `500ms`, `2w` and sums such as `1h30m`.
     /// A bare number is refused: `--older-than 90` could mean days or seconds.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || SpanError { input: s.to_owned() };
+        let err = || SpanError {
+            input: s.to_owned(),
+        };
         let t = s.trim();
         if t.is_empty() {
             return Err(err());
@@ -226,7 +238,10 @@ impl FromStr for Span {
                 "w" | "week" | "weeks" => 604_800_000,
                 _ => return Err(err()),
             };
-            total = n.checked_mul(ms).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
+            total = n
+                .checked_mul(ms)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(err)?;
         }
         Ok(Span(total))
     }
@@ -238,17 +253,32 @@ mod tests {
 
     #[test]
     fn iso8601_like_aws_v2() {
-        assert_eq!(Timestamp::from_secs(1_370_369_854).to_iso8601(), "2013-06-04T18:17:34+00:00");
-        assert_eq!(Timestamp::from_millis(1_370_369_854_250).to_iso8601(), "2013-06-04T18:17:34.250000+00:00");
-        assert_eq!(Timestamp::from_secs(0).to_iso8601(), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            Timestamp::from_secs(1_370_369_854).to_iso8601(),
+            "2013-06-04T18:17:34+00:00"
+        );
+        assert_eq!(
+            Timestamp::from_millis(1_370_369_854_250).to_iso8601(),
+            "2013-06-04T18:17:34.250000+00:00"
+        );
+        assert_eq!(
+            Timestamp::from_secs(0).to_iso8601(),
+            "1970-01-01T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn parses_what_iam_prints() {
         let t = Timestamp::from_secs(1_370_369_854);
         assert_eq!(Timestamp::parse_iso8601("2013-06-04T18:17:34Z"), Some(t));
-        assert_eq!(Timestamp::parse_iso8601("2013-06-04T18:17:34+00:00"), Some(t));
-        assert_eq!(Timestamp::parse_iso8601("2013-06-04T20:17:34+02:00"), Some(t));
+        assert_eq!(
+            Timestamp::parse_iso8601("2013-06-04T18:17:34+00:00"),
+            Some(t)
+        );
+        assert_eq!(
+            Timestamp::parse_iso8601("2013-06-04T20:17:34+02:00"),
+            Some(t)
+        );
         assert_eq!(
             Timestamp::parse_iso8601("2013-06-04T18:17:34.25Z"),
             Some(Timestamp::from_millis(1_370_369_854_250))
