@@ -415,6 +415,26 @@ fn decide_inner(
     };
     let admin = matches!(target, Target::User(_));
 
+    // Not due: nothing else matters, so that a daily cron run does not stop over a decision it
+    // does not need yet. In admin mode the user's newest key tells when they last rotated.
+    if let Some(older_than) = options.older_than {
+        let newest = in_use.or_else(|| {
+            keys.iter()
+                .max_by_key(|k| (k.create_date, k.access_key_id.clone()))
+        });
+        if let Some(k) = newest {
+            let age = now.since(k.create_date);
+            if age < older_than {
+                return Ok(Decision::Skip(Skip {
+                    profiles,
+                    access_key_id: Some(k.access_key_id.clone()),
+                    age,
+                    older_than,
+                }));
+            }
+        }
+    }
+
     // Make room: at most one key, never the one in use.
     let make_room = if full {
         let removal = match &options.delete {
@@ -507,16 +527,6 @@ fn decide_inner(
                 });
             }
             let age = now.since(k.create_date);
-            if let Some(older_than) = options.older_than {
-                if age < older_than {
-                    return Ok(Decision::Skip(Skip {
-                        profiles,
-                        access_key_id: Some(k.access_key_id.clone()),
-                        age,
-                        older_than,
-                    }));
-                }
-            }
             Some(OldKey {
                 access_key_id: k.access_key_id.clone(),
                 status: k.status,
