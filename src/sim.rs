@@ -359,7 +359,7 @@ impl World {
                     "no usable credentials to resume journal {name}"
                 )));
             };
-            let keys = match self.iam_call(faults, check, |w| {
+            let keys = match self.iam_call(faults, check, "ListAccessKeys", |w| {
                 let mut last = None;
                 for (id, secret) in &callers {
                     match w.iam.authenticate(id, secret, w.now) {
@@ -426,7 +426,7 @@ impl World {
             let caller_id = cand.access_key_id.clone();
             let caller_secret = cand.secret.expose().to_owned();
             // GetCallerIdentity with the profile's key.
-            let who = match self.iam_call(faults, check, |w| {
+            let who = match self.iam_call(faults, check, "GetCallerIdentity", |w| {
                 w.iam.authenticate(&caller_id, &caller_secret, w.now)
             })? {
                 Step::Crashed => return Ok(RunEnd::Crashed),
@@ -449,7 +449,7 @@ impl World {
                 ),
             };
             let user = identity.user_name.clone();
-            let keys = match self.iam_call(faults, check, |w| {
+            let keys = match self.iam_call(faults, check, "ListAccessKeys", |w| {
                 let caller = w.iam.authenticate(&caller_id, &caller_secret, w.now)?;
                 w.iam.authorize(&caller, &user)?;
                 Ok(w.iam.list(&user))
@@ -620,10 +620,18 @@ impl World {
         &mut self,
         faults: &mut FaultPlan,
         check: &mut Checker,
+        label: &str,
         f: impl FnOnce(&mut World) -> Result<T, Failure>,
     ) -> Result<Step<T>, Violation> {
         check.steps += 1;
         self.tick();
+        let step = faults.step;
+        if let Some(t) = &mut self.trace {
+            t.push(format!(
+                "{} #{step} {label} (the shell, before planning)",
+                self.now
+            ));
+        }
         match faults.next() {
             Fault::CrashBefore => return Ok(Step::Crashed),
             Fault::Throttle => {
