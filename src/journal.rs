@@ -58,6 +58,8 @@ pub struct Journal {
     pub admin: bool,
     /// The profiles being rotated.
     pub profiles: Vec<String>,
+    /// Admin mode: the profile whose credentials made the calls (to resume with them).
+    pub caller_profile: Option<String>,
     /// The key being replaced.
     pub old_access_key_id: Option<AccessKeyId>,
     /// Its secret, to put back into the files if the rotation is undone (not in admin mode).
@@ -111,6 +113,9 @@ impl Journal {
         kv("admin", if self.admin { "true" } else { "false" });
         for p in &self.profiles {
             kv("profile", p);
+        }
+        if let Some(p) = &self.caller_profile {
+            kv("caller_profile", p);
         }
         if let Some(id) = &self.old_access_key_id {
             kv("old_access_key_id", id.as_str());
@@ -239,6 +244,7 @@ impl Journal {
                 (_, line) => return Err(err(line, "admin must be true or false")),
             },
             profiles,
+            caller_profile: get("caller_profile").map(|(v, _)| v.to_owned()),
             old_access_key_id: key_id("old_access_key_id")?,
             old_secret: secret("old_secret_access_key")?,
             old_key_action,
@@ -260,6 +266,7 @@ mod tests {
             account: "123456789012".into(),
             admin: false,
             profiles: vec!["default".into(), "my work".into()],
+            caller_profile: Some("admin".into()),
             old_access_key_id: AccessKeyId::new("AKIAOLD0000000000000"),
             old_secret: SecretAccessKey::new("old/secret+value"),
             old_key_action: OldKeyAction::Deactivate,

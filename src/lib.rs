@@ -69,6 +69,7 @@ pub mod key;
 pub mod plan;
 pub mod profile;
 pub mod rotation;
+pub mod session;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod time;

@@ -248,6 +248,8 @@ pub enum Outcome {
     },
     /// The action failed.
     Failed(Failure),
+    /// The user declined a confirmation, or there is no terminal to ask at.
+    Declined,
 }
 
 /// How a rotation ended.
@@ -386,6 +388,7 @@ impl Rotation {
             account: plan.account.clone(),
             admin: plan.admin,
             profiles: plan.profiles.clone(),
+            caller_profile: None,
             old_access_key_id: plan.old_key.as_ref().map(|k| k.access_key_id.clone()),
             old_secret: if plan.admin { None } else { old_secret },
             old_key_action: plan
@@ -535,6 +538,16 @@ impl Rotation {
             old_present,
             report,
         }
+    }
+
+    /// Admin mode: the caller's profile, recorded in the journal so a rerun can resume with it.
+    pub fn set_caller_profile(&mut self, profile: String) {
+        self.journal.caller_profile = Some(profile);
+    }
+
+    /// The action handed out and not yet answered.
+    pub fn in_flight(&self) -> Option<&Action> {
+        self.in_flight.as_ref()
     }
 
     /// The journal's id (for its file name): the old key id, or `user-NAME`.

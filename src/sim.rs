@@ -14,13 +14,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ini::FileKind;
-use crate::journal::Journal;
 use crate::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
-use crate::plan::{self, Decision, Identity, Options, PlanError, Target};
+use crate::plan::{self, Options, Plan, PlanError};
 use crate::profile::{self, AwsFiles, Selection};
-use crate::rotation::{
-    Action, Config, DeletePurpose, Failure, FailureClass, Outcome, Report, Rotation, Status,
-};
+use crate::rotation::{Action, Config, DeletePurpose, Failure, FailureClass, Outcome, Report};
+use crate::session::{Mode, Request, Session, SessionAction, Signer, TaskId, TaskOutcome};
 use crate::time::{Span, Timestamp};
 
 /// One key in the simulated IAM.
@@ -278,7 +276,7 @@ pub struct World {
 #[derive(Debug, Clone, Default)]
 pub struct Checker {
     /// A secret created and not yet journaled.
-    unsaved: Option<(AccessKeyId, String)>,
+    unsaved: BTreeMap<String, (AccessKeyId, String)>,
     /// The key each plan proposed to remove to make room, and how often it was removed since.
     planned_room: BTreeMap<AccessKeyId, usize>,
     /// Holders (file, section header) of each old key at the start of its rotation.
@@ -311,18 +309,15 @@ impl World {
         self.now = self.now.add(self.latency);
     }
 
-    /// Runs the tool once, as the shell would: finish or undo journaled rotations, then plan and
-    /// rotate the selection.
+    /// Runs the tool once, as the shell does: a [`Session`] over the files and journals,
+    /// executed against the simulated IAM with the fault plan, checking the promises after every
+    /// step. There is no terminal: confirmations are declined (exit 252 in the shell).
     pub fn run(
         &mut self,
         spec: &RunSpec,
         faults: &mut FaultPlan,
         check: &mut Checker,
     ) -> Result<RunEnd, Violation> {
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(e) => return Ok(RunEnd::Refused(e)),
-        };
         if check.initial_keys.is_empty() && check.steps == 0 {
             check.initial_keys = self.iam.keys.iter().map(|k| k.id.clone()).collect();
             check.initially_broken = self
@@ -333,188 +328,150 @@ impl World {
                 .map(|k| k.id.clone())
                 .collect();
         }
-        let selected = match profile::select(&files, &spec.selection) {
-            Ok(s) => s,
-            Err(e) => return Ok(RunEnd::Refused(e.to_string())),
-        };
-        let mut reports = Vec::new();
-        let mut refused = Vec::new();
-        let (mut needs_confirmation, mut skipped) = (0, 0);
-        let mut done_keys: BTreeSet<AccessKeyId> = BTreeSet::new();
-
-        // 1. Journals first: finish or undo what a killed run left.
+        // A new process: whatever the last one held only in memory is gone.
+        check.unsaved.clear();
         let journals: Vec<(String, String)> = self
             .journals
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        for (name, text) in journals {
-            let journal = match Journal::parse(&text) {
-                Ok(j) => j,
-                Err(e) => return Ok(RunEnd::Refused(e.to_string())),
-            };
-            let callers = self.callers_for_resume(&journal, &selected);
-            let Some((mut caller_id, mut caller_secret)) = callers.first().cloned() else {
-                return Ok(RunEnd::Refused(format!(
-                    "no usable credentials to resume journal {name}"
-                )));
-            };
-            let keys = match self.iam_call(faults, check, "ListAccessKeys", |w| {
-                let mut last = None;
-                for (id, secret) in &callers {
-                    match w.iam.authenticate(id, secret, w.now) {
-                        Ok(caller) => {
-                            w.iam.authorize(&caller, &journal.user_name)?;
-                            caller_id = id.clone();
-                            caller_secret = secret.clone();
-                            return Ok(w.iam.list(&journal.user_name));
+        let request = Request {
+            selection: spec.selection.clone(),
+            admin_user: spec.admin_user.clone(),
+            options: spec.options.clone(),
+            mode: Mode::Rotate,
+            max_concurrency: 8,
+        };
+        let mut session = match Session::new(
+            &self.config,
+            &self.credentials,
+            &journals,
+            request,
+            spec.config.clone(),
+        ) {
+            Ok(s) => s,
+            Err(e) => return Ok(RunEnd::Refused(e.to_string())),
+        };
+        let mut listed: BTreeMap<TaskId, Vec<KeyMeta>> = BTreeMap::new();
+        let mut started: BTreeSet<TaskId> = BTreeSet::new();
+        loop {
+            while let Some(action) = session.poll_action() {
+                let task = action.task();
+                let outcome = match action {
+                    SessionAction::Identify { signer, .. } => {
+                        let Some(o) = self.request(faults, check, "GetCallerIdentity", |w| {
+                            let (id, secret) = w.static_signer(&signer)?;
+                            let user = w.iam.authenticate(&id, &secret, w.now)?;
+                            Ok(Outcome::Verified {
+                                arn: w.iam.arn(&user),
+                            })
+                        }) else {
+                            return Ok(RunEnd::Crashed);
+                        };
+                        o
+                    }
+                    SessionAction::ListKeys {
+                        signer, user_name, ..
+                    } => {
+                        let Some(o) = self.request(faults, check, "ListAccessKeys", |w| {
+                            let (id, secret) = w.static_signer(&signer)?;
+                            let caller = w.iam.authenticate(&id, &secret, w.now)?;
+                            w.iam.authorize(&caller, &user_name)?;
+                            Ok(Outcome::Keys(w.iam.list(&user_name)))
+                        }) else {
+                            return Ok(RunEnd::Crashed);
+                        };
+                        if let Outcome::Keys(k) = &o {
+                            listed.insert(task, k.clone());
                         }
-                        Err(f) => last = Some(f),
+                        o
                     }
-                }
-                Err(last.unwrap_or_else(|| {
-                    Failure::new(FailureClass::NotAuthenticated, None, "no credentials")
-                }))
-            })? {
-                Step::Crashed => return Ok(RunEnd::Crashed),
-                Step::Answer(Ok(k)) => k,
-                Step::Answer(Err(f)) => {
-                    // The shell reports the error and exits; the journal stays for the next run.
-                    if let Some(t) = &mut self.trace {
-                        t.push(format!(
-                            "resume of {name}: ListAccessKeys as {caller_id} failed: {f:?}"
-                        ));
+                    SessionAction::Confirm { .. } => Outcome::Declined,
+                    SessionAction::Rotation { signer, action, .. } => {
+                        if started.insert(task) {
+                            self.plan_started(&session, task, listed.get(&task), spec, check)?;
+                        }
+                        let journal = session.journal_id(task).unwrap_or("journal").to_owned();
+                        let (caller_id, caller_secret) = match self.static_signer(&signer) {
+                            Ok(c) => c,
+                            Err(f) => {
+                                return Err(Violation(format!(
+                                    "a rotation without static credentials: {f:?}"
+                                )));
+                            }
+                        };
+                        let step = faults.step;
+                        let result = self.execute(
+                            &action,
+                            &journal,
+                            &caller_id,
+                            &caller_secret,
+                            spec,
+                            faults,
+                            check,
+                        )?;
+                        if let Some(t) = &mut self.trace {
+                            let fault = faults
+                                .faults
+                                .get(&step)
+                                .map_or(String::new(), |f| format!(" [{f:?}]"));
+                            t.push(format!(
+                                "{} #{step} {action:?}{fault} -> {result:?}",
+                                self.now
+                            ));
+                        }
+                        let Some(outcome) = result else {
+                            return Ok(RunEnd::Crashed);
+                        };
+                        if let Outcome::KeyCreated {
+                            access_key_id,
+                            secret,
+                            ..
+                        } = &outcome
+                        {
+                            check.unsaved.insert(
+                                journal.clone(),
+                                (access_key_id.clone(), secret.expose().to_owned()),
+                            );
+                        }
+                        outcome
                     }
-                    return Ok(RunEnd::Completed {
-                        reports,
-                        refused: vec![],
-                        needs_confirmation,
-                        skipped,
-                    });
-                }
-            };
-            if let Some(old) = &journal.old_access_key_id {
-                done_keys.insert(old.clone());
+                };
+                session.handle_outcome(task, outcome, self.now);
+                self.check_state(spec, check)?;
             }
-            let rot = Rotation::resume(journal, &keys, spec.config.clone(), self.now);
-            let Some(report) =
-                self.drive(rot, &name, &caller_id, &caller_secret, spec, faults, check)?
-            else {
-                return Ok(RunEnd::Crashed);
-            };
-            if report.status == Status::CleanedUp {
-                if let Some(old) = &report.old_access_key_id {
-                    done_keys.remove(old);
+            if session.is_done() {
+                break;
+            }
+            match session.poll_timeout() {
+                Some(t) => {
+                    if t > self.now {
+                        self.now = t;
+                    }
+                    session.handle_timeout(self.now);
+                }
+                None => {
+                    return Err(Violation(
+                        "the session is stuck: no action, no timeout, not done".into(),
+                    ));
                 }
             }
-            reports.push(report);
         }
-
-        // 2. Fresh rotations.
-        for cand in &selected.candidates {
-            if done_keys.contains(&cand.access_key_id) {
-                continue;
+        let mut reports = Vec::new();
+        let mut refused = Vec::new();
+        let (mut needs_confirmation, mut skipped) = (0, 0);
+        for r in session.results() {
+            let text = format!("{r:?}");
+            if self.iam.keys.iter().any(|k| text.contains(&k.secret)) {
+                return Err(Violation("a secret appears in a result".into()));
             }
-            let files = match self.files() {
-                Ok(f) => f,
-                Err(e) => {
-                    return Err(Violation(format!(
-                        "the tool left a file that does not parse: {e}"
-                    )));
-                }
-            };
-            let caller_id = cand.access_key_id.clone();
-            let caller_secret = cand.secret.expose().to_owned();
-            // GetCallerIdentity with the profile's key.
-            let who = match self.iam_call(faults, check, "GetCallerIdentity", |w| {
-                w.iam.authenticate(&caller_id, &caller_secret, w.now)
-            })? {
-                Step::Crashed => return Ok(RunEnd::Crashed),
-                Step::Answer(Ok(u)) => u,
-                Step::Answer(Err(_)) => continue,
-            };
-            let (target, identity) = match &spec.admin_user {
-                Some(u) => (
-                    Target::User(u.clone()),
-                    Identity {
-                        account: self.iam.account.clone(),
-                        arn: self.iam.arn(u),
-                        user_name: u.clone(),
-                    },
-                ),
-                None => (
-                    Target::Profiles(cand.clone()),
-                    Identity::from_arn(&self.iam.arn(&who))
-                        .map_err(|e| Violation(e.to_string()))?,
-                ),
-            };
-            let user = identity.user_name.clone();
-            let keys = match self.iam_call(faults, check, "ListAccessKeys", |w| {
-                let caller = w.iam.authenticate(&caller_id, &caller_secret, w.now)?;
-                w.iam.authorize(&caller, &user)?;
-                Ok(w.iam.list(&user))
-            })? {
-                Step::Crashed => return Ok(RunEnd::Crashed),
-                Step::Answer(Ok(k)) => k,
-                Step::Answer(Err(_)) => continue,
-            };
-            let held = files.held_keys();
-            let decision = plan::decide(&target, &identity, &keys, &held, &spec.options, self.now);
-            check_decision(&decision, &keys, &held, &spec.options, &target)?;
-            let plan = match decision {
-                Decision::Rotate(p) => p,
-                Decision::Skip(_) => {
-                    skipped += 1;
-                    continue;
-                }
-                Decision::Refuse(e) => {
-                    refused.push(e);
-                    continue;
-                }
-            };
-            if plan
-                .make_room
-                .as_ref()
-                .is_some_and(|r| r.needs_confirmation)
-            {
-                // No terminal: stop with 252, change nothing.
-                needs_confirmation += 1;
-                continue;
+            match r.outcome {
+                TaskOutcome::Rotation(report) => reports.push(report),
+                TaskOutcome::Refused(e) => refused.push(e),
+                TaskOutcome::NeedsConfirmation(_) => needs_confirmation += 1,
+                TaskOutcome::Skipped(_) => skipped += 1,
+                _ => {}
             }
-            let old = plan.old_key.as_ref().map(|k| k.access_key_id.clone());
-            if let Some(r) = &plan.make_room {
-                check.planned_room.insert(r.access_key_id.clone(), 0);
-            }
-            if let Some(old) = &old {
-                if !plan.admin {
-                    let hs = files
-                        .holders(old)
-                        .into_iter()
-                        .map(|h| (h.file, h.section))
-                        .collect();
-                    check.holders.insert(old.clone(), hs);
-                }
-            }
-            let secret = if plan.admin {
-                None
-            } else {
-                Some(cand.secret.clone())
-            };
-            let rot = Rotation::new(
-                &plan,
-                secret,
-                &keys,
-                identity,
-                spec.config.clone(),
-                self.now,
-            );
-            let name = rot.journal_id();
-            let Some(report) =
-                self.drive(rot, &name, &caller_id, &caller_secret, spec, faults, check)?
-            else {
-                return Ok(RunEnd::Crashed);
-            };
-            reports.push(report);
         }
         Ok(RunEnd::Completed {
             reports,
@@ -524,134 +481,91 @@ impl World {
         })
     }
 
-    /// Credentials to resume with, best first: the journal's old key (it works until the very
-    /// end of a rotation, and the new one may still be propagating), then what the files hold now.
-    fn callers_for_resume(
-        &self,
-        journal: &Journal,
-        selected: &profile::Selected,
-    ) -> Vec<(AccessKeyId, String)> {
-        let mut out = Vec::new();
-        if journal.admin {
-            if let Some(c) = selected.candidates.first() {
-                out.push((c.access_key_id.clone(), c.secret.expose().to_owned()));
-            }
-            return out;
-        }
-        if let (Some(id), Some(secret)) = (&journal.old_access_key_id, &journal.old_secret) {
-            out.push((id.clone(), secret.expose().to_owned()));
-        }
-        if let Ok(files) = self.files() {
-            for p in &journal.profiles {
-                if let Ok(r) = profile::resolve(&files, p) {
-                    out.push((r.access_key_id, r.secret.expose().to_owned()));
-                }
+    fn static_signer(&self, signer: &Signer) -> Result<(AccessKeyId, String), Failure> {
+        match signer {
+            Signer::Static {
+                access_key_id,
+                secret,
+                ..
+            } => Ok((access_key_id.clone(), secret.expose().to_owned())),
+            Signer::Profile(p) => {
+                let files = self
+                    .files()
+                    .map_err(|e| Failure::new(FailureClass::Other, None, e))?;
+                let r = profile::resolve(&files, p)
+                    .map_err(|e| Failure::new(FailureClass::Other, None, e.to_string()))?;
+                Ok((r.access_key_id, r.secret.expose().to_owned()))
             }
         }
-        out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn drive(
-        &mut self,
-        mut rot: Rotation,
-        journal: &str,
-        caller_id: &AccessKeyId,
-        caller_secret: &str,
-        spec: &RunSpec,
-        faults: &mut FaultPlan,
-        check: &mut Checker,
-    ) -> Result<Option<Report>, Violation> {
-        loop {
-            while let Some(action) = rot.poll_action() {
-                let step = faults.step;
-                let result = self.execute(
-                    &action,
-                    journal,
-                    caller_id,
-                    caller_secret,
-                    spec,
-                    faults,
-                    check,
-                )?;
-                if let Some(t) = &mut self.trace {
-                    let fault = faults
-                        .faults
-                        .get(&step)
-                        .map_or(String::new(), |f| format!(" [{f:?}]"));
-                    t.push(format!(
-                        "{} #{step} {action:?}{fault} -> {result:?}",
-                        self.now
-                    ));
-                }
-                let Some(outcome) = result else {
-                    return Ok(None);
-                };
-                if let Outcome::KeyCreated {
-                    access_key_id,
-                    secret,
-                    ..
-                } = &outcome
-                {
-                    check.unsaved = Some((access_key_id.clone(), secret.expose().to_owned()));
-                }
-                rot.handle_outcome(outcome, self.now);
-                self.check_state(spec, check)?;
-            }
-            match rot.poll_timeout() {
-                Some(t) => {
-                    if t > self.now {
-                        self.now = t;
-                    }
-                    rot.handle_timeout(self.now);
-                }
-                None => break,
-            }
-        }
-        let report = rot.report().clone();
-        let text = format!("{report:?}");
-        if self.iam.keys.iter().any(|k| text.contains(&k.secret)) {
-            return Err(Violation("a secret appears in a report".into()));
-        }
-        Ok(Some(report))
-    }
-
-    fn iam_call<T>(
+    /// A request made before planning (identity, key list), with the fault plan applied.
+    fn request(
         &mut self,
         faults: &mut FaultPlan,
         check: &mut Checker,
         label: &str,
-        f: impl FnOnce(&mut World) -> Result<T, Failure>,
-    ) -> Result<Step<T>, Violation> {
+        f: impl FnOnce(&mut World) -> Result<Outcome, Failure>,
+    ) -> Option<Outcome> {
         check.steps += 1;
         self.tick();
         let step = faults.step;
+        let fault = faults.next();
+        let outcome = match fault {
+            Fault::CrashBefore => None,
+            Fault::Throttle => Some(Outcome::Failed(Failure::new(
+                FailureClass::Throttled,
+                Some("Throttling"),
+                "Rate exceeded",
+            ))),
+            Fault::FailBefore | Fault::LoseAnswer | Fault::Io => Some(Outcome::Failed(
+                Failure::new(FailureClass::Transient, None, "HTTP 503"),
+            )),
+            Fault::None | Fault::CrashAfter => {
+                let o = f(self).unwrap_or_else(Outcome::Failed);
+                (fault == Fault::None).then_some(o)
+            }
+        };
         if let Some(t) = &mut self.trace {
-            t.push(format!(
-                "{} #{step} {label} (the shell, before planning)",
-                self.now
-            ));
+            t.push(format!("{} #{step} {label} -> {outcome:?}", self.now));
         }
-        match faults.next() {
-            Fault::CrashBefore => return Ok(Step::Crashed),
-            Fault::Throttle => {
-                return Ok(Step::Answer(Err(Failure::new(
-                    FailureClass::Throttled,
-                    Some("Throttling"),
-                    "Rate exceeded",
-                ))));
-            }
-            Fault::FailBefore => {
-                return Ok(Step::Answer(Err(Failure::new(
-                    FailureClass::Transient,
-                    None,
-                    "HTTP 503",
-                ))));
-            }
-            _ => {}
+        outcome
+    }
+
+    /// When a task's rotation starts: check its plan against the reference policy (promise 2)
+    /// and remember what it must do.
+    fn plan_started(
+        &self,
+        session: &Session,
+        task: TaskId,
+        keys: Option<&Vec<KeyMeta>>,
+        spec: &RunSpec,
+        check: &mut Checker,
+    ) -> Result<(), Violation> {
+        let Some(plan) = session.plan(task) else {
+            return Ok(());
+        };
+        let files = self.files().map_err(Violation)?;
+        if let Some(keys) = keys {
+            let in_use = if plan.admin {
+                None
+            } else {
+                plan.old_key.as_ref().map(|k| &k.access_key_id)
+            };
+            check_decision(plan, keys, &files.held_keys(), &spec.options, in_use)?;
         }
-        let r = f(self);
-        Ok(Step::Answer(r))
+        if let Some(r) = &plan.make_room {
+            check.planned_room.insert(r.access_key_id.clone(), 0);
+        }
+        if let (Some(old), false) = (&plan.old_key, plan.admin) {
+            let hs = files
+                .holders(&old.access_key_id)
+                .into_iter()
+                .map(|h| (h.file, h.section))
+                .collect();
+            check.holders.insert(old.access_key_id.clone(), hs);
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -673,7 +587,7 @@ impl World {
             return Err(Violation(format!("a secret appears in {shown}")));
         }
         // Promise 3: once created, the secret goes to disk before any other request.
-        if let Some((id, secret)) = &check.unsaved {
+        if let Some((id, secret)) = check.unsaved.get(journal) {
             let ok = match action {
                 Action::WriteJournal { contents } => contents.expose().contains(secret.as_str()),
                 Action::DeleteKey { access_key_id, .. } => access_key_id == id,
@@ -729,9 +643,9 @@ impl World {
         }
         let outcome = match action {
             Action::WriteJournal { contents } => {
-                if let Some((_, secret)) = &check.unsaved {
+                if let Some((_, secret)) = check.unsaved.get(journal) {
                     if contents.expose().contains(secret.as_str()) {
-                        check.unsaved = None;
+                        check.unsaved.remove(journal);
                     }
                 }
                 self.journals
@@ -790,7 +704,7 @@ impl World {
                 if let Err(f) = self.iam.authorize(&caller, user_name) {
                     return Ok(Some(Outcome::Failed(f)));
                 }
-                self.iam_effect(action, spec, check)?
+                self.iam_effect(action, journal, spec, check)?
             }
         };
         match fault {
@@ -803,6 +717,7 @@ impl World {
     fn iam_effect(
         &mut self,
         action: &Action,
+        journal: &str,
         spec: &RunSpec,
         check: &mut Checker,
     ) -> Result<Outcome, Violation> {
@@ -841,11 +756,11 @@ impl World {
             } => {
                 if check
                     .unsaved
-                    .as_ref()
+                    .get(journal)
                     .is_some_and(|(id, _)| id == access_key_id)
                 {
                     // The secret is moot once the key is gone.
-                    check.unsaved = None;
+                    check.unsaved.remove(journal);
                 }
                 if self.iam.key(access_key_id).is_some() {
                     self.check_removal(access_key_id, Some(*purpose), spec, check)?;
@@ -1043,26 +958,14 @@ impl World {
     }
 }
 
-enum Step<T> {
-    Crashed,
-    Answer(Result<T, Failure>),
-}
-
 /// Promise 2, checked on every decision with a reference written independently of the planner.
 fn check_decision(
-    decision: &Decision,
+    plan: &Plan,
     keys: &[KeyMeta],
     held: &plan::HeldKeys,
     options: &Options,
-    target: &Target,
+    in_use: Option<&AccessKeyId>,
 ) -> Result<(), Violation> {
-    let in_use = match target {
-        Target::Profiles(c) => Some(&c.access_key_id),
-        Target::User(_) => None,
-    };
-    let Decision::Rotate(plan) = decision else {
-        return Ok(());
-    };
     let full = keys.len() >= plan::KEYS_PER_USER;
     match (&plan.make_room, full) {
         (Some(_), false) => {
