@@ -258,7 +258,7 @@ enum State {
     ListKeys,
     Confirm(Box<Plan>, Vec<KeyMeta>),
     Rotating(Box<Rotation>),
-    Done(TaskOutcome),
+    Done(Box<TaskOutcome>),
 }
 
 #[derive(Debug, Clone)]
@@ -458,7 +458,7 @@ impl Session {
             signer: Signer::Profile(String::new()),
             identity: None,
             journal_id: None,
-            state: State::Done(TaskOutcome::Failed {
+            state: done(TaskOutcome::Failed {
                 operation: "ReadFiles",
                 failure: Failure::new(FailureClass::Other, None, message),
             }),
@@ -505,7 +505,7 @@ impl Session {
                 State::Done(o) => Some(TaskResult {
                     profiles: t.profiles.clone(),
                     access_key_id: t.key.clone(),
-                    outcome: o.clone(),
+                    outcome: (**o).clone(),
                 }),
                 _ => None,
             })
@@ -572,7 +572,7 @@ impl Session {
                         }
                     }
                     None => {
-                        task.state = State::Done(TaskOutcome::Failed {
+                        task.state = done(TaskOutcome::Failed {
                             operation: "ListAccessKeys",
                             failure: Failure::new(
                                 FailureClass::NotAuthenticated,
@@ -692,31 +692,31 @@ impl Session {
                         next: next + 1,
                     }
                 }
-                Outcome::Failed(failure) => State::Done(TaskOutcome::Failed {
+                Outcome::Failed(failure) => done(TaskOutcome::Failed {
                     operation: "ListAccessKeys",
                     failure,
                 }),
-                _ => State::Done(unexpected("ListAccessKeys")),
+                _ => done(unexpected("ListAccessKeys")),
             },
             State::Identify => match outcome {
                 Outcome::Verified { arn } => self.identified(task, &arn),
-                Outcome::Failed(failure) => State::Done(TaskOutcome::Failed {
+                Outcome::Failed(failure) => done(TaskOutcome::Failed {
                     operation: "GetCallerIdentity",
                     failure,
                 }),
-                _ => State::Done(unexpected("GetCallerIdentity")),
+                _ => done(unexpected("GetCallerIdentity")),
             },
             State::ListKeys => match outcome {
                 Outcome::Keys(keys) => self.decide(task, keys, now),
-                Outcome::Failed(failure) => State::Done(TaskOutcome::Failed {
+                Outcome::Failed(failure) => done(TaskOutcome::Failed {
                     operation: "ListAccessKeys",
                     failure,
                 }),
-                _ => State::Done(unexpected("ListAccessKeys")),
+                _ => done(unexpected("ListAccessKeys")),
             },
             State::Confirm(plan, keys) => match outcome {
                 Outcome::Done => self.start_rotation(task, *plan, &keys, now),
-                _ => State::Done(TaskOutcome::NeedsConfirmation(*plan)),
+                _ => done(TaskOutcome::NeedsConfirmation(*plan)),
             },
             State::Rotating(mut rot) => {
                 if let (Outcome::Done, Some(Action::UpdateFile { file, edit })) =
@@ -747,7 +747,7 @@ impl Session {
                     self.handled_profiles
                         .extend(report.profiles.iter().cloned());
                 }
-                t.state = State::Done(TaskOutcome::Rotation(report));
+                t.state = done(TaskOutcome::Rotation(report));
             }
         }
         if matches!(self.tasks[task].state, State::Done(_)) {
@@ -779,7 +779,7 @@ impl Session {
     fn identified(&mut self, task: TaskId, arn: &str) -> State {
         let caller = match Identity::from_arn(arn) {
             Ok(i) => i,
-            Err(e) => return State::Done(TaskOutcome::NotAUser(e)),
+            Err(e) => return done(TaskOutcome::NotAUser(e)),
         };
         let identity = match &self.request.admin_user {
             Some(user) => {
@@ -800,7 +800,7 @@ impl Session {
         let files = match AwsFiles::parse(&self.config, &self.credentials) {
             Ok(f) => f,
             Err(e) => {
-                return State::Done(TaskOutcome::Failed {
+                return done(TaskOutcome::Failed {
                     operation: "ReadFiles",
                     failure: Failure::new(FailureClass::Other, None, e.to_string()),
                 });
@@ -808,7 +808,7 @@ impl Session {
         };
         let t = &self.tasks[task];
         let Some(identity) = t.identity.clone() else {
-            return State::Done(unexpected("GetCallerIdentity"));
+            return done(unexpected("GetCallerIdentity"));
         };
         let target = match (&self.request.admin_user, &t.candidate) {
             (Some(user), _) => Target::User(user.clone()),
@@ -818,7 +818,7 @@ impl Session {
                 c.holders = files.holders(&c.access_key_id);
                 Target::Profiles(c)
             }
-            (None, None) => return State::Done(unexpected("ListAccessKeys")),
+            (None, None) => return done(unexpected("ListAccessKeys")),
         };
         let decision = plan::decide(
             &target,
@@ -829,11 +829,9 @@ impl Session {
             now,
         );
         match decision {
-            Decision::Skip(s) => State::Done(TaskOutcome::Skipped(s)),
-            Decision::Refuse(e) => State::Done(TaskOutcome::Refused(e)),
-            Decision::Rotate(p) if self.request.mode == Mode::Plan => {
-                State::Done(TaskOutcome::Planned(p))
-            }
+            Decision::Skip(s) => done(TaskOutcome::Skipped(s)),
+            Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
+            Decision::Rotate(p) if self.request.mode == Mode::Plan => done(TaskOutcome::Planned(p)),
             Decision::Rotate(p) => {
                 self.tasks[task].plan = Some(p.clone());
                 if p.make_room.as_ref().is_some_and(|r| r.needs_confirmation) {
@@ -854,7 +852,7 @@ impl Session {
     ) -> State {
         let t = &mut self.tasks[task];
         let Some(identity) = t.identity.clone() else {
-            return State::Done(unexpected("GetCallerIdentity"));
+            return done(unexpected("GetCallerIdentity"));
         };
         let secret = t
             .candidate
@@ -933,4 +931,8 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
         }
     }
     out
+}
+
+fn done(outcome: TaskOutcome) -> State {
+    State::Done(Box::new(outcome))
 }
