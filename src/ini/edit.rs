@@ -101,3 +101,158 @@ impl KeyEdit {
         Ok(Some(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ini::ParseErrorKind;
+
+    const OLD: &str = "AKIAOLD0000000000001";
+    const NEW: &str = "AKIANEW0000000000001";
+    const SECRET: &str = "n3w/Secret+Value=";
+
+    fn edit() -> KeyEdit {
+        KeyEdit {
+            from: AccessKeyId::new(OLD).expect("valid id"),
+            to_id: AccessKeyId::new(NEW).expect("valid id"),
+            to_secret: SecretAccessKey::new(SECRET).expect("valid secret"),
+        }
+    }
+
+    fn apply(kind: FileKind, text: &str) -> Result<Option<String>, EditError> {
+        edit().apply(kind, text)
+    }
+
+    #[test]
+    fn replaces_the_id_and_secret_and_nothing_else() {
+        let text = format!(
+            "# keep me\n[default]\naws_access_key_id={OLD}\n\n; and me\nregion : x\n\
+             aws_secret_access_key   :\told-secret   \n[other]\naws_access_key_id = AKIAOTHER\n\
+             aws_secret_access_key = other-secret"
+        );
+        let out = apply(FileKind::Credentials, &text)
+            .expect("edits")
+            .expect("a holder");
+        let want = format!(
+            "# keep me\n[default]\naws_access_key_id={NEW}\n\n; and me\nregion : x\n\
+             aws_secret_access_key   :\t{SECRET}   \n[other]\naws_access_key_id = AKIAOTHER\n\
+             aws_secret_access_key = other-secret"
+        );
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn keeps_line_ends_and_the_bom() {
+        for end in ["\r\n", "\r", "\n"] {
+            let text = format!(
+                "\u{feff}[a]{end}aws_secret_access_key = s{end}aws_access_key_id = {OLD}{end}"
+            );
+            let out = apply(FileKind::Credentials, &text)
+                .expect("edits")
+                .expect("a holder");
+            assert_eq!(
+                out,
+                format!(
+                    "\u{feff}[a]{end}aws_secret_access_key = {SECRET}{end}aws_access_key_id = {NEW}{end}"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn edits_every_holder_in_either_file_and_default() {
+        let text = format!(
+            "[DEFAULT]\naws_access_key_id = {OLD}\naws_secret_access_key = d\n\
+             [default]\nregion = x\n[profile a]\naws_access_key_id = {OLD}\naws_secret_access_key = a\n\
+             [profile s]\naws_access_key_id = {OLD}\naws_secret_access_key = s\naws_session_token = t\n"
+        );
+        let out = apply(FileKind::Config, &text)
+            .expect("edits")
+            .expect("holders");
+        assert_eq!(out.matches(NEW).count(), 2);
+        assert_eq!(out.matches(SECRET).count(), 2);
+        assert_eq!(
+            out.matches(OLD).count(),
+            1,
+            "the session profile is left alone"
+        );
+        let doc = Document::parse(FileKind::Config, &out).expect("parses");
+        assert_eq!(
+            doc.get("default", "aws_access_key_id")
+                .map(|e| e.value.as_str()),
+            Some(NEW)
+        );
+    }
+
+    #[test]
+    fn no_holder_means_no_change() {
+        assert_eq!(apply(FileKind::Credentials, ""), Ok(None));
+        let text = format!("[a]\naws_access_key_id = {OLD}x\naws_secret_access_key = s\n");
+        assert_eq!(apply(FileKind::Credentials, &text), Ok(None));
+        // A trailing "comment" is part of the value, so the value is not the id.
+        let text = format!("[a]\naws_access_key_id = {OLD} # main\naws_secret_access_key = s\n");
+        assert_eq!(apply(FileKind::Credentials, &text), Ok(None));
+    }
+
+    #[test]
+    fn refuses_a_holder_without_its_own_secret() {
+        let text = format!("[a]\nregion = x\naws_access_key_id = {OLD}\n");
+        assert_eq!(
+            apply(FileKind::Credentials, &text),
+            Err(EditError::MissingSecret {
+                section: "a".into(),
+                line: 3
+            })
+        );
+        let text =
+            format!("[DEFAULT]\naws_secret_access_key = s\n[a]\naws_access_key_id = {OLD}\n");
+        assert!(matches!(
+            apply(FileKind::Credentials, &text),
+            Err(EditError::MissingSecret { line: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_a_multiline_secret() {
+        let text = format!("[a]\naws_access_key_id = {OLD}\naws_secret_access_key = s\n  more\n");
+        assert_eq!(
+            apply(FileKind::Credentials, &text),
+            Err(EditError::Multiline { line: 3 })
+        );
+    }
+
+    #[test]
+    fn refuses_what_botocore_refuses() {
+        let text = format!("[a]\naws_access_key_id = {OLD}\naws_secret_access_key = s\n[a]\n");
+        let e = apply(FileKind::Credentials, &text).expect_err("refused");
+        assert!(matches!(e, EditError::Parse(ref p) if p.line == 4
+            && p.kind == ParseErrorKind::DuplicateSection("a".into())));
+        assert!(e.to_string().starts_with("line 4: "));
+    }
+
+    #[test]
+    fn fills_an_empty_secret() {
+        let text = format!("[a]\naws_access_key_id = {OLD}\naws_secret_access_key =\n");
+        let out = apply(FileKind::Credentials, &text)
+            .expect("edits")
+            .expect("a holder");
+        assert_eq!(
+            out,
+            format!("[a]\naws_access_key_id = {NEW}\naws_secret_access_key ={SECRET}\n")
+        );
+        let text = format!("[a]\naws_access_key_id = {OLD}\naws_secret_access_key = ");
+        let out = apply(FileKind::Credentials, &text)
+            .expect("edits")
+            .expect("a holder");
+        assert!(out.ends_with(&format!("aws_secret_access_key = {SECRET}")));
+    }
+
+    #[test]
+    fn errors_never_show_secrets() {
+        let text =
+            format!("[a]\naws_access_key_id = {OLD}\naws_secret_access_key = wJalrX\n  yz\n");
+        let e = apply(FileKind::Credentials, &text).expect_err("multiline");
+        assert!(!format!("{e} {e:?}").contains("wJalrX"));
+        assert!(!format!("{:?}", edit()).contains(SECRET));
+    }
+}

@@ -58,7 +58,6 @@
 //!   refused by whoever reads it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -86,8 +85,8 @@ pub struct Document {
     kind: FileKind,
     text: String,
     sections: Vec<Section>,
-    /// Profile name -> index of the section botocore uses for it (the later one).
-    profiles: HashMap<String, usize>,
+    /// Indexes of the profile sections, sorted by name and then by place.
+    profiles: Vec<usize>,
     /// Indexes of the first section naming each profile, in file order.
     profile_order: Vec<usize>,
     /// Indexes of the `[DEFAULT]` sections, in file order.
@@ -254,7 +253,13 @@ impl Document {
 
     /// The section botocore uses for profile `name` (the later one where two map to the name).
     pub fn profile_section(&self, name: &str) -> Option<&Section> {
-        self.profiles.get(name).map(|&i| &self.sections[i])
+        // The last of the run of sections with this name (see `parse::Reader::finish`).
+        let end = self
+            .profiles
+            .partition_point(|&i| parse::profile_name(&self.sections[i]) <= name);
+        let &i = self.profiles.get(end.checked_sub(1)?)?;
+        let section = &self.sections[i];
+        (parse::profile_name(section) == name).then_some(section)
     }
 
     /// The `[sso-session NAME]` section botocore uses for `name` (the later one, as for profiles).
@@ -329,5 +334,410 @@ fn option_key(key: &str) -> Cow<'_, str> {
         Cow::Owned(py::lower(key))
     } else {
         Cow::Borrowed(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K: &str = "AKIAIOSFODNN7EXAMPLE";
+
+    fn creds(text: &str) -> Document {
+        Document::parse(FileKind::Credentials, text).expect("parses")
+    }
+
+    fn config(text: &str) -> Document {
+        Document::parse(FileKind::Config, text).expect("parses")
+    }
+
+    fn err(kind: FileKind, text: &str) -> ParseError {
+        Document::parse(kind, text).expect_err("refused")
+    }
+
+    fn value<'a>(doc: &'a Document, profile: &str, key: &str) -> Option<&'a str> {
+        doc.get(profile, key).map(|e| e.value.as_str())
+    }
+
+    fn id(s: &str) -> AccessKeyId {
+        AccessKeyId::new(s).expect("valid id")
+    }
+
+    #[test]
+    fn reads_keys_values_lines_and_spans() {
+        let text = "[default]\naws_access_key_id = AKIA1\nregion=us-east-1 \t\n";
+        let doc = creds(text);
+        let s = doc.profile_section("default").expect("a profile");
+        assert_eq!((s.header.as_str(), s.line), ("default", 1));
+        let e = &s.entries[1];
+        assert_eq!(
+            (e.key.as_str(), e.value.as_str(), e.line),
+            ("region", "us-east-1", 3)
+        );
+        assert_eq!(&text[e.value_span.clone()], "us-east-1");
+        assert!(!e.multiline && e.nested.is_none());
+        assert_eq!(doc.text(), text);
+        assert_eq!(doc.kind(), FileKind::Credentials);
+    }
+
+    #[test]
+    fn comments_are_full_lines_only_and_may_be_indented() {
+        let doc =
+            creds("# top\n;top\n[a]\n  # indented\n\t; tab\nk = v # not a comment\nl = x;y\n");
+        let a = doc.profile_section("a").expect("a profile");
+        assert_eq!(a.entries.len(), 2);
+        assert_eq!(value(&doc, "a", "k"), Some("v # not a comment"));
+        assert_eq!(value(&doc, "a", "l"), Some("x;y"));
+    }
+
+    #[test]
+    fn colon_is_a_delimiter_and_the_first_delimiter_wins() {
+        let text = "[a]\nk: v\nurl = https://x:1\nhttps://y = z\nm : n=o\n";
+        let doc = creds(text);
+        assert_eq!(value(&doc, "a", "k"), Some("v"));
+        assert_eq!(value(&doc, "a", "url"), Some("https://x:1"));
+        assert_eq!(value(&doc, "a", "https"), Some("//y = z"));
+        assert_eq!(value(&doc, "a", "m"), Some("n=o"));
+    }
+
+    #[test]
+    fn keys_are_lowercased_and_right_stripped() {
+        let doc = creds("[a]\nAWS_Access_Key_ID   = AKIA1\nmy key\t: v\n");
+        assert_eq!(value(&doc, "a", "aws_access_key_id"), Some("AKIA1"));
+        assert_eq!(
+            value(&doc, "a", "AWS_ACCESS_KEY_ID"),
+            Some("AKIA1"),
+            "queries too"
+        );
+        assert_eq!(value(&doc, "a", "my key"), Some("v"));
+    }
+
+    #[test]
+    fn continuation_lines_join_and_blank_lines_inside_are_kept() {
+        let text = "[a]\nk = one\n  two\n\n    three\n  # dropped comment\n\n\nnext = x\n";
+        let doc = creds(text);
+        let e = doc.get("a", "k").expect("set");
+        assert_eq!(e.value, "one\ntwo\n\nthree");
+        assert!(e.multiline);
+        assert_eq!(
+            &text[e.value_span.clone()],
+            "one",
+            "the span covers the key line only"
+        );
+        let next = doc.get("a", "next").expect("set");
+        assert!(!next.multiline);
+        // Trailing blank lines do not make a value multiline.
+        let doc = creds("[a]\nk = v\n\n\n[b]\n");
+        assert!(!doc.get("a", "k").expect("set").multiline);
+    }
+
+    #[test]
+    fn continuation_is_relative_to_the_last_key_lines_indent() {
+        // An indented key sets the level: a line at the same indent is a new key.
+        let doc = creds("[a]\n  k = 1\n  l = 2\n    m = 3\n");
+        assert_eq!(value(&doc, "a", "l"), Some("2\nm = 3"));
+        // An indented header after a value continues the value.
+        let doc = creds("[a]\nk = v\n  [b]\n");
+        assert_eq!(value(&doc, "a", "k"), Some("v\n[b]"));
+        assert_eq!(doc.sections().len(), 1);
+        // Indentation is counted in characters, with Python's whitespace.
+        let doc = creds("[a]\n\u{3000}k = 1\n\u{1c}\u{1c}l = 2\n");
+        assert_eq!(value(&doc, "a", "k"), Some("1\nl = 2"));
+    }
+
+    #[test]
+    fn nested_blocks_are_parsed_as_botocore_does() {
+        let text = "[profile a]\ns3 =\n  signature_version = s3v4\n  Addressing_Style=path\n  x = 1\n  x = 2\nregion = r\n";
+        let doc = config(text);
+        let s3 = doc.get("a", "s3").expect("set");
+        let nested = s3.nested.as_ref().expect("nested");
+        let pairs: Vec<(&str, &str)> = nested
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("signature_version", "s3v4"),
+                ("Addressing_Style", "path"),
+                ("x", "2")
+            ]
+        );
+        assert_eq!(
+            s3.value_span,
+            16..16,
+            "empty first line: span after the delimiter"
+        );
+        assert_eq!(value(&doc, "a", "region"), Some("r"));
+        // A line without '=' in a block is an error at that line.
+        let e = err(FileKind::Config, "[a]\ns3 =\n  a = 1\n  b: 2\n");
+        assert_eq!((e.line, e.kind), (4, ParseErrorKind::BadNested));
+        // A value with a first line is not a block, whatever follows.
+        let doc = creds("[a]\ns3 = x\n  no equals\n");
+        assert_eq!(value(&doc, "a", "s3"), Some("x\nno equals"));
+    }
+
+    #[test]
+    fn default_section_is_inherited() {
+        let text = "[DEFAULT]\nregion = west\noutput = text\n[default]\nregion = east\n[profile p]\n[other]\n";
+        let doc = config(text);
+        assert_eq!(value(&doc, "default", "region"), Some("east"));
+        assert_eq!(value(&doc, "default", "output"), Some("text"));
+        assert_eq!(value(&doc, "p", "region"), Some("west"));
+        assert_eq!(doc.profile_names(), ["default", "p"]);
+        let other = &doc.sections()[3];
+        assert_eq!(other.kind, SectionKind::Other);
+        let keys: Vec<&str> = doc.settings(other).iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["region", "output"]);
+        let p = doc.profile_section("p").expect("a profile");
+        assert_eq!(doc.lookup(p, "region").map(|e| e.line), Some(2));
+        // [default] (lowercase) is an ordinary section: nothing inherits from it.
+        let doc = creds("[default]\nregion = x\n[a]\n");
+        assert_eq!(value(&doc, "a", "region"), None);
+    }
+
+    #[test]
+    fn default_may_repeat_but_its_keys_may_not() {
+        let doc = creds("[DEFAULT]\na = 1\n[p]\n[DEFAULT]\nb = 2\n");
+        assert_eq!(
+            (value(&doc, "p", "a"), value(&doc, "p", "b")),
+            (Some("1"), Some("2"))
+        );
+        let e = err(
+            FileKind::Credentials,
+            "[DEFAULT]\na = 1\n[p]\n[DEFAULT]\nA = 2\n",
+        );
+        assert_eq!(e.line, 5);
+        assert!(
+            matches!(e.kind, ParseErrorKind::DuplicateKey { ref section, ref key }
+            if section == "DEFAULT" && key == "a")
+        );
+    }
+
+    #[test]
+    fn bad_nested_default_counts_only_where_read() {
+        let bad = "[DEFAULT]\ns3 =\n  nope\n";
+        assert!(
+            Document::parse(FileKind::Config, bad).is_ok(),
+            "no section reads it"
+        );
+        let e = err(FileKind::Config, &format!("{bad}[a]\n"));
+        assert_eq!((e.line, e.kind), (3, ParseErrorKind::BadNested));
+        assert!(Document::parse(FileKind::Config, &format!("{bad}[a]\ns3 = x\n")).is_ok());
+    }
+
+    #[test]
+    fn duplicates_are_errors_at_their_line() {
+        let e = err(FileKind::Credentials, "[a]\nk = 1\n\n[b]\n[a]\n");
+        assert_eq!(
+            (e.line, e.kind),
+            (5, ParseErrorKind::DuplicateSection("a".into()))
+        );
+        let e = err(FileKind::Config, "[a]\nk = 1\n# c\nK: 2\n");
+        assert_eq!(e.line, 4);
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::DuplicateKey {
+                section: "a".into(),
+                key: "k".into()
+            }
+        );
+        // Many keys in one section: the hashed path finds duplicates too.
+        let mut big = String::from("[a]\n");
+        for i in 0..40 {
+            big.push_str(&format!("k{i} = v\n"));
+        }
+        assert!(Document::parse(FileKind::Config, &big).is_ok());
+        big.push_str("k7 = again\n");
+        assert_eq!(err(FileKind::Config, &big).line, 42);
+    }
+
+    #[test]
+    fn malformed_lines_are_errors() {
+        let e = err(FileKind::Credentials, "# c\n\nk = v\n[a]\n");
+        assert_eq!((e.line, e.kind), (3, ParseErrorKind::OutsideSection));
+        let e = err(
+            FileKind::Credentials,
+            "[a]\nk = v\nno delimiter\nbad again\n",
+        );
+        assert_eq!((e.line, e.kind), (3, ParseErrorKind::Garbage));
+        let e = err(FileKind::Credentials, "[a]\n= v\n");
+        assert_eq!((e.line, e.kind), (2, ParseErrorKind::EmptyKey));
+        let e = err(FileKind::Credentials, "[a]\n[]\n");
+        assert_eq!((e.line, e.kind), (2, ParseErrorKind::Garbage));
+        // configparser reports bad lines at the end; a fatal error later in the file comes first.
+        let e = err(FileKind::Credentials, "[a]\ngarbage\n[b]\n[a]\n");
+        assert_eq!(
+            (e.line, e.kind),
+            (4, ParseErrorKind::DuplicateSection("a".into()))
+        );
+        // Two empty keys in a section are a duplicate ('' twice).
+        let e = err(FileKind::Credentials, "[a]\n= 1\n: 2\n");
+        assert_eq!(e.line, 3);
+        assert!(matches!(e.kind, ParseErrorKind::DuplicateKey { .. }));
+    }
+
+    #[test]
+    fn errors_never_quote_the_line() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        for text in [
+            format!("{secret}\n"),
+            format!("[a]\n{secret}\n"),
+            format!("[a]\ns3 =\n  {secret}\n[b]\n"),
+            format!("[a]\n= {secret}\n"),
+        ] {
+            let e = Document::parse(FileKind::Config, &text).expect_err("refused");
+            assert!(!e.to_string().contains("wJalr"), "{e}");
+            assert!(!format!("{e:?}").contains("wJalr"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn headers_are_read_as_sectcre_matches() {
+        let doc = creds("[a] trailing\n[b]c]\n[ spaced ]\n[[x]]\n[]]\n");
+        let headers: Vec<&str> = doc.sections().iter().map(|s| s.header.as_str()).collect();
+        assert_eq!(headers, ["a", "b]c", " spaced ", "[x]", "]"]);
+    }
+
+    #[test]
+    fn bom_is_skipped_and_kept() {
+        let text = "\u{feff}[default]\r\naws_access_key_id = AKIA1\r\n";
+        let doc = creds(text);
+        assert_eq!(doc.text(), text);
+        let e = doc.get("default", "aws_access_key_id").expect("set");
+        assert_eq!(&text[e.value_span.clone()], "AKIA1");
+        assert_eq!(e.line, 2);
+        // Only at the start: elsewhere U+FEFF is an ordinary character (not whitespace).
+        let doc = creds("[a]\nk = \u{feff}v\n");
+        assert_eq!(value(&doc, "a", "k"), Some("\u{feff}v"));
+    }
+
+    #[test]
+    fn crlf_lone_cr_and_no_final_newline() {
+        for text in [
+            "[a]\r\nk = v\r\n  w\r\nl = x\r\n",
+            "[a]\rk = v\r  w\rl = x\r",
+            "[a]\nk = v\r\n  w\rl = x",
+        ] {
+            let doc = creds(text);
+            assert_eq!(value(&doc, "a", "k"), Some("v\nw"), "{text:?}");
+            assert_eq!(value(&doc, "a", "l"), Some("x"), "{text:?}");
+            let l = doc.get("a", "l").expect("set");
+            assert_eq!((l.line, &text[l.value_span.clone()]), (4, "x"));
+        }
+        // "\n\r" is two line ends, so line numbers count it twice.
+        let e = err(FileKind::Credentials, "[a]\n\rgarbage\n");
+        assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn python_whitespace_includes_the_separators() {
+        let text = "[a]\nk =\u{1c} v \u{1f}\nl = \u{a0}x\u{3000}\n\u{1d}\n";
+        let doc = creds(text);
+        assert_eq!(value(&doc, "a", "k"), Some("v"));
+        assert_eq!(value(&doc, "a", "l"), Some("x"));
+        let k = doc.get("a", "k").expect("set");
+        assert_eq!(&text[k.value_span.clone()], "v");
+    }
+
+    #[test]
+    fn config_headers_name_profiles_as_build_profile_map_does() {
+        let doc = config(concat!(
+            "[default]\n[profile a]\n[profile \"b c\"]\n[profile 'd']\n",
+            "[profile x y]\n[profilex]\n[profilex e]\n[profile]\n[profile \"open]\n",
+            "[ profile f ]\n[profile\tg]\n[preview]\n[sso-session s]\n[services t]\n[sso-session]\n",
+        ));
+        assert_eq!(doc.profile_names(), ["default", "a", "b c", "d", "e", "g"]);
+        let kinds: Vec<&SectionKind> = doc.sections().iter().map(|s| &s.kind).collect();
+        assert_eq!(kinds[4], &SectionKind::Other, "[profile x y] names nothing");
+        assert_eq!(kinds[5], &SectionKind::Other, "[profilex] names nothing");
+        assert_eq!(
+            kinds[8],
+            &SectionKind::Other,
+            "an unbalanced quote names nothing"
+        );
+        assert_eq!(
+            kinds[9],
+            &SectionKind::Other,
+            "[ profile f ] does not start with profile"
+        );
+        assert_eq!(kinds[12], &SectionKind::SsoSession("s".into()));
+        assert_eq!(kinds[13], &SectionKind::Services("t".into()));
+        assert!(doc.sso_session_section("s").is_some());
+        assert!(doc.services_section("t").is_some());
+        assert!(doc.profile_section("preview").is_none());
+    }
+
+    #[test]
+    fn the_later_section_wins_a_profile_name() {
+        let doc = config("[default]\nregion = a\n[profile default]\noutput = b\n");
+        assert_eq!(doc.profile_names(), ["default"]);
+        assert_eq!(value(&doc, "default", "region"), None);
+        assert_eq!(value(&doc, "default", "output"), Some("b"));
+        let doc = config("[profile default]\noutput = b\n[default]\nregion = a\n");
+        assert_eq!(value(&doc, "default", "region"), Some("a"));
+        assert_eq!(doc.profile_section("default").map(|s| s.line), Some(3));
+    }
+
+    #[test]
+    fn credentials_headers_are_names_verbatim() {
+        let doc = creds("[profile a]\n[default]\n[ b ]\n");
+        assert_eq!(doc.profile_names(), ["profile a", "default", " b "]);
+    }
+
+    #[test]
+    fn key_holders_skip_sessions_own_or_inherited() {
+        let text = format!(
+            "[a]\naws_access_key_id = {K}\n[b]\naws_access_key_id = {K}\naws_session_token = t\n\
+             [c]\naws_access_key_id = {K}\naws_security_token =\n[d]\naws_access_key_id = other\n\
+             [DEFAULT]\naws_access_key_id = {K}\n"
+        );
+        let doc = creds(&text);
+        let headers: Vec<&str> = doc
+            .key_holders(&id(K))
+            .iter()
+            .map(|s| s.header.as_str())
+            .collect();
+        assert_eq!(headers, ["a", "DEFAULT"]);
+        let doc = creds(&format!(
+            "[DEFAULT]\naws_session_token = t\n[a]\naws_access_key_id = {K}\n"
+        ));
+        assert!(
+            doc.key_holders(&id(K)).is_empty(),
+            "a token inherited from [DEFAULT] counts"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_values() {
+        let doc = creds("[a]\naws_secret_access_key = wJalrXUtnFEMI\ns3 =\n  k = hidden\n");
+        let shown = format!("{doc:?}");
+        assert!(
+            !shown.contains("wJalr") && !shown.contains("hidden"),
+            "{shown}"
+        );
+        assert!(shown.contains("aws_secret_access_key"));
+    }
+
+    #[test]
+    fn empty_inputs_parse_to_nothing() {
+        for text in ["", "\n", "\u{feff}", "# only\n", "  \n\t\r\n"] {
+            let doc = creds(text);
+            assert!(doc.sections().is_empty() && doc.profile_names().is_empty());
+        }
+    }
+
+    #[test]
+    fn an_empty_value_has_an_empty_span_after_the_spaces() {
+        let text = "[a]\nk =   \nl:\n";
+        let doc = creds(text);
+        assert_eq!(
+            doc.get("a", "k").map(|e| e.value_span.clone()),
+            Some(10..10)
+        );
+        assert_eq!(
+            doc.get("a", "l").map(|e| e.value_span.clone()),
+            Some(13..13)
+        );
     }
 }

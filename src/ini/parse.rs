@@ -7,6 +7,7 @@
 //! and must not panic on any `&str`: every index it takes comes from a search in the same text.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::py;
 use super::{Document, Entry, FileKind, ParseError, ParseErrorKind, Section, SectionKind};
@@ -17,6 +18,34 @@ const DEFAULTSECT: &str = "DEFAULT";
 /// Above this many entries, duplicate keys of a section are found through a hash set.
 const SMALL_SECTION: usize = 16;
 
+/// FNV-1a: the std SipHash costs more than the rest of a lookup on short keys, and its defence
+/// against crafted collisions buys nothing for a file its own user wrote.
+#[derive(Clone, Copy)]
+pub(super) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A `HashMap` with [`Fnv`].
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+/// A `HashSet` with [`Fnv`].
+pub(super) type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+
 /// Reads `text` as botocore does. See the module docs of [`super`] for the rules.
 pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
     let mut reader = Reader::new(kind, text);
@@ -26,10 +55,7 @@ pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> 
     let mut lineno = 0;
     while pos < bytes.len() {
         // Universal newlines, as Python's text files: `\n`, `\r\n` or a lone `\r` ends a line.
-        let end = bytes[pos..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map_or(bytes.len(), |i| pos + i);
+        let end = line_end(bytes, pos);
         let next = match bytes.get(end) {
             Some(b'\r') if bytes.get(end + 1) == Some(&b'\n') => end + 2,
             Some(_) => end + 1,
@@ -40,6 +66,32 @@ pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> 
         pos = next;
     }
     reader.finish()
+}
+
+/// The index of the first `\n` or `\r` at or after `from`, or the length.
+///
+/// Eight bytes at a time: a byte of `x ^ 0x0a0a…` is zero where `x` has a `\n`, and
+/// `(v - 0x0101…) & !v & 0x8080…` is non-zero when some byte of `v` is zero, with the lowest
+/// zero byte always flagged (a borrow can only flag bytes above it), which is the one wanted.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hit = has_zero(x ^ (ONES * u64::from(b'\n'))) | has_zero(x ^ (ONES * u64::from(b'\r')));
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
+        .map_or(bytes.len(), |k| i + k)
 }
 
 /// The state of configparser's `_read` loop, plus what botocore derives afterwards.
@@ -59,17 +111,17 @@ struct Reader<'t> {
     /// The current entry's first piece was empty, so its value is a nested block if it continues.
     opt_may_nest: bool,
     /// The headers seen (never `DEFAULT`): strict mode refuses a second one.
-    headers: HashSet<&'t str>,
+    headers: FastSet<&'t str>,
     /// Keys of the `[DEFAULT]` sections, which count as one for duplicates.
-    default_keys: HashSet<String>,
+    default_keys: FastSet<String>,
     /// Keys of the current section once it outgrows [`SMALL_SECTION`].
-    big_section_keys: HashSet<String>,
+    big_section_keys: FastSet<String>,
     /// The current (non-`DEFAULT`) section had a line with an empty key (`= value`).
     cur_has_empty_key: bool,
     /// The first non-fatal error: configparser collects them and raises at the end.
     deferred: Option<ParseError>,
     /// For nested blocks with a line that has no `=`: (section, entry) -> that line.
-    bad_nested: HashMap<(usize, usize), usize>,
+    bad_nested: FastMap<(usize, usize), usize>,
 }
 
 impl<'t> Reader<'t> {
@@ -83,12 +135,12 @@ impl<'t> Reader<'t> {
             indent_level: 0,
             pending_blanks: 0,
             opt_may_nest: false,
-            headers: HashSet::new(),
-            default_keys: HashSet::new(),
-            big_section_keys: HashSet::new(),
+            headers: FastSet::default(),
+            default_keys: FastSet::default(),
+            big_section_keys: FastSet::default(),
             cur_has_empty_key: false,
             deferred: None,
-            bad_nested: HashMap::new(),
+            bad_nested: FastMap::default(),
         }
     }
 
@@ -125,7 +177,8 @@ impl<'t> Reader<'t> {
             });
         };
         // OPTCRE: the key runs (non-greedily) to the first '=' or ':'.
-        let Some(delim) = value.find(['=', ':']) else {
+        // (Both are ASCII, so a byte search finds them at character boundaries.)
+        let Some(delim) = value.bytes().position(|b| b == b'=' || b == b':') else {
             self.defer(lineno, ParseErrorKind::Garbage);
             return Ok(());
         };
@@ -153,10 +206,10 @@ impl<'t> Reader<'t> {
         if key.is_empty() {
             // configparser's `optname` is '' now: falsy, so nothing continues it.
             self.opt = None;
-            self.remember_key(section, key);
+            self.remember_key(section, &key);
             return Ok(());
         }
-        self.remember_key(section, key.clone());
+        self.remember_key(section, &key);
         let entries = &mut self.sections[section].entries;
         self.opt = Some(entries.len());
         self.opt_may_nest = stripped.is_empty();
@@ -242,9 +295,9 @@ impl<'t> Reader<'t> {
         }
     }
 
-    fn remember_key(&mut self, section: usize, key: String) {
+    fn remember_key(&mut self, section: usize, key: &str) {
         if self.is_defaults(section) {
-            self.default_keys.insert(key);
+            self.default_keys.insert(key.to_owned());
             return;
         }
         if key.is_empty() {
@@ -257,7 +310,7 @@ impl<'t> Reader<'t> {
                 .extend(entries.iter().map(|e| e.key.clone()));
         }
         if entries.len() >= SMALL_SECTION {
-            self.big_section_keys.insert(key);
+            self.big_section_keys.insert(key.to_owned());
         }
     }
 
@@ -268,20 +321,30 @@ impl<'t> Reader<'t> {
             return Err(err);
         }
         self.nested()?;
-        let mut profiles: HashMap<String, usize> = HashMap::new();
-        let mut profile_order = Vec::new();
-        let mut defaults = Vec::new();
-        for (i, section) in self.sections.iter().enumerate() {
-            match &section.kind {
-                // A later section that maps to the same name wins (a dict update), but the name
-                // keeps its first place.
-                SectionKind::Profile(name) if profiles.insert(name.clone(), i).is_none() => {
-                    profile_order.push(i);
-                }
-                SectionKind::Defaults => defaults.push(i),
-                _ => {}
-            }
-        }
+        let sections = &self.sections;
+        let defaults: Vec<usize> = (0..sections.len())
+            .filter(|&i| sections[i].kind == SectionKind::Defaults)
+            .collect();
+        // Profile sections sorted by name, then by place: binary search finds a name, and the
+        // last of its run is the section botocore uses (a later one replaces an earlier one in
+        // its dict), the first of the run is where the name first appears.
+        let mut profiles: Vec<usize> = (0..sections.len())
+            .filter(|&i| matches!(sections[i].kind, SectionKind::Profile(_)))
+            .collect();
+        profiles.sort_by(|&a, &b| {
+            profile_name(&sections[a])
+                .cmp(profile_name(&sections[b]))
+                .then(a.cmp(&b))
+        });
+        let mut profile_order: Vec<usize> = profiles
+            .iter()
+            .enumerate()
+            .filter(|&(k, &i)| {
+                k == 0 || profile_name(&sections[profiles[k - 1]]) != profile_name(&sections[i])
+            })
+            .map(|(_, &i)| i)
+            .collect();
+        profile_order.sort_unstable();
         Ok(Document {
             kind: self.kind,
             text: self.text.to_owned(),
@@ -296,14 +359,30 @@ impl<'t> Reader<'t> {
     /// block. It reads each section's own options, then the `[DEFAULT]` ones the section does not
     /// override, and stops at the first block with a line that has no `=`.
     fn nested(&mut self) -> Result<(), ParseError> {
+        if !self.bad_nested.is_empty() {
+            self.first_bad_nested()?;
+        }
+        for (i, s) in self.sections.iter_mut().enumerate() {
+            for (j, e) in s.entries.iter_mut().enumerate() {
+                if e.multiline
+                    && e.value.starts_with('\n')
+                    && !self.bad_nested.contains_key(&(i, j))
+                {
+                    e.nested = Some(parse_nested(&e.value));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bad nested block botocore trips on first, if any section reads one.
+    fn first_bad_nested(&self) -> Result<(), ParseError> {
         // Nested blocks of [DEFAULT] are only read through a section that inherits them.
         let mut bad_defaults: Vec<(&str, usize)> = Vec::new();
-        for (i, s) in self.sections.iter().enumerate() {
-            if s.kind == SectionKind::Defaults {
-                for (j, e) in s.entries.iter().enumerate() {
-                    if let Some(&line) = self.bad_nested.get(&(i, j)) {
-                        bad_defaults.push((&e.key, line));
-                    }
+        for &i in &self.defaults_so_far() {
+            for (j, e) in self.sections[i].entries.iter().enumerate() {
+                if let Some(&line) = self.bad_nested.get(&(i, j)) {
+                    bad_defaults.push((&e.key, line));
                 }
             }
         }
@@ -317,19 +396,26 @@ impl<'t> Reader<'t> {
                 }
             }
             for &(key, line) in &bad_defaults {
-                if !s.entries.iter().any(|e| e.key == key) {
+                if s.entry(key).is_none() {
                     return Err(bad_nested(line));
                 }
             }
         }
-        for (i, s) in self.sections.iter_mut().enumerate() {
-            for (j, e) in s.entries.iter_mut().enumerate() {
-                if e.value.starts_with('\n') && !self.bad_nested.contains_key(&(i, j)) {
-                    e.nested = Some(parse_nested(&e.value));
-                }
-            }
-        }
         Ok(())
+    }
+
+    fn defaults_so_far(&self) -> Vec<usize> {
+        (0..self.sections.len())
+            .filter(|&i| self.is_defaults(i))
+            .collect()
+    }
+}
+
+/// The name a profile section gives (empty for any other section).
+pub(super) fn profile_name(section: &Section) -> &str {
+    match &section.kind {
+        SectionKind::Profile(name) => name,
+        _ => "",
     }
 }
 
@@ -356,10 +442,7 @@ fn section_kind(kind: FileKind, header: &str) -> SectionKind {
         // `build_profile_map`: prefixes are tested with `startswith`, and the name is the second
         // of exactly two shlex words (the first word is never checked).
         FileKind::Config => {
-            let name = || match py::shlex_split(header) {
-                Ok(mut words) if words.len() == 2 => words.pop(),
-                _ => None,
-            };
+            let name = || py::shlex_second_of_two(header);
             if header.starts_with("profile") {
                 name().map_or(SectionKind::Other, SectionKind::Profile)
             } else if header.starts_with("sso-session") {
@@ -392,17 +475,30 @@ fn nested_piece_ok(piece: &str) -> bool {
 /// stripped (the key is not lowercased); a repeated key keeps its place and takes the later value.
 fn parse_nested(value: &str) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    // The keys as slices of `value`: scanned while the block is short (they are), indexed once
+    // it is long enough for an index to pay.
+    let mut keys: Vec<&str> = Vec::new();
+    let mut index: Option<FastMap<&str, usize>> = None;
     for line in value.split('\n').flat_map(nested_lines) {
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
         let (k, v) = (py::strip(k), py::strip(v));
-        match index.get(k) {
-            Some(&i) => v.clone_into(&mut pairs[i].1),
+        let found = match &index {
+            Some(index) => index.get(k).copied(),
+            None => keys.iter().position(|&key| key == k),
+        };
+        match found {
+            Some(i) => v.clone_into(&mut pairs[i].1),
             None => {
-                index.insert(k, pairs.len());
+                if let Some(index) = &mut index {
+                    index.insert(k, keys.len());
+                }
+                keys.push(k);
                 pairs.push((k.to_owned(), v.to_owned()));
+                if index.is_none() && keys.len() > SMALL_SECTION {
+                    index = Some(keys.iter().enumerate().map(|(i, &k)| (k, i)).collect());
+                }
             }
         }
     }

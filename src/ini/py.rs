@@ -28,17 +28,33 @@ pub(super) fn is_space(c: char) -> bool {
 
 /// `s.strip()`.
 pub(super) fn strip(s: &str) -> &str {
-    s.trim_matches(is_space)
+    rstrip(lstrip(s))
+}
+
+/// Whether an ASCII byte is whitespace to Python.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
 /// `s.lstrip()`.
 pub(super) fn lstrip(s: &str) -> &str {
-    s.trim_start_matches(is_space)
+    // ASCII bytes first (the common case); a non-ASCII one needs the full test.
+    let n = s.bytes().take_while(|&b| is_ascii_space(b)).count();
+    let rest = s.get(n..).unwrap_or_default();
+    match rest.as_bytes().first() {
+        Some(&b) if b >= 0x80 => rest.trim_start_matches(is_space),
+        _ => rest,
+    }
 }
 
 /// `s.rstrip()`.
 pub(super) fn rstrip(s: &str) -> &str {
-    s.trim_end_matches(is_space)
+    let n = s.bytes().rev().take_while(|&b| is_ascii_space(b)).count();
+    let rest = s.get(..s.len() - n).unwrap_or_default();
+    match rest.as_bytes().last() {
+        Some(&b) if b >= 0x80 => rest.trim_end_matches(is_space),
+        _ => rest,
+    }
 }
 
 /// The line breaks of `str.splitlines()` other than `\n` and `\r`: a configparser value never
@@ -76,6 +92,10 @@ fn is_newer_uppercase(c: char) -> bool {
 /// context; no real key holds one.)
 pub(super) fn lower(s: &str) -> String {
     if s.is_ascii() {
+        // Keys are almost always lowercase already: copy them whole.
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return s.to_owned();
+        }
         return s.to_ascii_lowercase();
     }
     if !s.chars().any(is_newer_uppercase) {
@@ -161,6 +181,26 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
     Ok(words)
 }
 
+/// botocore's `_parse_section`: the second word of `shlex.split(header)` when there are exactly
+/// two, else nothing (also when shlex fails).
+pub(super) fn shlex_second_of_two(header: &str) -> Option<String> {
+    let bytes = header.as_bytes();
+    if bytes.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
+        let mut words = shlex_split(header).ok()?;
+        return (words.len() == 2).then(|| words.pop()).flatten();
+    }
+    // Without quotes or escapes, shlex only splits at its whitespace (all ASCII, so the byte
+    // offsets found are character boundaries).
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut words = bytes.split(space).filter(|w| !w.is_empty());
+    let (_, second) = (words.next()?, words.next()?);
+    if words.next().is_some() {
+        return None;
+    }
+    let start = second.as_ptr() as usize - bytes.as_ptr() as usize;
+    header.get(start..start + second.len()).map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +269,18 @@ mod tests {
         assert_eq!(shlex_split("profile 'a"), Err(ShlexError));
         assert_eq!(shlex_split("profile a\\"), Err(ShlexError));
         assert_eq!(shlex_split("profile \"a\\"), Err(ShlexError));
+        for header in [
+            "profile a",
+            "profile  a\t",
+            "profile",
+            "profile a b",
+            "profile 'a b'",
+            "x \"\"",
+        ] {
+            let words = shlex_split(header).expect("splits");
+            let want = (words.len() == 2).then(|| words[1].clone());
+            assert_eq!(shlex_second_of_two(header), want, "{header}");
+        }
+        assert_eq!(shlex_second_of_two("profile \"a"), None);
     }
 }
