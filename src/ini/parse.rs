@@ -126,16 +126,19 @@ struct Reader<'t> {
 
 impl<'t> Reader<'t> {
     fn new(kind: FileKind, text: &'t str) -> Self {
+        // A guess at the number of sections (a short profile takes about a hundred bytes), so
+        // that a large file does not rehash and copy its way up. Too high wastes a little.
+        let guess = (text.len() / 128).min(1 << 16);
         Self {
             kind,
             text,
-            sections: Vec::new(),
+            sections: Vec::with_capacity(guess),
             cur: None,
             opt: None,
             indent_level: 0,
             pending_blanks: 0,
             opt_may_nest: false,
-            headers: FastSet::default(),
+            headers: FastSet::with_capacity_and_hasher(guess, BuildHasherDefault::default()),
             default_keys: FastSet::default(),
             big_section_keys: FastSet::default(),
             cur_has_empty_key: false,

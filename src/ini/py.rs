@@ -92,10 +92,6 @@ fn is_newer_uppercase(c: char) -> bool {
 /// context; no real key holds one.)
 pub(super) fn lower(s: &str) -> String {
     if s.is_ascii() {
-        // Keys are almost always lowercase already: copy them whole.
-        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
-            return s.to_owned();
-        }
         return s.to_ascii_lowercase();
     }
     if !s.chars().any(is_newer_uppercase) {
@@ -189,16 +185,20 @@ pub(super) fn shlex_second_of_two(header: &str) -> Option<String> {
         let mut words = shlex_split(header).ok()?;
         return (words.len() == 2).then(|| words.pop()).flatten();
     }
-    // Without quotes or escapes, shlex only splits at its whitespace (all ASCII, so the byte
-    // offsets found are character boundaries).
-    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut words = bytes.split(space).filter(|w| !w.is_empty());
-    let (_, second) = (words.next()?, words.next()?);
-    if words.next().is_some() {
-        return None;
-    }
-    let start = second.as_ptr() as usize - bytes.as_ptr() as usize;
-    header.get(start..start + second.len()).map(str::to_owned)
+    // Without quotes or escapes, shlex only splits at its whitespace, which is ASCII: the byte
+    // offsets below are character boundaries.
+    let skip = |mut i: usize, space: bool| {
+        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r' | b'\n') == space {
+            i += 1;
+        }
+        i
+    };
+    let first = skip(0, true);
+    let second = skip(skip(first, false), true);
+    let end = skip(second, false);
+    let two = first < second && second < bytes.len() && skip(end, true) == bytes.len();
+    two.then(|| header.get(second..end).map(str::to_owned))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -270,6 +270,10 @@ mod tests {
         assert_eq!(shlex_split("profile a\\"), Err(ShlexError));
         assert_eq!(shlex_split("profile \"a\\"), Err(ShlexError));
         for header in [
+            "  a  b  ",
+            "a\tb\tc",
+            " ",
+            "",
             "profile a",
             "profile  a\t",
             "profile",
