@@ -614,18 +614,147 @@ proptest! {
         }
     }
 
-    /// (c') Editing keeps every byte outside the values it replaces, on arbitrary text too.
+    /// (b') The splice on messy files: indentation, continuation lines, [DEFAULT], tokens, missing
+    /// secrets, every line end. For every key id a file holds, the edit either refuses, or changes
+    /// exactly the holders' id and secret values, after which exactly those sections hold the new
+    /// key and none the old one.
     #[test]
-    fn arbitrary_edits_are_splices(soup in grammar_soup()) {
+    fn messy_edits_are_exact_splices(text in messy_file()) {
         for kind in [FileKind::Config, FileKind::Credentials] {
-            let edit = key_edit("AKIA");
-            let Ok(Some(out)) = edit.apply(kind, &soup) else { continue };
-            let after = Document::parse(kind, &out).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let before = Document::parse(kind, &soup).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(after.sections().len(), before.sections().len());
-            prop_assert_eq!(after.key_holders(&edit.to_id).len(), before.key_holders(&edit.from).len());
+            let Ok(doc) = Document::parse(kind, &text) else { continue };
+            let ids: std::collections::BTreeSet<AccessKeyId> = doc
+                .sections()
+                .iter()
+                .flat_map(|s| &s.entries)
+                .filter(|e| e.key == "aws_access_key_id")
+                .filter_map(|e| AccessKeyId::new(e.value.clone()))
+                .collect();
+            for from in ids {
+                let edit = KeyEdit { from: from.clone(), ..key_edit("AKIA") };
+                let holders = doc.key_holders(&from);
+                let out = match edit.apply(kind, &text) {
+                    Ok(Some(out)) => out,
+                    Ok(None) => {
+                        prop_assert!(holders.is_empty());
+                        continue;
+                    }
+                    Err(EditError::Parse(e)) => return Err(TestCaseError::fail(e.to_string())),
+                    Err(_) => continue,
+                };
+                let mut spans = Vec::new();
+                for h in &holders {
+                    let id = h.entry("aws_access_key_id").expect("a holder has an id");
+                    let secret = h.entry("aws_secret_access_key").expect("the edit did not refuse");
+                    spans.push((id.value_span.clone(), edit.to_id.as_str()));
+                    spans.push((secret.value_span.clone(), edit.to_secret.expose()));
+                }
+                spans.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+                let mut expected = text.clone();
+                for (r, new) in spans {
+                    expected.replace_range(r, new);
+                }
+                prop_assert_eq!(&out, &expected);
+                let after = Document::parse(kind, &out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let places = |v: Vec<&Section>| v.iter().map(|s| (s.line, s.header.clone())).collect::<Vec<_>>();
+                prop_assert_eq!(places(after.key_holders(&edit.to_id)), places(holders));
+                prop_assert!(after.key_holders(&from).is_empty());
+            }
         }
     }
+}
+
+/// Files of plausible lines in implausible arrangements.
+fn messy_file() -> impl Strategy<Value = String> {
+    let indent = prop::sample::select(vec!["", "", "", "", " ", "\t", "\u{3000}"]);
+    // Mostly keys and secrets, sometimes a token beside them.
+    let weighted = [
+        ("aws_access_key_id", 0.8),
+        ("AWS_Secret_Access_Key", 0.8),
+        ("aws_session_token", 0.1),
+        ("aws_security_token", 0.05),
+        ("region", 0.5),
+        ("s3", 0.2),
+    ];
+    let keys = weighted
+        .map(|(k, p)| prop::bool::weighted(p).prop_map(move |on| on.then_some(k)))
+        .prop_map(|ks| ks.into_iter().flatten().collect::<Vec<_>>())
+        .prop_shuffle();
+    let value = prop::sample::select(vec![
+        "AKIAONE",
+        "AKIAONE",
+        "AKIATWO",
+        "secret/1+x=",
+        "",
+        "a = b",
+        "AKIAONE # note",
+    ]);
+    let setting = (
+        indent.clone(),
+        prop::sample::select(vec!["=", " = ", ":", "\t:  ", " ="]),
+        value,
+        prop::sample::select(vec!["", " ", "\t"]),
+        prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "",
+            "",
+            "  continued",
+            "\n",
+            "# c",
+            "  x = y",
+        ]),
+    );
+    let header = prop::sample::select(vec![
+        "[default]",
+        "[profile a]",
+        "[a]",
+        "[DEFAULT]",
+        "[profile \"c d\"]",
+        "[sso-session s]",
+    ]);
+    let section = (indent, header, keys, prop::collection::vec(setting, 6));
+    let end = prop::sample::select(vec!["\n", "\n", "\r\n", "\r"]);
+    (
+        any::<bool>(),
+        prop::collection::vec(section, 0..6),
+        prop::collection::vec(end, 8),
+        any::<bool>(),
+    )
+        .prop_map(|(bom, sections, ends, last_end)| {
+            let mut lines: Vec<String> = Vec::new();
+            for (n, (indent, header, keys, settings)) in sections.into_iter().enumerate() {
+                // A number keeps headers apart ([DEFAULT] may repeat; a key repeated across its
+                // sections makes a file botocore refuses, which is fine here too).
+                let header = match header {
+                    "[DEFAULT]" => header.to_owned(),
+                    h => format!("{}{n}]", &h[..h.len() - 1]),
+                };
+                lines.push(format!("{indent}{header}"));
+                for (key, (indent, delim, value, trailing, after)) in keys.into_iter().zip(settings)
+                {
+                    lines.push(format!("{indent}{key}{delim}{value}{trailing}"));
+                    lines.extend(
+                        after
+                            .split('\n')
+                            .filter(|l| !l.is_empty())
+                            .map(String::from),
+                    );
+                    if after == "\n" {
+                        lines.push(String::new());
+                    }
+                }
+            }
+            let mut text = String::from(if bom { "\u{feff}" } else { "" });
+            let n = lines.len();
+            for (i, line) in lines.into_iter().enumerate() {
+                text.push_str(&line);
+                if i + 1 < n || last_end {
+                    text.push_str(ends[i % ends.len()]);
+                }
+            }
+            text
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
