@@ -137,7 +137,9 @@ pub struct Entry {
     pub value_span: Range<usize>,
     /// True when continuation lines follow (the value spans several lines).
     pub multiline: bool,
-    /// For `s3 =` followed by indented `key = value` lines: the nested pairs.
+    /// For `s3 =` followed by indented `key = value` lines: the nested pairs, keys as written,
+    /// a repeated key with its later value. (`None` also for a bad block in `[DEFAULT]` that no
+    /// section reads, which botocore never parses.)
     pub nested: Option<Vec<(String, String)>>,
 }
 
@@ -263,6 +265,7 @@ impl Document {
     }
 
     /// The `[sso-session NAME]` section botocore uses for `name` (the later one, as for profiles).
+    /// A scan: files hold a few of these at most.
     pub fn sso_session_section(&self, name: &str) -> Option<&Section> {
         self.sections
             .iter()

@@ -21,7 +21,7 @@ const SMALL_SECTION: usize = 16;
 /// FNV-1a: the std SipHash costs more than the rest of a lookup on short keys, and its defence
 /// against crafted collisions buys nothing for a file its own user wrote.
 #[derive(Clone, Copy)]
-pub(super) struct Fnv(u64);
+struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -42,9 +42,9 @@ impl Hasher for Fnv {
 }
 
 /// A `HashMap` with [`Fnv`].
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 /// A `HashSet` with [`Fnv`].
-pub(super) type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// Reads `text` as botocore does. See the module docs of [`super`] for the rules.
 pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
