@@ -1,0 +1,183 @@
+//! The command line, as clap reads it. The doc comments are the help text. Nothing here looks
+//! at the environment or the files: `settings` combines them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Rotate the access keys of IAM users: the new key is written and proven to work before the
+/// old one is deactivated or deleted.
+#[derive(Debug, Parser)]
+#[command(name = "aws-rotate-keys", version, about, long_about = None, args_conflicts_with_subcommands = false)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    /// Options of the default command, `rotate`.
+    #[command(flatten)]
+    pub(crate) rotate: RotateArgs,
+}
+
+/// Options shared by every command, with the `aws` CLI's names and meaning.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct Global {
+    /// The profile(s) to use; repeat to rotate several. Default: AWS_PROFILE, else AWS_DEFAULT_PROFILE, else `default`.
+    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    pub(crate) profile: Vec<String>,
+    /// The region for STS (IAM is global). Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub(crate) region: Option<String>,
+    /// Send IAM and STS requests to this URL instead of AWS's.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+    /// The output format. Default: AWS_DEFAULT_OUTPUT, the profile's `output`, else json.
+    #[arg(long, global = true, value_enum)]
+    pub(crate) output: Option<OutputFormat>,
+    /// A JMESPath query applied to the output.
+    #[arg(long, global = true, value_name = "JMESPATH")]
+    pub(crate) query: Option<String>,
+    /// Never page the output.
+    #[arg(long, global = true)]
+    pub(crate) no_cli_pager: bool,
+    /// Log every request (action and key id, never a secret) to stderr.
+    #[arg(long, global = true)]
+    pub(crate) debug: bool,
+    /// Colour in warnings and the table output.
+    #[arg(long, global = true, value_enum)]
+    pub(crate) color: Option<Color>,
+    /// A PEM file of CA certificates to trust. Default: AWS_CA_BUNDLE, the profile's `ca_bundle`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) ca_bundle: Option<std::path::PathBuf>,
+    /// Seconds to wait for a connection (0: forever). Default: 60.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) cli_connect_timeout: Option<u64>,
+    /// Seconds to wait for an answer (0: forever). Default: 60.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) cli_read_timeout: Option<u64>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Rotate the keys of the profiles (the default command).
+    Rotate(RotateArgs),
+    /// Decide exactly as `rotate` would, change nothing, and print the plan.
+    Plan(RotateArgs),
+    /// The output of `aws iam list-access-keys`.
+    ListAccessKeys {
+        /// Whose keys (default: the profile's user).
+        #[arg(long, value_name = "NAME")]
+        user_name: Option<String>,
+    },
+    /// One row per profile: user, key id, age, status, last used, files, due or not.
+    Status {
+        /// Mark keys older than this as due (`90d`, `12h`).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+    },
+    /// Print a completion script.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Add `rotate-keys = !aws-rotate-keys` to ~/.aws/cli/alias, so that `aws rotate-keys` works.
+    InstallAlias,
+}
+
+/// Options of `rotate` and `plan`.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct RotateArgs {
+    /// Every profile that holds static IAM-user keys; profiles sharing a key rotate together, once.
+    #[arg(long)]
+    pub(crate) all_profiles: bool,
+    /// Never prompt: accept the proposed removal, or stop with exit 252 where there is no safe one.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// When both key slots are taken, delete this key to make room.
+    #[arg(long, value_name = "ACCESS_KEY_ID")]
+    pub(crate) delete: Option<String>,
+    /// Deactivate the replaced key instead of deleting it.
+    #[arg(long)]
+    pub(crate) keep_old: bool,
+    /// Rotate only keys older than this (`90d`, `12h`, `30m`); younger ones are skipped.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) older_than: Option<String>,
+    /// How long to wait for the new key to work.
+    #[arg(long, value_name = "DURATION", default_value = "120s")]
+    pub(crate) verify_timeout: String,
+    /// Admin mode: rotate this IAM user's key with the profile's credentials; prints the new key.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) user_name: Option<String>,
+    /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) token_code: Option<String>,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// JSON, indented by four spaces.
+    Json,
+    /// Tab-separated text.
+    Text,
+    /// An ASCII table.
+    Table,
+    /// YAML.
+    Yaml,
+    /// A YAML stream.
+    YamlStream,
+    /// Nothing on stdout.
+    Off,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Color {
+    /// Always.
+    On,
+    /// Never.
+    Off,
+    /// On a terminal.
+    Auto,
+}
+
+/// `completion SHELL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Shell {
+    /// bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// elvish.
+    Elvish,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rotate_is_the_default_command() {
+        let cli = Cli::try_parse_from(["aws-rotate-keys", "-p", "work", "--yes"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert!(cli.rotate.yes);
+        assert_eq!(cli.global.profile, ["work"]);
+        let cli = Cli::try_parse_from(["aws-rotate-keys", "plan", "--profile", "a", "-p", "b"])
+            .expect("parses");
+        assert!(matches!(cli.command, Some(Command::Plan(_))));
+        assert_eq!(cli.global.profile, ["a", "b"]);
+    }
+}

@@ -1,0 +1,532 @@
+//! IAM and STS through the AWS SDK. SDK types become core types here and only here; every error
+//! becomes a [`Failure`] of the class the core needs to decide (retry, undo, stop).
+//!
+//! The SDK's own retries are off: the core retries, because it knows which calls are safe to
+//! repeat (a `CreateAccessKey` whose answer was lost must not simply be sent again).
+#![allow(clippy::disallowed_methods)] // the shell reads the environment
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use tokio::sync::Mutex;
+
+use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
+use aws_rotate_keys::rotation::{Failure, FailureClass};
+use aws_rotate_keys::session::Signer;
+use aws_rotate_keys::time::Timestamp;
+
+/// Connection settings, from the command line, environment and profile (see `settings`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Connection {
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    pub(crate) ca_bundle: Option<std::path::PathBuf>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) debug: bool,
+}
+
+/// Asks for an MFA code (the `--token-code`, or a prompt on a terminal).
+pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+
+/// The clients of a run, one per signer, made on first use.
+pub(crate) struct Aws {
+    conn: Connection,
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    base: Mutex<HashMap<String, SdkConfig>>,
+    iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
+    token: TokenSource,
+}
+
+impl Aws {
+    pub(crate) fn new(conn: Connection, token: TokenSource) -> Result<Self> {
+        let mut trust = TrustStore::default();
+        if let Some(path) = &conn.ca_bundle {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading the CA bundle {}", path.display()))?;
+            trust = trust.with_pem_certificate(pem);
+        }
+        let tls_context = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .context("setting up TLS")?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(tls_context)
+            .build_https();
+        Ok(Self {
+            conn,
+            http,
+            base: Mutex::new(HashMap::new()),
+            iam: Mutex::new(HashMap::new()),
+            token,
+        })
+    }
+
+    /// The SDK configuration of a profile: region, endpoints (including `AWS_ENDPOINT_URL_IAM`,
+    /// `_STS`, the profile's `endpoint_url` and `services` section, which aws-config reads), the
+    /// HTTP client and timeouts. No credentials: each client gets its signer's.
+    async fn base(&self, profile: Option<&str>) -> SdkConfig {
+        let key = profile.unwrap_or("").to_owned();
+        let mut cache = self.base.lock().await;
+        if let Some(c) = cache.get(&key) {
+            return c.clone();
+        }
+        let mut timeouts = TimeoutConfig::builder();
+        timeouts =
+            timeouts.connect_timeout(self.conn.connect_timeout.unwrap_or(Duration::from_secs(60)));
+        if let Some(t) = self.conn.read_timeout {
+            timeouts = timeouts.read_timeout(t);
+        } else {
+            timeouts = timeouts.read_timeout(Duration::from_secs(60));
+        }
+        // A region is always set, so that aws-config never asks the EC2 metadata service: IAM is
+        // global, and STS answers in us-east-1 when nothing else is configured.
+        let region = self
+            .conn
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .http_client(self.http.clone())
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(timeouts.build())
+            .no_credentials();
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &self.conn.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        cache.insert(key, config.clone());
+        config
+    }
+
+    fn debug(&self, what: std::fmt::Arguments<'_>) {
+        if self.conn.debug {
+            eprintln!("debug: {what}");
+        }
+    }
+
+    async fn sts_with(
+        &self,
+        profile: Option<&str>,
+        id: &AccessKeyId,
+        secret: &SecretAccessKey,
+        token: Option<String>,
+    ) -> aws_sdk_sts::Client {
+        let base = self.base(profile).await;
+        let creds = Credentials::new(id.as_str(), secret.expose(), token, None, "aws-rotate-keys");
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&base)
+                .credentials_provider(creds)
+                .build(),
+        )
+    }
+
+    /// The IAM client for a signer, with an MFA session where the profile has `mfa_serial`.
+    async fn iam(&self, signer: &Signer) -> Result<aws_sdk_iam::Client, Failure> {
+        let key = match signer {
+            Signer::Static { access_key_id, .. } => access_key_id.to_string(),
+            Signer::Profile(p) => format!("profile:{p}"),
+        };
+        if let Some(c) = self.iam.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let client = match signer {
+            Signer::Static {
+                profile,
+                access_key_id,
+                secret,
+                mfa_serial,
+            } => {
+                let base = self.base(profile.as_deref()).await;
+                let creds = match mfa_serial {
+                    None => Credentials::new(
+                        access_key_id.as_str(),
+                        secret.expose(),
+                        None,
+                        None,
+                        "aws-rotate-keys",
+                    ),
+                    Some(serial) => {
+                        self.mfa_session(profile.as_deref(), access_key_id, secret, serial)
+                            .await?
+                    }
+                };
+                aws_sdk_iam::Client::from_conf(
+                    aws_sdk_iam::config::Builder::from(&base)
+                        .credentials_provider(creds)
+                        .build(),
+                )
+            }
+            Signer::Profile(p) => {
+                // Admin mode with a profile that is not static keys (SSO, a role...): the SDK's own
+                // credential chain for it.
+                let base = self.base(Some(p)).await;
+                let chain = aws_config::defaults(BehaviorVersion::latest())
+                    .profile_name(p)
+                    .region(base.region().cloned())
+                    .http_client(self.http.clone())
+                    .load()
+                    .await;
+                let mut b = aws_sdk_iam::config::Builder::from(&base);
+                if let Some(provider) = chain.credentials_provider() {
+                    b = b.credentials_provider(provider);
+                }
+                aws_sdk_iam::Client::from_conf(b.build())
+            }
+        };
+        self.iam.lock().await.insert(key, client.clone());
+        Ok(client)
+    }
+
+    async fn mfa_session(
+        &self,
+        profile: Option<&str>,
+        id: &AccessKeyId,
+        secret: &SecretAccessKey,
+        serial: &str,
+    ) -> Result<Credentials, Failure> {
+        let code = (self.token)(serial)
+            .map_err(|e| Failure::new(FailureClass::Other, None, format!("{e:#}")))?;
+        self.debug(format_args!(
+            "STS GetSessionToken signer={id} serial={serial}"
+        ));
+        let sts = self.sts_with(profile, id, secret, None).await;
+        let out = sts
+            .get_session_token()
+            .serial_number(serial)
+            .token_code(code)
+            .duration_seconds(900)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let c = out.credentials().ok_or_else(|| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                "GetSessionToken returned no credentials",
+            )
+        })?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "aws-rotate-keys-mfa",
+        ))
+    }
+
+    /// `sts:GetCallerIdentity` with a signer: the caller's ARN.
+    pub(crate) async fn identify(&self, signer: &Signer) -> Result<String, Failure> {
+        match signer {
+            Signer::Static {
+                profile,
+                access_key_id,
+                secret,
+                ..
+            } => {
+                self.verify_as(profile.as_deref(), access_key_id, secret)
+                    .await
+            }
+            Signer::Profile(p) => {
+                let base = self.base(Some(p)).await;
+                let chain = aws_config::defaults(BehaviorVersion::latest())
+                    .profile_name(p)
+                    .region(base.region().cloned())
+                    .http_client(self.http.clone())
+                    .load()
+                    .await;
+                let mut b = aws_sdk_sts::config::Builder::from(&base);
+                if let Some(provider) = chain.credentials_provider() {
+                    b = b.credentials_provider(provider);
+                }
+                self.debug(format_args!("STS GetCallerIdentity profile={p}"));
+                let out = aws_sdk_sts::Client::from_conf(b.build())
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                out.arn()
+                    .map(str::to_owned)
+                    .ok_or_else(|| Failure::new(FailureClass::Other, None, "no Arn in the answer"))
+            }
+        }
+    }
+
+    /// `sts:GetCallerIdentity` signed by a key (the verification of a new key).
+    pub(crate) async fn verify_as(
+        &self,
+        profile: Option<&str>,
+        id: &AccessKeyId,
+        secret: &SecretAccessKey,
+    ) -> Result<String, Failure> {
+        self.debug(format_args!("STS GetCallerIdentity signer={id}"));
+        let sts = self.sts_with(profile, id, secret, None).await;
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        self.debug(format_args!(
+            "  -> {}",
+            if out.is_ok() { "ok" } else { "refused" }
+        ));
+        let out = out?;
+        out.arn()
+            .map(str::to_owned)
+            .ok_or_else(|| Failure::new(FailureClass::Other, None, "no Arn in the answer"))
+    }
+
+    /// `iam:ListAccessKeys` for a user, every page.
+    pub(crate) async fn list_keys(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+    ) -> Result<Vec<KeyMeta>, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM ListAccessKeys user={user}"));
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = iam
+                .list_access_keys()
+                .user_name(user.as_str())
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for k in page.access_key_metadata() {
+                let (Some(id), Some(status)) =
+                    (k.access_key_id().and_then(AccessKeyId::new), k.status())
+                else {
+                    continue;
+                };
+                out.push(KeyMeta {
+                    access_key_id: id,
+                    status: KeyStatus::parse(status.as_str()).unwrap_or(KeyStatus::Inactive),
+                    create_date: k
+                        .create_date()
+                        .map_or(Timestamp::from_millis(0), to_timestamp),
+                    last_used: None,
+                });
+            }
+            match page.marker() {
+                Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// `iam:CreateAccessKey` for a user.
+    pub(crate) async fn create_key(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+    ) -> Result<(AccessKeyId, SecretAccessKey, Timestamp), Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM CreateAccessKey user={user}"));
+        let out = iam
+            .create_access_key()
+            .user_name(user.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let k = out.access_key().ok_or_else(|| {
+            Failure::new(FailureClass::Other, None, "CreateAccessKey returned no key")
+        })?;
+        let id = AccessKeyId::new(k.access_key_id()).ok_or_else(|| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                "CreateAccessKey returned a malformed key id",
+            )
+        })?;
+        let secret = SecretAccessKey::new(k.secret_access_key()).ok_or_else(|| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                "CreateAccessKey returned a malformed secret",
+            )
+        })?;
+        self.debug(format_args!("  -> created {id}"));
+        Ok((
+            id,
+            secret,
+            k.create_date()
+                .map_or(Timestamp::from_millis(0), to_timestamp),
+        ))
+    }
+
+    /// `iam:DeleteAccessKey`.
+    pub(crate) async fn delete_key(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+        id: &AccessKeyId,
+    ) -> Result<(), Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM DeleteAccessKey user={user} key={id}"));
+        iam.delete_access_key()
+            .user_name(user.as_str())
+            .access_key_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    /// `iam:UpdateAccessKey --status Inactive`.
+    pub(crate) async fn deactivate_key(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+        id: &AccessKeyId,
+    ) -> Result<(), Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!(
+            "IAM UpdateAccessKey user={user} key={id} status=Inactive"
+        ));
+        iam.update_access_key()
+            .user_name(user.as_str())
+            .access_key_id(id.as_str())
+            .status(aws_sdk_iam::types::StatusType::Inactive)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    /// `iam:GetAccessKeyLastUsed`.
+    pub(crate) async fn last_used(
+        &self,
+        signer: &Signer,
+        id: &AccessKeyId,
+    ) -> Result<Option<Timestamp>, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GetAccessKeyLastUsed key={id}"));
+        let out = iam
+            .get_access_key_last_used()
+            .access_key_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .access_key_last_used()
+            .and_then(|u| u.last_used_date())
+            .map(to_timestamp))
+    }
+}
+
+fn to_timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
+    Timestamp::from_millis(t.to_millis().unwrap_or(0))
+}
+
+/// An SDK error as the core sees it.
+pub(crate) fn classify<E, R>(e: &SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus + 'static,
+{
+    match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status_code();
+            let err = se.err();
+            let code = err.code().map(str::to_owned);
+            let message = err
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| match &code {
+                    Some(c) => c.clone(),
+                    None => format!("HTTP {status}"),
+                });
+            let class = match code.as_deref() {
+                Some(
+                    "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequestsException",
+                ) => FailureClass::Throttled,
+                Some(
+                    "InvalidClientTokenId"
+                    | "SignatureDoesNotMatch"
+                    | "InvalidAccessKeyId"
+                    | "UnrecognizedClientException",
+                ) => FailureClass::NotAuthenticated,
+                Some("NoSuchEntity") => FailureClass::NotFound,
+                Some("LimitExceeded") => FailureClass::LimitExceeded,
+                Some("AccessDenied" | "AccessDeniedException") => FailureClass::AccessDenied,
+                Some(
+                    "ServiceFailure" | "InternalFailure" | "InternalError" | "ServiceUnavailable",
+                ) => FailureClass::Transient,
+                // moto wraps its authentication errors in an extra <Errors> element that the
+                // SDK does not parse: a 403 without a code is an unknown or unusable key.
+                None if status == 403 => FailureClass::NotAuthenticated,
+                _ if status >= 500 => FailureClass::Transient,
+                _ if status == 429 => FailureClass::Throttled,
+                _ => FailureClass::Other,
+            };
+            let code = code.or_else(|| (status == 403).then(|| "InvalidClientTokenId".to_owned()));
+            Failure {
+                class,
+                code,
+                message,
+            }
+        }
+        SdkError::TimeoutError(_) => {
+            Failure::new(FailureClass::Transient, None, "the request timed out")
+        }
+        SdkError::DispatchFailure(d) => {
+            let what = if d.is_timeout() {
+                "the connection timed out"
+            } else {
+                "the connection failed"
+            };
+            Failure::new(
+                FailureClass::Transient,
+                None,
+                format!("{what}: {}", source_chain(e)),
+            )
+        }
+        SdkError::ResponseError(_) => Failure::new(
+            FailureClass::Transient,
+            None,
+            format!("the answer could not be read: {}", source_chain(e)),
+        ),
+        _ => Failure::new(FailureClass::Other, None, source_chain(e)),
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The HTTP status of a raw response.
+pub(crate) trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}

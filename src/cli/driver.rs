@@ -1,0 +1,324 @@
+//! The drive loop: executes the core's [`Session`] actions, requests concurrently, file steps
+//! in order, and hands every answer back. Failures are never `?`-ed away here: they are inputs
+//! the core decides on.
+#![allow(clippy::disallowed_methods)] // the shell owns the clock
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::task::JoinSet;
+
+use aws_rotate_keys::rotation::{Action, Failure, FailureClass, Outcome};
+use aws_rotate_keys::session::{Session, SessionAction, TaskId};
+use aws_rotate_keys::time::Timestamp;
+
+use super::aws::Aws;
+use super::files::{self, Paths};
+use super::output;
+
+pub(crate) fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+/// What the driver needs besides the session.
+pub(crate) struct Io {
+    pub(crate) aws: Arc<Aws>,
+    pub(crate) paths: Paths,
+    pub(crate) debug: bool,
+    /// Prompts and progress go to a terminal only.
+    pub(crate) interactive: bool,
+    pub(crate) progress: bool,
+}
+
+pub(crate) async fn drive(session: &mut Session, io: &Io) {
+    let mut running: JoinSet<(TaskId, Outcome)> = JoinSet::new();
+    let mut progress = Progress::new(io.progress);
+    loop {
+        while let Some(action) = session.poll_action() {
+            let task = action.task();
+            match action {
+                SessionAction::Identify { signer, .. } => {
+                    let aws = io.aws.clone();
+                    running.spawn(async move {
+                        let o = match aws.identify(&signer).await {
+                            Ok(arn) => Outcome::Verified { arn },
+                            Err(f) => Outcome::Failed(f),
+                        };
+                        (task, o)
+                    });
+                }
+                SessionAction::ListKeys {
+                    signer, user_name, ..
+                } => {
+                    let aws = io.aws.clone();
+                    running.spawn(async move {
+                        let o = match aws.list_keys(&signer, &user_name).await {
+                            Ok(keys) => Outcome::Keys(keys),
+                            Err(f) => Outcome::Failed(f),
+                        };
+                        (task, o)
+                    });
+                }
+                SessionAction::Confirm { plan, .. } => {
+                    progress.clear();
+                    let o = if io.interactive {
+                        super::prompt::confirm(&plan)
+                    } else {
+                        Outcome::Declined
+                    };
+                    session.handle_outcome(task, o, now());
+                }
+                SessionAction::Rotation { signer, action, .. } => {
+                    let journal = session.journal_id(task).unwrap_or("rotation").to_owned();
+                    match action {
+                        // File steps run here, in order: they are quick, and the files are shared.
+                        Action::WriteJournal { contents } => {
+                            debug(
+                                io,
+                                format_args!(
+                                    "write journal {}",
+                                    io.paths.journal(&journal).display()
+                                ),
+                            );
+                            let o = io_outcome(
+                                files::write_atomic(&io.paths.journal(&journal), contents.expose())
+                                    .map(|_| ()),
+                            );
+                            session.handle_outcome(task, o, now());
+                        }
+                        Action::RemoveJournal => {
+                            debug(
+                                io,
+                                format_args!(
+                                    "remove journal {}",
+                                    io.paths.journal(&journal).display()
+                                ),
+                            );
+                            let o = io_outcome(files::remove(&io.paths.journal(&journal)));
+                            session.handle_outcome(task, o, now());
+                        }
+                        Action::UpdateFile { file, edit } => {
+                            let path = io.paths.of(file).to_path_buf();
+                            let o = io_outcome((|| -> anyhow::Result<()> {
+                                let text = files::read(&path)?;
+                                match edit.apply(file, &text) {
+                                    Ok(Some(new)) => {
+                                        debug(
+                                            io,
+                                            format_args!(
+                                                "update {} ({} -> {})",
+                                                path.display(),
+                                                edit.from,
+                                                edit.to_id
+                                            ),
+                                        );
+                                        let w = files::write_atomic(&path, &new)?;
+                                        if let Some(mode) = w.tightened_from {
+                                            super::warn(format_args!(
+                                                "{} was readable by others (mode {mode:o}); it is now 0600",
+                                                path.display()
+                                            ));
+                                        }
+                                        Ok(())
+                                    }
+                                    Ok(None) => Ok(()),
+                                    Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+                                }
+                            })());
+                            session.handle_outcome(task, o, now());
+                        }
+                        Action::DeliverKey {
+                            user_name,
+                            access_key_id,
+                            secret,
+                            create_date,
+                        } => {
+                            progress.clear();
+                            let o = match output::print_created_key(
+                                &user_name,
+                                &access_key_id,
+                                &secret,
+                                create_date,
+                            ) {
+                                Ok(()) => Outcome::Done,
+                                Err(e) => Outcome::Failed(Failure::new(
+                                    FailureClass::Io,
+                                    None,
+                                    format!("{e:#}"),
+                                )),
+                            };
+                            session.handle_outcome(task, o, now());
+                        }
+                        Action::VerifyKey {
+                            access_key_id,
+                            secret,
+                        } => {
+                            progress.verifying(task);
+                            let aws = io.aws.clone();
+                            let profile = match &signer {
+                                aws_rotate_keys::session::Signer::Static { profile, .. } => {
+                                    profile.clone()
+                                }
+                                aws_rotate_keys::session::Signer::Profile(p) => Some(p.clone()),
+                            };
+                            running.spawn(async move {
+                                let o = match aws
+                                    .verify_as(profile.as_deref(), &access_key_id, &secret)
+                                    .await
+                                {
+                                    Ok(arn) => Outcome::Verified { arn },
+                                    Err(f) => Outcome::Failed(f),
+                                };
+                                (task, o)
+                            });
+                        }
+                        Action::CreateKey { user_name } => {
+                            let aws = io.aws.clone();
+                            running.spawn(async move {
+                                let o = match aws.create_key(&signer, &user_name).await {
+                                    Ok((access_key_id, secret, create_date)) => {
+                                        Outcome::KeyCreated {
+                                            access_key_id,
+                                            secret,
+                                            create_date,
+                                        }
+                                    }
+                                    Err(f) => Outcome::Failed(f),
+                                };
+                                (task, o)
+                            });
+                        }
+                        Action::ListKeys { user_name } => {
+                            let aws = io.aws.clone();
+                            running.spawn(async move {
+                                let o = match aws.list_keys(&signer, &user_name).await {
+                                    Ok(k) => Outcome::Keys(k),
+                                    Err(f) => Outcome::Failed(f),
+                                };
+                                (task, o)
+                            });
+                        }
+                        Action::DeleteKey {
+                            user_name,
+                            access_key_id,
+                            ..
+                        } => {
+                            let aws = io.aws.clone();
+                            running.spawn(async move {
+                                let o =
+                                    match aws.delete_key(&signer, &user_name, &access_key_id).await
+                                    {
+                                        Ok(()) => Outcome::Done,
+                                        Err(f) => Outcome::Failed(f),
+                                    };
+                                (task, o)
+                            });
+                        }
+                        Action::DeactivateKey {
+                            user_name,
+                            access_key_id,
+                        } => {
+                            let aws = io.aws.clone();
+                            running.spawn(async move {
+                                let o = match aws
+                                    .deactivate_key(&signer, &user_name, &access_key_id)
+                                    .await
+                                {
+                                    Ok(()) => Outcome::Done,
+                                    Err(f) => Outcome::Failed(f),
+                                };
+                                (task, o)
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if session.is_done() && running.is_empty() {
+            break;
+        }
+        let wait = session.poll_timeout().map(|t| {
+            let ms = t.as_millis().saturating_sub(now().as_millis());
+            Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        });
+        tokio::select! {
+            Some(joined) = running.join_next(), if !running.is_empty() => {
+                match joined {
+                    Ok((task, outcome)) => session.handle_outcome(task, outcome, now()),
+                    Err(e) => super::warn(format_args!("internal error: a request task failed: {e}")),
+                }
+            }
+            () = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => {
+                progress.tick();
+                session.handle_timeout(now());
+            }
+            else => {
+                // Nothing running and nothing to wait for, yet not done: a bug in the core.
+                super::warn(format_args!("internal error: the run stalled; run again to finish it"));
+                break;
+            }
+        }
+    }
+    progress.clear();
+}
+
+fn io_outcome(r: anyhow::Result<()>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Failed(Failure::new(FailureClass::Io, None, format!("{e:#}"))),
+    }
+}
+
+fn debug(io: &Io, what: std::fmt::Arguments<'_>) {
+    if io.debug {
+        eprintln!("debug: {what}");
+    }
+}
+
+/// "waiting for the new key to work: 4 s" on a terminal.
+struct Progress {
+    on: bool,
+    since: Option<std::time::Instant>,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(on: bool) -> Self {
+        Self {
+            on: on && std::io::stderr().is_terminal(),
+            since: None,
+            shown: false,
+        }
+    }
+
+    fn verifying(&mut self, _task: TaskId) {
+        if self.since.is_none() {
+            self.since = Some(std::time::Instant::now());
+        }
+        self.tick();
+    }
+
+    fn tick(&mut self) {
+        let (true, Some(since)) = (self.on, self.since) else {
+            return;
+        };
+        let secs = since.elapsed().as_secs();
+        if secs >= 1 {
+            let mut e = std::io::stderr();
+            let _ = write!(e, "\r\x1b[2Kwaiting for the new key to work: {secs} s");
+            let _ = e.flush();
+            self.shown = true;
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}

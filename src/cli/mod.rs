@@ -1,0 +1,706 @@
+//! The shell: reads the command line, the environment and the files, runs the core's
+//! [`Session`] against AWS, prints what happened and exits with the `aws` CLI's statuses.
+//!
+//! Exit statuses (`aws` CLI v2): 0 done · 252 bad command line, or a decision that `--yes` or
+//! `--delete` did not give · 253 bad configuration or files · 254 an AWS error · 255 anything
+//! else · 130 interrupted.
+#![allow(clippy::disallowed_methods)] // the shell reads the environment and the clock
+
+mod args;
+mod aws;
+mod driver;
+mod files;
+mod output;
+mod prompt;
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{CommandFactory as _, Parser as _};
+use serde_json::{Value, json};
+
+use aws_rotate_keys::ini::FileKind;
+use aws_rotate_keys::key::{AccessKeyId, UserName};
+use aws_rotate_keys::plan::Options;
+use aws_rotate_keys::profile::{self, AwsFiles, Selection};
+use aws_rotate_keys::rotation::Config;
+use aws_rotate_keys::session::{Mode, Request, Session, SessionError, Signer, TaskOutcome};
+use aws_rotate_keys::time::Span;
+
+use args::{Cli, Command, OutputFormat, RotateArgs};
+
+/// An error that ends the run with a given status; the message says what to do next.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    pub(crate) status: u8,
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
+    Exit {
+        status,
+        message: message.into(),
+    }
+    .into()
+}
+
+pub(crate) fn warn(what: std::fmt::Arguments<'_>) {
+    let colour = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+    if colour {
+        eprintln!("\x1b[33maws-rotate-keys: warning:\x1b[0m {what}");
+    } else {
+        eprintln!("aws-rotate-keys: warning: {what}");
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let status = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 252,
+            };
+            let _ = e.print();
+            return ExitCode::from(status);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aws-rotate-keys: error: cannot start: {e}");
+            return ExitCode::from(255);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run(cli) => r,
+            _ = tokio::signal::ctrl_c() => Err(exit(130, "interrupted; run the same command again to finish or undo an interrupted rotation")),
+        }
+    });
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            let status = e.downcast_ref::<Exit>().map_or(255, |x| x.status);
+            eprintln!("aws-rotate-keys: error: {e:#}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// The settings every command shares, with the `aws` CLI's precedence: option, environment,
+/// profile, default.
+struct Settings {
+    profiles: Vec<String>,
+    output: OutputFormat,
+    query: Option<String>,
+    conn: aws::Connection,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
+    let g = &cli.global;
+    let profiles = if g.profile.is_empty() {
+        vec![
+            env("AWS_PROFILE")
+                .or_else(|| env("AWS_DEFAULT_PROFILE"))
+                .unwrap_or_else(|| "default".to_owned()),
+        ]
+    } else {
+        g.profile.clone()
+    };
+    let first = profiles.first().map(String::as_str).unwrap_or("default");
+    let from_profile = |key: &str| -> Option<String> {
+        files
+            .config
+            .get(first, key)
+            .map(|e| e.value.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let output = match g.output {
+        Some(o) => o,
+        None => match env("AWS_DEFAULT_OUTPUT").or_else(|| from_profile("output")) {
+            Some(s) => parse_output(&s)?,
+            None => OutputFormat::Json,
+        },
+    };
+    let region = g
+        .region
+        .clone()
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .or_else(|| from_profile("region"));
+    let ca_bundle = g
+        .ca_bundle
+        .clone()
+        .or_else(|| env("AWS_CA_BUNDLE").map(Into::into))
+        .or_else(|| from_profile("ca_bundle").map(Into::into));
+    let secs = |v: Option<u64>| {
+        v.map(|s| {
+            if s == 0 {
+                Duration::from_secs(u64::from(u32::MAX))
+            } else {
+                Duration::from_secs(s)
+            }
+        })
+    };
+    Ok(Settings {
+        profiles,
+        output,
+        query: g.query.clone(),
+        conn: aws::Connection {
+            region,
+            endpoint_url: g.endpoint_url.clone(),
+            ca_bundle,
+            connect_timeout: secs(g.cli_connect_timeout),
+            read_timeout: secs(g.cli_read_timeout),
+            debug: g.debug,
+        },
+    })
+}
+
+fn parse_output(s: &str) -> Result<OutputFormat> {
+    use clap::ValueEnum as _;
+    OutputFormat::from_str(s, true).map_err(|_| {
+        exit(253, format!("output format '{s}' (from AWS_DEFAULT_OUTPUT or the profile's `output`) is not one of json, text, table, yaml, yaml-stream, off"))
+    })
+}
+
+fn read_files(paths: &files::Paths) -> Result<(String, String)> {
+    let config = files::read(&paths.config).map_err(|e| exit(253, format!("{e:#}")))?;
+    let credentials = files::read(&paths.credentials).map_err(|e| exit(253, format!("{e:#}")))?;
+    Ok((config, credentials))
+}
+
+fn parse_files(paths: &files::Paths, config: &str, credentials: &str) -> Result<AwsFiles> {
+    AwsFiles::parse(config, credentials).map_err(|e| {
+        let path = paths.of(e.file);
+        exit(
+            253,
+            format!(
+                "{}: {}; fix the file, then run again (nothing was changed)",
+                path.display(),
+                e.error
+            ),
+        )
+    })
+}
+
+async fn run(cli: Cli) -> Result<u8> {
+    match &cli.command {
+        Some(Command::Completion { shell }) => return completion(*shell),
+        Some(Command::Man) => return man(),
+        _ => {}
+    }
+    let paths = files::Paths::from_env().map_err(|e| exit(253, format!("{e:#}")))?;
+    if let Some(Command::InstallAlias) = &cli.command {
+        return install_alias(&paths);
+    }
+    let (config, credentials) = read_files(&paths)?;
+    let files = parse_files(&paths, &config, &credentials)?;
+    let settings = settings(&cli, &files)?;
+    let token: Option<String> = match &cli.command {
+        Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.clone(),
+        _ => cli.rotate.token_code.clone(),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let token_source: aws::TokenSource = Arc::new(move |serial: &str| match &token {
+        Some(t) => Ok(t.clone()),
+        None if interactive => prompt::token_code(serial),
+        None => Err(exit(
+            252,
+            format!("profile needs an MFA code for {serial}: pass --token-code CODE"),
+        )),
+    });
+    let aws = Arc::new(
+        aws::Aws::new(settings.conn.clone(), token_source)
+            .map_err(|e| exit(253, format!("{e:#}")))?,
+    );
+    match &cli.command {
+        None => {
+            rotate(
+                &cli,
+                &cli.rotate,
+                Mode::Rotate,
+                &settings,
+                &paths,
+                aws,
+                interactive,
+            )
+            .await
+        }
+        Some(Command::Rotate(r)) => {
+            rotate(
+                &cli,
+                &merge(&cli.rotate, r),
+                Mode::Rotate,
+                &settings,
+                &paths,
+                aws,
+                interactive,
+            )
+            .await
+        }
+        Some(Command::Plan(r)) => {
+            rotate(
+                &cli,
+                &merge(&cli.rotate, r),
+                Mode::Plan,
+                &settings,
+                &paths,
+                aws,
+                interactive,
+            )
+            .await
+        }
+        Some(Command::ListAccessKeys { user_name }) => {
+            list_access_keys(&settings, &files, &aws, user_name.as_deref()).await
+        }
+        Some(Command::Status { older_than }) => {
+            status(&settings, &files, &aws, older_than.as_deref()).await
+        }
+        Some(Command::Completion { .. } | Command::Man | Command::InstallAlias) => Ok(0),
+    }
+}
+
+/// Options given before the subcommand name count too (`aws-rotate-keys --yes rotate`).
+fn merge(top: &RotateArgs, sub: &RotateArgs) -> RotateArgs {
+    RotateArgs {
+        all_profiles: top.all_profiles || sub.all_profiles,
+        yes: top.yes || sub.yes,
+        delete: sub.delete.clone().or_else(|| top.delete.clone()),
+        keep_old: top.keep_old || sub.keep_old,
+        older_than: sub.older_than.clone().or_else(|| top.older_than.clone()),
+        verify_timeout: if sub.verify_timeout != "120s" {
+            sub.verify_timeout.clone()
+        } else {
+            top.verify_timeout.clone()
+        },
+        user_name: sub.user_name.clone().or_else(|| top.user_name.clone()),
+        token_code: sub.token_code.clone().or_else(|| top.token_code.clone()),
+    }
+}
+
+fn span(flag: &str, v: &str) -> Result<Span> {
+    v.parse::<Span>()
+        .map_err(|e| exit(252, format!("{flag}: {e}")))
+}
+
+async fn rotate(
+    cli: &Cli,
+    r: &RotateArgs,
+    mode: Mode,
+    settings: &Settings,
+    paths: &files::Paths,
+    aws: Arc<aws::Aws>,
+    interactive: bool,
+) -> Result<u8> {
+    if !matches!(settings.output, OutputFormat::Json | OutputFormat::Off) {
+        return Err(exit(
+            252,
+            "only --output json and off are available for rotate and plan so far; text, table and yaml are coming",
+        ));
+    }
+    if settings.query.is_some() {
+        return Err(exit(
+            252,
+            "--query is not available for rotate and plan yet",
+        ));
+    }
+    let options = Options {
+        delete: match &r.delete {
+            Some(d) => Some(
+                AccessKeyId::new(d.clone())
+                    .ok_or_else(|| exit(252, format!("--delete {d}: not an access key id")))?,
+            ),
+            None => None,
+        },
+        keep_old: r.keep_old,
+        older_than: r
+            .older_than
+            .as_deref()
+            .map(|v| span("--older-than", v))
+            .transpose()?,
+        yes: r.yes,
+        verify_timeout: span("--verify-timeout", &r.verify_timeout)?,
+    };
+    if r.user_name.is_none() && env("AWS_ACCESS_KEY_ID").is_some() {
+        return Err(exit(
+            253,
+            "AWS_ACCESS_KEY_ID is set: credentials from the environment are not keys on disk, and they would override the profile's. Unset AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, then run again",
+        ));
+    }
+    let selection = if r.all_profiles {
+        Selection::All
+    } else {
+        Selection::Profiles(settings.profiles.clone())
+    };
+    // One run at a time: the lock is taken before the files are read for planning.
+    let _lock = match mode {
+        Mode::Rotate => Some(
+            files::Lock::take(&paths.lock(), || {
+                if std::io::stderr().is_terminal() {
+                    eprintln!(
+                        "waiting for another aws-rotate-keys run to finish (lock {})",
+                        paths.lock().display()
+                    );
+                }
+            })
+            .map_err(|e| exit(255, format!("{e:#}")))?,
+        ),
+        Mode::Plan => None,
+    };
+    let (config, credentials) = read_files(paths)?;
+    let journals = if mode == Mode::Rotate {
+        paths.journals().map_err(|e| exit(253, format!("{e:#}")))?
+    } else {
+        Vec::new()
+    };
+    let request = Request {
+        selection,
+        admin_user: r.user_name.clone().map(UserName::new),
+        options,
+        mode,
+        max_concurrency: 8,
+    };
+    let seed =
+        u64::try_from(driver::now().as_millis()).unwrap_or(0) ^ u64::from(std::process::id());
+    let cfg = Config {
+        seed,
+        ..Config::default()
+    };
+    let mut session = Session::new(&config, &credentials, &journals, request, cfg)
+        .map_err(|e| session_error(paths, e))?;
+    for s in session.skipped_profiles() {
+        if cli.global.debug {
+            eprintln!("debug: skipping profile {}: {}", s.profile, s.reason);
+        }
+    }
+    let io = driver::Io {
+        aws,
+        paths: paths.clone(),
+        debug: cli.global.debug,
+        interactive,
+        progress: true,
+    };
+    driver::drive(&mut session, &io).await;
+    let results = session.results();
+    let admin = r.user_name.is_some();
+    // Admin mode printed the new key as it was made; the rest is a summary.
+    if settings.output == OutputFormat::Json && !(admin && mode == Mode::Rotate) {
+        let key = if mode == Mode::Plan {
+            "Plans"
+        } else {
+            "Rotations"
+        };
+        let v = json!({ key: results.iter().map(output::result_value).collect::<Vec<Value>>() });
+        output::print(&output::to_json(&v)?)?;
+    }
+    for res in &results {
+        explain(res, r);
+    }
+    Ok(session.exit_status())
+}
+
+fn session_error(paths: &files::Paths, e: SessionError) -> anyhow::Error {
+    let status = e.exit_status();
+    let message = match &e {
+        SessionError::File(f) => format!(
+            "{}: {}; fix the file, then run again (nothing was changed)",
+            paths.of(f.file).display(),
+            f.error
+        ),
+        SessionError::Profile(p) => format!("{p}"),
+        other => format!("{other}"),
+    };
+    exit(status, message)
+}
+
+/// What went wrong, on stderr, with what to do next.
+fn explain(res: &aws_rotate_keys::session::TaskResult, r: &RotateArgs) {
+    let who = if res.profiles.is_empty() {
+        String::new()
+    } else {
+        format!("profile {}: ", res.profiles.join(", "))
+    };
+    match &res.outcome {
+        TaskOutcome::Rotation(rep) => {
+            if let Some(e) = &rep.error {
+                eprintln!(
+                    "aws-rotate-keys: {who}{}",
+                    output::aws_error(
+                        e.operation.as_deref(),
+                        e.failure.code.as_deref(),
+                        &e.failure.message
+                    )
+                );
+                let did = match rep.status {
+                    aws_rotate_keys::rotation::Status::RolledBack => {
+                        "the rotation was undone: the files hold the old key, which still works"
+                    }
+                    aws_rotate_keys::rotation::Status::Failed => {
+                        "no new key was made; the files are unchanged"
+                    }
+                    aws_rotate_keys::rotation::Status::Incomplete => {
+                        "the new key works and is in the files, but the old key is still there"
+                    }
+                    _ => "",
+                };
+                if !did.is_empty() {
+                    eprintln!("aws-rotate-keys: {who}{did}");
+                }
+            }
+            for todo in &rep.left_to_do {
+                eprintln!("aws-rotate-keys: {who}next: {todo}");
+            }
+        }
+        TaskOutcome::Refused(e) => eprintln!("aws-rotate-keys: {who}{e}"),
+        TaskOutcome::NeedsConfirmation(p) => {
+            let rm = p
+                .make_room
+                .as_ref()
+                .map(|m| format!("{} ({})", m.access_key_id, m.reason))
+                .unwrap_or_default();
+            let _ = r;
+            eprintln!(
+                "aws-rotate-keys: {who}user {} has two keys; removing {rm} needs your agreement: run on a terminal, or add --yes to accept, or --delete ACCESS_KEY_ID to choose",
+                p.user_name
+            );
+        }
+        TaskOutcome::Failed { operation, failure } => {
+            eprintln!(
+                "aws-rotate-keys: {who}{}",
+                output::aws_error(Some(operation), failure.code.as_deref(), &failure.message)
+            );
+            eprintln!("aws-rotate-keys: {who}nothing was changed");
+        }
+        TaskOutcome::NotAUser(e) => eprintln!("aws-rotate-keys: {who}{e}"),
+        TaskOutcome::Planned(_) | TaskOutcome::Skipped(_) => {}
+    }
+}
+
+fn signer_for(files: &AwsFiles, profile: &str) -> Result<Signer> {
+    match profile::resolve(files, profile) {
+        Ok(r) => Ok(Signer::Static {
+            profile: Some(profile.to_owned()),
+            access_key_id: r.access_key_id,
+            secret: r.secret,
+            mfa_serial: r.mfa_serial,
+        }),
+        Err(profile::ProfileError::NotFound { profile }) => Err(exit(
+            253,
+            format!("the config profile ({profile}) could not be found"),
+        )),
+        Err(_) => Ok(Signer::Profile(profile.to_owned())),
+    }
+}
+
+fn aws_failure(op: &str, f: &aws_rotate_keys::rotation::Failure) -> anyhow::Error {
+    exit(
+        254,
+        output::aws_error(Some(op), f.code.as_deref(), &f.message),
+    )
+}
+
+async fn list_access_keys(
+    settings: &Settings,
+    files: &AwsFiles,
+    aws: &aws::Aws,
+    user: Option<&str>,
+) -> Result<u8> {
+    let profile = settings
+        .profiles
+        .first()
+        .map(String::as_str)
+        .unwrap_or("default");
+    let signer = signer_for(files, profile)?;
+    let user = match user {
+        Some(u) => UserName::new(u),
+        None => {
+            let arn = aws
+                .identify(&signer)
+                .await
+                .map_err(|f| aws_failure("GetCallerIdentity", &f))?;
+            aws_rotate_keys::plan::Identity::from_arn(&arn)
+                .map_err(|e| exit(253, e.to_string()))?
+                .user_name
+        }
+    };
+    let keys = aws
+        .list_keys(&signer, &user)
+        .await
+        .map_err(|f| aws_failure("ListAccessKeys", &f))?;
+    let rows: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            json!({
+                "UserName": user.as_str(),
+                "AccessKeyId": k.access_key_id.as_str(),
+                "Status": k.status.as_str(),
+                "CreateDate": k.create_date.to_iso8601(),
+            })
+        })
+        .collect();
+    if settings.output != OutputFormat::Off {
+        output::print(&output::to_json(&json!({ "AccessKeyMetadata": rows }))?)?;
+    }
+    Ok(0)
+}
+
+async fn status(
+    settings: &Settings,
+    files: &AwsFiles,
+    aws: &aws::Aws,
+    older_than: Option<&str>,
+) -> Result<u8> {
+    let older_than = older_than.map(|v| span("--older-than", v)).transpose()?;
+    let selected = profile::select(files, &Selection::All).map_err(|e| exit(253, e.to_string()))?;
+    let now = driver::now();
+    let mut rows = Vec::new();
+    let mut worst = 0u8;
+    for c in &selected.candidates {
+        let signer = Signer::Static {
+            profile: Some(c.holder.clone()),
+            access_key_id: c.access_key_id.clone(),
+            secret: c.secret.clone(),
+            mfa_serial: c.mfa_serial.clone(),
+        };
+        let files_list: Vec<&str> = c
+            .holders
+            .iter()
+            .map(|h| match h.file {
+                FileKind::Config => "config",
+                FileKind::Credentials => "credentials",
+            })
+            .collect();
+        let mut row = serde_json::Map::new();
+        row.insert("Profiles".into(), json!(c.profiles));
+        row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
+        row.insert("Files".into(), json!(files_list));
+        match aws.identify(&signer).await {
+            Ok(arn) => {
+                let user = aws_rotate_keys::plan::Identity::from_arn(&arn).map(|i| i.user_name);
+                if let Ok(user) = user {
+                    row.insert("UserName".into(), json!(user.as_str()));
+                    if let Ok(keys) = aws.list_keys(&signer, &user).await {
+                        if let Some(k) = keys.iter().find(|k| k.access_key_id == c.access_key_id) {
+                            let age = now.since(k.create_date);
+                            row.insert("Status".into(), json!(k.status.as_str()));
+                            row.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
+                            row.insert("AgeDays".into(), json!(age.whole_days()));
+                            if let Some(t) = older_than {
+                                row.insert("Due".into(), json!(age >= t));
+                            }
+                        }
+                    }
+                    if let Ok(last) = aws.last_used(&signer, &c.access_key_id).await {
+                        row.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                    }
+                }
+            }
+            Err(f) => {
+                worst = 254;
+                row.insert(
+                    "Error".into(),
+                    json!(output::aws_error(
+                        Some("GetCallerIdentity"),
+                        f.code.as_deref(),
+                        &f.message
+                    )),
+                );
+            }
+        }
+        rows.push(Value::Object(row));
+    }
+    if settings.output != OutputFormat::Off {
+        output::print(&output::to_json(&json!({ "Profiles": rows }))?)?;
+    }
+    Ok(worst)
+}
+
+fn completion(shell: args::Shell) -> Result<u8> {
+    let mut cmd = Cli::command();
+    let shell = match shell {
+        args::Shell::Bash => clap_complete::Shell::Bash,
+        args::Shell::Zsh => clap_complete::Shell::Zsh,
+        args::Shell::Fish => clap_complete::Shell::Fish,
+        args::Shell::Powershell => clap_complete::Shell::PowerShell,
+        args::Shell::Elvish => clap_complete::Shell::Elvish,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "aws-rotate-keys", &mut out);
+    output::print(&String::from_utf8_lossy(&out))?;
+    Ok(0)
+}
+
+fn man() -> Result<u8> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .context("rendering the man page")?;
+    output::print(&String::from_utf8_lossy(&out))?;
+    Ok(0)
+}
+
+/// Adds `rotate-keys = !aws-rotate-keys` under `[toplevel]` of ~/.aws/cli/alias, keeping the rest.
+fn install_alias(paths: &files::Paths) -> Result<u8> {
+    let dir = paths.config.parent().map_or_else(
+        || std::path::PathBuf::from("."),
+        std::path::Path::to_path_buf,
+    );
+    let path = dir.join("cli").join("alias");
+    let text = files::read(&path)?;
+    let line = "rotate-keys = !aws-rotate-keys";
+    let has = text.lines().any(|l| {
+        l.split_once('=')
+            .is_some_and(|(k, _)| k.trim() == "rotate-keys")
+    });
+    if !has {
+        let mut new = String::new();
+        let mut inserted = false;
+        for l in text.split_inclusive('\n') {
+            new.push_str(l);
+            if !inserted && l.trim() == "[toplevel]" {
+                if !l.ends_with('\n') {
+                    new.push('\n');
+                }
+                new.push_str(line);
+                new.push('\n');
+                inserted = true;
+            }
+        }
+        if !inserted {
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            new.push_str("[toplevel]\n");
+            new.push_str(line);
+            new.push('\n');
+        }
+        files::write_atomic(&path, &new)?;
+    }
+    eprintln!(
+        "{} {}: now `aws rotate-keys -p PROFILE` runs aws-rotate-keys (use -p: `aws` keeps --profile for itself before an alias)",
+        if has { "already in" } else { "added to" },
+        path.display()
+    );
+    Ok(0)
+}
