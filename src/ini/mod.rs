@@ -85,8 +85,8 @@ pub struct Document {
     kind: FileKind,
     text: String,
     sections: Vec<Section>,
-    /// Indexes of the profile sections, sorted by name and then by place.
-    profiles: Vec<usize>,
+    /// Profile name -> index of the section botocore uses for it (the later one).
+    profiles: parse::NameIndex,
     /// Indexes of the first section naming each profile, in file order.
     profile_order: Vec<usize>,
     /// Indexes of the `[DEFAULT]` sections, in file order.
@@ -255,13 +255,10 @@ impl Document {
 
     /// The section botocore uses for profile `name` (the later one where two map to the name).
     pub fn profile_section(&self, name: &str) -> Option<&Section> {
-        // The last of the run of sections with this name (see `parse::Reader::finish`).
-        let end = self
+        let i = self
             .profiles
-            .partition_point(|&i| parse::profile_name(&self.sections[i]) <= name);
-        let &i = self.profiles.get(end.checked_sub(1)?)?;
-        let section = &self.sections[i];
-        (parse::profile_name(section) == name).then_some(section)
+            .get(name, |i| parse::profile_name(&self.sections[i]))?;
+        self.sections.get(i)
     }
 
     /// The `[sso-session NAME]` section botocore uses for `name` (the later one, as for profiles).
@@ -680,6 +677,42 @@ mod tests {
         let doc = config("[profile default]\noutput = b\n[default]\nregion = a\n");
         assert_eq!(value(&doc, "default", "region"), Some("a"));
         assert_eq!(doc.profile_section("default").map(|s| s.line), Some(3));
+    }
+
+    #[test]
+    fn many_sections_are_indexed_and_repeats_found() {
+        for kind in [FileKind::Config, FileKind::Credentials] {
+            let header = |i: usize| match kind {
+                FileKind::Config => format!("[profile p{i}]\nregion = r{i}\n"),
+                FileKind::Credentials => format!("[p{i}]\nregion = r{i}\n"),
+            };
+            let text: String = (0..3000).map(header).collect();
+            let doc = Document::parse(kind, &text).expect("parses");
+            assert_eq!(doc.profile_names().len(), 3000);
+            for i in [0, 1, 17, 1234, 2999] {
+                let s = doc.profile_section(&format!("p{i}")).expect("indexed");
+                assert_eq!(s.line, 2 * i + 1);
+                assert_eq!(
+                    value(&doc, &format!("p{i}"), "region"),
+                    Some(format!("r{i}").as_str())
+                );
+            }
+            assert!(doc.profile_section("p3000").is_none());
+            let e = err(kind, &format!("{text}{}", header(1234)));
+            assert_eq!(
+                (e.line, e.kind),
+                (
+                    6001,
+                    ParseErrorKind::DuplicateSection(
+                        header(1234)[1..]
+                            .split(']')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    )
+                )
+            );
+        }
     }
 
     #[test]

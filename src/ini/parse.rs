@@ -3,8 +3,10 @@
 //! header names), followed step by step.
 //!
 //! It walks the text once, keeping byte spans into it; the only allocations are the owned header,
-//! key and value strings a [`Section`] or [`Entry`] holds, and the lookup indexes. It does no I/O
-//! and must not panic on any `&str`: every index it takes comes from a search in the same text.
+//! key and value strings a [`Section`] or [`Entry`] holds, each section's entry vector (exactly
+//! sized), and two index tables of plain integers. For a large file the pages it touches cost as
+//! much as the instructions, hence the exact sizes. It does no I/O and must not panic on any
+//! `&str`: every index it takes comes from a search in the same text.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -38,6 +40,83 @@ impl Hasher for Fnv {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+    }
+}
+
+/// An open-addressing table of section indexes keyed by a name each section gives (its header,
+/// or the profile it names). It holds no strings: it compares names through a function from an
+/// index to its name, so filling it allocates nothing per section.
+#[derive(Clone, Default)]
+pub(super) struct NameIndex {
+    /// Section indexes, or [`NameIndex::EMPTY`]; a power of two long, at most 3/4 full.
+    slots: Vec<usize>,
+    len: usize,
+}
+
+impl NameIndex {
+    const EMPTY: usize = usize::MAX;
+
+    fn hash(name: &str) -> usize {
+        let mut h = Fnv::default();
+        h.write(name.as_bytes());
+        // Truncation on 32-bit targets is fine for a hash.
+        h.finish() as usize
+    }
+
+    /// The index stored for `name`.
+    pub(super) fn get<'s>(&self, name: &str, name_of: impl Fn(usize) -> &'s str) -> Option<usize> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = Self::hash(name) & mask;
+        loop {
+            match self.slots[i] {
+                Self::EMPTY => return None,
+                slot if name_of(slot) == name => return Some(slot),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// Stores `index` under `name`, returning the index it replaces.
+    fn insert<'s>(
+        &mut self,
+        name: &str,
+        index: usize,
+        name_of: impl Fn(usize) -> &'s str,
+    ) -> Option<usize> {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            let grown = vec![Self::EMPTY; (self.slots.len() * 2).max(16)];
+            let old = std::mem::replace(&mut self.slots, grown);
+            for slot in old.into_iter().filter(|&s| s != Self::EMPTY) {
+                let i = self.free_slot(name_of(slot));
+                self.slots[i] = slot;
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        loop {
+            match self.slots[i] {
+                Self::EMPTY => {
+                    self.slots[i] = index;
+                    self.len += 1;
+                    return None;
+                }
+                slot if name_of(slot) == name => {
+                    self.slots[i] = index;
+                    return Some(slot);
+                }
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    /// The first empty slot on `name`'s probe path (while growing: names are distinct).
+    fn free_slot(&self, name: &str) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        while self.slots[i] != Self::EMPTY {
+            i = (i + 1) & mask;
+        }
+        i
     }
 }
 
@@ -110,8 +189,17 @@ struct Reader<'t> {
     pending_blanks: usize,
     /// The current entry's first piece was empty, so its value is a nested block if it continues.
     opt_may_nest: bool,
-    /// The headers seen (never `DEFAULT`): strict mode refuses a second one.
-    headers: FastSet<&'t str>,
+    /// The entries of the current section, moved into it (in a vector of exactly their number)
+    /// when the next header comes: a section's vector would otherwise keep room it never uses,
+    /// and a big file pays for every page it touches.
+    scratch: Vec<Entry>,
+    /// The headers seen (never `DEFAULT`): strict mode refuses a second one. Unused for a
+    /// credentials file, where [`Reader::profiles`] does the same.
+    headers: NameIndex,
+    /// Profile name -> the section botocore uses for it.
+    profiles: NameIndex,
+    /// The first section of each profile name, in file order.
+    profile_order: Vec<usize>,
     /// Keys of the `[DEFAULT]` sections, which count as one for duplicates.
     default_keys: FastSet<String>,
     /// Keys of the current section once it outgrows [`SMALL_SECTION`].
@@ -138,7 +226,10 @@ impl<'t> Reader<'t> {
             indent_level: 0,
             pending_blanks: 0,
             opt_may_nest: false,
-            headers: FastSet::with_capacity_and_hasher(guess, BuildHasherDefault::default()),
+            scratch: Vec::new(),
+            headers: NameIndex::default(),
+            profiles: NameIndex::default(),
+            profile_order: Vec::new(),
             default_keys: FastSet::default(),
             big_section_keys: FastSet::default(),
             cur_has_empty_key: false,
@@ -213,10 +304,9 @@ impl<'t> Reader<'t> {
             return Ok(());
         }
         self.remember_key(section, &key);
-        let entries = &mut self.sections[section].entries;
-        self.opt = Some(entries.len());
+        self.opt = Some(self.scratch.len());
         self.opt_may_nest = stripped.is_empty();
-        entries.push(Entry {
+        self.scratch.push(Entry {
             key,
             value: stripped.to_owned(),
             line: lineno,
@@ -229,11 +319,7 @@ impl<'t> Reader<'t> {
 
     /// A line indented deeper than the key line: one more line of the current value.
     fn continuation(&mut self, lineno: usize, section: usize, entry: usize, piece: &str) {
-        let Some(e) = self
-            .sections
-            .get_mut(section)
-            .and_then(|s| s.entries.get_mut(entry))
-        else {
+        let Some(e) = self.scratch.get_mut(entry) else {
             return;
         };
         for _ in 0..=self.pending_blanks {
@@ -249,29 +335,68 @@ impl<'t> Reader<'t> {
 
     /// A `[header]` line.
     fn header(&mut self, lineno: usize, header: &'t str) -> Result<(), ParseError> {
+        self.close_section();
         self.opt = None;
         self.pending_blanks = 0;
         self.cur_has_empty_key = false;
         self.big_section_keys.clear();
-        let kind = if self.headers.contains(header) {
-            return Err(ParseError {
-                line: lineno,
-                kind: ParseErrorKind::DuplicateSection(header.to_owned()),
-            });
-        } else if header == DEFAULTSECT {
+        let kind = if header == DEFAULTSECT {
             SectionKind::Defaults
         } else {
-            self.headers.insert(header);
             section_kind(self.kind, header)
         };
-        self.cur = Some(self.sections.len());
+        let index = self.sections.len();
+        self.cur = Some(index);
         self.sections.push(Section {
             header: header.to_owned(),
             line: lineno,
             kind,
             entries: Vec::new(),
         });
+        let sections = &self.sections;
+        let repeated = match (&sections[index].kind, self.kind) {
+            (SectionKind::Defaults, _) => false,
+            // In a credentials file the header is the profile name: one table serves both.
+            (SectionKind::Profile(name), FileKind::Credentials) => self
+                .profiles
+                .insert(name, index, |i| profile_name(&sections[i]))
+                .is_some(),
+            (kind, _) => {
+                let repeated = self
+                    .headers
+                    .insert(header, index, |i| &sections[i].header)
+                    .is_some();
+                if let SectionKind::Profile(name) = kind {
+                    // A later section that names the same profile replaces it.
+                    if self
+                        .profiles
+                        .insert(name, index, |i| profile_name(&sections[i]))
+                        .is_none()
+                    {
+                        self.profile_order.push(index);
+                    }
+                }
+                repeated
+            }
+        };
+        if repeated {
+            return Err(ParseError {
+                line: lineno,
+                kind: ParseErrorKind::DuplicateSection(header.to_owned()),
+            });
+        }
+        if self.kind == FileKind::Credentials && self.sections[index].kind != SectionKind::Defaults
+        {
+            self.profile_order.push(index);
+        }
         Ok(())
+    }
+
+    /// Moves the current section's entries into it.
+    fn close_section(&mut self) {
+        if let Some(section) = self.cur.and_then(|i| self.sections.get_mut(i)) {
+            section.entries = self.scratch.drain(..).collect();
+        }
     }
 
     fn defer(&mut self, line: usize, kind: ParseErrorKind) {
@@ -290,9 +415,8 @@ impl<'t> Reader<'t> {
         if key.is_empty() {
             return self.cur_has_empty_key;
         }
-        let entries = &self.sections[section].entries;
-        if entries.len() <= SMALL_SECTION {
-            entries.iter().any(|e| e.key == key)
+        if self.scratch.len() <= SMALL_SECTION {
+            self.scratch.iter().any(|e| e.key == key)
         } else {
             self.big_section_keys.contains(key)
         }
@@ -307,7 +431,7 @@ impl<'t> Reader<'t> {
             self.cur_has_empty_key = true;
             return;
         }
-        let entries = &self.sections[section].entries;
+        let entries = &self.scratch;
         if entries.len() == SMALL_SECTION {
             self.big_section_keys
                 .extend(entries.iter().map(|e| e.key.clone()));
@@ -320,6 +444,7 @@ impl<'t> Reader<'t> {
     /// The end of `_read` (deferred errors), then `raw_config_parse`'s nested blocks, then the
     /// lookup indexes.
     fn finish(mut self) -> Result<Document, ParseError> {
+        self.close_section();
         if let Some(err) = self.deferred.take() {
             return Err(err);
         }
@@ -328,32 +453,12 @@ impl<'t> Reader<'t> {
         let defaults: Vec<usize> = (0..sections.len())
             .filter(|&i| sections[i].kind == SectionKind::Defaults)
             .collect();
-        // Profile sections sorted by name, then by place: binary search finds a name, and the
-        // last of its run is the section botocore uses (a later one replaces an earlier one in
-        // its dict), the first of the run is where the name first appears.
-        let mut profiles: Vec<usize> = (0..sections.len())
-            .filter(|&i| matches!(sections[i].kind, SectionKind::Profile(_)))
-            .collect();
-        profiles.sort_by(|&a, &b| {
-            profile_name(&sections[a])
-                .cmp(profile_name(&sections[b]))
-                .then(a.cmp(&b))
-        });
-        let mut profile_order: Vec<usize> = profiles
-            .iter()
-            .enumerate()
-            .filter(|&(k, &i)| {
-                k == 0 || profile_name(&sections[profiles[k - 1]]) != profile_name(&sections[i])
-            })
-            .map(|(_, &i)| i)
-            .collect();
-        profile_order.sort_unstable();
         Ok(Document {
             kind: self.kind,
             text: self.text.to_owned(),
             sections: self.sections,
-            profiles,
-            profile_order,
+            profiles: self.profiles,
+            profile_order: self.profile_order,
             defaults,
         })
     }
