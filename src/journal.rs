@@ -73,6 +73,8 @@ pub struct Journal {
     pub new_key: Option<NewKey>,
     /// When the rotation started.
     pub started: Timestamp,
+    /// `--verify-timeout` of the run that started it, so that a resume waits as long.
+    pub verify_timeout: Option<crate::time::Span>,
 }
 
 /// Why a journal could not be read.
@@ -140,6 +142,9 @@ impl Journal {
             kv("new_create_date", &n.create_date.as_millis().to_string());
         }
         kv("started", &self.started.as_millis().to_string());
+        if let Some(t) = self.verify_timeout {
+            kv("verify_timeout_ms", &t.as_millis().to_string());
+        }
         Sensitive::new(s)
     }
 
@@ -251,6 +256,14 @@ impl Journal {
             known_keys,
             new_key,
             started: millis("started")?,
+            verify_timeout: match get("verify_timeout_ms") {
+                Some((v, line)) => {
+                    Some(crate::time::Span::from_millis(v.parse().map_err(|_| {
+                        err(line, "verify_timeout_ms is not a number")
+                    })?))
+                }
+                None => None,
+            },
         })
     }
 }
@@ -277,6 +290,7 @@ mod tests {
                 create_date: Timestamp::from_secs(1_700_000_000),
             }),
             started: Timestamp::from_secs(1_699_999_990),
+            verify_timeout: Some(crate::time::Span::from_secs(30)),
         }
     }
 

@@ -57,8 +57,9 @@ impl AwsFiles {
     /// each once.
     pub fn profile_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.credentials.profile_names();
+        let mut seen: std::collections::HashSet<&str> = names.iter().copied().collect();
         for name in self.config.profile_names() {
-            if !names.contains(&name) {
+            if seen.insert(name) {
                 names.push(name);
             }
         }
@@ -99,24 +100,32 @@ impl AwsFiles {
         out
     }
 
-    /// Every key id held anywhere in the files, with its holders.
+    /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> BTreeMap<AccessKeyId, Vec<Holder>> {
-        let mut ids = BTreeMap::new();
+        let mut ids: BTreeMap<AccessKeyId, Vec<Holder>> = BTreeMap::new();
         for file in [FileKind::Credentials, FileKind::Config] {
-            for section in self.document(file).sections() {
-                for e in &section.entries {
-                    if e.key == "aws_access_key_id" {
-                        if let Some(id) = AccessKeyId::new(e.value.clone()) {
-                            ids.entry(id).or_insert_with(Vec::new);
-                        }
-                    }
+            let doc = self.document(file);
+            for section in doc.sections() {
+                let Some(e) = section.entry("aws_access_key_id") else {
+                    continue;
+                };
+                let Some(id) = AccessKeyId::new(e.value.clone()) else {
+                    continue;
+                };
+                // The same rule as `Document::key_holders`: a session's keys are not a holder.
+                if doc.lookup(section, "aws_session_token").is_some()
+                    || doc.lookup(section, "aws_security_token").is_some()
+                {
+                    continue;
                 }
+                ids.entry(id).or_default().push(Holder {
+                    file,
+                    section: section.header.clone(),
+                    profile: profile_of(&section.kind),
+                    line: e.line,
+                });
             }
         }
-        for (id, holders) in ids.iter_mut() {
-            *holders = self.holders(id);
-        }
-        ids.retain(|_, h| !h.is_empty());
         ids
     }
 }
@@ -367,6 +376,11 @@ fn setting_value(files: &AwsFiles, profile: &str, key: &str) -> Option<String> {
 
 fn classify(files: &AwsFiles, profile: &str) -> Result<Class, ProfileError> {
     let has = |key: &str| setting_value(files, profile, key).is_some();
+    // botocore's assume-role provider leaves a profile with a web identity token file to the
+    // web-identity provider (EKS and CI OIDC roles).
+    if has("web_identity_token_file") {
+        return Ok(Class::Other(ProfileKind::WebIdentity));
+    }
     if has("role_arn") {
         if let Some(source) = setting_value(files, profile, "source_profile") {
             return Ok(Class::RoleFrom(source));
@@ -376,9 +390,6 @@ fn classify(files: &AwsFiles, profile: &str) -> Result<Class, ProfileError> {
         } else {
             ProfileKind::Role
         }));
-    }
-    if has("web_identity_token_file") {
-        return Ok(Class::Other(ProfileKind::WebIdentity));
     }
     if has("sso_session") || has("sso_start_url") || has("sso_account_id") {
         return Ok(Class::Other(ProfileKind::Sso));
@@ -460,11 +471,11 @@ fn keys_in(files: &AwsFiles, file: FileKind, profile: &str) -> Result<Option<Cla
             "aws_secret_access_key is empty or not a valid secret",
         ));
     };
-    let section = doc
-        .sections()
-        .iter()
-        .find(|s| s.entries.iter().any(|e| std::ptr::eq(e, id_entry)))
-        .map_or_else(String::new, |s| s.header.clone());
+    // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
+    let section = match doc.profile_section(profile) {
+        Some(s) if s.entry(KEY_ID).is_some() => s.header.clone(),
+        _ => "DEFAULT".to_owned(),
+    };
     let location = Holder {
         file,
         section,
@@ -560,12 +571,10 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
             found
         }
     };
+    let mut index: std::collections::HashMap<AccessKeyId, usize> = std::collections::HashMap::new();
+    let mut held: Option<BTreeMap<AccessKeyId, Vec<Holder>>> = None;
     for r in resolved {
-        if let Some(c) = out
-            .candidates
-            .iter_mut()
-            .find(|c| c.access_key_id == r.access_key_id)
-        {
+        if let Some(c) = index.get(&r.access_key_id).map(|&i| &mut out.candidates[i]) {
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
             }
@@ -574,7 +583,16 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
             }
             continue;
         }
-        let holders = files.holders(&r.access_key_id);
+        // Many keys: find every holder in one pass; one key: look for it alone.
+        let holders = if matches!(selection, Selection::All) {
+            held.get_or_insert_with(|| files.held_keys())
+                .get(&r.access_key_id)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            files.holders(&r.access_key_id)
+        };
+        index.insert(r.access_key_id.clone(), out.candidates.len());
         out.candidates.push(Candidate {
             profiles: vec![r.profile],
             holder: r.holder,

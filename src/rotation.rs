@@ -250,6 +250,8 @@ pub enum Outcome {
     Failed(Failure),
     /// The user declined a confirmation, or there is no terminal to ask at.
     Declined,
+    /// An `UpdateFile` found nothing to change (no section holds the key): a success.
+    Unchanged,
 }
 
 /// How a rotation ended.
@@ -398,6 +400,7 @@ impl Rotation {
             known_keys,
             new_key: None,
             started: now,
+            verify_timeout: Some(plan.verify_timeout),
         };
         let files_todo = if plan.admin {
             Vec::new()
@@ -427,6 +430,10 @@ impl Rotation {
     /// `pending` one is finished if the new key still exists (verify, write, retire the old
     /// key), else the files get the old key back; an `undoing` one is undone.
     pub fn resume(journal: Journal, keys: &[KeyMeta], cfg: Config, now: Timestamp) -> Self {
+        let cfg = Config {
+            verify_timeout: journal.verify_timeout.unwrap_or(cfg.verify_timeout),
+            ..cfg
+        };
         let identity = Identity {
             account: journal.account.clone(),
             arn: String::new(),
@@ -757,6 +764,20 @@ impl Rotation {
                     self.step = Step::Reconcile;
                     self.wait_until = Some(now.add(self.backoff(self.attempts)));
                 }
+                Outcome::Failed(f)
+                    if self.last_create_failure.is_some()
+                        && f.class == FailureClass::LimitExceeded =>
+                {
+                    // An earlier attempt's answer was lost and its key may exist although the
+                    // key list did not show it yet (IAM is eventually consistent). Keep the
+                    // `creating` journal: a rerun finds that key and deletes it without asking.
+                    self.record(&action, f);
+                    self.report.left_to_do.push(
+                        "run aws-rotate-keys again: it deletes the key that the interrupted create made, then rotates"
+                            .into(),
+                    );
+                    self.finish(Status::Failed);
+                }
                 Outcome::Failed(f) => {
                     if !self.retry(&f, now) {
                         self.record(&action, f);
@@ -886,6 +907,9 @@ impl Rotation {
                 Outcome::Failed(f) => {
                     self.record(&action, f);
                     self.begin_undo();
+                }
+                Outcome::Unchanged => {
+                    self.files_todo.remove(0);
                 }
                 _ => {
                     let file = self.files_todo.remove(0);

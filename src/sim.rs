@@ -667,7 +667,7 @@ impl World {
                         *self.file_mut(*file) = new;
                         Outcome::Done
                     }
-                    Ok(None) => Outcome::Done,
+                    Ok(None) => Outcome::Unchanged,
                     Err(e) => Outcome::Failed(Failure::new(FailureClass::Io, None, e.to_string())),
                 }
             }

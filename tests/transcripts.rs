@@ -242,13 +242,19 @@ impl World {
             Action::UpdateFile { file, edit } => {
                 // What `KeyEdit::apply` does, on the model: every section holding `from` gets the
                 // new id and secret; a file without such a section is left alone.
+                let mut changed = false;
                 for s in self.files.get_mut(file).into_iter().flatten() {
                     if s.id == edit.from {
                         s.id = edit.to_id.clone();
                         s.secret = edit.to_secret.expose().to_owned();
+                        changed = true;
                     }
                 }
-                Outcome::Done
+                if changed {
+                    Outcome::Done
+                } else {
+                    Outcome::Unchanged
+                }
             }
             // Printing (admin mode's DeliverKey) and anything newer: nothing to model.
             _ => Outcome::Done,
@@ -354,6 +360,7 @@ fn kind(action: &Action) -> String {
 fn fmt_outcome(o: &Outcome) -> String {
     match o {
         Outcome::Done => "Done".into(),
+        Outcome::Unchanged => "Unchanged (no holder in this file)".into(),
         Outcome::KeyCreated {
             access_key_id,
             secret,

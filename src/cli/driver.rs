@@ -103,7 +103,7 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                         }
                         Action::UpdateFile { file, edit } => {
                             let path = io.paths.of(file).to_path_buf();
-                            let o = io_outcome((|| -> anyhow::Result<()> {
+                            let changed = (|| -> anyhow::Result<bool> {
                                 let text = files::read(&path)?;
                                 match edit.apply(file, &text) {
                                     Ok(Some(new)) => {
@@ -123,12 +123,21 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                                                 path.display()
                                             ));
                                         }
-                                        Ok(())
+                                        Ok(true)
                                     }
-                                    Ok(None) => Ok(()),
+                                    Ok(None) => Ok(false),
                                     Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
                                 }
-                            })());
+                            })();
+                            let o = match changed {
+                                Ok(true) => Outcome::Done,
+                                Ok(false) => Outcome::Unchanged,
+                                Err(e) => Outcome::Failed(Failure::new(
+                                    FailureClass::Io,
+                                    None,
+                                    format!("{e:#}"),
+                                )),
+                            };
                             session.handle_outcome(task, o, now());
                         }
                         Action::DeliverKey {
