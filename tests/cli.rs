@@ -1,0 +1,610 @@
+//! End to end: the real binary against moto (authentication enforced) behind the fault proxy.
+//! Each test starts its own servers on free loopback ports. Each promise of the spec has a test
+//! here that fails without it.
+#![cfg(all(not(target_family = "wasm"), feature = "cli"))]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
+#[path = "support/moto.rs"]
+mod moto;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use moto::{AccessKey, Fault, FaultKind, Home, Moto};
+
+fn run(home: &Home, args: &[&str]) -> Output {
+    home.command()
+        .args(args)
+        .output()
+        .expect("run aws-rotate-keys")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+#[track_caller]
+fn assert_code(o: &Output, want: i32) {
+    assert_eq!(
+        code(o),
+        want,
+        "exit status\nstdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+/// The key the file holds now for `[section]`, with its secret.
+fn held(text: &str, section: &str) -> (String, String) {
+    let mut in_section = false;
+    let (mut id, mut secret) = (String::new(), String::new());
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_section = l.trim_matches(|c| c == '[' || c == ']') == section;
+            continue;
+        }
+        if let (true, Some((k, v))) = (in_section, l.split_once('=')) {
+            match k.trim() {
+                "aws_access_key_id" => id = v.trim().to_owned(),
+                "aws_secret_access_key" => secret = v.trim().to_owned(),
+                _ => {}
+            }
+        }
+    }
+    (id, secret)
+}
+
+fn works(moto: &Moto, id: &str, secret: &str) -> bool {
+    moto.caller_identity(id, secret).is_ok()
+}
+
+fn mutations(moto: &Moto) -> Vec<String> {
+    moto.log()
+        .into_iter()
+        .filter(|e| e.is_mutating())
+        .filter_map(|e| e.action)
+        .collect()
+}
+
+fn key_ids(moto: &Moto, user: &str) -> Vec<(String, String)> {
+    moto.list_access_keys(user)
+        .into_iter()
+        .map(|k| (k.id, k.status))
+        .collect()
+}
+
+#[test]
+fn rotates_and_keeps_every_other_byte() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let other = moto.user_with_key("bob");
+    // CRLF, comments, odd spacing, another user's profile, no final newline.
+    let credentials = format!(
+        "; my keys\r\n[default]\r\naws_access_key_id   =   {}\r\n# the secret:\r\naws_secret_access_key={}\r\n\r\n[bob]\r\naws_access_key_id = {}\r\naws_secret_access_key = {}",
+        k.id, k.secret, other.id, other.secret
+    );
+    let home = moto.home("[default]\nregion = eu-west-1\n", &credentials);
+    let out = run(&home, &["--profile", "default"]);
+    assert_code(&out, 0);
+    let after = home.credentials();
+    let (id, secret) = held(&after, "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret), "the new key works");
+    let expected = credentials
+        .replacen(&k.id, &id, 1)
+        .replacen(&k.secret, &secret, 1);
+    assert_eq!(after, expected, "every byte but the two values is kept");
+    let mode = std::fs::metadata(home.credentials_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id.clone(), "Active".to_owned())],
+        "the old key is deleted"
+    );
+    assert_eq!(
+        home.config(),
+        "[default]\nregion = eu-west-1\n",
+        "the config file is untouched"
+    );
+    // Requests beyond verification: GetCallerIdentity, ListAccessKeys, CreateAccessKey, DeleteAccessKey.
+    let log = moto.log();
+    let not_polls: Vec<_> = log
+        .iter()
+        .filter(|e| {
+            !(e.action.as_deref() == Some("GetCallerIdentity")
+                && e.key.as_deref() == Some(id.as_str()))
+        })
+        .filter_map(|e| e.action.clone())
+        .collect();
+    assert_eq!(
+        not_polls,
+        [
+            "GetCallerIdentity",
+            "ListAccessKeys",
+            "CreateAccessKey",
+            "DeleteAccessKey"
+        ]
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"Status\": \"Rotated\""), "{stdout}");
+    assert!(
+        !stdout.contains(&secret) && !text(&out.stderr).contains(&secret),
+        "no secret printed"
+    );
+    assert!(
+        home.aws_dir_entries()
+            .iter()
+            .all(|e| !e.contains("journal")),
+        "no journal left: {:?}",
+        home.aws_dir_entries()
+    );
+}
+
+#[test]
+fn a_key_shared_by_both_files_is_replaced_everywhere() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let config = format!(
+        "[profile work]\nregion = us-west-2\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        k.id, k.secret
+    );
+    let home = moto.home(&config, &k.credentials_profile("default"));
+    assert_code(&run(&home, &["-p", "work", "--debug"]), 0);
+    let (a, sa) = held(&home.credentials(), "default");
+    let (b, sb) = held(&home.config(), "profile work");
+    assert_eq!((a.clone(), sa.clone()), (b, sb));
+    assert_ne!(a, k.id);
+    assert!(works(&moto, &a, &sa));
+}
+
+#[test]
+fn waits_for_propagation_before_touching_the_old_key() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.set_delay(3.0);
+    let start = Instant::now();
+    let out = run(&home, &[]);
+    assert_code(&out, 0);
+    assert!(start.elapsed() >= Duration::from_secs(3));
+    let log = moto.log();
+    let delete = log
+        .iter()
+        .position(|e| e.action.as_deref() == Some("DeleteAccessKey"))
+        .unwrap();
+    let (new, _) = held(&home.credentials(), "default");
+    let accepted: Vec<_> = log[..delete]
+        .iter()
+        .filter(|e| e.key.as_deref() == Some(new.as_str()) && e.status == Some(200))
+        .collect();
+    assert!(
+        accepted.len() >= 2,
+        "two consecutive successes with the new key before the delete"
+    );
+    assert!(
+        log[..delete]
+            .iter()
+            .any(|e| e.intervened.as_deref() == Some("delay")),
+        "it did wait"
+    );
+    // Overhead beyond the delay stays small.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn verification_timeout_undoes_everything() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    moto.set_delay(30.0);
+    let out = run(&home, &["--verify-timeout", "2s"]);
+    assert_ne!(code(&out), 0);
+    assert_eq!(home.credentials(), creds, "the files hold the old key");
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(k.id.clone(), "Active".to_owned())],
+        "the new key is deleted"
+    );
+    assert!(
+        text(&out.stderr).contains("undone"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn both_slots_taken_needs_yes_without_a_terminal() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let spare = moto.create_access_key("alice");
+    moto.update_access_key("alice", &spare.id, "Inactive");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let out = run(&home, &[]);
+    assert_code(&out, 252);
+    assert!(text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+    assert_eq!(home.credentials(), creds);
+    assert!(
+        mutations(&moto).is_empty(),
+        "nothing changed: {:?}",
+        mutations(&moto)
+    );
+    let out = run(&home, &["--yes"]);
+    assert_code(&out, 0);
+    let ids: Vec<_> = key_ids(&moto, "alice")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        !ids.contains(&spare.id) && !ids.contains(&k.id),
+        "the inactive spare made room: {ids:?}"
+    );
+    assert_eq!(
+        mutations(&moto)
+            .iter()
+            .filter(|a| *a == "DeleteAccessKey")
+            .count(),
+        2,
+        "spare, then the old key"
+    );
+}
+
+#[test]
+fn a_key_another_profile_holds_is_removed_only_when_named() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let second = moto.create_access_key("alice");
+    let creds = format!(
+        "{}{}",
+        k.credentials_profile("default"),
+        second.credentials_profile("ci")
+    );
+    let home = moto.home("", &creds);
+    let out = run(&home, &["--yes"]);
+    assert_code(&out, 252);
+    assert!(
+        text(&out.stderr).contains(&format!("--delete {}", second.id)),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mutations(&moto).is_empty());
+    let out = run(&home, &["--delete", &second.id]);
+    assert_code(&out, 0);
+    assert!(
+        !key_ids(&moto, "alice")
+            .iter()
+            .any(|(id, _)| *id == second.id)
+    );
+}
+
+#[test]
+fn keep_old_then_the_next_run_removes_that_key_first() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    assert_code(&run(&home, &["--keep-old"]), 0);
+    let keys = key_ids(&moto, "alice");
+    assert!(
+        keys.contains(&(k.id.clone(), "Inactive".to_owned())),
+        "{keys:?}"
+    );
+    let (first, _) = held(&home.credentials(), "default");
+    assert_code(&run(&home, &["--keep-old", "--yes"]), 0);
+    let keys = key_ids(&moto, "alice");
+    assert!(
+        !keys.iter().any(|(id, _)| *id == k.id),
+        "the deactivated key made room: {keys:?}"
+    );
+    assert!(keys.contains(&(first, "Inactive".to_owned())));
+}
+
+#[test]
+fn malformed_files_and_unsupported_profiles_send_nothing() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let bad = format!("aws_access_key_id = {}\n[default]\n", k.id);
+    let home = moto.home("", &bad);
+    let out = run(&home, &[]);
+    assert_code(&out, 253);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("credentials") && err.contains("line 1"),
+        "{err}"
+    );
+    assert!(!err.contains(&k.id) || !err.contains(&k.secret));
+    let sso = "[profile corp]\nsso_session = x\nsso_account_id = 1\nsso_role_name = r\n";
+    let home = moto.home(sso, "");
+    let out = run(&home, &["-p", "corp"]);
+    assert_code(&out, 253);
+    assert!(
+        text(&out.stderr).contains("IAM Identity Center"),
+        "{}",
+        text(&out.stderr)
+    );
+    let home = moto.home("", &k.credentials_profile("default"));
+    let out = run(&home, &["-p", "nope"]);
+    assert_code(&out, 253);
+    let out = run(&home, &["--older-than", "ninety"]);
+    assert_code(&out, 252);
+    assert!(moto.log().is_empty(), "no request at all: {:?}", moto.log());
+}
+
+#[test]
+fn environment_credentials_are_refused() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    let out = home
+        .command()
+        .env("AWS_ACCESS_KEY_ID", "AKIAENV")
+        .output()
+        .unwrap();
+    assert_code(&out, 253);
+    assert!(moto.log().is_empty());
+}
+
+#[test]
+fn plan_changes_nothing() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let spare = moto.create_access_key("alice");
+    moto.update_access_key("alice", &spare.id, "Inactive");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let out = run(&home, &["plan", "--yes"]);
+    assert_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&spare.id) && stdout.contains("InactiveAndUnused"),
+        "{stdout}"
+    );
+    assert!(mutations(&moto).is_empty());
+    assert_eq!(home.credentials(), creds);
+}
+
+#[test]
+fn debug_logs_requests_but_never_a_secret() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    let out = run(&home, &["--debug"]);
+    assert_code(&out, 0);
+    let (_, new_secret) = held(&home.credentials(), "default");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("CreateAccessKey"), "{all}");
+    assert!(
+        !all.contains(&k.secret) && !all.contains(&new_secret),
+        "a secret leaked:\n{all}"
+    );
+}
+
+#[test]
+fn limit_exceeded_stops_cleanly() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Limit));
+    let out = run(&home, &[]);
+    assert_code(&out, 254);
+    assert!(
+        text(&out.stderr).contains(
+            "An error occurred (LimitExceeded) when calling the CreateAccessKey operation"
+        )
+    );
+    assert_eq!(home.credentials(), creds);
+    assert!(
+        home.aws_dir_entries()
+            .iter()
+            .all(|e| !e.contains("journal"))
+    );
+}
+
+#[test]
+fn throttling_is_retried() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Throttle).count(2));
+    moto.add_fault(Fault::new("ListAccessKeys", FaultKind::Unavailable));
+    assert_code(&run(&home, &[]), 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert!(works(&moto, &id, &secret));
+}
+
+#[test]
+fn a_lost_create_answer_leaves_no_hidden_key() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::After));
+    assert_code(&run(&home, &[]), 0);
+    let (id, _) = held(&home.credentials(), "default");
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id, "Active".to_owned())],
+        "the orphan was deleted"
+    );
+}
+
+#[test]
+fn a_failed_delete_of_the_old_key_says_what_is_left() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.add_fault(Fault::new("DeleteAccessKey", FaultKind::Denied));
+    let out = run(&home, &[]);
+    assert_code(&out, 254);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert!(
+        works(&moto, &id, &secret),
+        "the files hold the new, working key"
+    );
+    assert!(text(&out.stderr).contains(&format!(
+        "aws iam delete-access-key --user-name alice --access-key-id {}",
+        k.id
+    )));
+}
+
+#[test]
+fn symlinked_credentials_keep_the_link() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", "");
+    let real = home.path().join("real-credentials");
+    std::fs::write(&real, k.credentials_profile("default")).unwrap();
+    std::fs::remove_file(home.credentials_path()).unwrap();
+    std::os::unix::fs::symlink(&real, home.credentials_path()).unwrap();
+    assert_code(&run(&home, &[]), 0);
+    assert!(
+        std::fs::symlink_metadata(home.credentials_path())
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let (id, _) = held(&std::fs::read_to_string(&real).unwrap(), "default");
+    assert_ne!(id, k.id);
+}
+
+#[test]
+fn older_than_skips_young_keys() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let out = run(&home, &["--older-than", "90d", "--yes"]);
+    assert_code(&out, 0);
+    assert!(text(&out.stdout).contains("Skipped"));
+    assert!(mutations(&moto).is_empty());
+    assert_eq!(home.credentials(), creds);
+}
+
+#[test]
+fn admin_mode_prints_the_new_key_and_writes_no_file() {
+    let moto = Moto::start();
+    let admin = moto.user_with_key("admin");
+    let bob = moto.user_with_key("bob");
+    let creds = admin.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let out = run(&home, &["--user-name", "bob"]);
+    assert_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("{\n    \"AccessKey\": {\n        \"UserName\": \"bob\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"SecretAccessKey\""));
+    assert_eq!(home.credentials(), creds);
+    let keys = key_ids(&moto, "bob");
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.contains(&(bob.id.clone(), "Active".to_owned())),
+        "the old key stays active"
+    );
+}
+
+#[test]
+fn a_killed_run_is_finished_by_the_next() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.set_delay(60.0);
+    let mut child = home.command().spawn().unwrap();
+    // Wait for the journal to hold the new secret, then kill the run mid-verification.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let journal = home
+            .aws_dir_entries()
+            .into_iter()
+            .find(|e| e.ends_with(".journal"));
+        if let Some(j) = journal {
+            if home.read(&format!(".aws/{j}")).contains("state = pending") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no pending journal appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        held(&home.credentials(), "default").0,
+        k.id,
+        "killed before the files changed"
+    );
+    moto.set_delay(0.0);
+    let out = run(&home, &[]);
+    assert_code(&out, 0);
+    assert!(
+        text(&out.stdout).contains("\"Resumed\": true"),
+        "{}",
+        text(&out.stdout)
+    );
+    let (id, secret) = held(&home.credentials(), "default");
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(key_ids(&moto, "alice"), vec![(id, "Active".to_owned())]);
+    assert!(
+        home.aws_dir_entries()
+            .iter()
+            .all(|e| !e.ends_with(".journal"))
+    );
+}
+
+#[test]
+fn two_runs_at_once_do_not_interleave() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    moto.set_delay(1.0);
+    let a = home.command().spawn().unwrap();
+    let b = home.command().spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_code(&a, 0);
+    assert_code(&b, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id, "Active".to_owned())],
+        "one key after two rotations in a row"
+    );
+}
+
+#[test]
+fn list_access_keys_matches_the_aws_cli_json() {
+    let moto = Moto::start();
+    let k: AccessKey = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    let ours = run(&home, &["list-access-keys"]);
+    assert_code(&ours, 0);
+    let theirs = home
+        .aws()
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .args(["iam", "list-access-keys"])
+        .output()
+        .unwrap();
+    assert_code(&theirs, 0);
+    // The aws CLI v1 prints the wire timestamp; compare all but CreateDate.
+    let strip = |s: String| {
+        s.lines()
+            .filter(|l| !l.contains("CreateDate"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(text(&ours.stdout)), strip(text(&theirs.stdout)));
+}
