@@ -1,0 +1,659 @@
+//! The end-to-end harness (tests/support/) tested on its own, without the binary: moto with
+//! authentication enforced, the proxy's key checks, delay, faults and log, the admin calls, the
+//! throwaway HOME, and no process left behind. Each test starts its own moto on free ports, so
+//! they run in parallel. Requests through the proxy use the real `aws` CLI v1 where the client
+//! matters, and the proxy's one-shot signed GetCallerIdentity where speed does.
+#![cfg(not(target_family = "wasm"))]
+#![allow(clippy::disallowed_methods)]
+
+#[path = "support/moto.rs"]
+mod moto;
+
+use moto::{Fault, FaultKind, Home, Json, Moto};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(mut c: std::process::Command) -> Output {
+    c.output().expect("run the aws CLI")
+}
+
+/// `aws sts get-caller-identity` through the proxy, one attempt.
+fn aws_identity(moto: &Moto, id: &str, secret: &str) -> Output {
+    let mut c = moto.aws_with(id, secret);
+    c.env("AWS_MAX_ATTEMPTS", "1")
+        .args(["sts", "get-caller-identity", "--output", "json"]);
+    run(c)
+}
+
+#[test]
+fn moto_enforces_authentication() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    assert!(
+        key.id.starts_with("AKIA") && key.secret.len() == 40,
+        "{key:?}"
+    );
+
+    // The right secret works, directly and through the proxy.
+    let me = moto
+        .caller_identity(&key.id, &key.secret)
+        .expect("identity");
+    assert_eq!(me.arn, "arn:aws:iam::123456789012:user/alice");
+    assert_eq!(me.account, "123456789012");
+    let via = moto
+        .caller_identity_via_proxy(&key.id, &key.secret)
+        .expect("identity via proxy");
+    assert_eq!(via, me);
+
+    // An unknown key and a wrong secret are refused by moto itself.
+    let unknown = moto
+        .caller_identity("AKIAIOSFODNN7EXAMPLE", &key.secret)
+        .expect_err("unknown key");
+    assert_eq!(
+        (unknown.status, unknown.code.as_deref()),
+        (403, Some("InvalidClientTokenId"))
+    );
+    let mut wrong = key.secret.clone();
+    wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
+    let bad = moto
+        .caller_identity(&key.id, &wrong)
+        .expect_err("wrong secret");
+    assert_eq!(
+        (bad.status, bad.code.as_deref()),
+        (403, Some("SignatureDoesNotMatch"))
+    );
+
+    // A deleted key is refused by moto too (its InvalidClientTokenId, in moto's shape).
+    let second = moto.create_access_key("alice");
+    moto.delete_access_key("alice", &second.id);
+    let gone = moto
+        .caller_identity_via_proxy(&second.id, &second.secret)
+        .expect_err("deleted");
+    assert_eq!(gone.code.as_deref(), Some("InvalidClientTokenId"));
+    assert_eq!(moto.list_access_keys("alice").len(), 1);
+
+    // A user without a policy may ask who it is, and nothing else.
+    moto.create_user_with_policy("nobody", "none");
+    let nobody = moto.create_access_key("nobody");
+    moto.caller_identity_via_proxy(&nobody.id, &nobody.secret)
+        .expect("GetCallerIdentity is always allowed");
+    let mut c = moto.aws(&nobody);
+    c.env("AWS_MAX_ATTEMPTS", "1")
+        .args(["iam", "list-access-keys"]);
+    let out = run(c);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("AccessDenied"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_aws_cli_talks_through_the_proxy() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    let out = aws_identity(&moto, &key.id, &key.secret);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        moto.output_tail()
+    );
+    let j = Json::parse(&text(&out.stdout)).expect("aws output is JSON");
+    assert_eq!(
+        j.get("Arn").and_then(Json::as_str),
+        Some("arn:aws:iam::123456789012:user/alice")
+    );
+
+    // A wrong secret: moto's SignatureDoesNotMatch reaches the client.
+    let out = aws_identity(&moto, &key.id, &"x".repeat(40));
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out.stderr).contains("SignatureDoesNotMatch"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let log = moto.log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    for e in &log {
+        assert_eq!(e.action.as_deref(), Some("GetCallerIdentity"));
+        assert_eq!(e.service.as_deref(), Some("sts"));
+        assert_eq!(e.key.as_deref(), Some(key.id.as_str()));
+        assert_eq!(e.intervened, None);
+    }
+    assert_eq!((log[0].status, log[1].status), (Some(200), Some(403)));
+    assert!(moto.last_used(&key.id).is_some());
+}
+
+#[test]
+fn an_inactive_key_is_refused_by_the_proxy() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    moto.update_access_key("alice", &key.id, "Inactive");
+    assert_eq!(moto.list_access_keys("alice")[0].status, "Inactive");
+
+    // moto alone would accept it ...
+    moto.caller_identity(&key.id, &key.secret)
+        .expect("moto accepts inactive keys");
+    // ... the proxy answers as AWS does.
+    let out = aws_identity(&moto, &key.id, &key.secret);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out.stderr).contains(
+            "An error occurred (InvalidClientTokenId) when calling the GetCallerIdentity operation: \
+             The security token included in the request is invalid."
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    let e = moto
+        .caller_identity_via_proxy(&key.id, &key.secret)
+        .expect_err("inactive");
+    assert_eq!(
+        (e.status, e.code.as_deref()),
+        (403, Some("InvalidClientTokenId"))
+    );
+    let mut c = moto.aws(&key);
+    c.env("AWS_MAX_ATTEMPTS", "1")
+        .args(["iam", "list-access-keys"]);
+    assert!(text(&run(c).stderr).contains("InvalidClientTokenId"));
+
+    // The exact shape, per service.
+    let (status, body) = raw_signed(&moto, "sts", &key);
+    assert_eq!(status, 403);
+    assert!(
+        body.starts_with(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <Error>\n    \
+         <Type>Sender</Type>\n    <Code>InvalidClientTokenId</Code>\n    \
+         <Message>The security token included in the request is invalid.</Message>\n  </Error>\n  \
+         <RequestId>"
+        ),
+        "{body}"
+    );
+    let (_, body) = raw_signed(&moto, "iam", &key);
+    assert!(
+        body.starts_with("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">"),
+        "{body}"
+    );
+
+    let log = moto.log();
+    assert!(
+        log.iter()
+            .all(|e| e.intervened.as_deref() == Some("inactive") && e.status == Some(403)),
+        "{log:#?}"
+    );
+
+    // Active again: accepted; and with the check off, an inactive key passes as in moto.
+    moto.update_access_key("alice", &key.id, "Active");
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect("active again");
+    moto.update_access_key("alice", &key.id, "Inactive");
+    moto.set_reject_inactive(false);
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect("check off");
+    moto.reset();
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect_err("reset: the check is on again");
+
+    // A status change made by the client through the proxy is seen too.
+    moto.update_access_key("alice", &key.id, "Active");
+    let other = moto.create_access_key("alice");
+    let mut c = moto.aws(&other);
+    c.args([
+        "iam",
+        "update-access-key",
+        "--user-name",
+        "alice",
+        "--status",
+        "Inactive",
+    ])
+    .args(["--access-key-id", &key.id]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect_err("deactivated through the proxy");
+    let update = moto
+        .log()
+        .into_iter()
+        .find(|e| e.action.as_deref() == Some("UpdateAccessKey"))
+        .expect("logged");
+    assert_eq!(update.access_key_id.as_deref(), Some(key.id.as_str()));
+    assert_eq!(update.new_key_status.as_deref(), Some("Inactive"));
+    assert!(update.is_mutating());
+}
+
+/// GetCallerIdentity (sts) or ListAccessKeys (iam) signed by `key`, through the proxy.
+fn raw_signed(moto: &Moto, service: &str, key: &moto::AccessKey) -> (u16, String) {
+    let action = if service == "sts" {
+        "GetCallerIdentity"
+    } else {
+        "ListAccessKeys"
+    };
+    moto.signed_call(service, action, &[], &key.id, &key.secret, true)
+}
+
+#[test]
+fn a_new_key_is_refused_for_the_delay_then_accepted() {
+    let moto = Moto::start();
+    let old = moto.user_with_key("alice");
+    let delay = 2.0;
+    moto.set_delay(delay);
+    // An admin-made key is not new: no delay.
+    let admin_made = moto.create_access_key("alice");
+    moto.caller_identity_via_proxy(&admin_made.id, &admin_made.secret)
+        .expect("no delay for admin keys");
+    moto.delete_access_key("alice", &admin_made.id);
+
+    // The user makes a key through the proxy, as the tool will.
+    let mut c = moto.aws(&old);
+    c.args([
+        "iam",
+        "create-access-key",
+        "--user-name",
+        "alice",
+        "--output",
+        "json",
+    ]);
+    let out = run(c);
+    let created = Instant::now();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let j = Json::parse(&text(&out.stdout)).expect("JSON");
+    let k = j.get("AccessKey").expect("AccessKey");
+    let (id, secret) = (
+        k.get("AccessKeyId")
+            .and_then(Json::as_str)
+            .expect("id")
+            .to_string(),
+        k.get("SecretAccessKey")
+            .and_then(Json::as_str)
+            .expect("secret")
+            .to_string(),
+    );
+
+    let mut refused = 0;
+    let accepted_after = loop {
+        match moto.caller_identity_via_proxy(&id, &secret) {
+            Ok(me) => {
+                assert!(me.arn.ends_with(":user/alice"));
+                break created.elapsed();
+            }
+            Err(e) => {
+                assert_eq!(
+                    (e.status, e.code.as_deref()),
+                    (403, Some("InvalidClientTokenId"))
+                );
+                refused += 1;
+            }
+        }
+        assert!(
+            created.elapsed() < Duration::from_secs(20),
+            "never accepted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(refused >= 3, "refused only {refused} times");
+    // The proxy counts from the CreateAccessKey answer, which came before `created`.
+    assert!(
+        accepted_after.as_secs_f64() < delay + 2.0,
+        "accepted after {accepted_after:?}"
+    );
+
+    let log = moto.log();
+    let create = log
+        .iter()
+        .find(|e| e.action.as_deref() == Some("CreateAccessKey"))
+        .expect("logged");
+    assert_eq!(create.new_key.as_deref(), Some(id.as_str()));
+    assert_eq!(create.key.as_deref(), Some(old.id.as_str()));
+    assert_eq!(create.user_name.as_deref(), Some("alice"));
+    let delayed: Vec<_> = log
+        .iter()
+        .filter(|e| e.intervened.as_deref() == Some("delay"))
+        .collect();
+    assert_eq!(delayed.len(), refused);
+    assert!(
+        delayed
+            .iter()
+            .all(|e| e.key.as_deref() == Some(id.as_str()))
+    );
+    // The first accepted request came `delay` after the creation, and promptly (proxy clock;
+    // the last refusal came less than a poll before it).
+    let first_ok = log
+        .iter()
+        .find(|e| e.key.as_deref() == Some(id.as_str()) && e.status == Some(200))
+        .expect("ok");
+    let waited = first_ok.time - create.time;
+    assert!(
+        waited >= delay && waited < delay + 1.0,
+        "accepted {waited} s after the creation"
+    );
+    let last_refused = delayed.last().expect("refused");
+    assert!(last_refused.time - create.time < delay);
+    // The old key was never delayed.
+    assert!(
+        log.iter()
+            .filter(|e| e.key.as_deref() == Some(old.id.as_str()))
+            .all(|e| e.intervened.is_none())
+    );
+}
+
+#[test]
+fn a_throttle_fault_is_seen_once_then_spent() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    moto.add_fault(Fault::new("GetCallerIdentity", FaultKind::Throttle));
+    assert_eq!(moto.faults().len(), 1);
+
+    let e = moto
+        .caller_identity_via_proxy(&key.id, &key.secret)
+        .expect_err("throttled");
+    assert_eq!(
+        (e.status, e.code.as_deref(), e.message.as_str()),
+        (400, Some("Throttling"), "Rate exceeded")
+    );
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect("spent");
+    assert_eq!(
+        moto.faults()[0].get("count").and_then(Json::as_f64),
+        Some(0.0)
+    );
+
+    // The aws CLI retries throttling: it succeeds on the second attempt, and the log shows both.
+    moto.add_fault(Fault::new("ListAccessKeys", FaultKind::Throttle).key(&key.id));
+    let mut c = moto.aws(&key);
+    c.args(["iam", "list-access-keys"]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log: Vec<_> = moto
+        .log()
+        .into_iter()
+        .filter(|e| e.action.as_deref() == Some("ListAccessKeys"))
+        .collect();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!(
+        (log[0].status, log[0].intervened.as_deref()),
+        (Some(400), Some("throttle"))
+    );
+    assert_eq!(
+        (log[1].status, log[1].intervened.as_deref()),
+        (Some(200), None)
+    );
+
+    // A rule for another key does not fire; `*` matches every action; counts add up.
+    moto.reset();
+    moto.add_fault(
+        Fault::new("*", FaultKind::Unavailable)
+            .key("AKIAOTHER")
+            .forever(),
+    );
+    moto.add_fault(Fault::new("*", FaultKind::ServerError).count(2));
+    for expected in [Some(500), Some(500), None] {
+        let r = moto.caller_identity_via_proxy(&key.id, &key.secret);
+        assert_eq!(r.err().map(|e| e.status), expected);
+    }
+}
+
+#[test]
+fn other_faults_answer_as_aws_or_close_the_connection() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    let aws = |args: &[&str]| {
+        let mut c = moto.aws(&key);
+        c.env("AWS_MAX_ATTEMPTS", "1")
+            .args(["--cli-read-timeout", "1"])
+            .args(args);
+        run(c)
+    };
+    let create = ["iam", "create-access-key", "--user-name", "alice"];
+
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Limit));
+    let out = aws(&create);
+    assert!(
+        text(&out.stderr).contains(
+            "An error occurred (LimitExceeded) when calling the CreateAccessKey operation: \
+             Cannot exceed quota for AccessKeysPerUser: 2"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Denied));
+    let out = aws(&create);
+    assert!(
+        text(&out.stderr).contains("(AccessDenied)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("user/alice is not authorized to perform: iam:CreateAccessKey")
+    );
+    moto.add_fault(Fault::new(
+        "CreateAccessKey",
+        FaultKind::Error {
+            status: 400,
+            code: "NoSuchEntity".into(),
+            message: "The user with name alice cannot be found.".into(),
+        },
+    ));
+    assert!(text(&aws(&create).stderr).contains("(NoSuchEntity)"));
+
+    // close: no answer, and nothing happened.
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Close));
+    let out = aws(&create);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+    assert_eq!(moto.list_access_keys("alice").len(), 1);
+
+    // after: no answer, but the key was made.
+    moto.add_fault(Fault::new("CreateAccessKey", FaultKind::After));
+    let out = aws(&create);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+    let keys = moto.list_access_keys("alice");
+    assert_eq!(keys.len(), 2);
+
+    // hang: the client's read timeout (1 s) ends it.
+    moto.add_fault(Fault::new("ListAccessKeys", FaultKind::Hang).seconds(3.0));
+    let t = Instant::now();
+    let out = aws(&["iam", "list-access-keys"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out.stderr).contains("Read timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(3) + Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+
+    let log = moto.log();
+    let kinds: Vec<_> = log
+        .iter()
+        .map(|e| (e.intervened.clone(), e.status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Some("limit".to_string()), Some(409)),
+            (Some("denied".to_string()), Some(403)),
+            (Some("error".to_string()), Some(400)),
+            (Some("close".to_string()), None),
+            (Some("after".to_string()), None),
+            (Some("hang".to_string()), None),
+        ]
+    );
+    assert!(log[..5].iter().all(|e| e.done) && !log[5].done, "{log:#?}");
+    let new = keys
+        .iter()
+        .find(|k| k.id != key.id)
+        .expect("the key made by 'after'");
+    assert_eq!(log[4].new_key.as_deref(), Some(new.id.as_str()));
+}
+
+#[test]
+fn the_log_holds_key_ids_and_actions_but_no_secret() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    let mut c = moto.aws(&key);
+    c.args([
+        "iam",
+        "create-access-key",
+        "--user-name",
+        "alice",
+        "--output",
+        "json",
+    ]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let created = Json::parse(&text(&out.stdout)).expect("JSON");
+    let new_secret = created
+        .get("AccessKey")
+        .and_then(|k| k.get("SecretAccessKey"))
+        .and_then(Json::as_str)
+        .expect("secret")
+        .to_string();
+    let new_id = created
+        .get("AccessKey")
+        .and_then(|k| k.get("AccessKeyId"))
+        .and_then(Json::as_str)
+        .expect("id");
+    moto.caller_identity_via_proxy(new_id, &new_secret)
+        .expect("works");
+    let mut c = moto.aws(&key);
+    c.args([
+        "iam",
+        "delete-access-key",
+        "--user-name",
+        "alice",
+        "--access-key-id",
+        new_id,
+    ]);
+    assert!(run(c).status.success());
+
+    let raw = moto.log_text();
+    for secret in [&key.secret, &new_secret] {
+        assert!(!raw.contains(secret.as_str()), "a secret in the log: {raw}");
+        assert!(
+            !raw.contains(&secret[..20]),
+            "part of a secret in the log: {raw}"
+        );
+    }
+    let log = moto.log();
+    let actions: Vec<_> = log
+        .iter()
+        .map(|e| e.action.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        ["CreateAccessKey", "GetCallerIdentity", "DeleteAccessKey"]
+    );
+    let keys: Vec<_> = log.iter().map(|e| e.key.as_deref().unwrap_or("")).collect();
+    assert_eq!(keys, [key.id.as_str(), new_id, key.id.as_str()]);
+    assert!(
+        log.iter()
+            .all(|e| e.status == Some(200) && e.time > 1.7e9 && e.done)
+    );
+    assert!(
+        log.windows(2)
+            .all(|w| w[0].seq < w[1].seq && w[0].time <= w[1].time)
+    );
+    assert_eq!(moto.log_since(log[1].seq).len(), 1);
+    assert!(log[0].is_mutating() && !log[1].is_mutating() && log[2].is_mutating());
+    // Admin calls are not in the log; reset empties it.
+    moto.list_access_keys("alice");
+    assert_eq!(moto.log().len(), 3);
+    moto.reset();
+    assert!(moto.log().is_empty());
+}
+
+#[test]
+fn drop_ends_both_processes_even_when_the_test_panics() {
+    let pids = std::sync::Mutex::new((0, 0));
+    let r = std::panic::catch_unwind(|| {
+        let moto = Moto::start();
+        *pids.lock().expect("lock") = moto.pids();
+        panic!("a failing test");
+    });
+    assert!(r.is_err());
+    let (a, b) = *pids.lock().expect("lock");
+    assert!(a > 0 && b > 0);
+    for pid in [a, b] {
+        // Killed and reaped: no /proc entry (a zombie would still have one).
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} is still there"
+        );
+    }
+}
+
+#[test]
+fn home_holds_the_files_and_commands_get_a_clean_environment() {
+    let config = "[default]\r\nregion = eu-west-1\r\n# no final newline";
+    let creds = "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s3cr3t\n";
+    let home = Home::new("http://127.0.0.1:9", config, creds);
+    let dir = home.path().to_path_buf();
+    assert!(dir.starts_with(env!("CARGO_TARGET_TMPDIR")));
+    assert_eq!(home.config(), config);
+    assert_eq!(home.credentials(), creds);
+    assert_eq!(home.aws_dir_entries(), ["config", "credentials"]);
+    let other = Home::new("http://127.0.0.1:9", "", "");
+    assert_ne!(other.path(), home.path());
+    assert_eq!(other.config(), "");
+
+    let out = home.command_for("env").output().expect("env");
+    let mut env: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    env.sort();
+    let d = dir.display();
+    let mut want = vec![
+        format!("AWS_CONFIG_FILE={d}/.aws/config"),
+        "AWS_EC2_METADATA_DISABLED=true".to_string(),
+        "AWS_ENDPOINT_URL=http://127.0.0.1:9".to_string(),
+        "AWS_PAGER=".to_string(),
+        "AWS_REGION=us-east-1".to_string(),
+        format!("AWS_SHARED_CREDENTIALS_FILE={d}/.aws/credentials"),
+        format!("HOME={d}"),
+    ];
+    if let Ok(path) = std::env::var("PATH") {
+        want.push(format!("PATH={path}"));
+    }
+    want.sort();
+    assert_eq!(env, want);
+    let out = home.command_for("pwd").output().expect("pwd");
+    assert_eq!(text(&out.stdout).trim(), d.to_string());
+
+    drop(home);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn the_json_reader_reads_what_the_proxy_writes() {
+    let j = Json::parse(
+        r#" {"a": [1, -2.5e1, true, false, null], "s": "q\"\\\/\n\u00e9\ud83d\ude00", "o": {}, "e": []} "#,
+    )
+    .expect("parse");
+    let a = j.get("a").and_then(Json::as_array).expect("a");
+    assert_eq!(a[0].as_f64(), Some(1.0));
+    assert_eq!(a[1].as_f64(), Some(-25.0));
+    assert_eq!(
+        (a[2].as_bool(), a[3].as_bool(), a[4].is_null()),
+        (Some(true), Some(false), true)
+    );
+    assert_eq!(j.get("s").and_then(Json::as_str), Some("q\"\\/\né😀"));
+    assert_eq!(j.get("o"), Some(&Json::Obj(vec![])));
+    assert_eq!(j.get("missing"), None);
+    assert!(Json::parse("{\"a\": 1,}").is_err());
+    assert!(Json::parse("[1] x").is_err());
+    assert!(Json::parse("\"open").is_err());
+    assert_eq!(moto::json::quote("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
+    assert_eq!(
+        Json::parse(&moto::json::quote("é\t\""))
+            .expect("round trip")
+            .as_str(),
+        Some("é\t\"")
+    );
+}

@@ -1,0 +1,661 @@
+#!/usr/bin/env python3
+"""A proxy between the program under test and moto_server that adds what moto lacks.
+
+    iam_proxy.py MOTO_URL [--port N] [--bootstrap] [--verbose]
+
+Listens on 127.0.0.1 (port 0 by default: the OS chooses) and prints `PORT <n>` as the first
+line of stdout once it is ready (after the bootstrap, with --bootstrap). Forwards every request
+byte for byte (headers, Host included: SigV4 signs it) to MOTO_URL, and on the way:
+
+- rejects requests signed by an INACTIVE access key (moto accepts them) as real AWS does:
+  403 InvalidClientTokenId, in the AWS error shape of the service (IAM or STS);
+- refuses a key created through the proxy (seen in a CreateAccessKey response) in the same way
+  for `delay_new_key_seconds` after its creation (IAM's propagation delay);
+- injects faults per action and signing key (see FAULT KINDS);
+- logs every request: action, signing key id, HTTP status, time, whether it intervened.
+  Never a secret, never a body.
+
+Key status is learnt from the CreateAccessKey/UpdateAccessKey/DeleteAccessKey calls that go
+through the proxy (and from the admin API below); a key the proxy has not seen is looked up
+once in moto's /moto-api/data.json (which keeps deleted keys too: a deleted key is forwarded,
+and moto itself refuses it).
+
+Control API, on the same port (JSON in, JSON out):
+  POST /__proxy/config   {"delay_new_key_seconds": 6, "reject_inactive": true,
+                          "faults": [RULE...] (replaces the list), "hang_seconds": 30,
+                          "aws_error_shape": false}     -> the whole config
+  GET  /__proxy/config                                  -> the whole config (faults with what is left)
+  POST /__proxy/faults   RULE or [RULE...]              -> appends; returns the whole config
+  GET  /__proxy/log[?since=SEQ]                         -> [ENTRY...]
+  POST /__proxy/reset                                   -> clears log, faults, delay; reject_inactive on
+  GET  /__proxy/keys                                    -> {"AKIA...": {"status", "user", "age"}}
+  POST /__proxy/admin    {"op": OP, ...args}            -> the result of moto_admin.Admin.OP
+     ops: create_user {user, policy?}, create_access_key {user}, list_access_keys {user},
+     update_access_key {id, status, user?}, delete_access_key {id, user?}, last_used {id},
+     get_caller_identity {id, secret, via_proxy?}, admin_identity {},
+     call {service, action, params, id, secret, via_proxy?} -> {"status", "body"} (any signed
+     query-protocol call, its answer as sent)
+     An AWS error answers 400 {"error": {"status", "code", "message"}}.
+  GET  /__proxy/health                                  -> {"ok": true}
+
+RULE: {"action": "CreateAccessKey" | "*", "key": AKID (optional: only requests signed by it),
+       "kind": KIND, "count": N (default 1; a negative count never runs out),
+       "seconds": S (hang only), "status"/"code"/"message" (kind "error" only)}
+FAULT KINDS: throttle (400 Throttling "Rate exceeded"), 500 (ServiceFailure), 503
+  (ServiceUnavailable), limit (409 LimitExceeded "Cannot exceed quota for AccessKeysPerUser: 2"),
+  denied (403 AccessDenied), error (any status/code/message), hang (read the request, say
+  nothing for `seconds`, then close), close (close the connection without answering), after
+  (forward, so the action takes effect, then close without answering).
+  The first rule that matches a request and has count left applies (before the key checks).
+ENTRY: {"seq", "time" (unix seconds), "ms", "method", "path", "service", "action", "key",
+  "done" (false while the proxy is still at it: a hang), "status" (null when no answer was sent), "intervened" (null or what the proxy did:
+  "inactive", "delay", or a fault kind), "user_name", "access_key_id", "new_key_status",
+  "new_key"} — user_name/access_key_id/new_key_status are the request's UserName/AccessKeyId/
+  Status parameters; new_key is the AccessKeyId that a CreateAccessKey answer held.
+
+Python 3 stdlib only (moto_admin.py beside it is stdlib only too).
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_admin  # noqa: E402
+
+NAMESPACES = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+DEFAULT_ACCOUNT = "123456789012"
+CRED_RE = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/([^/]*)/")
+FAULT_KINDS = {"throttle", "500", "503", "limit", "denied", "error", "hang", "close", "after"}
+# Headers of moto's answer that the proxy sets itself or that concern one connection only.
+NOT_FORWARDED = {
+    "server",
+    "date",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+}
+
+
+class State:
+    def __init__(self, moto_url):
+        self.moto_url = moto_url.rstrip("/")
+        self.lock = threading.Lock()
+        self.started = time.time()
+        self.seq = 0
+        self.log = []
+        self.keys = {}  # id -> {"status", "user", "created" (time or None)}
+        self.admin = None  # moto_admin.Admin once bootstrapped
+        self.port = None
+        self.reset_config()
+
+    def reset_config(self):
+        self.delay = 0.0
+        self.reject_inactive = True
+        self.hang_seconds = 30.0
+        self.aws_error_shape = False
+        self.faults = []
+
+    def config_json(self):
+        return {
+            "delay_new_key_seconds": self.delay,
+            "reject_inactive": self.reject_inactive,
+            "hang_seconds": self.hang_seconds,
+            "aws_error_shape": self.aws_error_shape,
+            "faults": [dict(f) for f in self.faults],
+        }
+
+    def set_config(self, c):
+        if "delay_new_key_seconds" in c:
+            self.delay = float(c["delay_new_key_seconds"] or 0)
+        if "reject_inactive" in c:
+            self.reject_inactive = bool(c["reject_inactive"])
+        if "hang_seconds" in c:
+            self.hang_seconds = float(c["hang_seconds"])
+        if "aws_error_shape" in c:
+            self.aws_error_shape = bool(c["aws_error_shape"])
+        if "faults" in c:
+            self.faults = [check_rule(r) for r in (c["faults"] or [])]
+
+    def take_fault(self, action, key):
+        """The first live rule matching the request, its count taken (under the lock)."""
+        for rule in self.faults:
+            if rule["count"] == 0:
+                continue
+            if rule["action"] not in ("*", action):
+                continue
+            if rule.get("key") and rule["key"] != key:
+                continue
+            if rule["count"] > 0:
+                rule["count"] -= 1
+            return dict(rule)
+        return None
+
+    # -- what the proxy knows of the keys ------------------------------------------------------
+    def key_created(self, key_id, user, status, through_proxy):
+        self.keys[key_id] = {
+            "status": status or "Active",
+            "user": user,
+            "created": time.time() if through_proxy else None,
+        }
+
+    def key_status(self, key_id, status):
+        k = self.keys.get(key_id)
+        if k is None:
+            self.keys[key_id] = {"status": status, "user": None, "created": None}
+        else:
+            k["status"] = status
+
+    def key_deleted(self, key_id):
+        k = self.keys.get(key_id)
+        if k is not None:
+            k["status"] = "Deleted"
+
+    def lookup(self, key_id):
+        """What the proxy knows of a key, asking moto's data.json once for an unknown one."""
+        with self.lock:
+            k = self.keys.get(key_id)
+        if k is not None:
+            return k
+        try:
+            conn = http.client.HTTPConnection(*hostport(self.moto_url), timeout=10)
+            conn.request("GET", "/moto-api/data.json")
+            data = json.loads(conn.getresponse().read())
+            conn.close()
+        except Exception:  # moto will decide
+            return None
+        for inst in data.get("iam", {}).get("AccessKey", []):
+            if inst.get("access_key_id") == key_id:
+                with self.lock:
+                    k = self.keys.setdefault(
+                        key_id,
+                        {"status": inst.get("status"), "user": inst.get("user_name"), "created": None},
+                    )
+                return k
+        return None
+
+
+def hostport(url):
+    u = urllib.parse.urlsplit(url)
+    return u.hostname, u.port or 80
+
+
+def check_rule(r):
+    if not isinstance(r, dict):
+        raise ValueError(f"a fault rule is a JSON object, not {r!r}")
+    kind = str(r.get("kind", ""))
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"fault kind {kind!r}: expected one of {sorted(FAULT_KINDS)}")
+    rule = {
+        "action": r.get("action") or "*",
+        "key": r.get("key"),
+        "kind": kind,
+        "count": int(r["count"]) if r.get("count") is not None else 1,
+    }
+    for extra in ("seconds", "status", "code", "message"):
+        if r.get(extra) is not None:
+            rule[extra] = r[extra]
+    return rule
+
+
+def error_xml(service, code, message, request_id, sender=True):
+    ns = NAMESPACES.get(service, NAMESPACES["iam"])
+    kind = "Sender" if sender else "Receiver"
+    return (
+        f'<ErrorResponse xmlns="{ns}">\n  <Error>\n    <Type>{kind}</Type>\n'
+        f"    <Code>{code}</Code>\n    <Message>{xml_escape(message)}</Message>\n"
+        f"  </Error>\n  <RequestId>{request_id}</RequestId>\n</ErrorResponse>\n"
+    ).encode()
+
+
+def xml_escape(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def strip_ns(root):
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
+    server_version = "iam-proxy"
+    sys_version = ""
+    state = None  # set in main()
+    verbose = False
+
+    def log_message(self, format, *args):
+        if self.verbose:
+            sys.stderr.write("iam_proxy: " + (format % args) + "\n")
+
+    def do_GET(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def do_HEAD(self):
+        self.dispatch()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return None
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def answer(self, status, body, headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def answer_json(self, status, obj):
+        self.answer(status, json.dumps(obj).encode(), [("Content-Type", "application/json")])
+
+    def drop_connection(self):
+        """Close the connection without a byte of answer."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def dispatch(self):
+        try:
+            if self.path.startswith("/__proxy/"):
+                self.control()
+            else:
+                self.proxy()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- the control API -----------------------------------------------------------------------
+    def control(self):
+        st = self.state
+        body = self.read_body() or b""
+        path, _, query = self.path.partition("?")
+        route = (self.command, path[len("/__proxy/"):].rstrip("/"))
+        try:
+            arg = json.loads(body) if body.strip() else {}
+        except ValueError as e:
+            return self.answer_json(400, {"error": {"code": "BadJson", "message": str(e)}})
+        try:
+            if route == ("GET", "health"):
+                return self.answer_json(200, {"ok": True, "moto": st.moto_url})
+            if route == ("POST", "config"):
+                with st.lock:
+                    st.set_config(arg)
+                    return self.answer_json(200, st.config_json())
+            if route == ("GET", "config"):
+                with st.lock:
+                    return self.answer_json(200, st.config_json())
+            if route == ("POST", "faults"):
+                rules = [check_rule(r) for r in (arg if isinstance(arg, list) else [arg])]
+                with st.lock:
+                    st.faults.extend(rules)
+                    return self.answer_json(200, st.config_json())
+            if route == ("GET", "log"):
+                since = int(urllib.parse.parse_qs(query).get("since", ["0"])[0])
+                with st.lock:
+                    return self.answer_json(200, [e for e in st.log if e["seq"] > since])
+            if route == ("POST", "reset"):
+                with st.lock:
+                    st.log = []
+                    st.reset_config()
+                    return self.answer_json(200, st.config_json())
+            if route == ("GET", "keys"):
+                now = time.time()
+                with st.lock:
+                    out = {
+                        k: {
+                            "status": v["status"],
+                            "user": v["user"],
+                            "age": None if v["created"] is None else now - v["created"],
+                        }
+                        for k, v in st.keys.items()
+                    }
+                return self.answer_json(200, out)
+            if route == ("POST", "admin"):
+                return self.admin(arg)
+        except ValueError as e:
+            return self.answer_json(400, {"error": {"code": "BadRequest", "message": str(e)}})
+        return self.answer_json(404, {"error": {"code": "NotFound", "message": f"{route}"}})
+
+    def admin(self, arg):
+        st = self.state
+        op = arg.get("op")
+        a = st.admin
+        try:
+            if a is None and op != "get_caller_identity":
+                raise ValueError("no admin: start the proxy with --bootstrap")
+            if op == "create_user":
+                out = a.create_user(arg["user"], arg.get("policy") or "iam-sts")
+            elif op == "create_access_key":
+                out = a.create_access_key(arg["user"])
+                with st.lock:
+                    st.key_created(out["id"], out["user"], out["status"], through_proxy=False)
+            elif op == "list_access_keys":
+                out = a.list_access_keys(arg["user"])
+            elif op == "update_access_key":
+                out = a.update_access_key(arg["id"], arg["status"], arg.get("user"))
+                with st.lock:
+                    st.key_status(arg["id"], arg["status"])
+            elif op == "delete_access_key":
+                out = a.delete_access_key(arg["id"], arg.get("user"))
+                with st.lock:
+                    st.key_deleted(arg["id"])
+            elif op == "last_used":
+                out = a.last_used(arg["id"])
+            elif op == "get_caller_identity":
+                url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
+                out = moto_admin.get_caller_identity(url, arg["id"], arg["secret"])
+            elif op == "call":
+                url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
+                status, data = moto_admin.raw_call(
+                    url, arg["service"], arg["action"], arg.get("params") or {},
+                    arg["id"], arg["secret"],
+                )
+                out = {"status": status, "body": data.decode("utf-8", "replace")}
+            elif op == "admin_identity":
+                out = {"id": a.key, "user": moto_admin.ADMIN_USER}
+            else:
+                raise ValueError(f"unknown admin op {op!r}")
+        except moto_admin.AwsError as e:
+            return self.answer_json(400, {"error": e.to_json()})
+        except KeyError as e:
+            raise ValueError(f"admin op {op!r}: missing argument {e}")
+        except (OSError, http.client.HTTPException) as e:
+            return self.answer_json(502, {"error": {"code": "MotoUnreachable", "message": str(e)}})
+        return self.answer_json(200, out)
+
+    # -- the proxy -----------------------------------------------------------------------------
+    def proxy(self):
+        st = self.state
+        t0 = time.time()
+        body = self.read_body()
+        if body is None:
+            self.close_connection = True
+            return self.answer(411, b"chunked request bodies are not supported\n")
+        path, _, query = self.path.partition("?")
+        params = urllib.parse.parse_qs(query)
+        ctype = self.headers.get("Content-Type", "")
+        if body and (
+            "x-www-form-urlencoded" in ctype or (not ctype and body[:7] == b"Action=")
+        ):
+            try:
+                params.update(urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                pass
+
+        def param(name):
+            v = params.get(name)
+            return v[0] if v else None
+
+        action = param("Action") or self.headers.get("X-Amz-Target", "").rpartition(".")[2] or None
+        m = CRED_RE.search(self.headers.get("Authorization", ""))
+        key, service = (m.group(1), m.group(3)) if m else (None, None)
+        entry = {
+            "method": self.command,
+            "path": path,
+            "service": service,
+            "action": action,
+            "key": key,
+            "status": None,
+            "intervened": None,
+            "user_name": param("UserName"),
+            "access_key_id": param("AccessKeyId"),
+            "new_key_status": param("Status") if action == "UpdateAccessKey" else None,
+            "new_key": None,
+        }
+        request_id = str(uuid.uuid4())
+        # Logged on arrival (a hanging request shows up at once, "done": false), completed in
+        # place: every member exists from the start, so a concurrent dump sees a whole entry.
+        entry.update({"ms": None, "done": False, "time": t0})
+        with st.lock:
+            st.seq += 1
+            entry["seq"] = st.seq
+            st.log.append(entry)
+        try:
+            self.handle_request(entry, body, request_id)
+        finally:
+            with st.lock:
+                entry["ms"] = round((time.time() - t0) * 1000, 3)
+                entry["done"] = True
+
+    def handle_request(self, entry, body, request_id):
+        st = self.state
+        action, key, service = entry["action"], entry["key"], entry["service"]
+        with st.lock:
+            fault = st.take_fault(action, key)
+            hang_default = st.hang_seconds
+        if fault is not None:
+            kind = fault["kind"]
+            entry["intervened"] = kind
+            if kind == "close":
+                return self.drop_connection()
+            if kind == "hang":
+                time.sleep(float(fault.get("seconds", hang_default)))
+                return self.drop_connection()
+            if kind != "after":
+                status, code, message = self.fault_error(fault, entry)
+                entry["status"] = status
+                return self.send_error_xml(service, status, code, message, request_id)
+
+        status, headers, data = self.respond(entry, body, request_id)
+        if fault is not None:  # "after": it took effect; the client never hears of it
+            return self.drop_connection()
+        entry["status"] = status
+        self.answer(status, data, headers)
+
+    def respond(self, entry, body, request_id):
+        """What AWS would answer: refused for an inactive or too new key, else moto's answer."""
+        st = self.state
+        key, service = entry["key"], entry["service"]
+        k = st.lookup(key) if key else None
+        if k is not None:
+            with st.lock:
+                reject_inactive, delay = st.reject_inactive, st.delay
+            why = None
+            if reject_inactive and k["status"] == "Inactive":
+                why = "inactive"
+            elif delay > 0 and k["created"] is not None and time.time() - k["created"] < delay:
+                why = "delay"
+            if why:
+                entry["intervened"] = entry["intervened"] or why
+                body = error_xml(
+                    service,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                    request_id,
+                )
+                return 403, self.error_headers(request_id), body
+        status, headers, data = self.forward(body)
+        self.learn(entry, status, data)
+        if st.aws_error_shape and status >= 400:
+            data = self.aws_shape(service, data) or data
+        return status, headers, data
+
+    def fault_error(self, fault, entry):
+        kind = fault["kind"]
+        action = entry["action"] or "*"
+        if kind == "throttle":
+            return 400, "Throttling", "Rate exceeded"
+        if kind == "500":
+            return (
+                500,
+                "ServiceFailure",
+                "The request processing has failed because of an unknown error, exception or failure.",
+            )
+        if kind == "503":
+            return 503, "ServiceUnavailable", "Service is unable to handle request."
+        if kind == "limit":
+            return 409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"
+        if kind == "denied":
+            st = self.state
+            k = st.keys.get(entry["key"]) or {}
+            who = k.get("user") or "unknown"
+            target = entry["user_name"] or who
+            svc = entry["service"] or "iam"
+            return (
+                403,
+                "AccessDenied",
+                f"User: arn:aws:iam::{DEFAULT_ACCOUNT}:user/{who} is not authorized to perform: "
+                f"{svc}:{action} on resource: user {target} because no identity-based policy "
+                f"allows the {svc}:{action} action",
+            )
+        # "error"
+        return (
+            int(fault.get("status", 400)),
+            str(fault.get("code", "InjectedError")),
+            str(fault.get("message", "injected by iam_proxy")),
+        )
+
+    @staticmethod
+    def error_headers(request_id):
+        return [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
+
+    def send_error_xml(self, service, status, code, message, request_id):
+        body = error_xml(service, code, message, request_id, sender=status < 500)
+        self.answer(status, body, self.error_headers(request_id))
+
+    def aws_shape(self, service, data):
+        """moto's <ErrorResponse><Errors><Error>… as AWS answers it (no <Errors>, a namespace)."""
+        try:
+            root = strip_ns(ET.fromstring(data))
+        except ET.ParseError:
+            return None
+        if root.tag != "ErrorResponse" or root.find("Errors") is None:
+            return None
+        err = root.find(".//Error")
+        code = err.findtext("Code") or "Unknown"
+        message = err.findtext("Message") or ""
+        rid = root.findtext(".//RequestId") or str(uuid.uuid4())
+        return error_xml(service, code, message, rid, sender=(err.findtext("Type") != "Receiver"))
+
+    def forward(self, body):
+        st = self.state
+        conn = http.client.HTTPConnection(*hostport(st.moto_url), timeout=120)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in self.headers.items():
+                if k.lower() in ("transfer-encoding",):
+                    continue
+                conn.putheader(k, v)
+            conn.endheaders(body if body else None)
+            resp = conn.getresponse()
+            data = resp.read()
+            headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in NOT_FORWARDED]
+            return resp.status, headers, data
+        finally:
+            conn.close()
+
+    def learn(self, entry, status, data):
+        """Follow the keys' lives through the calls that change them."""
+        st = self.state
+        action = entry["action"]
+        if status != 200 or action not in ("CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"):
+            return
+        with st.lock:
+            if action == "CreateAccessKey":
+                try:
+                    root = strip_ns(ET.fromstring(data))
+                except ET.ParseError:
+                    return
+                new = root.findtext(".//AccessKey/AccessKeyId")
+                if new:
+                    entry["new_key"] = new
+                    st.key_created(
+                        new,
+                        root.findtext(".//AccessKey/UserName"),
+                        root.findtext(".//AccessKey/Status"),
+                        through_proxy=True,
+                    )
+            elif action == "UpdateAccessKey" and entry["access_key_id"]:
+                st.key_status(entry["access_key_id"], entry["new_key_status"] or "Active")
+            elif action == "DeleteAccessKey" and entry["access_key_id"]:
+                st.key_deleted(entry["access_key_id"])
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+def watch_stdin():
+    """Exit when the parent closes our stdin (or dies): no orphan proxy."""
+    try:
+        while sys.stdin.buffer.read(65536):
+            pass
+    except Exception:
+        pass
+    os._exit(0)
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("moto_url", help="moto_server's URL, e.g. http://127.0.0.1:5000")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--bootstrap", action="store_true",
+                   help="create the admin user and key, then turn moto's authentication on")
+    p.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
+    p.add_argument("--verbose", action="store_true")
+    a = p.parse_args(argv)
+    if a.watch_stdin:
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    state = State(a.moto_url)
+    if a.bootstrap:
+        boot = moto_admin.bootstrap(state.moto_url)
+        state.admin = moto_admin.Admin(state.moto_url, boot["id"], boot["secret"])
+        state.key_created(boot["id"], boot["user"], "Active", through_proxy=False)
+    Handler.state = state
+    Handler.verbose = a.verbose
+    server = Server(("127.0.0.1", a.port), Handler)
+    state.port = server.server_address[1]
+    print(f"PORT {state.port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
