@@ -159,10 +159,6 @@ fn an_inactive_key_is_refused_by_the_proxy() {
         (e.status, e.code.as_deref()),
         (403, Some("InvalidClientTokenId"))
     );
-    let mut c = moto.aws(&key);
-    c.env("AWS_MAX_ATTEMPTS", "1")
-        .args(["iam", "list-access-keys"]);
-    assert!(text(&run(c).stderr).contains("InvalidClientTokenId"));
 
     // The exact shape, per service.
     let (status, body) = raw_signed(&moto, "sts", &key);
@@ -204,18 +200,20 @@ fn an_inactive_key_is_refused_by_the_proxy() {
     // A status change made by the client through the proxy is seen too.
     moto.update_access_key("alice", &key.id, "Active");
     let other = moto.create_access_key("alice");
-    let mut c = moto.aws(&other);
-    c.args([
+    let params = [
+        ("UserName", "alice"),
+        ("AccessKeyId", key.id.as_str()),
+        ("Status", "Inactive"),
+    ];
+    let (status, body) = moto.signed_call(
         "iam",
-        "update-access-key",
-        "--user-name",
-        "alice",
-        "--status",
-        "Inactive",
-    ])
-    .args(["--access-key-id", &key.id]);
-    let out = run(c);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+        "UpdateAccessKey",
+        &params,
+        &other.id,
+        &other.secret,
+        true,
+    );
+    assert_eq!(status, 200, "{body}");
     moto.caller_identity_via_proxy(&key.id, &key.secret)
         .expect_err("deactivated through the proxy");
     let update = moto
@@ -422,25 +420,40 @@ fn other_faults_answer_as_aws_or_close_the_connection() {
         "{}",
         text(&out.stderr)
     );
+    let create_raw = || {
+        let params = [("UserName", "alice")];
+        moto.signed_call(
+            "iam",
+            "CreateAccessKey",
+            &params,
+            &key.id,
+            &key.secret,
+            true,
+        )
+    };
     moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Denied));
-    let out = aws(&create);
+    let (status, body) = create_raw();
+    assert_eq!(status, 403);
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
     assert!(
-        text(&out.stderr).contains("(AccessDenied)"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stderr).contains("user/alice is not authorized to perform: iam:CreateAccessKey")
+        body.contains("user/alice is not authorized to perform: iam:CreateAccessKey"),
+        "{body}"
     );
     moto.add_fault(Fault::new(
         "CreateAccessKey",
         FaultKind::Error {
-            status: 400,
+            status: 404,
             code: "NoSuchEntity".into(),
             message: "The user with name alice cannot be found.".into(),
         },
     ));
-    assert!(text(&aws(&create).stderr).contains("(NoSuchEntity)"));
+    let (status, body) = create_raw();
+    assert_eq!(status, 404);
+    assert!(
+        body.starts_with("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">"),
+        "{body}"
+    );
+    assert!(body.contains("<Type>Sender</Type>\n    <Code>NoSuchEntity</Code>\n    <Message>The user with name alice cannot be found.</Message>"), "{body}");
 
     // close: no answer, and nothing happened.
     moto.add_fault(Fault::new("CreateAccessKey", FaultKind::Close));
@@ -481,7 +494,7 @@ fn other_faults_answer_as_aws_or_close_the_connection() {
         [
             (Some("limit".to_string()), Some(409)),
             (Some("denied".to_string()), Some(403)),
-            (Some("error".to_string()), Some(400)),
+            (Some("error".to_string()), Some(404)),
             (Some("close".to_string()), None),
             (Some("after".to_string()), None),
             (Some("hang".to_string()), None),

@@ -71,6 +71,7 @@ import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_admin  # noqa: E402
 

@@ -463,7 +463,8 @@ impl Moto {
         cmd.arg(crate_dir().join("tests/support/iam_proxy.py"))
             .arg(&moto_url)
             .arg("--bootstrap")
-            .arg("--watch-stdin");
+            .arg("--watch-stdin")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
         let (proxy, proxy_port) = spawn_until(
             "iam_proxy.py",
             cmd,
