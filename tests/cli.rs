@@ -608,3 +608,46 @@ fn list_access_keys_matches_the_aws_cli_json() {
     };
     assert_eq!(strip(text(&ours.stdout)), strip(text(&theirs.stdout)));
 }
+
+#[test]
+fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
+    let moto = Moto::start();
+    let mut credentials = String::new();
+    let mut config = String::from("[profile sso]\nsso_session = corp\nsso_account_id = 1\n");
+    let mut keys = Vec::new();
+    for u in 0..20 {
+        let k = moto.user_with_key(&format!("user{u}"));
+        for p in 0..10 {
+            // Half in each file.
+            if p % 2 == 0 {
+                credentials.push_str(&k.credentials_profile(&format!("u{u}p{p}")));
+            } else {
+                config.push_str(&format!(
+                    "[profile u{u}p{p}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                    k.id, k.secret
+                ));
+            }
+        }
+        keys.push(k);
+    }
+    let home = moto.home(&config, &credentials);
+    moto.set_delay(6.0);
+    let start = Instant::now();
+    let out = run(&home, &["--all-profiles"]);
+    let took = start.elapsed();
+    assert_code(&out, 0);
+    let creds = home.credentials();
+    let conf = home.config();
+    for (u, k) in keys.iter().enumerate() {
+        let (id, secret) = held(&creds, &format!("u{u}p0"));
+        assert_ne!(id, k.id);
+        assert!(works(&moto, &id, &secret));
+        for p in (1..10).step_by(2) {
+            assert_eq!(held(&conf, &format!("profile u{u}p{p}")).0, id, "every profile of the key");
+        }
+        assert_eq!(key_ids(&moto, &format!("user{u}")).len(), 1);
+    }
+    let creates = mutations(&moto).iter().filter(|a| *a == "CreateAccessKey").count();
+    assert_eq!(creates, 20, "one rotation per key");
+    assert!(took < Duration::from_secs(8), "20 keys, 200 profiles, D = 6 s: took {took:?}");
+}

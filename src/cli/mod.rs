@@ -379,7 +379,7 @@ async fn rotate(
         admin_user: r.user_name.clone().map(UserName::new),
         options,
         mode,
-        max_concurrency: 8,
+        max_concurrency: 16,
     };
     let seed =
         u64::try_from(driver::now().as_millis()).unwrap_or(0) ^ u64::from(std::process::id());
