@@ -320,19 +320,20 @@ fn a_new_key_is_refused_for_the_delay_then_accepted() {
             .iter()
             .all(|e| e.key.as_deref() == Some(id.as_str()))
     );
-    // The first accepted request came `delay` after the creation, and promptly (proxy clock;
-    // the last refusal came less than a poll before it).
+    // On the proxy's clock: the key was made between the CreateAccessKey request's arrival and
+    // its answer; it was refused until `delay` after that, and accepted at the next poll.
+    let made = (create.time, create.time + create.ms / 1000.0);
     let first_ok = log
         .iter()
         .find(|e| e.key.as_deref() == Some(id.as_str()) && e.status == Some(200))
         .expect("ok");
-    let waited = first_ok.time - create.time;
     assert!(
-        waited >= delay && waited < delay + 1.0,
-        "accepted {waited} s after the creation"
+        first_ok.time >= made.0 + delay && first_ok.time < made.1 + delay + 1.5,
+        "accepted {} s after the creation",
+        first_ok.time - made.0
     );
     let last_refused = delayed.last().expect("refused");
-    assert!(last_refused.time - create.time < delay);
+    assert!(last_refused.time < made.1 + delay);
     // The old key was never delayed.
     assert!(
         log.iter()
@@ -469,7 +470,8 @@ fn other_faults_answer_as_aws_or_close_the_connection() {
     assert_eq!(keys.len(), 2);
 
     // hang: the client's read timeout (1 s) ends it.
-    moto.add_fault(Fault::new("ListAccessKeys", FaultKind::Hang).seconds(3.0));
+    // (The proxy would close after 20 s: the client's own timeout ended it.)
+    moto.add_fault(Fault::new("ListAccessKeys", FaultKind::Hang).seconds(20.0));
     let t = Instant::now();
     let out = aws(&["iam", "list-access-keys"]);
     assert_eq!(out.status.code(), Some(255));
@@ -478,11 +480,7 @@ fn other_faults_answer_as_aws_or_close_the_connection() {
         "{}",
         text(&out.stderr)
     );
-    assert!(
-        t.elapsed() < Duration::from_secs(3) + Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
 
     let log = moto.log();
     let kinds: Vec<_> = log
