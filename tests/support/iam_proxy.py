@@ -46,12 +46,14 @@ FAULT KINDS: throttle (400 Throttling "Rate exceeded"), 500 (ServiceFailure), 50
   denied (403 AccessDenied), error (any status/code/message), hang (read the request, say
   nothing for `seconds`, then close), close (close the connection without answering), after
   (forward, so the action takes effect, then close without answering).
-  The first rule that matches a request and has count left applies (before the key checks).
-ENTRY: {"seq", "time" (unix seconds), "ms", "method", "path", "service", "action", "key",
-  "done" (false while the proxy is still at it: a hang), "status" (null when no answer was sent), "intervened" (null or what the proxy did:
-  "inactive", "delay", or a fault kind), "user_name", "access_key_id", "new_key_status",
-  "new_key"} — user_name/access_key_id/new_key_status are the request's UserName/AccessKeyId/
-  Status parameters; new_key is the AccessKeyId that a CreateAccessKey answer held.
+  The first rule that matches a request and has count left applies (before the key checks;
+  "after" goes through them).
+ENTRY: {"seq", "time" (unix seconds, on arrival), "ms", "done" (false while the proxy is still
+  at it, e.g. a hang: entries are logged on arrival), "method", "path", "service", "action",
+  "key" (the signing key id), "status" (null when no answer was sent), "intervened" (null, or
+  what the proxy did: "inactive", "delay", "moto-unreachable" (answered 502), or a fault kind),
+  "user_name", "access_key_id", "new_key_status" (the request's UserName, AccessKeyId and
+  Status parameters), "new_key" (the AccessKeyId that a CreateAccessKey answer held)}.
 
 Python 3 stdlib only (moto_admin.py beside it is stdlib only too).
 """
@@ -503,7 +505,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     request_id,
                 )
                 return 403, self.error_headers(request_id), body
-        status, headers, data = self.forward(body)
+        try:
+            status, headers, data = self.forward(body)
+        except (OSError, http.client.HTTPException) as e:
+            entry["intervened"] = entry["intervened"] or "moto-unreachable"
+            return 502, [("Content-Type", "text/plain")], f"iam_proxy: moto: {e}\n".encode()
         self.learn(entry, status, data)
         if st.aws_error_shape and status >= 400:
             data = self.aws_shape(service, data) or data
