@@ -126,6 +126,9 @@ fi
 chmod +x "$CACHE/run"
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="$CACHE/run"
 export INSTA_WORKSPACE_ROOT="$ROOT"
+# No DWARF in the test modules (the runtime's backtraces use the name section): ~20% less CPU
+# to build them, measured here. Set CARGO_PROFILE_TEST_DEBUG to get it back.
+export CARGO_PROFILE_TEST_DEBUG="${CARGO_PROFILE_TEST_DEBUG:-0}"
 export RUST_TEST_NOCAPTURE=1 RUST_BACKTRACE=0
 
 if [[ "$MODE" == setup ]]; then
