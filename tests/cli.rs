@@ -643,11 +643,21 @@ fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
         assert_ne!(id, k.id);
         assert!(works(&moto, &id, &secret));
         for p in (1..10).step_by(2) {
-            assert_eq!(held(&conf, &format!("profile u{u}p{p}")).0, id, "every profile of the key");
+            assert_eq!(
+                held(&conf, &format!("profile u{u}p{p}")).0,
+                id,
+                "every profile of the key"
+            );
         }
         assert_eq!(key_ids(&moto, &format!("user{u}")).len(), 1);
     }
-    let creates = mutations(&moto).iter().filter(|a| *a == "CreateAccessKey").count();
+    let creates = mutations(&moto)
+        .iter()
+        .filter(|a| *a == "CreateAccessKey")
+        .count();
     assert_eq!(creates, 20, "one rotation per key");
-    assert!(took < Duration::from_secs(8), "20 keys, 200 profiles, D = 6 s: took {took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "20 keys, 200 profiles, D = 6 s: took {took:?}"
+    );
 }
