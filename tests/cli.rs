@@ -661,3 +661,38 @@ fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
         "20 keys, 200 profiles, D = 6 s: took {took:?}"
     );
 }
+
+#[test]
+fn mfa_profiles_ask_for_a_code_and_make_a_session() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let config = "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n";
+    let creds = k.credentials_profile("default");
+    let home = moto.home(config, &creds);
+    // Without a terminal and without --token-code: a clear refusal, nothing changed.
+    let out = run(&home, &[]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("--token-code"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mutations(&moto).is_empty());
+    // With a code: the IAM calls go through an MFA session made with the long-term key. (moto
+    // does not accept GetSessionToken's credentials for IAM calls, so the run cannot go further
+    // here; the files must then be untouched.)
+    let _ = run(&home, &["--token-code", "123456"]);
+    let log = moto.log();
+    let session = log
+        .iter()
+        .find(|e| e.action.as_deref() == Some("GetSessionToken"))
+        .expect("an MFA session was asked for");
+    assert_eq!(session.key.as_deref(), Some(k.id.as_str()));
+    assert!(
+        log.iter()
+            .filter(|e| e.action.as_deref() == Some("ListAccessKeys"))
+            .all(|e| e.key.as_deref() != Some(k.id.as_str())),
+        "IAM calls are signed by the session"
+    );
+    assert_eq!(home.credentials(), creds);
+}
