@@ -383,6 +383,14 @@ fn decide_inner(
     now: Timestamp,
 ) -> Result<Decision, PlanError> {
     let user = &identity.user_name;
+    // A key listed twice (never from IAM; possible from a broken server) counts once.
+    let mut unique: Vec<KeyMeta> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.iter().any(|u| u.access_key_id == k.access_key_id) {
+            unique.push(k.clone());
+        }
+    }
+    let keys = unique.as_slice();
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete {
         if find(d).is_none() {
@@ -473,10 +481,16 @@ fn decide_inner(
                         removal(k, reason, Vec::new(), !options.yes)
                     }
                     None => {
-                        let other = keys
+                        let Some(other) = keys
                             .iter()
                             .find(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
-                            .expect("a full user has a key besides the one in use");
+                        else {
+                            // Unreachable with distinct ids (deduplicated above); refuse, never panic.
+                            return Err(PlanError::TooManyKeys {
+                                user: user.clone(),
+                                count: keys.len(),
+                            });
+                        };
                         return Err(PlanError::KeyHeldElsewhere {
                             user: user.clone(),
                             key: other.access_key_id.clone(),
