@@ -112,6 +112,26 @@ impl Aws {
         config
     }
 
+    /// A profile's base configuration and the SDK's own credential chain for it (admin mode's
+    /// caller with SSO, a role...).
+    async fn profile_chain(
+        &self,
+        p: &str,
+    ) -> (
+        SdkConfig,
+        Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    ) {
+        let base = self.base(Some(p)).await;
+        let chain = aws_config::defaults(BehaviorVersion::latest())
+            .profile_name(p)
+            .region(base.region().cloned())
+            .http_client(self.http.clone())
+            .load()
+            .await;
+        let provider = chain.credentials_provider();
+        (base, provider)
+    }
+
     fn debug(&self, what: std::fmt::Arguments<'_>) {
         if self.conn.debug {
             eprintln!("debug: {what}");
@@ -173,15 +193,9 @@ impl Aws {
             Signer::Profile(p) => {
                 // Admin mode with a profile that is not static keys (SSO, a role...): the SDK's own
                 // credential chain for it.
-                let base = self.base(Some(p)).await;
-                let chain = aws_config::defaults(BehaviorVersion::latest())
-                    .profile_name(p)
-                    .region(base.region().cloned())
-                    .http_client(self.http.clone())
-                    .load()
-                    .await;
+                let (base, chain) = self.profile_chain(p).await;
                 let mut b = aws_sdk_iam::config::Builder::from(&base);
-                if let Some(provider) = chain.credentials_provider() {
+                if let Some(provider) = chain {
                     b = b.credentials_provider(provider);
                 }
                 aws_sdk_iam::Client::from_conf(b.build())
@@ -241,15 +255,9 @@ impl Aws {
                     .await
             }
             Signer::Profile(p) => {
-                let base = self.base(Some(p)).await;
-                let chain = aws_config::defaults(BehaviorVersion::latest())
-                    .profile_name(p)
-                    .region(base.region().cloned())
-                    .http_client(self.http.clone())
-                    .load()
-                    .await;
+                let (base, chain) = self.profile_chain(p).await;
                 let mut b = aws_sdk_sts::config::Builder::from(&base);
-                if let Some(provider) = chain.credentials_provider() {
+                if let Some(provider) = chain {
                     b = b.credentials_provider(provider);
                 }
                 self.debug(format_args!("STS GetCallerIdentity profile={p}"));
