@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 
 use crate::time::Timestamp;
@@ -12,7 +13,7 @@ use crate::time::Timestamp;
 /// An access key id such as `AKIAIOSFODNN7EXAMPLE`. Not a secret: the `aws` CLI prints it freely.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct AccessKeyId(String);
+pub struct AccessKeyId(CompactString);
 
 impl AccessKeyId {
     /// Wraps a key id read from a file or an API answer.
@@ -20,10 +21,11 @@ impl AccessKeyId {
     /// Returns `None` for text that cannot be a key id: empty, or holding whitespace or control
     /// characters (IAM's pattern is `[\w]+`, 16 to 128 characters; the check here is looser so
     /// that test servers with other id shapes still work).
-    pub fn new(id: impl Into<String>) -> Option<Self> {
-        let id = id.into();
-        let ok = !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_graphic());
-        ok.then_some(Self(id))
+    pub fn new(id: impl AsRef<str>) -> Option<Self> {
+        let id = id.as_ref();
+        let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+        // Real ids (20 characters) are kept inline: copying one allocates nothing.
+        ok.then(|| Self(CompactString::new(id)))
     }
 
     /// The id as text.

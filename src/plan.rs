@@ -345,8 +345,8 @@ fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
             hs.iter()
                 .map(|h| {
                     h.profile
-                        .clone()
-                        .unwrap_or_else(|| format!("[{}]", h.section))
+                        .as_ref()
+                        .map_or_else(|| format!("[{}]", h.section), |p| p.to_string())
                 })
                 .collect()
         })

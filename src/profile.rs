@@ -12,7 +12,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ini::{Document, Entry, FileKind, ParseError, SectionKind};
+use crate::ini::parse::FastMap;
+use crate::ini::{CompactString, Document, Entry, FileKind, ParseError, Section, SectionKind};
 use crate::key::{AccessKeyId, SecretAccessKey};
 
 /// The two files, parsed. A missing file is an empty text.
@@ -71,14 +72,6 @@ impl AwsFiles {
             || self.config.profile_section(profile).is_some()
     }
 
-    /// A profile's setting as botocore sees it: the credentials file's value, else the config's.
-    fn setting(&self, profile: &str, key: &str) -> Option<(FileKind, &Entry)> {
-        if let Some(e) = self.credentials.get(profile, key) {
-            return Some((FileKind::Credentials, e));
-        }
-        self.config.get(profile, key).map(|e| (FileKind::Config, e))
-    }
-
     /// Every section, in either file, that holds key `id` (see [`Document::key_holders`]).
     pub fn holders(&self, id: &AccessKeyId) -> Vec<Holder> {
         let mut out = Vec::new();
@@ -109,7 +102,7 @@ impl AwsFiles {
                 let Some(e) = section.entry("aws_access_key_id") else {
                     continue;
                 };
-                let Some(id) = AccessKeyId::new(e.value.clone()) else {
+                let Some(id) = AccessKeyId::new(&e.value) else {
                     continue;
                 };
                 // The same rule as `Document::key_holders`: a session's keys are not a holder.
@@ -130,7 +123,7 @@ impl AwsFiles {
     }
 }
 
-fn profile_of(kind: &SectionKind) -> Option<String> {
+fn profile_of(kind: &SectionKind) -> Option<CompactString> {
     match kind {
         SectionKind::Profile(p) => Some(p.clone()),
         _ => None,
@@ -144,9 +137,9 @@ pub struct Holder {
     /// Which file.
     pub file: FileKind,
     /// The section header's text (`profile work`, `work`, `DEFAULT`).
-    pub section: String,
+    pub section: CompactString,
     /// The profile the section defines, if it is a profile section.
-    pub profile: Option<String>,
+    pub profile: Option<CompactString>,
     /// 1-based line of its `aws_access_key_id`.
     pub line: usize,
 }
@@ -293,10 +286,13 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
     let mut chain = vec![profile.to_owned()];
     let mut current = profile.to_owned();
     loop {
-        match classify(files, &current)? {
+        let view = View::new(files, &current);
+        match classify(&view)? {
             Class::Static(found) => {
-                let mfa_serial = setting_value(files, &current, "mfa_serial")
-                    .or_else(|| setting_value(files, profile, "mfa_serial"));
+                let mfa_serial = view
+                    .setting("mfa_serial")
+                    .or_else(|| View::new(files, profile).setting("mfa_serial"))
+                    .map(str::to_owned);
                 return Ok(Resolved {
                     profile: profile.to_owned(),
                     holder: current,
@@ -307,9 +303,9 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
             Class::RoleFrom(source) => {
                 if source == current {
                     // botocore: a role profile may name itself as its source when it also holds keys.
-                    match static_keys(files, &current)? {
+                    match static_keys(&view)? {
                         Some(found) => {
-                            let mfa_serial = setting_value(files, &current, "mfa_serial");
+                            let mfa_serial = view.setting("mfa_serial").map(str::to_owned);
                             return Ok(Resolved {
                                 profile: profile.to_owned(),
                                 holder: current,
@@ -354,7 +350,7 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
 
 /// A profile's kind, without following `source_profile`.
 pub fn kind(files: &AwsFiles, profile: &str) -> Result<ProfileKind, ProfileError> {
-    Ok(match classify(files, profile)? {
+    Ok(match classify(&View::new(files, profile))? {
         Class::Static(_) => ProfileKind::StaticKeys,
         Class::RoleFrom(_) => ProfileKind::Role,
         Class::Other(kind) => kind,
@@ -367,51 +363,175 @@ enum Class {
     Other(ProfileKind),
 }
 
-fn setting_value(files: &AwsFiles, profile: &str, key: &str) -> Option<String> {
-    files
-        .setting(profile, key)
-        .map(|(_, e)| e.value.clone())
-        .filter(|v| !v.is_empty())
+/// The settings that classifying and resolving a profile read, in the order of [`known`].
+const KNOWN: [&str; 14] = [
+    KEY_ID,
+    SECRET,
+    "aws_session_token",
+    "aws_security_token",
+    "web_identity_token_file",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "login_session",
+    "credential_process",
+    "mfa_serial",
+];
+
+/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length).
+fn known(key: &str) -> Option<usize> {
+    Some(match key {
+        KEY_ID => 0,
+        SECRET => 1,
+        "aws_session_token" => 2,
+        "aws_security_token" => 3,
+        "web_identity_token_file" => 4,
+        "role_arn" => 5,
+        "source_profile" => 6,
+        "credential_source" => 7,
+        "sso_session" => 8,
+        "sso_start_url" => 9,
+        "sso_account_id" => 10,
+        "login_session" => 11,
+        "credential_process" => 12,
+        "mfa_serial" => 13,
+        _ => return None,
+    })
 }
 
-fn classify(files: &AwsFiles, profile: &str) -> Result<Class, ProfileError> {
-    let has = |key: &str| setting_value(files, profile, key).is_some();
+/// One profile's sections in both files, found once, and its [`KNOWN`] settings found in one
+/// scan of each: classifying a profile reads a dozen settings, and `--all-profiles` classifies
+/// every profile.
+struct View<'a> {
+    files: &'a AwsFiles,
+    profile: &'a str,
+    credentials: Option<&'a Section>,
+    config: Option<&'a Section>,
+    /// Per file (credentials, config): the entry each [`KNOWN`] setting reads, its section's own
+    /// or else `[DEFAULT]`'s, as [`Document::lookup`] finds it.
+    found: [[Option<&'a Entry>; KNOWN.len()]; 2],
+}
+
+impl<'a> View<'a> {
+    fn new(files: &'a AwsFiles, profile: &'a str) -> Self {
+        let credentials = files.credentials.profile_section(profile);
+        let config = files.config.profile_section(profile);
+        Self::with(files, profile, credentials, config)
+    }
+
+    /// The view of a profile whose sections are known already.
+    fn with(
+        files: &'a AwsFiles,
+        profile: &'a str,
+        credentials: Option<&'a Section>,
+        config: Option<&'a Section>,
+    ) -> Self {
+        let scan = |doc: &'a Document, section: Option<&'a Section>| {
+            let mut found = [None; KNOWN.len()];
+            let Some(section) = section else {
+                return found;
+            };
+            for e in &section.entries {
+                if let Some(i) = known(&e.key) {
+                    found[i] = Some(e);
+                }
+            }
+            for d in doc.defaults() {
+                for e in &d.entries {
+                    if let Some(i) = known(&e.key) {
+                        found[i].get_or_insert(e);
+                    }
+                }
+            }
+            found
+        };
+        Self {
+            files,
+            profile,
+            credentials,
+            config,
+            found: [
+                scan(&files.credentials, credentials),
+                scan(&files.config, config),
+            ],
+        }
+    }
+
+    /// The profile's entry for `key` in one file (its own, else `[DEFAULT]`'s).
+    fn entry(&self, file: FileKind, key: &str) -> Option<&'a Entry> {
+        let f = match file {
+            FileKind::Credentials => 0,
+            FileKind::Config => 1,
+        };
+        if let Some(i) = known(key) {
+            return self.found[f][i];
+        }
+        let section = self.section(file)?;
+        self.files.document(file).lookup(section, key)
+    }
+
+    /// The profile's section in one file.
+    fn section(&self, file: FileKind) -> Option<&'a Section> {
+        match file {
+            FileKind::Credentials => self.credentials,
+            FileKind::Config => self.config,
+        }
+    }
+
+    /// A setting as botocore sees it (the credentials file's value, else the config's), if it is
+    /// not empty.
+    fn setting(&self, key: &str) -> Option<&'a str> {
+        self.entry(FileKind::Credentials, key)
+            .or_else(|| self.entry(FileKind::Config, key))
+            .map(|e| e.value.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.setting(key).is_some()
+    }
+}
+
+fn classify(view: &View<'_>) -> Result<Class, ProfileError> {
     // botocore's assume-role provider leaves a profile with a web identity token file to the
     // web-identity provider (EKS and CI OIDC roles).
-    if has("web_identity_token_file") {
+    if view.has("web_identity_token_file") {
         return Ok(Class::Other(ProfileKind::WebIdentity));
     }
-    if has("role_arn") {
-        if let Some(source) = setting_value(files, profile, "source_profile") {
-            return Ok(Class::RoleFrom(source));
+    if view.has("role_arn") {
+        if let Some(source) = view.setting("source_profile") {
+            return Ok(Class::RoleFrom(source.to_owned()));
         }
-        return Ok(Class::Other(if has("credential_source") {
+        return Ok(Class::Other(if view.has("credential_source") {
             ProfileKind::CredentialSource
         } else {
             ProfileKind::Role
         }));
     }
-    if has("sso_session") || has("sso_start_url") || has("sso_account_id") {
+    if view.has("sso_session") || view.has("sso_start_url") || view.has("sso_account_id") {
         return Ok(Class::Other(ProfileKind::Sso));
     }
-    if has("login_session") {
+    if view.has("login_session") {
         return Ok(Class::Other(ProfileKind::LoginSession));
     }
-    if let Some(found) = keys_in(files, FileKind::Credentials, profile)? {
+    if let Some(found) = keys_in(view, FileKind::Credentials)? {
         return Ok(found);
     }
-    if has("credential_process") {
+    if view.has("credential_process") {
         return Ok(Class::Other(ProfileKind::CredentialProcess));
     }
-    if let Some(found) = keys_in(files, FileKind::Config, profile)? {
+    if let Some(found) = keys_in(view, FileKind::Config)? {
         return Ok(found);
     }
     Ok(Class::Other(ProfileKind::NoCredentials))
 }
 
-fn static_keys(files: &AwsFiles, profile: &str) -> Result<Option<Resolved>, ProfileError> {
+fn static_keys(view: &View<'_>) -> Result<Option<Resolved>, ProfileError> {
     for file in [FileKind::Credentials, FileKind::Config] {
-        match keys_in(files, file, profile)? {
+        match keys_in(view, file)? {
             Some(Class::Static(r)) => return Ok(Some(r)),
             Some(_) => return Ok(None),
             None => {}
@@ -422,9 +542,9 @@ fn static_keys(files: &AwsFiles, profile: &str) -> Result<Option<Resolved>, Prof
 
 /// The keys one file gives a profile, as botocore's shared-credentials and config providers read
 /// them: `None` when that file has no `aws_access_key_id` for it.
-fn keys_in(files: &AwsFiles, file: FileKind, profile: &str) -> Result<Option<Class>, ProfileError> {
-    let doc = files.document(file);
-    let Some(id_entry) = doc.get(profile, KEY_ID) else {
+fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileError> {
+    let profile = view.profile;
+    let Some(id_entry) = view.entry(file, KEY_ID) else {
         return Ok(None);
     };
     let bad = |line, problem| ProfileError::BadKeys {
@@ -436,12 +556,12 @@ fn keys_in(files: &AwsFiles, file: FileKind, profile: &str) -> Result<Option<Cla
     if id_entry.value.is_empty() {
         return Ok(None);
     }
-    if doc.get(profile, "aws_session_token").is_some()
-        || doc.get(profile, "aws_security_token").is_some()
+    if view.entry(file, "aws_session_token").is_some()
+        || view.entry(file, "aws_security_token").is_some()
     {
         return Ok(Some(Class::Other(ProfileKind::Session)));
     }
-    let Some(secret_entry) = doc.get(profile, SECRET) else {
+    let Some(secret_entry) = view.entry(file, SECRET) else {
         return Err(bad(
             id_entry.line,
             "aws_access_key_id has no aws_secret_access_key beside it",
@@ -459,27 +579,27 @@ fn keys_in(files: &AwsFiles, file: FileKind, profile: &str) -> Result<Option<Cla
             "aws_secret_access_key continues on the next line; put it on one line",
         ));
     }
-    let Some(id) = AccessKeyId::new(id_entry.value.clone()) else {
+    let Some(id) = AccessKeyId::new(&id_entry.value) else {
         return Err(bad(
             id_entry.line,
             "aws_access_key_id is not a valid access key id",
         ));
     };
-    let Some(secret) = SecretAccessKey::new(secret_entry.value.clone()) else {
+    let Some(secret) = SecretAccessKey::new(secret_entry.value.as_str()) else {
         return Err(bad(
             secret_entry.line,
             "aws_secret_access_key is empty or not a valid secret",
         ));
     };
     // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
-    let section = match doc.profile_section(profile) {
+    let section = match view.section(file) {
         Some(s) if s.entry(KEY_ID).is_some() => s.header.clone(),
-        _ => "DEFAULT".to_owned(),
+        _ => CompactString::const_new("DEFAULT"),
     };
     let location = Holder {
         file,
         section,
-        profile: Some(profile.to_owned()),
+        profile: Some(CompactString::new(profile)),
         line: id_entry.line,
     };
     Ok(Some(Class::Static(Resolved {
@@ -524,8 +644,44 @@ pub struct Candidate {
 pub struct SkippedProfile {
     /// The profile.
     pub profile: String,
-    /// Why, in words.
-    pub reason: String,
+    /// Why (its `Display` and serialized form are the words).
+    pub reason: SkipReason,
+}
+
+/// Why `--all-profiles` leaves a profile out. Kept as data, and put in words only when shown:
+/// a large file skips thousands of profiles that nobody reads about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// An assumed role: the keys are those of the named source profile.
+    Role {
+        /// Its `source_profile`.
+        source_profile: String,
+    },
+    /// Credentials of another kind.
+    Kind(ProfileKind),
+    /// The profile cannot be read as it stands.
+    Error(ProfileError),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Role { source_profile } => {
+                write!(
+                    f,
+                    "an assumed role: uses the keys of profile {source_profile}"
+                )
+            }
+            Self::Kind(kind) => write!(f, "uses {kind}, not IAM-user access keys"),
+            Self::Error(e) => e.fmt(f),
+        }
+    }
+}
+
+impl Serialize for SkipReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// What a run will rotate.
@@ -544,56 +700,74 @@ pub struct Selected {
 /// are listed as skipped.
 pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, ProfileError> {
     let mut out = Selected::default();
-    let resolved: Vec<Resolved> = match selection {
-        Selection::Profiles(names) => names
-            .iter()
-            .map(|p| resolve(files, p))
-            .collect::<Result<_, _>>()?,
-        Selection::All => {
-            let mut found = Vec::new();
-            for name in files.profile_names() {
-                match classify(files, name) {
-                    Ok(Class::Static(r)) => found.push(r),
-                    Ok(Class::RoleFrom(source)) => out.skipped.push(SkippedProfile {
-                        profile: name.to_owned(),
-                        reason: format!("an assumed role: uses the keys of profile {source}"),
-                    }),
-                    Ok(Class::Other(kind)) => out.skipped.push(SkippedProfile {
-                        profile: name.to_owned(),
-                        reason: format!("uses {kind}, not IAM-user access keys"),
-                    }),
-                    Err(e) => out.skipped.push(SkippedProfile {
-                        profile: name.to_owned(),
-                        reason: e.to_string(),
-                    }),
-                }
+    let mut index: FastMap<AccessKeyId, usize> = FastMap::default();
+    match selection {
+        Selection::Profiles(names) => {
+            let resolved: Vec<Resolved> = names
+                .iter()
+                .map(|p| resolve(files, p))
+                .collect::<Result<_, _>>()?;
+            for r in resolved {
+                out.add(&mut index, r, |id| files.holders(id));
             }
-            found
         }
-    };
-    let mut index: std::collections::HashMap<AccessKeyId, usize> = std::collections::HashMap::new();
-    let mut held: Option<BTreeMap<AccessKeyId, Vec<Holder>>> = None;
-    for r in resolved {
-        if let Some(c) = index.get(&r.access_key_id).map(|&i| &mut out.candidates[i]) {
+        Selection::All => {
+            // Many keys: every holder of every key, found in one pass.
+            let mut held = files.held_keys();
+            let (credentials, config) = (&files.credentials, &files.config);
+            let views = credentials
+                .profiles()
+                .map(|(name, s)| View::with(files, name, Some(s), config.profile_section(name)))
+                .chain(
+                    config
+                        .profiles()
+                        .filter(|(name, _)| credentials.profile_section(name).is_none())
+                        .map(|(name, s)| View::with(files, name, None, Some(s))),
+                );
+            for view in views {
+                let reason = match classify(&view) {
+                    Ok(Class::Static(r)) => {
+                        out.add(&mut index, r, |id| held.remove(id).unwrap_or_default());
+                        continue;
+                    }
+                    Ok(Class::RoleFrom(source_profile)) => SkipReason::Role { source_profile },
+                    Ok(Class::Other(kind)) => SkipReason::Kind(kind),
+                    Err(e) => SkipReason::Error(e),
+                };
+                out.skipped.push(SkippedProfile {
+                    profile: view.profile.to_owned(),
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Selected {
+    /// Adds a resolved profile: a new candidate for a key not seen yet (`holders` finds every
+    /// place that holds it), else one more profile of the key's candidate.
+    fn add(
+        &mut self,
+        index: &mut FastMap<AccessKeyId, usize>,
+        r: Resolved,
+        holders: impl FnOnce(&AccessKeyId) -> Vec<Holder>,
+    ) {
+        if let Some(c) = index
+            .get(&r.access_key_id)
+            .map(|&i| &mut self.candidates[i])
+        {
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
             }
             if c.mfa_serial.is_none() {
                 c.mfa_serial = r.mfa_serial;
             }
-            continue;
+            return;
         }
-        // Many keys: find every holder in one pass; one key: look for it alone.
-        let holders = if matches!(selection, Selection::All) {
-            held.get_or_insert_with(|| files.held_keys())
-                .get(&r.access_key_id)
-                .cloned()
-                .unwrap_or_default()
-        } else {
-            files.holders(&r.access_key_id)
-        };
-        index.insert(r.access_key_id.clone(), out.candidates.len());
-        out.candidates.push(Candidate {
+        let holders = holders(&r.access_key_id);
+        index.insert(r.access_key_id.clone(), self.candidates.len());
+        self.candidates.push(Candidate {
             profiles: vec![r.profile],
             holder: r.holder,
             access_key_id: r.access_key_id,
@@ -602,5 +776,17 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
             mfa_serial: r.mfa_serial,
         });
     }
-    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_settings_and_their_places_agree() {
+        for (i, key) in KNOWN.iter().enumerate() {
+            assert_eq!(known(key), Some(i), "{key}");
+        }
+        assert_eq!(known("region"), None);
+    }
 }

@@ -561,7 +561,7 @@ impl World {
             let hs = files
                 .holders(&old.access_key_id)
                 .into_iter()
-                .map(|h| (h.file, h.section))
+                .map(|h| (h.file, h.section.into_string()))
                 .collect();
             check.holders.insert(old.access_key_id.clone(), hs);
         }
@@ -853,7 +853,7 @@ impl World {
                 if let Some(holders) = check.holders.get(id) {
                     for (file, section) in holders {
                         let doc = files.document(*file);
-                        let Some(s) = doc.sections().iter().find(|s| &s.header == section) else {
+                        let Some(s) = doc.sections().iter().find(|s| s.header == section) else {
                             continue;
                         };
                         let Some(e) = s.entries.iter().find(|e| e.key == "aws_access_key_id")
@@ -918,7 +918,7 @@ impl World {
         let files = self.files().map_err(Violation)?;
         for (file, section) in check.holders.values().flatten() {
             let doc = files.document(*file);
-            let Some(s) = doc.sections().iter().find(|s| &s.header == section) else {
+            let Some(s) = doc.sections().iter().find(|s| s.header == section) else {
                 return Err(Violation(format!("section [{section}] disappeared")));
             };
             let get = |k: &str| {

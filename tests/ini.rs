@@ -33,7 +33,7 @@ fn entry_json(e: &Entry) -> Value {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect(),
         ),
-        None => Value::String(e.value.clone()),
+        None => Value::String(e.value.to_string()),
     }
 }
 
@@ -42,7 +42,7 @@ fn section_json(doc: &Document, s: &Section) -> Value {
     Value::Object(
         doc.settings(s)
             .into_iter()
-            .map(|e| (e.key.clone(), entry_json(e)))
+            .map(|e| (e.key.to_string(), entry_json(e)))
             .collect(),
     )
 }
@@ -56,7 +56,7 @@ fn botocore_view(doc: &Document) -> Value {
     match doc.kind() {
         FileKind::Credentials => Value::Object(
             sections
-                .map(|s| (s.header.clone(), section_json(doc, s)))
+                .map(|s| (s.header.to_string(), section_json(doc, s)))
                 .collect(),
         ),
         FileKind::Config => {
@@ -67,9 +67,9 @@ fn botocore_view(doc: &Document) -> Value {
             for s in sections {
                 let values = section_json(doc, s);
                 match &s.kind {
-                    SectionKind::Profile(n) => profiles.insert(n.clone(), values),
-                    SectionKind::SsoSession(n) => sso.insert(n.clone(), values),
-                    SectionKind::Services(n) => services.insert(n.clone(), values),
+                    SectionKind::Profile(n) => profiles.insert(n.to_string(), values),
+                    SectionKind::SsoSession(n) => sso.insert(n.to_string(), values),
+                    SectionKind::Services(n) => services.insert(n.to_string(), values),
                     // botocore drops the prefixed headers that name nothing.
                     _ if ["profile", "sso-session", "services"]
                         .iter()
@@ -77,7 +77,7 @@ fn botocore_view(doc: &Document) -> Value {
                     {
                         None
                     }
-                    _ => rest.insert(s.header.clone(), values),
+                    _ => rest.insert(s.header.to_string(), values),
                 };
             }
             rest.insert("profiles".into(), Value::Object(profiles));
@@ -365,9 +365,9 @@ fn flat(doc: &Document) -> Vec<(String, String, String, Range<usize>, bool)> {
         .flat_map(|s| {
             s.entries.iter().map(|e| {
                 (
-                    s.header.clone(),
-                    e.key.clone(),
-                    e.value.clone(),
+                    s.header.to_string(),
+                    e.key.to_string(),
+                    e.value.to_string(),
                     e.value_span.clone(),
                     e.multiline,
                 )

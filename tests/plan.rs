@@ -41,8 +41,8 @@ fn holder(file: FileKind, profile: &str, line: usize) -> Holder {
     };
     Holder {
         file,
-        section,
-        profile: Some(profile.to_owned()),
+        section: section.into(),
+        profile: Some(profile.into()),
         line,
     }
 }

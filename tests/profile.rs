@@ -33,8 +33,8 @@ fn refuse(f: &AwsFiles, profile: &str) -> ProfileError {
 fn holder(file: FileKind, section: &str, profile: Option<&str>, line: usize) -> Holder {
     Holder {
         file,
-        section: section.to_owned(),
-        profile: profile.map(str::to_owned),
+        section: section.into(),
+        profile: profile.map(Into::into),
         line,
     }
 }
@@ -565,12 +565,13 @@ region = us-west-2
     );
     let skipped: Vec<&str> = sel.skipped.iter().map(|s| s.profile.as_str()).collect();
     assert_eq!(skipped, vec!["temp", "broken", "admin", "sso", "plain"]);
-    let reason = |p: &str| -> &str {
-        &sel.skipped
+    let reason = |p: &str| -> String {
+        sel.skipped
             .iter()
             .find(|s: &&SkippedProfile| s.profile == p)
             .expect("skipped")
             .reason
+            .to_string()
     };
     assert!(
         reason("temp").contains("aws_session_token"),

@@ -123,8 +123,8 @@ impl World {
                 };
                 map.entry(s.id.clone()).or_default().push(Holder {
                     file: *file,
-                    section: s.header.clone(),
-                    profile: Some(profile),
+                    section: s.header.as_str().into(),
+                    profile: Some(profile.into()),
                     line: 1 + 3 * i,
                 });
             }

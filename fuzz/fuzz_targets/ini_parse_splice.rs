@@ -71,7 +71,7 @@ fn check(kind: FileKind, text: &str) {
 
 /// Where sections stand: the edit changes no line count, so (line, header) identifies them.
 fn places(sections: &[&Section]) -> Vec<(usize, String)> {
-    sections.iter().map(|s| (s.line, s.header.clone())).collect()
+    sections.iter().map(|s| (s.line, s.header.to_string())).collect()
 }
 
 /// The input with each holder's own id and secret values replaced, or `None` where a holder has

@@ -132,7 +132,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
         files
             .config
             .get(first, key)
-            .map(|e| e.value.clone())
+            .map(|e| e.value.to_string())
             .filter(|v| !v.is_empty())
     };
     let output = match g.output {

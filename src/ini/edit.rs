@@ -77,7 +77,7 @@ impl KeyEdit {
             }
             let Some(secret) = section.entry("aws_secret_access_key") else {
                 return Err(EditError::MissingSecret {
-                    section: section.header.clone(),
+                    section: section.header.to_string(),
                     line: id.line,
                 });
             };

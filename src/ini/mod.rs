@@ -61,10 +61,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+pub use compact_str::CompactString;
+
 use crate::key::AccessKeyId;
 
 mod edit;
-mod parse;
+pub(crate) mod parse;
 mod py;
 pub use edit::{EditError, KeyEdit};
 
@@ -87,7 +89,7 @@ pub struct Document {
     sections: Vec<Section>,
     /// Profile name -> index of the section botocore uses for it (the later one).
     profiles: parse::NameIndex,
-    /// Indexes of the first section naming each profile, in file order.
+    /// For each profile, in the file order of its first section: the section botocore uses.
     profile_order: Vec<usize>,
     /// Indexes of the `[DEFAULT]` sections, in file order.
     defaults: Vec<usize>,
@@ -99,11 +101,11 @@ pub enum SectionKind {
     /// configparser's `[DEFAULT]`: its values are inherited by every other section.
     Defaults,
     /// A profile: `[default]`/`[profile NAME]` in config, `[NAME]` in credentials.
-    Profile(String),
+    Profile(CompactString),
     /// `[sso-session NAME]` (config).
-    SsoSession(String),
+    SsoSession(CompactString),
     /// `[services NAME]` (config).
-    Services(String),
+    Services(CompactString),
     /// Anything else botocore keeps but does not treat as a profile.
     Other,
 }
@@ -112,7 +114,7 @@ pub enum SectionKind {
 #[derive(Debug, Clone)]
 pub struct Section {
     /// The text between the brackets, as configparser reads it.
-    pub header: String,
+    pub header: CompactString,
     /// 1-based line of the header.
     pub line: usize,
     /// What the header names.
@@ -127,9 +129,9 @@ pub struct Section {
 #[derive(Clone)]
 pub struct Entry {
     /// Lowercased and trimmed, as configparser's `optionxform`.
-    pub key: String,
+    pub key: CompactString,
     /// The value botocore reads: continuation lines joined with `\n`, stripped.
-    pub value: String,
+    pub value: CompactString,
     /// 1-based line of the key.
     pub line: usize,
     /// Byte range in the text of the value on the key's own line (stripped); empty where the
@@ -211,6 +213,9 @@ pub enum ParseErrorKind {
         /// The key.
         key: String,
     },
+    /// More sections than the reader indexes (over four billion: a file of many gigabytes).
+    #[error("too many sections; split the file")]
+    TooManySections,
     /// A nested block (`s3 =` then indented lines) with a line that has no `=`.
     #[error("a nested setting without '='")]
     BadNested,
@@ -244,13 +249,19 @@ impl Document {
 
     /// The profile names this file defines, in file order, each once.
     pub fn profile_names(&self) -> Vec<&str> {
-        self.profile_order
-            .iter()
-            .filter_map(|&i| match &self.sections[i].kind {
-                SectionKind::Profile(name) => Some(name.as_str()),
+        self.profiles().map(|(name, _)| name).collect()
+    }
+
+    /// Each profile this file defines, in the file order of its first section, with the
+    /// section botocore uses for it (as [`Document::profile_section`] finds it).
+    pub fn profiles(&self) -> impl Iterator<Item = (&str, &Section)> {
+        self.profile_order.iter().filter_map(|&i| {
+            let section = self.sections.get(i)?;
+            match &section.kind {
+                SectionKind::Profile(name) => Some((name.as_str(), section)),
                 _ => None,
-            })
-            .collect()
+            }
+        })
     }
 
     /// The section botocore uses for profile `name` (the later one where two map to the name).
@@ -323,7 +334,7 @@ impl Document {
             .collect()
     }
 
-    fn defaults(&self) -> impl Iterator<Item = &Section> {
+    pub(crate) fn defaults(&self) -> impl Iterator<Item = &Section> {
         self.defaults.iter().map(|&i| &self.sections[i])
     }
 }
@@ -331,7 +342,7 @@ impl Document {
 /// A key as configparser's `optionxform` stores it, borrowing when it already is.
 fn option_key(key: &str) -> Cow<'_, str> {
     if key.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        Cow::Owned(py::lower(key))
+        Cow::Owned(py::lower(key).into_string())
     } else {
         Cow::Borrowed(key)
     }
@@ -719,6 +730,37 @@ mod tests {
     fn credentials_headers_are_names_verbatim() {
         let doc = creds("[profile a]\n[default]\n[ b ]\n");
         assert_eq!(doc.profile_names(), ["profile a", "default", " b "]);
+    }
+
+    #[test]
+    fn a_repeated_header_is_refused_even_among_headers_naming_one_profile() {
+        let dup = |text: &str| {
+            let e = err(FileKind::Config, text);
+            match e.kind {
+                ParseErrorKind::DuplicateSection(h) => (e.line, h),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            dup("[default]\n[profile default]\n[default]\n"),
+            (3, "default".to_owned())
+        );
+        assert_eq!(
+            dup("[profile a]\n[profile  a]\n[profile a]\n"),
+            (3, "profile a".to_owned())
+        );
+        assert_eq!(
+            dup("[profile a]\n[profile  a]\n[profile   a]\n[profile  a]\n"),
+            (4, "profile  a".to_owned())
+        );
+        assert_eq!(
+            dup("[profile a]\nx = 1\n[sso-session a]\n[profile b]\n[sso-session a]\n"),
+            (5, "sso-session a".to_owned())
+        );
+        // Different headers that name one profile: the last one wins, as in botocore.
+        let doc = config("[profile a]\nr = 1\n[profile  a]\nr = 2\n[profile   a]\nr = 3\n");
+        assert_eq!(value(&doc, "a", "r"), Some("3"));
+        assert_eq!(doc.profile_names(), ["a"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::py;
+use super::{CompactString, py};
 use super::{Document, Entry, FileKind, ParseError, ParseErrorKind, Section, SectionKind};
 
 /// configparser's `default_section`.
@@ -23,7 +23,7 @@ const SMALL_SECTION: usize = 16;
 /// FNV-1a: the std SipHash costs more than the rest of a lookup on short keys, and its defence
 /// against crafted collisions buys nothing for a file its own user wrote.
 #[derive(Clone, Copy)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -45,75 +45,130 @@ impl Hasher for Fnv {
 
 /// An open-addressing table of section indexes keyed by a name each section gives (its header,
 /// or the profile it names). It holds no strings: it compares names through a function from an
-/// index to its name, so filling it allocates nothing per section.
+/// index to its name, so filling it allocates nothing per section. Each slot keeps 32 bits of its
+/// name's hash too, so a probe reads another section's name only when they agree (on a large
+/// file, every such read is a cache miss), and slots are 8 bytes so that the table of a
+/// 10,000-profile file stays within a core's cache.
 #[derive(Clone, Default)]
 pub(super) struct NameIndex {
-    /// Section indexes, or [`NameIndex::EMPTY`]; a power of two long, at most 3/4 full.
-    slots: Vec<usize>,
+    /// A power of two long, at most 3/4 full.
+    slots: Vec<Slot>,
     len: usize,
 }
 
-impl NameIndex {
-    const EMPTY: usize = usize::MAX;
+#[derive(Clone, Copy)]
+struct Slot {
+    /// A section index, or [`NameIndex::EMPTY`].
+    index: u32,
+    /// The high half of the name's hash (the low half chooses the slot).
+    tag: u32,
+}
 
-    fn hash(name: &str) -> usize {
-        let mut h = Fnv::default();
-        h.write(name.as_bytes());
-        // Truncation on 32-bit targets is fine for a hash.
-        h.finish() as usize
+impl NameIndex {
+    const EMPTY: u32 = u32::MAX;
+    const VACANT: Slot = Slot {
+        index: Self::EMPTY,
+        tag: 0,
+    };
+    /// The most sections a table can index (a file of at least 12 GB would hold more).
+    pub(super) const MAX: usize = Self::EMPTY as usize - 1;
+
+    /// A table with room for `n` names before it grows.
+    fn with_capacity(n: usize) -> Self {
+        let mut index = Self::default();
+        if n > 0 {
+            index.slots = vec![Self::VACANT; (n + n / 3 + 1).next_power_of_two().max(16)];
+        }
+        index
+    }
+
+    /// A word-at-a-time multiplicative hash (names are short; this is not a defence against
+    /// crafted collisions, which a file its own user wrote does not need), with a final mix
+    /// so that the low bits the mask keeps depend on every input bit.
+    fn hash(name: &str) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let bytes = name.as_bytes();
+        let mut h = bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let mut word = [0; 8];
+        let rest = chunks.remainder();
+        word[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        // A product's low bits depend only on its factors' low bits, and names such as
+        // `p000123` differ in their last bytes: mix (MurmurHash3's finalizer) before masking.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 
     /// The index stored for `name`.
     pub(super) fn get<'s>(&self, name: &str, name_of: impl Fn(usize) -> &'s str) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = Self::hash(name) & mask;
+        let hash = Self::hash(name);
+        let tag = (hash >> 32) as u32;
+        // Truncation on 32-bit targets is fine for a hash.
+        let mut i = hash as usize & mask;
         loop {
-            match self.slots[i] {
-                Self::EMPTY => return None,
-                slot if name_of(slot) == name => return Some(slot),
-                _ => i = (i + 1) & mask,
+            let slot = self.slots[i];
+            if slot.index == Self::EMPTY {
+                return None;
             }
+            if slot.tag == tag && name_of(slot.index as usize) == name {
+                return Some(slot.index as usize);
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    /// Stores `index` under `name`, returning the index it replaces.
+    /// Stores `index` (at most [`NameIndex::MAX`]) under `name`, returning the index it replaces.
     fn insert<'s>(
         &mut self,
         name: &str,
         index: usize,
         name_of: impl Fn(usize) -> &'s str,
     ) -> Option<usize> {
+        debug_assert!(index <= Self::MAX);
+        let index = index.min(Self::MAX) as u32;
         if (self.len + 1) * 4 > self.slots.len() * 3 {
-            let grown = vec![Self::EMPTY; (self.slots.len() * 2).max(16)];
+            let grown = vec![Self::VACANT; (self.slots.len() * 2).max(16)];
             let old = std::mem::replace(&mut self.slots, grown);
-            for slot in old.into_iter().filter(|&s| s != Self::EMPTY) {
-                let i = self.free_slot(name_of(slot));
+            for slot in old.into_iter().filter(|s| s.index != Self::EMPTY) {
+                let hash = Self::hash(name_of(slot.index as usize));
+                let i = self.free_slot(hash);
                 self.slots[i] = slot;
             }
         }
         let mask = self.slots.len() - 1;
-        let mut i = Self::hash(name) & mask;
+        let hash = Self::hash(name);
+        let tag = (hash >> 32) as u32;
+        let mut i = hash as usize & mask;
         loop {
-            match self.slots[i] {
-                Self::EMPTY => {
-                    self.slots[i] = index;
-                    self.len += 1;
-                    return None;
-                }
-                slot if name_of(slot) == name => {
-                    self.slots[i] = index;
-                    return Some(slot);
-                }
-                _ => i = (i + 1) & mask,
+            let slot = self.slots[i];
+            if slot.index == Self::EMPTY {
+                self.slots[i] = Slot { index, tag };
+                self.len += 1;
+                return None;
             }
+            if slot.tag == tag && name_of(slot.index as usize) == name {
+                self.slots[i].index = index;
+                return Some(slot.index as usize);
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    /// The first empty slot on `name`'s probe path (while growing: names are distinct).
-    fn free_slot(&self, name: &str) -> usize {
+    /// The first empty slot on a hash's probe path (while growing: names are distinct).
+    fn free_slot(&self, hash: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut i = Self::hash(name) & mask;
-        while self.slots[i] != Self::EMPTY {
+        let mut i = hash as usize & mask;
+        while self.slots[i].index != Self::EMPTY {
             i = (i + 1) & mask;
         }
         i
@@ -121,7 +176,7 @@ impl NameIndex {
 }
 
 /// A `HashMap` with [`Fnv`].
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 /// A `HashSet` with [`Fnv`].
 type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
@@ -200,23 +255,31 @@ struct Reader<'t> {
     profiles: NameIndex,
     /// The first section of each profile name, in file order.
     profile_order: Vec<usize>,
+    /// A profile was named by a second section (which botocore uses instead of the first).
+    replaced_profile: bool,
+    /// The `[DEFAULT]` sections.
+    defaults: Vec<usize>,
     /// Keys of the `[DEFAULT]` sections, which count as one for duplicates.
-    default_keys: FastSet<String>,
+    default_keys: FastSet<CompactString>,
     /// Keys of the current section once it outgrows [`SMALL_SECTION`].
-    big_section_keys: FastSet<String>,
+    big_section_keys: FastSet<CompactString>,
     /// The current (non-`DEFAULT`) section had a line with an empty key (`= value`).
     cur_has_empty_key: bool,
     /// The first non-fatal error: configparser collects them and raises at the end.
     deferred: Option<ParseError>,
     /// For nested blocks with a line that has no `=`: (section, entry) -> that line.
     bad_nested: FastMap<(usize, usize), usize>,
+    /// (section, entry) of every value that is a nested block (it starts with a line break), so
+    /// that finding them needs no second pass over every entry of a large file.
+    nested_blocks: Vec<(usize, usize)>,
 }
 
 impl<'t> Reader<'t> {
     fn new(kind: FileKind, text: &'t str) -> Self {
-        // A guess at the number of sections (a short profile takes about a hundred bytes), so
-        // that a large file does not rehash and copy its way up. Too high wastes a little.
-        let guess = (text.len() / 128).min(1 << 16);
+        // At most one section per `[`: counting them (a vectorized loop) sizes the tables so
+        // that a large file does not rehash and copy its way up. A `[` in a value or comment
+        // wastes a slot.
+        let guess = text.bytes().filter(|&b| b == b'[').count();
         Self {
             kind,
             text,
@@ -227,14 +290,17 @@ impl<'t> Reader<'t> {
             pending_blanks: 0,
             opt_may_nest: false,
             scratch: Vec::new(),
-            headers: NameIndex::default(),
-            profiles: NameIndex::default(),
+            headers: NameIndex::with_capacity(guess),
+            profiles: NameIndex::with_capacity(guess),
             profile_order: Vec::new(),
+            replaced_profile: false,
+            defaults: Vec::new(),
             default_keys: FastSet::default(),
             big_section_keys: FastSet::default(),
             cur_has_empty_key: false,
             deferred: None,
             bad_nested: FastMap::default(),
+            nested_blocks: Vec::new(),
         }
     }
 
@@ -284,8 +350,8 @@ impl<'t> Reader<'t> {
             return Err(ParseError {
                 line: lineno,
                 kind: ParseErrorKind::DuplicateKey {
-                    section: self.sections[section].header.clone(),
-                    key,
+                    section: self.sections[section].header.to_string(),
+                    key: key.into_string(),
                 },
             });
         }
@@ -308,7 +374,7 @@ impl<'t> Reader<'t> {
         self.opt_may_nest = stripped.is_empty();
         self.scratch.push(Entry {
             key,
-            value: stripped.to_owned(),
+            value: CompactString::new(stripped),
             line: lineno,
             value_span: span,
             multiline: false,
@@ -322,6 +388,10 @@ impl<'t> Reader<'t> {
         let Some(e) = self.scratch.get_mut(entry) else {
             return;
         };
+        if self.opt_may_nest && !e.multiline {
+            // Its value starts with a line break now: a nested block.
+            self.nested_blocks.push((section, entry));
+        }
         for _ in 0..=self.pending_blanks {
             e.value.push('\n');
         }
@@ -346,9 +416,18 @@ impl<'t> Reader<'t> {
             section_kind(self.kind, header)
         };
         let index = self.sections.len();
+        if index > NameIndex::MAX {
+            return Err(ParseError {
+                line: lineno,
+                kind: ParseErrorKind::TooManySections,
+            });
+        }
+        if kind == SectionKind::Defaults {
+            self.defaults.push(index);
+        }
         self.cur = Some(index);
         self.sections.push(Section {
-            header: header.to_owned(),
+            header: CompactString::new(header),
             line: lineno,
             kind,
             entries: Vec::new(),
@@ -361,23 +440,36 @@ impl<'t> Reader<'t> {
                 .profiles
                 .insert(name, index, |i| profile_name(&sections[i]))
                 .is_some(),
-            (kind, _) => {
-                let repeated = self
-                    .headers
-                    .insert(header, index, |i| &sections[i].header)
-                    .is_some();
-                if let SectionKind::Profile(name) = kind {
+            // A header names the same profile each time, so a header seen before is a profile
+            // seen before: only the headers of profiles named twice (`[default]` and
+            // `[profile default]`) go into the header table, which halves the lookups in a
+            // large file.
+            (SectionKind::Profile(name), FileKind::Config) => {
+                match self
+                    .profiles
+                    .insert(name, index, |i| profile_name(&sections[i]))
+                {
                     // A later section that names the same profile replaces it.
-                    if self
-                        .profiles
-                        .insert(name, index, |i| profile_name(&sections[i]))
-                        .is_none()
-                    {
+                    Some(earlier) => {
+                        self.replaced_profile = true;
+                        // Every earlier section of this profile is in the table once the
+                        // previous one is (each went in when it replaced the one before).
+                        self.headers
+                            .insert(&sections[earlier].header, earlier, |i| &sections[i].header);
+                        self.headers
+                            .insert(header, index, |i| &sections[i].header)
+                            .is_some()
+                    }
+                    None => {
                         self.profile_order.push(index);
+                        false
                     }
                 }
-                repeated
             }
+            _ => self
+                .headers
+                .insert(header, index, |i| &sections[i].header)
+                .is_some(),
         };
         if repeated {
             return Err(ParseError {
@@ -424,7 +516,7 @@ impl<'t> Reader<'t> {
 
     fn remember_key(&mut self, section: usize, key: &str) {
         if self.is_defaults(section) {
-            self.default_keys.insert(key.to_owned());
+            self.default_keys.insert(CompactString::new(key));
             return;
         }
         if key.is_empty() {
@@ -437,7 +529,7 @@ impl<'t> Reader<'t> {
                 .extend(entries.iter().map(|e| e.key.clone()));
         }
         if entries.len() >= SMALL_SECTION {
-            self.big_section_keys.insert(key.to_owned());
+            self.big_section_keys.insert(CompactString::new(key));
         }
     }
 
@@ -449,17 +541,23 @@ impl<'t> Reader<'t> {
             return Err(err);
         }
         self.nested()?;
-        let sections = &self.sections;
-        let defaults: Vec<usize> = (0..sections.len())
-            .filter(|&i| sections[i].kind == SectionKind::Defaults)
-            .collect();
+        if self.replaced_profile {
+            // The order stays that of the first sections; the sections are the later ones.
+            let sections = &self.sections;
+            for i in &mut self.profile_order {
+                *i = self
+                    .profiles
+                    .get(profile_name(&sections[*i]), |j| profile_name(&sections[j]))
+                    .unwrap_or(*i);
+            }
+        }
         Ok(Document {
             kind: self.kind,
             text: self.text.to_owned(),
             sections: self.sections,
             profiles: self.profiles,
             profile_order: self.profile_order,
-            defaults,
+            defaults: self.defaults,
         })
     }
 
@@ -470,14 +568,12 @@ impl<'t> Reader<'t> {
         if !self.bad_nested.is_empty() {
             self.first_bad_nested()?;
         }
-        for (i, s) in self.sections.iter_mut().enumerate() {
-            for (j, e) in s.entries.iter_mut().enumerate() {
-                if e.multiline
-                    && e.value.starts_with('\n')
-                    && !self.bad_nested.contains_key(&(i, j))
-                {
-                    e.nested = Some(parse_nested(&e.value));
-                }
+        for &(i, j) in &self.nested_blocks {
+            if self.bad_nested.contains_key(&(i, j)) {
+                continue;
+            }
+            if let Some(e) = self.sections.get_mut(i).and_then(|s| s.entries.get_mut(j)) {
+                e.nested = Some(parse_nested(&e.value));
             }
         }
         Ok(())
@@ -487,7 +583,7 @@ impl<'t> Reader<'t> {
     fn first_bad_nested(&self) -> Result<(), ParseError> {
         // Nested blocks of [DEFAULT] are only read through a section that inherits them.
         let mut bad_defaults: Vec<(&str, usize)> = Vec::new();
-        for &i in &self.defaults_so_far() {
+        for &i in &self.defaults {
             for (j, e) in self.sections[i].entries.iter().enumerate() {
                 if let Some(&line) = self.bad_nested.get(&(i, j)) {
                     bad_defaults.push((&e.key, line));
@@ -510,12 +606,6 @@ impl<'t> Reader<'t> {
             }
         }
         Ok(())
-    }
-
-    fn defaults_so_far(&self) -> Vec<usize> {
-        (0..self.sections.len())
-            .filter(|&i| self.is_defaults(i))
-            .collect()
     }
 }
 
@@ -546,7 +636,7 @@ fn section_header(value: &str) -> Option<&str> {
 fn section_kind(kind: FileKind, header: &str) -> SectionKind {
     match kind {
         // The credentials file is read by `raw_config_parse` alone: a section is a profile.
-        FileKind::Credentials => SectionKind::Profile(header.to_owned()),
+        FileKind::Credentials => SectionKind::Profile(CompactString::new(header)),
         // `build_profile_map`: prefixes are tested with `startswith`, and the name is the second
         // of exactly two shlex words (the first word is never checked).
         FileKind::Config => {
@@ -558,7 +648,7 @@ fn section_kind(kind: FileKind, header: &str) -> SectionKind {
             } else if header.starts_with("services") {
                 name().map_or(SectionKind::Other, SectionKind::Services)
             } else if header == "default" {
-                SectionKind::Profile(header.to_owned())
+                SectionKind::Profile(CompactString::new(header))
             } else {
                 SectionKind::Other
             }

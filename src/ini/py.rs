@@ -5,6 +5,8 @@
 //! These are plain functions on `&str`: no allocation except where a new string is the result, no
 //! I/O, and no panics on any input.
 
+use super::CompactString;
+
 /// Python's `str.isspace()` (also `str.strip()` with no argument and `re`'s `\s` on `str`).
 ///
 /// This is Rust's `char::is_whitespace` plus the four separators U+001C..U+001F, which Python
@@ -90,12 +92,14 @@ fn is_newer_uppercase(c: char) -> bool {
 /// only the letters of [`is_newer_uppercase`] differ, so the text is lowercased in pieces between
 /// them and they are kept. (Marks assigned after Unicode 14 could still change a final sigma's
 /// context; no real key holds one.)
-pub(super) fn lower(s: &str) -> String {
+pub(super) fn lower(s: &str) -> CompactString {
     if s.is_ascii() {
-        return s.to_ascii_lowercase();
+        let mut out = CompactString::new(s);
+        out.make_ascii_lowercase();
+        return out;
     }
     if !s.chars().any(is_newer_uppercase) {
-        return s.to_lowercase();
+        return CompactString::from(s.to_lowercase());
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -106,7 +110,7 @@ pub(super) fn lower(s: &str) -> String {
         rest = &rest[i + c.len_utf8()..];
     }
     out.push_str(&rest.to_lowercase());
-    out
+    CompactString::from(out)
 }
 
 /// Why [`shlex_split`] failed: unbalanced quotes or a trailing backslash, where Python raises
@@ -179,11 +183,13 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
 
 /// botocore's `_parse_section`: the second word of `shlex.split(header)` when there are exactly
 /// two, else nothing (also when shlex fails).
-pub(super) fn shlex_second_of_two(header: &str) -> Option<String> {
+pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
     let bytes = header.as_bytes();
     if bytes.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
         let mut words = shlex_split(header).ok()?;
-        return (words.len() == 2).then(|| words.pop()).flatten();
+        return (words.len() == 2)
+            .then(|| words.pop().map(CompactString::from))
+            .flatten();
     }
     // Without quotes or escapes, shlex only splits at its whitespace, which is ASCII: the byte
     // offsets below are character boundaries.
@@ -197,7 +203,7 @@ pub(super) fn shlex_second_of_two(header: &str) -> Option<String> {
     let second = skip(skip(first, false), true);
     let end = skip(second, false);
     let two = first < second && second < bytes.len() && skip(end, true) == bytes.len();
-    two.then(|| header.get(second..end).map(str::to_owned))
+    two.then(|| header.get(second..end).map(CompactString::new))
         .flatten()
 }
 
@@ -283,7 +289,11 @@ mod tests {
         ] {
             let words = shlex_split(header).expect("splits");
             let want = (words.len() == 2).then(|| words[1].clone());
-            assert_eq!(shlex_second_of_two(header), want, "{header}");
+            assert_eq!(
+                shlex_second_of_two(header).map(String::from),
+                want,
+                "{header}"
+            );
         }
         assert_eq!(shlex_second_of_two("profile \"a"), None);
     }
