@@ -63,8 +63,10 @@ impl Default for Config {
             verify_timeout: Span::from_secs(120),
             confirmations: 2,
             confirm_gap: Span::from_millis(100),
-            verify_initial: Span::from_millis(200),
-            verify_max: Span::from_millis(300),
+            // Every millisecond of the last wait is lost once the key works: with D = 6 s
+            // this polls about 40 times (STS allows far more), and loses 75 ms on average.
+            verify_initial: Span::from_millis(100),
+            verify_max: Span::from_millis(150),
             retry_initial: Span::from_millis(200),
             retry_max: Span::from_secs(5),
             max_attempts: 6,

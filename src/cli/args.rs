@@ -21,7 +21,8 @@ pub(crate) struct Cli {
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct Global {
     /// The profile(s) to use; repeat to rotate several. Default: AWS_PROFILE, else AWS_DEFAULT_PROFILE, else `default`.
-    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    #[arg(long, short = 'p', global = true, value_name = "NAME",
+          add = clap_complete::engine::ArgValueCompleter::new(super::complete::profiles))]
     pub(crate) profile: Vec<String>,
     /// The region for STS (IAM is global). Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
     #[arg(long, global = true, value_name = "REGION")]

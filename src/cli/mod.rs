@@ -8,8 +8,10 @@
 
 mod args;
 mod aws;
+mod complete;
 mod driver;
 mod files;
+mod man;
 mod output;
 mod prompt;
 
@@ -18,8 +20,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use clap::{CommandFactory as _, Parser as _};
+use anyhow::Result;
+use clap::Parser as _;
 use serde_json::{Value, json};
 
 use aws_rotate_keys::ini::FileKind;
@@ -65,6 +67,7 @@ pub(crate) fn warn(what: std::fmt::Arguments<'_>) {
 }
 
 pub(crate) fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -637,26 +640,12 @@ async fn status(
 }
 
 fn completion(shell: args::Shell) -> Result<u8> {
-    let mut cmd = Cli::command();
-    let shell = match shell {
-        args::Shell::Bash => clap_complete::Shell::Bash,
-        args::Shell::Zsh => clap_complete::Shell::Zsh,
-        args::Shell::Fish => clap_complete::Shell::Fish,
-        args::Shell::Powershell => clap_complete::Shell::PowerShell,
-        args::Shell::Elvish => clap_complete::Shell::Elvish,
-    };
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "aws-rotate-keys", &mut out);
-    output::print(&String::from_utf8_lossy(&out))?;
+    output::print(&complete::script(shell)?)?;
     Ok(0)
 }
 
 fn man() -> Result<u8> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
-        .render(&mut out)
-        .context("rendering the man page")?;
-    output::print(&String::from_utf8_lossy(&out))?;
+    output::print(&man::render()?)?;
     Ok(0)
 }
 

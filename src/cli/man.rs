@@ -1,0 +1,360 @@
+//! The man page, `aws-rotate-keys(1)`: clap_mangen draws the parts that come from the command
+//! line's definition (name, synopsis, options), this module writes the rest (commands, exit
+//! status, environment, files, examples, security). `man/aws-rotate-keys.1` is this output,
+//! committed; a test keeps it fresh.
+
+use anyhow::{Context, Result};
+use clap::CommandFactory;
+use roff::{Roff, bold, italic, roman};
+
+use super::args::Cli;
+
+/// The date in the page's title line: the day this page's content last changed, so that the
+/// committed page is the same on every machine.
+const DATE: &str = "2026-11-26";
+
+/// The whole page, in roff.
+pub(crate) fn render() -> Result<String> {
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone())
+        .title("AWS-ROTATE-KEYS")
+        .date(DATE)
+        .manual("User Commands")
+        .source(format!("aws-rotate-keys {}", env!("CARGO_PKG_VERSION")));
+    let mut out = Vec::new();
+    let failed = "rendering the man page";
+    man.render_title(&mut out).context(failed)?;
+    man.render_name_section(&mut out).context(failed)?;
+    man.render_synopsis_section(&mut out).context(failed)?;
+    out.extend(description().render().into_bytes());
+    out.extend(commands(&cmd).render().into_bytes());
+    man.render_options_section(&mut out).context(failed)?;
+    let mut rest = Roff::new();
+    exit_status(&mut rest);
+    environment(&mut rest);
+    files(&mut rest);
+    examples(&mut rest);
+    security(&mut rest);
+    out.extend(rest.render().into_bytes());
+    man.render_version_section(&mut out).context(failed)?;
+    let page = String::from_utf8(out).context("the man page is not UTF-8")?;
+    Ok(tidy(&page))
+}
+
+/// What `mandoc -T lint` asks of a page, applied to the parts clap_mangen draws too: text lines
+/// of at most 80 bytes (broken at spaces, which changes nothing in the output), no trailing
+/// whitespace, no paragraph macro right after a section heading, `.sp` for a `.br`-blank-`.br`.
+fn tidy(page: &str) -> String {
+    let page = page.replace(".br\n\n.br\n", ".sp\n");
+    let mut out = String::with_capacity(page.len() + page.len() / 40);
+    let (mut after_heading, mut tag) = (false, false);
+    for line in page.lines() {
+        let line = line.trim_end();
+        if after_heading && (line == ".PP" || line == ".LP" || line == ".P") {
+            continue;
+        }
+        after_heading = line.starts_with(".SH");
+        // The line after `.TP` is the tag: breaking it would move its end into the body.
+        let is_tag = std::mem::replace(&mut tag, line == ".TP");
+        if is_tag || line.starts_with('.') || line.starts_with('\'') || line.len() <= 80 {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let mut current = String::new();
+        for word in line.split(' ') {
+            if !current.is_empty() && current.len() + 1 + word.len() > 80 {
+                out.push_str(&current);
+                out.push('\n');
+                current.clear();
+            }
+            if current.is_empty() && (word.starts_with('.') || word.starts_with('\'')) {
+                // A control character at the start of a line would make it a request.
+                current.push_str("\\&");
+            } else if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(&current);
+        out.push('\n');
+    }
+    out
+}
+
+fn section(r: &mut Roff, title: &str) {
+    r.control("SH", [title]);
+}
+
+fn para(r: &mut Roff, text: &str) {
+    r.control("PP", []);
+    r.text([roman(text)]);
+}
+
+/// A tagged paragraph: `tag` in bold, then its text.
+fn item(r: &mut Roff, tag: &str, text: &str) {
+    r.control("TP", []);
+    r.text([bold(tag)]);
+    r.text([roman(text)]);
+}
+
+fn description() -> Roff {
+    let mut r = Roff::new();
+    section(&mut r, "DESCRIPTION");
+    r.text([
+        roman("Rotates the access keys of IAM users, the way a careful person would by hand with "),
+        bold("aws iam create-access-key"),
+        roman(", an editor and "),
+        bold("aws iam delete-access-key"),
+        roman(", without the mistakes."),
+    ]);
+    para(
+        &mut r,
+        "A rotation finds the key a profile uses; makes room when the user already has two keys \
+         (an inactive key that no profile holds first, then an active one that no profile holds, \
+         oldest first; a key another profile holds only when --delete names it; never more than \
+         one, and only after the user agrees or --yes says so); creates the new key and saves it \
+         in a journal beside the credentials file; waits until sts get-caller-identity, signed by \
+         the new key, answers as the same user twice in a row (IAM is eventually consistent); \
+         writes the new key into every profile of either file that held the old one, changing no \
+         other byte; and only then deletes the old key (or, with --keep-old, deactivates it).",
+    );
+    para(
+        &mut r,
+        "If the new key does not work within --verify-timeout, it is deleted and the files keep \
+         the old key. A run that is killed at any moment is finished or undone by the next run, \
+         from the journal.",
+    );
+    para(
+        &mut r,
+        "Through the alias that install-alias writes, it runs as aws rotate-keys. Use -p rather \
+         than --profile there: aws keeps --profile for itself before it runs an alias.",
+    );
+    r
+}
+
+fn commands(cmd: &clap::Command) -> Roff {
+    let mut r = Roff::new();
+    section(&mut r, "COMMANDS");
+    for sub in cmd.get_subcommands() {
+        let mut usage = vec![bold(sub.get_name())];
+        let rotate_like = matches!(sub.get_name(), "rotate" | "plan");
+        for arg in sub
+            .get_arguments()
+            .filter(|a| !a.is_global_set() && !rotate_like && a.get_action().takes_values())
+        {
+            if let Some(long) = arg.get_long() {
+                usage.push(roman(" [--"));
+                usage.push(bold(long));
+                if let Some(v) = arg.get_value_names().and_then(|v| v.first()) {
+                    usage.push(roman(" "));
+                    usage.push(italic(v.as_str()));
+                }
+                usage.push(roman("]"));
+            } else if arg.is_positional() {
+                let values: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_owned())
+                    .collect();
+                usage.push(roman(format!(" {{{}}}", values.join(","))));
+            }
+        }
+        if rotate_like {
+            usage.push(roman(" [rotate options]"));
+        }
+        r.control("TP", []);
+        r.text(usage);
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        r.text([roman(about)]);
+    }
+    para(
+        &mut r,
+        "Without a command, rotate runs. rotate and plan take the options listed under OPTIONS \
+         (--all-profiles, --yes, --delete, --keep-old, --older-than, --verify-timeout, \
+         --user-name, --token-code); the global options apply to every command.",
+    );
+    r
+}
+
+fn exit_status(r: &mut Roff) {
+    section(r, "EXIT STATUS");
+    r.text([roman("As the aws command (version 2):")]);
+    for (code, meaning) in [
+        ("0", "done, also when every key was skipped as not due"),
+        (
+            "252",
+            "a bad command line, or a decision is needed that --yes or --delete did not give (the message names the flag to add)",
+        ),
+        ("253", "bad or unsupported configuration or files"),
+        ("254", "an AWS service error"),
+        ("255", "anything else"),
+        ("130", "interrupted"),
+    ] {
+        item(r, code, meaning);
+    }
+}
+
+fn environment(r: &mut Roff) {
+    section(r, "ENVIRONMENT");
+    r.text([roman(
+        "The aws command's variables, with its precedence: an option, then the environment, then \
+         the profile's setting, then the default.",
+    )]);
+    for (name, meaning) in [
+        ("AWS_PROFILE", "the profile, when no -p/--profile is given"),
+        (
+            "AWS_DEFAULT_PROFILE",
+            "the profile, when neither -p nor AWS_PROFILE is set",
+        ),
+        ("AWS_CONFIG_FILE", "the config file (default ~/.aws/config)"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "the credentials file (default ~/.aws/credentials)",
+        ),
+        ("AWS_DEFAULT_OUTPUT", "the output format"),
+        (
+            "AWS_REGION, AWS_DEFAULT_REGION",
+            "the region for STS (IAM is global)",
+        ),
+        (
+            "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS",
+            "where to send requests instead of AWS",
+        ),
+        (
+            "AWS_CA_BUNDLE",
+            "a PEM file of the certificate authorities to trust",
+        ),
+        ("AWS_PAGER", "the pager for output on a terminal"),
+        (
+            "AWS_ACCESS_KEY_ID",
+            "refused: keys in the environment are not keys on disk that can be rotated",
+        ),
+        ("NO_COLOR", "when set, no colour"),
+    ] {
+        item(r, name, meaning);
+    }
+}
+
+fn files(r: &mut Roff) {
+    section(r, "FILES");
+    for (name, meaning) in [
+        (
+            "~/.aws/credentials, ~/.aws/config",
+            "where profiles keep their keys; both are read, and written where a rotated key stood",
+        ),
+        (
+            "~/.aws/credentials.aws-rotate-keys-ID.journal",
+            "the journal of a rotation in progress, with the new secret (mode 0600); removed when the rotation ends, read by the next run after a crash",
+        ),
+        (
+            "~/.aws/credentials.aws-rotate-keys.lock",
+            "serializes runs: a second run waits for the first",
+        ),
+        (
+            "~/.aws/cli/alias",
+            "where install-alias adds rotate-keys = !aws-rotate-keys under [toplevel]",
+        ),
+    ] {
+        item(r, name, meaning);
+    }
+}
+
+fn examples(r: &mut Roff) {
+    section(r, "EXAMPLES");
+    for (what, command) in [
+        ("Rotate the key of profile work:", "aws-rotate-keys -p work"),
+        (
+            "See what a rotation of every profile would do, changing nothing:",
+            "aws-rotate-keys plan --all-profiles",
+        ),
+        (
+            "From cron: every profile whose key is older than 90 days, never asking:",
+            "0 4 * * 1 aws-rotate-keys --all-profiles --older-than 90d --yes",
+        ),
+        (
+            "As an aws command, after install-alias:",
+            "aws rotate-keys -p work",
+        ),
+        (
+            "Admin mode: rotate user bob's key with the admin profile's credentials; prints bob's new key:",
+            "aws-rotate-keys -p admin --user-name bob",
+        ),
+        (
+            "Keep the old key, deactivated, until the next run:",
+            "aws-rotate-keys -p work --keep-old",
+        ),
+    ] {
+        r.control("PP", []);
+        r.text([roman(what)]);
+        r.control("RS", ["4"]);
+        r.control("nf", []);
+        r.text([bold(command)]);
+        r.control("fi", []);
+        r.control("RE", []);
+    }
+}
+
+fn security(r: &mut Roff) {
+    section(r, "SECURITY");
+    para(
+        r,
+        "Files are written atomically (a sibling temporary file, fsync, rename, fsync of the \
+         directory), created with mode 0600; a file with a wider mode is tightened to 0600 with a \
+         warning. Through a symbolic link the target is replaced and the link kept. Every byte \
+         outside the changed key id and secret is kept.",
+    );
+    para(
+        r,
+        "The new secret reaches disk, in the journal (mode 0600) beside the credentials file, \
+         before any further request is sent, so that a crash never loses it.",
+    );
+    para(
+        r,
+        "No secret access key or session token is ever printed or logged, --debug included. The \
+         one exception is admin mode (--user-name), whose output is the new key, in the shape of \
+         aws iam create-access-key output, for its owner.",
+    );
+    para(
+        r,
+        "Profiles whose credentials are temporary (aws_session_token), come from SSO, a role, a \
+         credential_process or the environment are refused with a message saying what to rotate \
+         instead; no request is sent for them.",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::disallowed_methods)]
+
+    /// `man/aws-rotate-keys.1` is what `aws-rotate-keys man` prints. After a change of the
+    /// command line or this module: `cargo run -- man > man/aws-rotate-keys.1`.
+    #[test]
+    fn the_committed_page_is_fresh() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/man/aws-rotate-keys.1");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        let page = super::render().expect("renders");
+        assert!(
+            committed == page,
+            "{path} is stale: run `cargo run -- man > man/aws-rotate-keys.1`"
+        );
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "COMMANDS",
+            "OPTIONS",
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "FILES",
+            "EXAMPLES",
+            "SECURITY",
+        ] {
+            assert!(
+                page.contains(&format!(".SH {section}\n"))
+                    || page.contains(&format!(".SH \"{section}\"\n")),
+                "no {section} section"
+            );
+        }
+    }
+}
