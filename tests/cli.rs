@@ -699,3 +699,181 @@ fn mfa_profiles_ask_for_a_code_and_make_a_session() {
     );
     assert_eq!(home.credentials(), creds);
 }
+
+/// `list-access-keys` in `home` against `endpoint`, with extra environment and options.
+fn list_keys_via(home: &Home, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = home.command();
+    c.env("AWS_ENDPOINT_URL", endpoint);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args)
+        .arg("list-access-keys")
+        .output()
+        .expect("run aws-rotate-keys")
+}
+
+#[test]
+fn https_needs_a_trusted_ca_from_the_option_the_environment_or_the_profile() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let (good, bad) = (front.ca(), front.other_ca());
+    let (good, bad) = (good.to_str().unwrap(), bad.to_str().unwrap());
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let url = front.url();
+
+    // No CA: the system's roots do not know the test CA. A clear message, the `aws` CLI's status
+    // for a failure that is not the service's (255), at once (no retries), and no request made.
+    let t = Instant::now();
+    let out = list_keys_via(&home, url, &[], &[]);
+    assert_code(&out, 255);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("SSL validation failed") && err.contains("--ca-bundle"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "not retried: {:?}",
+        t.elapsed()
+    );
+    assert!(moto.log().is_empty(), "no request got through");
+    // The same through `rotate`: nothing is changed.
+    let mut c = home.command();
+    let out = c.env("AWS_ENDPOINT_URL", url).output().unwrap();
+    assert_code(&out, 255);
+    assert!(text(&out.stderr).contains("SSL validation failed"));
+    assert_eq!(home.credentials(), creds);
+
+    // Each source of the CA works alone.
+    let ok = |out: &Output, what: &str| {
+        assert_eq!(code(out), 0, "{what}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&k.id), "{what}");
+    };
+    ok(
+        &list_keys_via(&home, url, &[], &["--ca-bundle", good]),
+        "--ca-bundle",
+    );
+    ok(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", good)], &[]),
+        "AWS_CA_BUNDLE",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {good}\n"));
+    ok(
+        &list_keys_via(&home, url, &[], &[]),
+        "the profile's ca_bundle",
+    );
+
+    // Precedence: the option, then the environment, then the profile. Each winner is tried both
+    // with the right CA (works) and the wrong one (fails): a merge of the sources would pass
+    // the first and fail the second.
+    let fails = |out: &Output, what: &str| {
+        assert_eq!(code(out), 255, "{what}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("SSL validation failed"),
+            "{what}"
+        );
+    };
+    home.write(".aws/config", format!("[default]\nca_bundle = {bad}\n"));
+    ok(
+        &list_keys_via(
+            &home,
+            url,
+            &[("AWS_CA_BUNDLE", bad)],
+            &["--ca-bundle", good],
+        ),
+        "option over environment and profile",
+    );
+    ok(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", good)], &[]),
+        "environment over profile",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {good}\n"));
+    fails(
+        &list_keys_via(
+            &home,
+            url,
+            &[("AWS_CA_BUNDLE", good)],
+            &["--ca-bundle", bad],
+        ),
+        "a wrong --ca-bundle wins over a right environment and profile",
+    );
+    fails(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", bad)], &[]),
+        "a wrong AWS_CA_BUNDLE wins over a right profile",
+    );
+
+    // A file that is no CA bundle: a one-line message naming it, exit 253, no request.
+    let before = moto.log().len();
+    let junk = home.path().join("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = list_keys_via(&home, url, &[], &["--ca-bundle", junk.to_str().unwrap()]);
+    assert_code(&out, 253);
+    assert!(
+        text(&out.stderr).contains("junk.pem"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(moto.log().len(), before, "no request");
+
+    // A whole rotation over HTTPS, with the CA from the profile.
+    let out = home
+        .command()
+        .env("AWS_ENDPOINT_URL", url)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+}
+
+#[test]
+fn no_verify_ssl_accepts_any_certificate_and_says_so() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let url = front.url();
+    let out = list_keys_via(&home, url, &[], &[]);
+    assert_code(&out, 255);
+    // Without any CA, and even with a wrong one (verification is off, as in `aws`).
+    let bad = front.other_ca();
+    for extra in [vec![], vec!["--ca-bundle", bad.to_str().unwrap()]] {
+        let mut args = vec!["--no-verify-ssl"];
+        args.extend(extra);
+        let out = list_keys_via(&home, url, &[], &args);
+        assert_code(&out, 0);
+        assert!(text(&out.stdout).contains(&k.id));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("warning") && err.contains("not verified"),
+            "a warning on stderr: {err}"
+        );
+    }
+    // A rotation: every request (STS verification of the new key included) goes over it.
+    let out = home
+        .command()
+        .env("AWS_ENDPOINT_URL", url)
+        .arg("--no-verify-ssl")
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+    assert!(
+        moto.log()
+            .iter()
+            .any(|e| e.action.as_deref() == Some("GetCallerIdentity")
+                && e.key.as_deref() == Some(id.as_str())),
+        "the new key was verified through the HTTPS front"
+    );
+}

@@ -12,6 +12,7 @@ mod driver;
 mod files;
 mod output;
 mod prompt;
+mod tls;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -172,6 +173,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             ca_bundle,
             connect_timeout: secs(g.cli_connect_timeout),
             read_timeout: secs(g.cli_read_timeout),
+            no_verify_ssl: g.no_verify_ssl,
             debug: g.debug,
         },
     })
@@ -217,6 +219,11 @@ async fn run(cli: Cli) -> Result<u8> {
     let (config, credentials) = read_files(&paths)?;
     let files = parse_files(&paths, &config, &credentials)?;
     let settings = settings(&cli, &files)?;
+    if settings.conn.no_verify_ssl {
+        warn(format_args!(
+            "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
+        ));
+    }
     let token: Option<String> = match &cli.command {
         Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.clone(),
         _ => cli.rotate.token_code.clone(),
@@ -513,9 +520,18 @@ fn signer_for(files: &AwsFiles, profile: &str) -> Result<Signer> {
     }
 }
 
+/// 254 for an error of the service, 255 for one that never reached it (as the session decides).
+fn failure_status(f: &aws_rotate_keys::rotation::Failure) -> u8 {
+    use aws_rotate_keys::rotation::FailureClass;
+    match f.class {
+        FailureClass::Io | FailureClass::Other => 255,
+        _ => 254,
+    }
+}
+
 fn aws_failure(op: &str, f: &aws_rotate_keys::rotation::Failure) -> anyhow::Error {
     exit(
-        254,
+        failure_status(f),
         output::aws_error(Some(op), f.code.as_deref(), &f.message),
     )
 }
