@@ -877,3 +877,64 @@ fn no_verify_ssl_accepts_any_certificate_and_says_so() {
         "the new key was verified through the HTTPS front"
     );
 }
+
+#[test]
+fn aws_default_profile_is_used_when_neither_profile_nor_aws_profile_is_set() {
+    let moto = Moto::start();
+    let (alice, bob, carol) = (
+        moto.user_with_key("alice"),
+        moto.user_with_key("bob"),
+        moto.user_with_key("carol"),
+    );
+    let creds = format!(
+        "{}{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("a"),
+        carol.credentials_profile("b")
+    );
+    let home = moto.home("", &creds);
+    let user_of = |env: &[(&str, &str)], args: &[&str]| -> String {
+        let mut c = home.command();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(args).arg("plan").output().unwrap();
+        assert_code(&out, 0);
+        let stdout = text(&out.stdout);
+        let users: Vec<&str> = ["alice", "bob", "carol"]
+            .into_iter()
+            .filter(|u| stdout.contains(&format!("\"UserName\": \"{u}\"")))
+            .collect();
+        assert_eq!(users.len(), 1, "one profile planned: {stdout}");
+        users[0].to_owned()
+    };
+    assert_eq!(user_of(&[], &[]), "alice", "default");
+    assert_eq!(user_of(&[("AWS_DEFAULT_PROFILE", "b")], &[]), "carol");
+    assert_eq!(
+        user_of(&[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")], &[]),
+        "bob",
+        "AWS_PROFILE wins over AWS_DEFAULT_PROFILE"
+    );
+    assert_eq!(
+        user_of(
+            &[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")],
+            &["--profile", "default"]
+        ),
+        "alice",
+        "--profile wins over both"
+    );
+    // A rotation with only AWS_DEFAULT_PROFILE set rotates that profile, and only it.
+    let out = home
+        .command()
+        .env("AWS_DEFAULT_PROFILE", "b")
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let after = home.credentials();
+    assert_eq!(held(&after, "default").0, alice.id);
+    assert_eq!(held(&after, "a").0, bob.id);
+    let (id, secret) = held(&after, "b");
+    assert_ne!(id, carol.id);
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(key_ids(&moto, "carol"), vec![(id, "Active".to_owned())]);
+}
