@@ -938,3 +938,125 @@ fn aws_default_profile_is_used_when_neither_profile_nor_aws_profile_is_set() {
     assert!(works(&moto, &id, &secret));
     assert_eq!(key_ids(&moto, "carol"), vec![(id, "Active".to_owned())]);
 }
+
+#[test]
+fn status_shows_each_profile_as_iam_sees_its_key() {
+    use moto::Json;
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    // Bob's first key is inactive and in no file: the row must be about the key bob's profile holds.
+    moto.create_user("bob");
+    let bob_spare = moto.create_access_key("bob");
+    moto.update_access_key("bob", &bob_spare.id, "Inactive");
+    // Alice's key is older than the threshold below; bob's is younger.
+    std::thread::sleep(Duration::from_millis(2100));
+    let bob = moto.create_access_key("bob");
+    let young_since = Instant::now();
+    let carol = moto.user_with_key("carol");
+    moto.update_access_key("carol", &carol.id, "Inactive");
+    let creds = format!(
+        "{}{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("bob"),
+        carol.credentials_profile("carol")
+    );
+    // Alice's key in the config file as well, for profile `work`; a role profile holds no key.
+    let config = format!(
+        "[profile work]\naws_access_key_id = {}\naws_secret_access_key = {}\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = default\n",
+        alice.id, alice.secret
+    );
+    let home = moto.home(&config, &creds);
+    let out = run(&home, &["status", "--older-than", "2s"]);
+    let took = young_since.elapsed();
+    // Carol's key is inactive: her row says why, the others are complete, and the run says
+    // that something failed (an AWS error: 254).
+    assert_code(&out, 254);
+    let j = Json::parse(&text(&out.stdout)).unwrap();
+    let rows = j.get("Profiles").and_then(Json::as_array).unwrap();
+    let row = |p: &str| -> &Json {
+        let mut found = rows
+            .iter()
+            .filter(|r| r.get("Profile").and_then(Json::as_str) == Some(p));
+        let r = found
+            .next()
+            .unwrap_or_else(|| panic!("a row for {p}: {j:?}"));
+        assert!(found.next().is_none(), "one row for {p}");
+        r
+    };
+    let s = |r: &Json, k: &str| r.get(k).and_then(Json::as_str).map(str::to_owned);
+    assert_eq!(
+        rows.len(),
+        4,
+        "default, work, bob, carol; not the role: {j:?}"
+    );
+    let files = |r: &Json| -> Vec<String> {
+        r.get("Files")
+            .and_then(Json::as_array)
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect()
+    };
+    let creds_path = home.credentials_path().display().to_string();
+    let config_path = home.config_path().display().to_string();
+    for (profile, key, user, in_file) in [
+        ("default", &alice, "alice", &creds_path),
+        ("work", &alice, "alice", &config_path),
+        ("bob", &bob, "bob", &creds_path),
+    ] {
+        let r = row(profile);
+        assert_eq!(
+            s(r, "AccessKeyId").as_deref(),
+            Some(key.id.as_str()),
+            "{profile}"
+        );
+        assert_eq!(s(r, "UserName").as_deref(), Some(user), "{profile}");
+        let iam = moto
+            .list_access_keys(user)
+            .into_iter()
+            .find(|k| k.id == key.id)
+            .unwrap();
+        assert_eq!(
+            s(r, "Status").as_deref(),
+            Some(iam.status.as_str()),
+            "{profile}"
+        );
+        assert_eq!(
+            s(r, "CreateDate").map(|d| d[..19].to_owned()),
+            Some(iam.created[..19].to_owned()),
+            "{profile}: {r:?}"
+        );
+        assert_eq!(
+            r.get("AgeDays").and_then(Json::as_f64),
+            Some(0.0),
+            "{profile}"
+        );
+        let last = moto.last_used(&key.id).expect("used by the status run");
+        assert_eq!(
+            s(r, "LastUsed").map(|d| d[..19].to_owned()),
+            Some(last[..19].to_owned()),
+            "{profile}: {r:?}"
+        );
+        assert_eq!(files(r), vec![in_file.clone()], "{profile}");
+        assert!(r.get("Error").is_none(), "{profile}: {r:?}");
+    }
+    assert_eq!(
+        row("default").get("Due").and_then(Json::as_bool),
+        Some(true)
+    );
+    assert_eq!(row("work").get("Due").and_then(Json::as_bool), Some(true));
+    if took < Duration::from_secs(2) {
+        assert_eq!(row("bob").get("Due").and_then(Json::as_bool), Some(false));
+    }
+    let c = row("carol");
+    assert_eq!(s(c, "AccessKeyId").as_deref(), Some(carol.id.as_str()));
+    assert!(
+        s(c, "Error").is_some_and(|e| e.contains("InvalidClientTokenId")),
+        "{c:?}"
+    );
+    // Without --older-than there is no threshold, so no Due; status changes nothing.
+    let out = run(&home, &["status", "-p", "default"]);
+    assert!(!text(&out.stdout).contains("\"Due\""));
+    assert!(mutations(&moto).is_empty(), "{:?}", mutations(&moto));
+    assert_eq!(home.credentials(), creds);
+}

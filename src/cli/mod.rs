@@ -23,7 +23,6 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use serde_json::{Value, json};
 
-use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::key::{AccessKeyId, UserName};
 use aws_rotate_keys::plan::Options;
 use aws_rotate_keys::profile::{self, AwsFiles, Selection};
@@ -282,7 +281,7 @@ async fn run(cli: Cli) -> Result<u8> {
             list_access_keys(&settings, &files, &aws, user_name.as_deref()).await
         }
         Some(Command::Status { older_than }) => {
-            status(&settings, &files, &aws, older_than.as_deref()).await
+            status(&settings, &paths, &files, &aws, older_than.as_deref()).await
         }
         Some(Command::Completion { .. } | Command::Man | Command::InstallAlias) => Ok(0),
     }
@@ -581,8 +580,11 @@ async fn list_access_keys(
     Ok(0)
 }
 
+/// `status`: one row per profile that holds static keys, from the IAM calls of its key (made
+/// once per key: profiles that share a key share its answers).
 async fn status(
     settings: &Settings,
+    paths: &files::Paths,
     files: &AwsFiles,
     aws: &aws::Aws,
     older_than: Option<&str>,
@@ -599,52 +601,85 @@ async fn status(
             secret: c.secret.clone(),
             mfa_serial: c.mfa_serial.clone(),
         };
-        let files_list: Vec<&str> = c
-            .holders
-            .iter()
-            .map(|h| match h.file {
-                FileKind::Config => "config",
-                FileKind::Credentials => "credentials",
-            })
-            .collect();
-        let mut row = serde_json::Map::new();
-        row.insert("Profiles".into(), json!(c.profiles));
-        row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
-        row.insert("Files".into(), json!(files_list));
+        // What IAM says of the key: the same for every profile that holds it.
+        let mut key = serde_json::Map::new();
+        let mut error = None;
         match aws.identify(&signer).await {
-            Ok(arn) => {
-                let user = aws_rotate_keys::plan::Identity::from_arn(&arn).map(|i| i.user_name);
-                if let Ok(user) = user {
-                    row.insert("UserName".into(), json!(user.as_str()));
-                    if let Ok(keys) = aws.list_keys(&signer, &user).await {
-                        if let Some(k) = keys.iter().find(|k| k.access_key_id == c.access_key_id) {
-                            let age = now.since(k.create_date);
-                            row.insert("Status".into(), json!(k.status.as_str()));
-                            row.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
-                            row.insert("AgeDays".into(), json!(age.whole_days()));
-                            if let Some(t) = older_than {
-                                row.insert("Due".into(), json!(age >= t));
+            Err(f) => error = Some(("GetCallerIdentity", f)),
+            Ok(arn) => match aws_rotate_keys::plan::Identity::from_arn(&arn) {
+                Err(e) => {
+                    worst = worst.max(253);
+                    key.insert("Error".into(), json!(e.to_string()));
+                }
+                Ok(id) => {
+                    let user = id.user_name;
+                    key.insert("UserName".into(), json!(user.as_str()));
+                    match aws.list_keys(&signer, &user).await {
+                        Err(f) => error = Some(("ListAccessKeys", f)),
+                        Ok(keys) => {
+                            if let Some(k) =
+                                keys.iter().find(|k| k.access_key_id == c.access_key_id)
+                            {
+                                let age = now.since(k.create_date);
+                                key.insert("Status".into(), json!(k.status.as_str()));
+                                key.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
+                                key.insert("AgeDays".into(), json!(age.whole_days()));
+                                if let Some(t) = older_than {
+                                    key.insert("Due".into(), json!(age >= t));
+                                }
                             }
                         }
                     }
-                    if let Ok(last) = aws.last_used(&signer, &c.access_key_id).await {
-                        row.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                    if error.is_none() {
+                        match aws.last_used(&signer, &c.access_key_id).await {
+                            Ok(last) => {
+                                key.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                            }
+                            Err(f) => error = Some(("GetAccessKeyLastUsed", f)),
+                        }
                     }
                 }
-            }
-            Err(f) => {
-                worst = 254;
-                row.insert(
-                    "Error".into(),
-                    json!(output::aws_error(
-                        Some("GetCallerIdentity"),
-                        f.code.as_deref(),
-                        &f.message
-                    )),
-                );
-            }
+            },
         }
-        rows.push(Value::Object(row));
+        if let Some((op, f)) = error {
+            worst = worst.max(failure_status(&f));
+            key.insert(
+                "Error".into(),
+                json!(output::aws_error(Some(op), f.code.as_deref(), &f.message)),
+            );
+        }
+        for p in &c.profiles {
+            // The files where this profile's own section holds the key.
+            let mut in_files: Vec<String> = Vec::new();
+            for h in c.holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {
+                let path = paths.of(h.file).display().to_string();
+                if !in_files.contains(&path) {
+                    in_files.push(path);
+                }
+            }
+            let mut row = serde_json::Map::new();
+            row.insert("Profile".into(), json!(p));
+            row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
+            row.insert("Files".into(), json!(in_files));
+            row.extend(key.clone());
+            let order = [
+                "Profile",
+                "UserName",
+                "AccessKeyId",
+                "Status",
+                "CreateDate",
+                "AgeDays",
+                "LastUsed",
+                "Files",
+                "Due",
+                "Error",
+            ];
+            let row: serde_json::Map<String, Value> = order
+                .iter()
+                .filter_map(|k| row.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect();
+            rows.push(Value::Object(row));
+        }
     }
     if settings.output != OutputFormat::Off {
         output::print(&output::to_json(&json!({ "Profiles": rows }))?)?;
