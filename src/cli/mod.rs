@@ -55,9 +55,16 @@ fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
+/// Whether warnings are coloured: `--color on`/`off`, else (`auto`) when stderr is a terminal and
+/// `NO_COLOR` is unset or empty (no-color.org). Set once the command line is read.
+static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn auto_colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 pub(crate) fn warn(what: std::fmt::Arguments<'_>) {
-    let colour = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
-    if colour {
+    if *COLOUR.get_or_init(auto_colour) {
         eprintln!("\x1b[33maws-rotate-keys: warning:\x1b[0m {what}");
     } else {
         eprintln!("aws-rotate-keys: warning: {what}");
@@ -76,6 +83,11 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(status);
         }
     };
+    let _ = COLOUR.set(match cli.global.color {
+        Some(args::Color::On) => true,
+        Some(args::Color::Off) => false,
+        Some(args::Color::Auto) | None => auto_colour(),
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -93,10 +105,16 @@ pub(crate) fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => Err(exit(130, "interrupted; run the same command again to finish or undo an interrupted rotation")),
         }
     });
+    // A question may still be waiting for a line on stdin (Ctrl-C came first): do not wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             let status = e.downcast_ref::<Exit>().map_or(255, |x| x.status);
+            if status == 130 && std::io::stderr().is_terminal() {
+                // Off the line of the question or the progress that ^C interrupted.
+                eprintln!();
+            }
             eprintln!("aws-rotate-keys: error: {e:#}");
             ExitCode::from(status)
         }
@@ -421,7 +439,7 @@ async fn rotate(
         output::print(&output::to_json(&v)?)?;
     }
     for res in &results {
-        explain(res, r);
+        explain(res, interactive);
     }
     Ok(session.exit_status())
 }
@@ -441,7 +459,7 @@ fn session_error(paths: &files::Paths, e: SessionError) -> anyhow::Error {
 }
 
 /// What went wrong, on stderr, with what to do next.
-fn explain(res: &aws_rotate_keys::session::TaskResult, r: &RotateArgs) {
+fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
     let who = if res.profiles.is_empty() {
         String::new()
     } else {
@@ -485,11 +503,17 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, r: &RotateArgs) {
                 .as_ref()
                 .map(|m| format!("{} ({})", m.access_key_id, m.reason))
                 .unwrap_or_default();
-            let _ = r;
-            eprintln!(
-                "aws-rotate-keys: {who}user {} has two keys; removing {rm} needs your agreement: run on a terminal, or add --yes to accept, or --delete ACCESS_KEY_ID to choose",
-                p.user_name
-            );
+            if interactive {
+                eprintln!(
+                    "aws-rotate-keys: {who}not rotated: user {} has two keys and you did not agree to remove {rm}; nothing was changed. Add --yes to accept that removal without a question, or --delete ACCESS_KEY_ID to choose the key",
+                    p.user_name
+                );
+            } else {
+                eprintln!(
+                    "aws-rotate-keys: {who}user {} has two keys; removing {rm} needs your agreement: run on a terminal, or add --yes to accept, or --delete ACCESS_KEY_ID to choose",
+                    p.user_name
+                );
+            }
         }
         TaskOutcome::Failed { operation, failure } => {
             eprintln!(
