@@ -18,6 +18,8 @@
 //! moto.add_fault(Fault::new("DeleteAccessKey", FaultKind::Throttle));
 //! let out = home.command().arg("rotate").output()?; // the binary (feature `cli`)
 //! let log = moto.log();                             // what the binary sent
+//! let front = moto.tls_front();                     // HTTPS in front of the proxy:
+//! home.command().env("AWS_ENDPOINT_URL", front.url()).arg("--ca-bundle").arg(front.ca());
 //! ```
 //!
 //! The venv comes from `ART_VENV`, else `<crate>/target/test-venv`; when it is missing,
