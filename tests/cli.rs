@@ -699,3 +699,364 @@ fn mfa_profiles_ask_for_a_code_and_make_a_session() {
     );
     assert_eq!(home.credentials(), creds);
 }
+
+/// `list-access-keys` in `home` against `endpoint`, with extra environment and options.
+fn list_keys_via(home: &Home, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = home.command();
+    c.env("AWS_ENDPOINT_URL", endpoint);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args)
+        .arg("list-access-keys")
+        .output()
+        .expect("run aws-rotate-keys")
+}
+
+#[test]
+fn https_needs_a_trusted_ca_from_the_option_the_environment_or_the_profile() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let (good, bad) = (front.ca(), front.other_ca());
+    let (good, bad) = (good.to_str().unwrap(), bad.to_str().unwrap());
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let url = front.url();
+
+    // No CA: the system's roots do not know the test CA. A clear message, the `aws` CLI's status
+    // for a failure that is not the service's (255), at once (no retries), and no request made.
+    let t = Instant::now();
+    let out = list_keys_via(&home, url, &[], &[]);
+    assert_code(&out, 255);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("SSL validation failed") && err.contains("--ca-bundle"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "not retried: {:?}",
+        t.elapsed()
+    );
+    assert!(moto.log().is_empty(), "no request got through");
+    // The same through `rotate`: nothing is changed.
+    let mut c = home.command();
+    let out = c.env("AWS_ENDPOINT_URL", url).output().unwrap();
+    assert_code(&out, 255);
+    assert!(text(&out.stderr).contains("SSL validation failed"));
+    assert_eq!(home.credentials(), creds);
+
+    // Each source of the CA works alone.
+    let ok = |out: &Output, what: &str| {
+        assert_eq!(code(out), 0, "{what}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains(&k.id), "{what}");
+    };
+    ok(
+        &list_keys_via(&home, url, &[], &["--ca-bundle", good]),
+        "--ca-bundle",
+    );
+    ok(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", good)], &[]),
+        "AWS_CA_BUNDLE",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {good}\n"));
+    ok(
+        &list_keys_via(&home, url, &[], &[]),
+        "the profile's ca_bundle",
+    );
+
+    // Precedence: the option, then the environment, then the profile. Each winner is tried both
+    // with the right CA (works) and the wrong one (fails): a merge of the sources would pass
+    // the first and fail the second.
+    let fails = |out: &Output, what: &str| {
+        assert_eq!(code(out), 255, "{what}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("SSL validation failed"),
+            "{what}"
+        );
+    };
+    home.write(".aws/config", format!("[default]\nca_bundle = {bad}\n"));
+    ok(
+        &list_keys_via(
+            &home,
+            url,
+            &[("AWS_CA_BUNDLE", bad)],
+            &["--ca-bundle", good],
+        ),
+        "option over environment and profile",
+    );
+    ok(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", good)], &[]),
+        "environment over profile",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {good}\n"));
+    fails(
+        &list_keys_via(
+            &home,
+            url,
+            &[("AWS_CA_BUNDLE", good)],
+            &["--ca-bundle", bad],
+        ),
+        "a wrong --ca-bundle wins over a right environment and profile",
+    );
+    fails(
+        &list_keys_via(&home, url, &[("AWS_CA_BUNDLE", bad)], &[]),
+        "a wrong AWS_CA_BUNDLE wins over a right profile",
+    );
+
+    // A file that is no CA bundle: a one-line message naming it, exit 253, no request.
+    let before = moto.log().len();
+    let junk = home.path().join("junk.pem");
+    std::fs::write(
+        &junk,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = list_keys_via(&home, url, &[], &["--ca-bundle", junk.to_str().unwrap()]);
+    assert_code(&out, 253);
+    assert!(
+        text(&out.stderr).contains("junk.pem"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(moto.log().len(), before, "no request");
+
+    // A whole rotation over HTTPS, with the CA from the profile.
+    let out = home
+        .command()
+        .env("AWS_ENDPOINT_URL", url)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+}
+
+#[test]
+fn no_verify_ssl_accepts_any_certificate_and_says_so() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    let url = front.url();
+    let out = list_keys_via(&home, url, &[], &[]);
+    assert_code(&out, 255);
+    // Without any CA, and even with a wrong one (verification is off, as in `aws`).
+    let bad = front.other_ca();
+    for extra in [vec![], vec!["--ca-bundle", bad.to_str().unwrap()]] {
+        let mut args = vec!["--no-verify-ssl"];
+        args.extend(extra);
+        let out = list_keys_via(&home, url, &[], &args);
+        assert_code(&out, 0);
+        assert!(text(&out.stdout).contains(&k.id));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("warning") && err.contains("not verified"),
+            "a warning on stderr: {err}"
+        );
+    }
+    // A rotation: every request (STS verification of the new key included) goes over it.
+    let out = home
+        .command()
+        .env("AWS_ENDPOINT_URL", url)
+        .arg("--no-verify-ssl")
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+    assert!(
+        moto.log()
+            .iter()
+            .any(|e| e.action.as_deref() == Some("GetCallerIdentity")
+                && e.key.as_deref() == Some(id.as_str())),
+        "the new key was verified through the HTTPS front"
+    );
+}
+
+#[test]
+fn aws_default_profile_is_used_when_neither_profile_nor_aws_profile_is_set() {
+    let moto = Moto::start();
+    let (alice, bob, carol) = (
+        moto.user_with_key("alice"),
+        moto.user_with_key("bob"),
+        moto.user_with_key("carol"),
+    );
+    let creds = format!(
+        "{}{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("a"),
+        carol.credentials_profile("b")
+    );
+    let home = moto.home("", &creds);
+    let user_of = |env: &[(&str, &str)], args: &[&str]| -> String {
+        let mut c = home.command();
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.args(args).arg("plan").output().unwrap();
+        assert_code(&out, 0);
+        let stdout = text(&out.stdout);
+        let users: Vec<&str> = ["alice", "bob", "carol"]
+            .into_iter()
+            .filter(|u| stdout.contains(&format!("\"UserName\": \"{u}\"")))
+            .collect();
+        assert_eq!(users.len(), 1, "one profile planned: {stdout}");
+        users[0].to_owned()
+    };
+    assert_eq!(user_of(&[], &[]), "alice", "default");
+    assert_eq!(user_of(&[("AWS_DEFAULT_PROFILE", "b")], &[]), "carol");
+    assert_eq!(
+        user_of(&[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")], &[]),
+        "bob",
+        "AWS_PROFILE wins over AWS_DEFAULT_PROFILE"
+    );
+    assert_eq!(
+        user_of(
+            &[("AWS_PROFILE", "a"), ("AWS_DEFAULT_PROFILE", "b")],
+            &["--profile", "default"]
+        ),
+        "alice",
+        "--profile wins over both"
+    );
+    // A rotation with only AWS_DEFAULT_PROFILE set rotates that profile, and only it.
+    let out = home
+        .command()
+        .env("AWS_DEFAULT_PROFILE", "b")
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let after = home.credentials();
+    assert_eq!(held(&after, "default").0, alice.id);
+    assert_eq!(held(&after, "a").0, bob.id);
+    let (id, secret) = held(&after, "b");
+    assert_ne!(id, carol.id);
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(key_ids(&moto, "carol"), vec![(id, "Active".to_owned())]);
+}
+
+#[test]
+fn status_shows_each_profile_as_iam_sees_its_key() {
+    use moto::Json;
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    // Bob's first key is inactive and in no file: the row must be about the key bob's profile holds.
+    moto.create_user("bob");
+    let bob_spare = moto.create_access_key("bob");
+    moto.update_access_key("bob", &bob_spare.id, "Inactive");
+    // Alice's key is older than the threshold below; bob's is younger.
+    std::thread::sleep(Duration::from_millis(2100));
+    let bob = moto.create_access_key("bob");
+    let young_since = Instant::now();
+    let carol = moto.user_with_key("carol");
+    moto.update_access_key("carol", &carol.id, "Inactive");
+    let creds = format!(
+        "{}{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("bob"),
+        carol.credentials_profile("carol")
+    );
+    // Alice's key in the config file as well, for profile `work`; a role profile holds no key.
+    let config = format!(
+        "[profile work]\naws_access_key_id = {}\naws_secret_access_key = {}\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = default\n",
+        alice.id, alice.secret
+    );
+    let home = moto.home(&config, &creds);
+    let out = run(&home, &["status", "--older-than", "2s"]);
+    let took = young_since.elapsed();
+    // Carol's key is inactive: her row says why, the others are complete, and the run says
+    // that something failed (an AWS error: 254).
+    assert_code(&out, 254);
+    let j = Json::parse(&text(&out.stdout)).unwrap();
+    let rows = j.get("Profiles").and_then(Json::as_array).unwrap();
+    let row = |p: &str| -> &Json {
+        let mut found = rows
+            .iter()
+            .filter(|r| r.get("Profile").and_then(Json::as_str) == Some(p));
+        let r = found
+            .next()
+            .unwrap_or_else(|| panic!("a row for {p}: {j:?}"));
+        assert!(found.next().is_none(), "one row for {p}");
+        r
+    };
+    let s = |r: &Json, k: &str| r.get(k).and_then(Json::as_str).map(str::to_owned);
+    assert_eq!(
+        rows.len(),
+        4,
+        "default, work, bob, carol; not the role: {j:?}"
+    );
+    let files = |r: &Json| -> Vec<String> {
+        r.get("Files")
+            .and_then(Json::as_array)
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect()
+    };
+    let creds_path = home.credentials_path().display().to_string();
+    let config_path = home.config_path().display().to_string();
+    for (profile, key, user, in_file) in [
+        ("default", &alice, "alice", &creds_path),
+        ("work", &alice, "alice", &config_path),
+        ("bob", &bob, "bob", &creds_path),
+    ] {
+        let r = row(profile);
+        assert_eq!(
+            s(r, "AccessKeyId").as_deref(),
+            Some(key.id.as_str()),
+            "{profile}"
+        );
+        assert_eq!(s(r, "UserName").as_deref(), Some(user), "{profile}");
+        let iam = moto
+            .list_access_keys(user)
+            .into_iter()
+            .find(|k| k.id == key.id)
+            .unwrap();
+        assert_eq!(
+            s(r, "Status").as_deref(),
+            Some(iam.status.as_str()),
+            "{profile}"
+        );
+        assert_eq!(
+            s(r, "CreateDate").map(|d| d[..19].to_owned()),
+            Some(iam.created[..19].to_owned()),
+            "{profile}: {r:?}"
+        );
+        assert_eq!(
+            r.get("AgeDays").and_then(Json::as_f64),
+            Some(0.0),
+            "{profile}"
+        );
+        let last = moto.last_used(&key.id).expect("used by the status run");
+        assert_eq!(
+            s(r, "LastUsed").map(|d| d[..19].to_owned()),
+            Some(last[..19].to_owned()),
+            "{profile}: {r:?}"
+        );
+        assert_eq!(files(r), vec![in_file.clone()], "{profile}");
+        assert!(r.get("Error").is_none(), "{profile}: {r:?}");
+    }
+    assert_eq!(
+        row("default").get("Due").and_then(Json::as_bool),
+        Some(true)
+    );
+    assert_eq!(row("work").get("Due").and_then(Json::as_bool), Some(true));
+    if took < Duration::from_secs(2) {
+        assert_eq!(row("bob").get("Due").and_then(Json::as_bool), Some(false));
+    }
+    let c = row("carol");
+    assert_eq!(s(c, "AccessKeyId").as_deref(), Some(carol.id.as_str()));
+    assert!(
+        s(c, "Error").is_some_and(|e| e.contains("InvalidClientTokenId")),
+        "{c:?}"
+    );
+    // Without --older-than there is no threshold, so no Due; status changes nothing.
+    let out = run(&home, &["status", "-p", "default"]);
+    assert!(!text(&out.stdout).contains("\"Due\""));
+    assert!(mutations(&moto).is_empty(), "{:?}", mutations(&moto));
+    assert_eq!(home.credentials(), creds);
+}

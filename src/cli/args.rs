@@ -48,6 +48,9 @@ pub(crate) struct Global {
     /// A PEM file of CA certificates to trust. Default: AWS_CA_BUNDLE, the profile's `ca_bundle`.
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) ca_bundle: Option<std::path::PathBuf>,
+    /// Do not verify TLS certificates: anyone on the way can then read and change the requests.
+    #[arg(long, global = true)]
+    pub(crate) no_verify_ssl: bool,
     /// Seconds to wait for a connection (0: forever). Default: 60.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) cli_connect_timeout: Option<u64>,

@@ -31,6 +31,8 @@ pub(crate) struct Connection {
     pub(crate) ca_bundle: Option<std::path::PathBuf>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) read_timeout: Option<Duration>,
+    /// `--no-verify-ssl`: accept any server certificate.
+    pub(crate) no_verify_ssl: bool,
     pub(crate) debug: bool,
 }
 
@@ -48,20 +50,25 @@ pub(crate) struct Aws {
 
 impl Aws {
     pub(crate) fn new(conn: Connection, token: TokenSource) -> Result<Self> {
-        let mut trust = TrustStore::default();
-        if let Some(path) = &conn.ca_bundle {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("reading the CA bundle {}", path.display()))?;
-            trust = trust.with_pem_certificate(pem);
-        }
-        let tls_context = TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .context("setting up TLS")?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .tls_context(tls_context)
-            .build_https();
+        let http = if conn.no_verify_ssl {
+            super::tls::unverified_client()?
+        } else {
+            // As in the `aws` CLI, a CA bundle replaces the system's trusted roots.
+            let trust = match &conn.ca_bundle {
+                Some(path) => {
+                    TrustStore::empty().with_pem_certificate(super::tls::read_ca_bundle(path)?)
+                }
+                None => TrustStore::default(),
+            };
+            let tls_context = TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .context("setting up TLS")?;
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .tls_context(tls_context)
+                .build_https()
+        };
         Ok(Self {
             conn,
             http,
@@ -495,6 +502,17 @@ where
         }
         SdkError::TimeoutError(_) => {
             Failure::new(FailureClass::Transient, None, "the request timed out")
+        }
+        SdkError::DispatchFailure(_) if super::tls::certificate_error(e).is_some() => {
+            let why = super::tls::certificate_error(e).unwrap_or_default();
+            // Not worth retrying: the next attempt meets the same certificate.
+            Failure::new(
+                FailureClass::Other,
+                None,
+                format!(
+                    "SSL validation failed: {why}. To trust the certificate authority that signed the endpoint's certificate, pass --ca-bundle FILE (or set AWS_CA_BUNDLE, or ca_bundle in the profile); --no-verify-ssl skips the check"
+                ),
+            )
         }
         SdkError::DispatchFailure(d) => {
             let what = if d.is_timeout() {

@@ -3,14 +3,16 @@
 //! the core decides on.
 #![allow(clippy::disallowed_methods)] // the shell owns the clock
 
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::task::JoinSet;
 
+use aws_rotate_keys::plan::Plan;
 use aws_rotate_keys::rotation::{Action, Failure, FailureClass, Outcome};
-use aws_rotate_keys::session::{Session, SessionAction, TaskId};
+use aws_rotate_keys::session::{Session, SessionAction, Signer, TaskId};
 use aws_rotate_keys::time::Timestamp;
 
 use super::aws::Aws;
@@ -37,11 +39,14 @@ pub(crate) struct Io {
 pub(crate) async fn drive(session: &mut Session, io: &Io) {
     let mut running: JoinSet<(TaskId, Outcome)> = JoinSet::new();
     let mut progress = Progress::new(io.progress);
+    // Who signs each task's IAM calls, for the removal question's GetAccessKeyLastUsed.
+    let mut signers: HashMap<TaskId, Signer> = HashMap::new();
     loop {
         while let Some(action) = session.poll_action() {
             let task = action.task();
             match action {
                 SessionAction::Identify { signer, .. } => {
+                    signers.insert(task, signer.clone());
                     let aws = io.aws.clone();
                     running.spawn(async move {
                         let o = match aws.identify(&signer).await {
@@ -54,6 +59,7 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                 SessionAction::ListKeys {
                     signer, user_name, ..
                 } => {
+                    signers.insert(task, signer.clone());
                     let aws = io.aws.clone();
                     running.spawn(async move {
                         let o = match aws.list_keys(&signer, &user_name).await {
@@ -66,13 +72,18 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                 SessionAction::Confirm { plan, .. } => {
                     progress.clear();
                     let o = if io.interactive {
-                        super::prompt::confirm(&plan)
+                        confirm(io, &plan, signers.get(&task)).await
                     } else {
                         Outcome::Declined
                     };
                     session.handle_outcome(task, o, now());
                 }
                 SessionAction::Rotation { signer, action, .. } => {
+                    if matches!(action, Action::VerifyKey { .. }) {
+                        progress.verifying(task);
+                    } else {
+                        progress.step(task);
+                    }
                     let journal = session.journal_id(task).unwrap_or("rotation").to_owned();
                     match action {
                         // File steps run here, in order: they are quick, and the files are shared.
@@ -102,6 +113,8 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                             session.handle_outcome(task, o, now());
                         }
                         Action::UpdateFile { file, edit } => {
+                            // A warning may follow: not on the progress line.
+                            progress.clear();
                             let path = io.paths.of(file).to_path_buf();
                             let changed = (|| -> anyhow::Result<bool> {
                                 let text = files::read(&path)?;
@@ -166,7 +179,6 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                             access_key_id,
                             secret,
                         } => {
-                            progress.verifying(task);
                             let aws = io.aws.clone();
                             let profile = match &signer {
                                 aws_rotate_keys::session::Signer::Static { profile, .. } => {
@@ -265,6 +277,7 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                 progress.tick();
                 session.handle_timeout(now());
             }
+            () = tokio::time::sleep(progress.next_tick()), if progress.active() => progress.tick(),
             else => {
                 // Nothing running and nothing to wait for, yet not done: a bug in the core.
                 super::warn(format_args!("internal error: the run stalled; run again to finish it"));
@@ -288,11 +301,32 @@ fn debug(io: &Io, what: std::fmt::Arguments<'_>) {
     }
 }
 
-/// "waiting for the new key to work: 4 s" on a terminal.
+/// The removal question, on a blocking thread (Ctrl-C must still end the run while it waits
+/// for an answer), with when each key was last used.
+async fn confirm(io: &Io, plan: &Plan, signer: Option<&Signer>) -> Outcome {
+    let Some(mut q) = super::prompt::Question::new(plan, now()) else {
+        return Outcome::Done;
+    };
+    if let Some(signer) = signer {
+        for k in &mut q.keys {
+            if let Ok(t) = io.aws.last_used(signer, &k.id).await {
+                k.last_used = Some(t);
+            }
+        }
+    }
+    tokio::task::spawn_blocking(move || super::prompt::confirm(&q))
+        .await
+        .unwrap_or(Outcome::Declined)
+}
+
+/// "waiting for the new key to work: 4 s", on a terminal only, rewritten in place every second
+/// while some new key is being verified, and erased once none is.
 struct Progress {
     on: bool,
     since: Option<std::time::Instant>,
-    shown: bool,
+    verifying: HashSet<TaskId>,
+    /// The seconds on the line now, if it is shown.
+    shown: Option<u64>,
 }
 
 impl Progress {
@@ -300,15 +334,37 @@ impl Progress {
         Self {
             on: on && std::io::stderr().is_terminal(),
             since: None,
-            shown: false,
+            verifying: HashSet::new(),
+            shown: None,
         }
     }
 
-    fn verifying(&mut self, _task: TaskId) {
+    /// A task sends a `VerifyKey` (the first of a series, or a retry).
+    fn verifying(&mut self, task: TaskId) {
         if self.since.is_none() {
             self.since = Some(std::time::Instant::now());
         }
+        self.verifying.insert(task);
         self.tick();
+    }
+
+    /// A task moved on to another step: its key works (or it gave up).
+    fn step(&mut self, task: TaskId) {
+        if self.verifying.remove(&task) && self.verifying.is_empty() {
+            self.since = None;
+            self.clear();
+        }
+    }
+
+    /// Whether the line is being kept up to date.
+    fn active(&self) -> bool {
+        self.on && self.since.is_some()
+    }
+
+    /// Until the count of seconds changes.
+    fn next_tick(&self) -> Duration {
+        let ms = self.since.map_or(0, |s| s.elapsed().as_millis() % 1000);
+        Duration::from_millis(1000 - u64::try_from(ms).unwrap_or(0))
     }
 
     fn tick(&mut self) {
@@ -316,18 +372,18 @@ impl Progress {
             return;
         };
         let secs = since.elapsed().as_secs();
-        if secs >= 1 {
+        if secs >= 1 && self.shown != Some(secs) {
             let mut e = std::io::stderr();
             let _ = write!(e, "\r\x1b[2Kwaiting for the new key to work: {secs} s");
             let _ = e.flush();
-            self.shown = true;
+            self.shown = Some(secs);
         }
     }
 
     fn clear(&mut self) {
-        if self.shown {
+        if self.shown.take().is_some() {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
-            self.shown = false;
+            let _ = std::io::stderr().flush();
         }
     }
 }

@@ -14,6 +14,7 @@ mod files;
 mod man;
 mod output;
 mod prompt;
+mod tls;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -24,7 +25,6 @@ use anyhow::Result;
 use clap::Parser as _;
 use serde_json::{Value, json};
 
-use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::key::{AccessKeyId, UserName};
 use aws_rotate_keys::plan::Options;
 use aws_rotate_keys::profile::{self, AwsFiles, Selection};
@@ -57,9 +57,16 @@ fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
+/// Whether warnings are coloured: `--color on`/`off`, else (`auto`) when stderr is a terminal and
+/// `NO_COLOR` is unset or empty (no-color.org). Set once the command line is read.
+static COLOUR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn auto_colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 pub(crate) fn warn(what: std::fmt::Arguments<'_>) {
-    let colour = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
-    if colour {
+    if *COLOUR.get_or_init(auto_colour) {
         eprintln!("\x1b[33maws-rotate-keys: warning:\x1b[0m {what}");
     } else {
         eprintln!("aws-rotate-keys: warning: {what}");
@@ -79,6 +86,11 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(status);
         }
     };
+    let _ = COLOUR.set(match cli.global.color {
+        Some(args::Color::On) => true,
+        Some(args::Color::Off) => false,
+        Some(args::Color::Auto) | None => auto_colour(),
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -96,10 +108,16 @@ pub(crate) fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => Err(exit(130, "interrupted; run the same command again to finish or undo an interrupted rotation")),
         }
     });
+    // A question may still be waiting for a line on stdin (Ctrl-C came first): do not wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             let status = e.downcast_ref::<Exit>().map_or(255, |x| x.status);
+            if status == 130 && std::io::stderr().is_terminal() {
+                // Off the line of the question or the progress that ^C interrupted.
+                eprintln!();
+            }
             eprintln!("aws-rotate-keys: error: {e:#}");
             ExitCode::from(status)
         }
@@ -175,6 +193,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             ca_bundle,
             connect_timeout: secs(g.cli_connect_timeout),
             read_timeout: secs(g.cli_read_timeout),
+            no_verify_ssl: g.no_verify_ssl,
             debug: g.debug,
         },
     })
@@ -220,6 +239,11 @@ async fn run(cli: Cli) -> Result<u8> {
     let (config, credentials) = read_files(&paths)?;
     let files = parse_files(&paths, &config, &credentials)?;
     let settings = settings(&cli, &files)?;
+    if settings.conn.no_verify_ssl {
+        warn(format_args!(
+            "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
+        ));
+    }
     let token: Option<String> = match &cli.command {
         Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.clone(),
         _ => cli.rotate.token_code.clone(),
@@ -278,7 +302,7 @@ async fn run(cli: Cli) -> Result<u8> {
             list_access_keys(&settings, &files, &aws, user_name.as_deref()).await
         }
         Some(Command::Status { older_than }) => {
-            status(&settings, &files, &aws, older_than.as_deref()).await
+            status(&settings, &paths, &files, &aws, older_than.as_deref()).await
         }
         Some(Command::Completion { .. } | Command::Man | Command::InstallAlias) => Ok(0),
     }
@@ -418,7 +442,7 @@ async fn rotate(
         output::print(&output::to_json(&v)?)?;
     }
     for res in &results {
-        explain(res, r);
+        explain(res, interactive);
     }
     Ok(session.exit_status())
 }
@@ -438,7 +462,7 @@ fn session_error(paths: &files::Paths, e: SessionError) -> anyhow::Error {
 }
 
 /// What went wrong, on stderr, with what to do next.
-fn explain(res: &aws_rotate_keys::session::TaskResult, r: &RotateArgs) {
+fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
     let who = if res.profiles.is_empty() {
         String::new()
     } else {
@@ -482,11 +506,17 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, r: &RotateArgs) {
                 .as_ref()
                 .map(|m| format!("{} ({})", m.access_key_id, m.reason))
                 .unwrap_or_default();
-            let _ = r;
-            eprintln!(
-                "aws-rotate-keys: {who}user {} has two keys; removing {rm} needs your agreement: run on a terminal, or add --yes to accept, or --delete ACCESS_KEY_ID to choose",
-                p.user_name
-            );
+            if interactive {
+                eprintln!(
+                    "aws-rotate-keys: {who}not rotated: user {} has two keys and you did not agree to remove {rm}; nothing was changed. Add --yes to accept that removal without a question, or --delete ACCESS_KEY_ID to choose the key",
+                    p.user_name
+                );
+            } else {
+                eprintln!(
+                    "aws-rotate-keys: {who}user {} has two keys; removing {rm} needs your agreement: run on a terminal, or add --yes to accept, or --delete ACCESS_KEY_ID to choose",
+                    p.user_name
+                );
+            }
         }
         TaskOutcome::Failed { operation, failure } => {
             eprintln!(
@@ -516,9 +546,18 @@ fn signer_for(files: &AwsFiles, profile: &str) -> Result<Signer> {
     }
 }
 
+/// 254 for an error of the service, 255 for one that never reached it (as the session decides).
+fn failure_status(f: &aws_rotate_keys::rotation::Failure) -> u8 {
+    use aws_rotate_keys::rotation::FailureClass;
+    match f.class {
+        FailureClass::Io | FailureClass::Other => 255,
+        _ => 254,
+    }
+}
+
 fn aws_failure(op: &str, f: &aws_rotate_keys::rotation::Failure) -> anyhow::Error {
     exit(
-        254,
+        failure_status(f),
         output::aws_error(Some(op), f.code.as_deref(), &f.message),
     )
 }
@@ -568,8 +607,11 @@ async fn list_access_keys(
     Ok(0)
 }
 
+/// `status`: one row per profile that holds static keys, from the IAM calls of its key (made
+/// once per key: profiles that share a key share its answers).
 async fn status(
     settings: &Settings,
+    paths: &files::Paths,
     files: &AwsFiles,
     aws: &aws::Aws,
     older_than: Option<&str>,
@@ -586,52 +628,85 @@ async fn status(
             secret: c.secret.clone(),
             mfa_serial: c.mfa_serial.clone(),
         };
-        let files_list: Vec<&str> = c
-            .holders
-            .iter()
-            .map(|h| match h.file {
-                FileKind::Config => "config",
-                FileKind::Credentials => "credentials",
-            })
-            .collect();
-        let mut row = serde_json::Map::new();
-        row.insert("Profiles".into(), json!(c.profiles));
-        row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
-        row.insert("Files".into(), json!(files_list));
+        // What IAM says of the key: the same for every profile that holds it.
+        let mut key = serde_json::Map::new();
+        let mut error = None;
         match aws.identify(&signer).await {
-            Ok(arn) => {
-                let user = aws_rotate_keys::plan::Identity::from_arn(&arn).map(|i| i.user_name);
-                if let Ok(user) = user {
-                    row.insert("UserName".into(), json!(user.as_str()));
-                    if let Ok(keys) = aws.list_keys(&signer, &user).await {
-                        if let Some(k) = keys.iter().find(|k| k.access_key_id == c.access_key_id) {
-                            let age = now.since(k.create_date);
-                            row.insert("Status".into(), json!(k.status.as_str()));
-                            row.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
-                            row.insert("AgeDays".into(), json!(age.whole_days()));
-                            if let Some(t) = older_than {
-                                row.insert("Due".into(), json!(age >= t));
+            Err(f) => error = Some(("GetCallerIdentity", f)),
+            Ok(arn) => match aws_rotate_keys::plan::Identity::from_arn(&arn) {
+                Err(e) => {
+                    worst = worst.max(253);
+                    key.insert("Error".into(), json!(e.to_string()));
+                }
+                Ok(id) => {
+                    let user = id.user_name;
+                    key.insert("UserName".into(), json!(user.as_str()));
+                    match aws.list_keys(&signer, &user).await {
+                        Err(f) => error = Some(("ListAccessKeys", f)),
+                        Ok(keys) => {
+                            if let Some(k) =
+                                keys.iter().find(|k| k.access_key_id == c.access_key_id)
+                            {
+                                let age = now.since(k.create_date);
+                                key.insert("Status".into(), json!(k.status.as_str()));
+                                key.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
+                                key.insert("AgeDays".into(), json!(age.whole_days()));
+                                if let Some(t) = older_than {
+                                    key.insert("Due".into(), json!(age >= t));
+                                }
                             }
                         }
                     }
-                    if let Ok(last) = aws.last_used(&signer, &c.access_key_id).await {
-                        row.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                    if error.is_none() {
+                        match aws.last_used(&signer, &c.access_key_id).await {
+                            Ok(last) => {
+                                key.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                            }
+                            Err(f) => error = Some(("GetAccessKeyLastUsed", f)),
+                        }
                     }
                 }
-            }
-            Err(f) => {
-                worst = 254;
-                row.insert(
-                    "Error".into(),
-                    json!(output::aws_error(
-                        Some("GetCallerIdentity"),
-                        f.code.as_deref(),
-                        &f.message
-                    )),
-                );
-            }
+            },
         }
-        rows.push(Value::Object(row));
+        if let Some((op, f)) = error {
+            worst = worst.max(failure_status(&f));
+            key.insert(
+                "Error".into(),
+                json!(output::aws_error(Some(op), f.code.as_deref(), &f.message)),
+            );
+        }
+        for p in &c.profiles {
+            // The files where this profile's own section holds the key.
+            let mut in_files: Vec<String> = Vec::new();
+            for h in c.holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {
+                let path = paths.of(h.file).display().to_string();
+                if !in_files.contains(&path) {
+                    in_files.push(path);
+                }
+            }
+            let mut row = serde_json::Map::new();
+            row.insert("Profile".into(), json!(p));
+            row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
+            row.insert("Files".into(), json!(in_files));
+            row.extend(key.clone());
+            let order = [
+                "Profile",
+                "UserName",
+                "AccessKeyId",
+                "Status",
+                "CreateDate",
+                "AgeDays",
+                "LastUsed",
+                "Files",
+                "Due",
+                "Error",
+            ];
+            let row: serde_json::Map<String, Value> = order
+                .iter()
+                .filter_map(|k| row.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect();
+            rows.push(Value::Object(row));
+        }
     }
     if settings.output != OutputFormat::Off {
         output::print(&output::to_json(&json!({ "Profiles": rows }))?)?;

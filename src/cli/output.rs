@@ -137,13 +137,17 @@ pub(crate) fn result_value(r: &TaskResult) -> Value {
     Value::Object(m)
 }
 
-/// `An error occurred (CODE) when calling the OP operation: MESSAGE`, as `aws` prints it.
+/// `An error occurred (CODE) when calling the OP operation: MESSAGE`, as `aws` prints a service's
+/// error. A failure without a code never reached the service (a refused certificate, a lost
+/// connection, a timeout): its message comes first, as `aws` prints those, then the operation.
 pub(crate) fn aws_error(operation: Option<&str>, code: Option<&str>, message: &str) -> String {
-    match operation {
-        Some(op) if !op.is_empty() && op != "ReadFiles" => format!(
-            "An error occurred ({}) when calling the {op} operation: {message}",
-            code.unwrap_or("Unknown")
-        ),
+    match (operation, code) {
+        (Some(op), Some(code)) if !op.is_empty() && op != "ReadFiles" => {
+            format!("An error occurred ({code}) when calling the {op} operation: {message}")
+        }
+        (Some(op), None) if !op.is_empty() && op != "ReadFiles" => {
+            format!("{message} (when calling the {op} operation)")
+        }
         _ => message.to_owned(),
     }
 }

@@ -1,53 +1,128 @@
 //! Questions at a terminal: agreeing to a removal, and an MFA code. Only ever on a terminal;
 //! without one the driver declines and the run stops with exit 252 and the flag to add.
+//!
+//! The questions block on stdin: the driver runs them on a blocking thread, so that Ctrl-C
+//! still ends the run (exit 130) while one is asked.
 
 use std::io::{BufRead as _, Write as _};
 
+use aws_rotate_keys::key::{AccessKeyId, KeyStatus};
 use aws_rotate_keys::plan::Plan;
 use aws_rotate_keys::rotation::Outcome;
+use aws_rotate_keys::time::{Span, Timestamp};
+
+/// One of the two keys, as the removal question shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyView {
+    pub(crate) id: AccessKeyId,
+    pub(crate) status: KeyStatus,
+    pub(crate) create_date: Timestamp,
+    /// `None`: unknown (GetAccessKeyLastUsed failed); `Some(None)`: never used.
+    pub(crate) last_used: Option<Option<Timestamp>>,
+    /// The profiles, in either file, that hold it.
+    pub(crate) profiles: Vec<String>,
+    /// What it is to this run: the key replaced, or why the policy proposes it.
+    pub(crate) role: String,
+}
+
+/// What the removal question shows: the user, the key being replaced, and the key proposed.
+#[derive(Debug, Clone)]
+pub(crate) struct Question {
+    pub(crate) user: String,
+    pub(crate) keys: Vec<KeyView>,
+    pub(crate) proposed: AccessKeyId,
+    pub(crate) now: Timestamp,
+}
+
+impl Question {
+    /// The question for `plan`, before the last-use times are known; `None` when the plan
+    /// removes nothing.
+    pub(crate) fn new(plan: &Plan, now: Timestamp) -> Option<Self> {
+        let r = plan.make_room.as_ref()?;
+        let mut keys = Vec::new();
+        if let Some(old) = &plan.old_key {
+            // The profiles of the run, then any other section that holds the same key.
+            let mut profiles = plan.profiles.clone();
+            for h in &plan.files {
+                if let Some(p) = &h.profile {
+                    if !profiles.iter().any(|q| q == p.as_str()) {
+                        profiles.push(p.to_string());
+                    }
+                }
+            }
+            keys.push(KeyView {
+                id: old.access_key_id.clone(),
+                status: old.status,
+                create_date: old.create_date,
+                last_used: None,
+                profiles,
+                role: "the key being replaced".to_owned(),
+            });
+        }
+        keys.push(KeyView {
+            id: r.access_key_id.clone(),
+            status: r.status,
+            create_date: r.create_date,
+            last_used: r.last_used.map(Some),
+            profiles: r.held_by.clone(),
+            role: format!("proposed for removal: {}", r.reason),
+        });
+        Some(Self {
+            user: plan.user_name.to_string(),
+            keys,
+            proposed: r.access_key_id.clone(),
+            now,
+        })
+    }
+}
+
+/// "12 s", "5 min", "3 h", "40 days": how old, in the largest whole unit.
+fn age(span: Span) -> String {
+    let s = span.as_millis() / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h", s / 3600),
+        _ => format!("{} days", span.whole_days()),
+    }
+}
+
+/// The question's text, up to `[y/N] `.
+pub(crate) fn render(q: &Question) -> String {
+    let mut out = format!(
+        "User {} already has two access keys, as many as IAM allows; one must go to make room for the new one:\n",
+        q.user
+    );
+    for k in &q.keys {
+        let last = match k.last_used {
+            None => "last use unknown".to_owned(),
+            Some(None) => "never used".to_owned(),
+            Some(Some(t)) => format!("last used {}", t.to_iso8601()),
+        };
+        let held = if k.profiles.is_empty() {
+            "in no profile".to_owned()
+        } else {
+            format!("in profile {}", k.profiles.join(", "))
+        };
+        out.push_str(&format!(
+            "  {}  {}, {} old, {last}\n      {held}: {}\n",
+            k.id,
+            k.status.as_str(),
+            age(q.now.since(k.create_date)),
+            k.role
+        ));
+    }
+    out.push_str(&format!(
+        "Delete {} to make room for the new key? [y/N] ",
+        q.proposed
+    ));
+    out
+}
 
 /// Shows both keys and proposes the policy's choice; yes only on an explicit `y`.
-pub(crate) fn confirm(plan: &Plan) -> Outcome {
-    let Some(r) = &plan.make_room else {
-        return Outcome::Done;
-    };
+pub(crate) fn confirm(q: &Question) -> Outcome {
     let mut e = std::io::stderr();
-    let _ = writeln!(e, "User {} already has two access keys:", plan.user_name);
-    if let Some(old) = &plan.old_key {
-        let _ = writeln!(
-            e,
-            "  {}  {:<8}  {:>5} days old  in use by {}: it is the key being replaced",
-            old.access_key_id,
-            old.status.as_str(),
-            old.age.whole_days(),
-            if plan.profiles.is_empty() {
-                "-".to_owned()
-            } else {
-                plan.profiles.join(", ")
-            }
-        );
-    }
-    let age = plan.old_key.as_ref().map_or(0, |o| {
-        let created = o.create_date.as_millis() - i64::try_from(o.age.as_millis()).unwrap_or(0);
-        u64::try_from((created - r.create_date.as_millis()).max(0) / 86_400_000).unwrap_or(0)
-            + o.age.whole_days()
-    });
-    let last_used = r
-        .last_used
-        .map_or_else(|| "unknown".to_owned(), |t| t.to_iso8601());
-    let _ = writeln!(
-        e,
-        "  {}  {:<8}  {:>5} days old  last used {last_used}: {}",
-        r.access_key_id,
-        r.status.as_str(),
-        age,
-        r.reason
-    );
-    let _ = write!(
-        e,
-        "Delete {} to make room for the new key? [y/N] ",
-        r.access_key_id
-    );
+    let _ = e.write_all(render(q).as_bytes());
     let _ = e.flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
@@ -68,4 +143,18 @@ pub(crate) fn token_code(serial: &str) -> anyhow::Result<String> {
         anyhow::bail!("no MFA code given; pass --token-code CODE");
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_the_largest_whole_unit() {
+        assert_eq!(age(Span::from_millis(999)), "0 s");
+        assert_eq!(age(Span::from_secs(59)), "59 s");
+        assert_eq!(age(Span::from_secs(60)), "1 min");
+        assert_eq!(age(Span::from_secs(7199)), "1 h");
+        assert_eq!(age(Span::from_secs(86_400 * 40 + 5)), "40 days");
+    }
 }

@@ -18,6 +18,8 @@
 //! moto.add_fault(Fault::new("DeleteAccessKey", FaultKind::Throttle));
 //! let out = home.command().arg("rotate").output()?; // the binary (feature `cli`)
 //! let log = moto.log();                             // what the binary sent
+//! let front = moto.tls_front();                     // HTTPS in front of the proxy:
+//! home.command().env("AWS_ENDPOINT_URL", front.url()).arg("--ca-bundle").arg(front.ca());
 //! ```
 //!
 //! The venv comes from `ART_VENV`, else `<crate>/target/test-venv`; when it is missing,
@@ -821,6 +823,69 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {head:?}")))?;
     Ok((status, body.to_string()))
+}
+
+// ---- an HTTPS front ------------------------------------------------------------------------------
+
+/// `tls_front.py` in front of the proxy: HTTPS on 127.0.0.1 with a certificate signed by a CA
+/// made at start (`ca()`), and a second CA that signed nothing (`other_ca()`). Killed on Drop.
+pub struct TlsFront {
+    proc: Proc,
+    url: String,
+    dir: PathBuf,
+}
+
+impl TlsFront {
+    /// `https://127.0.0.1:PORT`: the endpoint to give the program under test.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The PEM file of the CA that signed the front's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// The PEM file of a CA that signed nothing here.
+    pub fn other_ca(&self) -> PathBuf {
+        self.dir.join("other-ca.pem")
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.proc.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Moto {
+    /// An HTTPS front for the proxy, with certificates made for this test.
+    pub fn tls_front(&self) -> TlsFront {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(crate_dir().join("tests/support/tls_front.py"))
+            .arg(self.proxy_port.to_string())
+            .arg(&dir)
+            .arg("--watch-stdin")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        let (proc, port) = spawn_until(
+            "tls_front.py",
+            cmd,
+            |l| l.strip_prefix("PORT ").and_then(|p| p.trim().parse().ok()),
+            Duration::from_secs(60),
+        );
+        TlsFront {
+            proc,
+            url: format!("https://127.0.0.1:{port}"),
+            dir,
+        }
+    }
 }
 
 // ---- Home --------------------------------------------------------------------------------------
