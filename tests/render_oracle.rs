@@ -271,3 +271,61 @@ proptest! {
         }
     }
 }
+
+/// The optional YAML oracle: tests/oracle/ruamel_yaml_oracle.py under `RUAMEL_PYTHON`.
+fn ruamel() -> Option<&'static Mutex<Oracle>> {
+    static RUAMEL: OnceLock<Option<Mutex<Oracle>>> = OnceLock::new();
+    RUAMEL
+        .get_or_init(|| {
+            let python = std::env::var_os("RUAMEL_PYTHON")?;
+            let script = moto::crate_dir().join("tests/oracle/ruamel_yaml_oracle.py");
+            let mut child = Command::new(python)
+                .arg(script)
+                .env("PYTHONDONTWRITEBYTECODE", "1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the ruamel YAML oracle");
+            let stdin = child.stdin.take().unwrap();
+            let stdout = BufReader::new(child.stdout.take().unwrap());
+            Some(Mutex::new(Oracle {
+                _child: child,
+                stdin,
+                stdout,
+            }))
+        })
+        .as_ref()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 400,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/render_oracle.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// YAML against ruamel.yaml's safe dumper as aws CLI v2 sets it up. The CI venv has no
+    /// ruamel (v1 needs none), so this runs only with RUAMEL_PYTHON set, e.g.
+    /// `python -m venv V && V/bin/pip install 'ruamel.yaml==0.17.21' 'ruamel.yaml.clib<=0.2.12'`
+    /// then `RUAMEL_PYTHON=V/bin/python cargo test --test render_oracle yaml`; the snapshots in
+    /// tests/render_yaml.rs hold the rules where it does not run.
+    #[test]
+    fn yaml_renders_as_ruamel(v in response(), stream in any::<bool>()) {
+        let Some(o) = ruamel() else { return Ok(()) };
+        let format = if stream { OutputFormat::YamlStream } else { OutputFormat::Yaml };
+        let request = json!({"format": format.name(), "value": v});
+        let theirs = {
+            let mut o = o.lock().unwrap_or_else(|e| e.into_inner());
+            writeln!(o.stdin, "{request}").unwrap();
+            o.stdin.flush().unwrap();
+            let mut line = String::new();
+            o.stdout.read_line(&mut line).unwrap();
+            let answer: Value = serde_json::from_str(&line).expect("the oracle answers JSON");
+            answer.get("ok").and_then(Value::as_str).map(str::to_owned).ok_or(line)
+        };
+        let ours = render::render(&v, Style { format, title: "Op", width: 80 });
+        prop_assert_eq!(ours.ok(), theirs.ok(), "{} of {}", format, v);
+    }
+}
