@@ -30,7 +30,9 @@ use aws_rotate_keys::rotation::Config;
 use aws_rotate_keys::session::{Mode, Request, Session, SessionError, Signer, TaskOutcome};
 use aws_rotate_keys::time::Span;
 
-use args::{Cli, Command, OutputFormat, RotateArgs};
+use aws_rotate_keys::render::{OutputFormat, Query};
+
+use args::{Cli, Command, RotateArgs};
 
 /// An error that ends the run with a given status; the message says what to do next.
 #[derive(Debug)]
@@ -47,7 +49,7 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
     Exit {
         status,
         message: message.into(),
@@ -107,8 +109,7 @@ pub(crate) fn main() -> ExitCode {
 /// profile, default.
 struct Settings {
     profiles: Vec<String>,
-    output: OutputFormat,
-    query: Option<String>,
+    output: output::Renderer,
     conn: aws::Connection,
 }
 
@@ -135,13 +136,19 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             .map(|e| e.value.to_string())
             .filter(|v| !v.is_empty())
     };
-    let output = match g.output {
-        Some(o) => o,
+    let format = match g.output {
+        Some(o) => o.into(),
         None => match env("AWS_DEFAULT_OUTPUT").or_else(|| from_profile("output")) {
             Some(s) => parse_output(&s)?,
             None => OutputFormat::Json,
         },
     };
+    let query = g
+        .query
+        .as_deref()
+        .map(Query::parse)
+        .transpose()
+        .map_err(|e| exit(252, e.to_string()))?;
     let region = g
         .region
         .clone()
@@ -164,8 +171,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     };
     Ok(Settings {
         profiles,
-        output,
-        query: g.query.clone(),
+        output: output::Renderer::new(format, query),
         conn: aws::Connection {
             region,
             endpoint_url: g.endpoint_url.clone(),
@@ -178,8 +184,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
 }
 
 fn parse_output(s: &str) -> Result<OutputFormat> {
-    use clap::ValueEnum as _;
-    OutputFormat::from_str(s, true).map_err(|_| {
+    s.parse::<OutputFormat>().map_err(|_| {
         exit(253, format!("output format '{s}' (from AWS_DEFAULT_OUTPUT or the profile's `output`) is not one of json, text, table, yaml, yaml-stream, off"))
     })
 }
@@ -313,18 +318,6 @@ async fn rotate(
     aws: Arc<aws::Aws>,
     interactive: bool,
 ) -> Result<u8> {
-    if !matches!(settings.output, OutputFormat::Json | OutputFormat::Off) {
-        return Err(exit(
-            252,
-            "only --output json and off are available for rotate and plan so far; text, table and yaml are coming",
-        ));
-    }
-    if settings.query.is_some() {
-        return Err(exit(
-            252,
-            "--query is not available for rotate and plan yet",
-        ));
-    }
     let options = Options {
         delete: match &r.delete {
             Some(d) => Some(
@@ -400,19 +393,20 @@ async fn rotate(
         debug: cli.global.debug,
         interactive,
         progress: true,
+        output: settings.output.clone(),
     };
     driver::drive(&mut session, &io).await;
     let results = session.results();
     let admin = r.user_name.is_some();
     // Admin mode printed the new key as it was made; the rest is a summary.
-    if settings.output == OutputFormat::Json && !(admin && mode == Mode::Rotate) {
-        let key = if mode == Mode::Plan {
-            "Plans"
+    if !(admin && mode == Mode::Rotate) {
+        let (title, key) = if mode == Mode::Plan {
+            ("Plan", "Plans")
         } else {
-            "Rotations"
+            ("Rotate", "Rotations")
         };
         let v = json!({ key: results.iter().map(output::result_value).collect::<Vec<Value>>() });
-        output::print(&output::to_json(&v)?)?;
+        settings.output.emit(title, &v)?;
     }
     for res in &results {
         explain(res, r);
@@ -559,9 +553,9 @@ async fn list_access_keys(
             })
         })
         .collect();
-    if settings.output != OutputFormat::Off {
-        output::print(&output::to_json(&json!({ "AccessKeyMetadata": rows }))?)?;
-    }
+    settings
+        .output
+        .emit("ListAccessKeys", &json!({ "AccessKeyMetadata": rows }))?;
     Ok(0)
 }
 
@@ -630,9 +624,9 @@ async fn status(
         }
         rows.push(Value::Object(row));
     }
-    if settings.output != OutputFormat::Off {
-        output::print(&output::to_json(&json!({ "Profiles": rows }))?)?;
-    }
+    settings
+        .output
+        .emit("Status", &json!({ "Profiles": rows }))?;
     Ok(worst)
 }
 
