@@ -539,17 +539,17 @@ async fn list_access_keys(
         }
     };
     let keys = aws
-        .list_keys(&signer, &user)
+        .list_keys_dated(&signer, &user)
         .await
         .map_err(|f| aws_failure("ListAccessKeys", &f))?;
     let rows: Vec<Value> = keys
         .iter()
-        .map(|k| {
+        .map(|(k, created)| {
             json!({
                 "UserName": user.as_str(),
                 "AccessKeyId": k.access_key_id.as_str(),
                 "Status": k.status.as_str(),
-                "CreateDate": k.create_date.to_iso8601(),
+                "CreateDate": created,
             })
         })
         .collect();
