@@ -5,8 +5,9 @@
 //! pseudo-terminal: awscli/table.py asks stdout's terminal for its width, 80 when it is not
 //! one), and with the format taken from AWS_DEFAULT_OUTPUT and from the profile.
 //!
-//! One moto for the file; the aws commands (about 1 s of Python start-up each) run four at a
-//! time.
+//! One moto for the file. The aws CLI's answers come from tests/support/aws_batch.py, which runs
+//! awscli's own driver for every case in one Python process (the `aws` command spends about a
+//! second starting up); two cases are checked against the `aws` command itself.
 #![cfg(all(not(target_family = "wasm"), feature = "cli"))]
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
@@ -74,28 +75,65 @@ fn command(home: &Home, moto: &Moto, who: Who, case: &Case) -> Command {
     c
 }
 
-fn run_all(home: &Home, moto: &Moto, cases: &[Case]) -> Vec<(Output, Output)> {
-    let mut results: Vec<Option<(Output, Output)>> = vec![None; cases.len()];
-    // Four aws commands at a time: Python start-up dominates, and the machine has 2 cores.
-    for (chunk_i, chunk) in cases.chunks(4).enumerate() {
-        let outs: Vec<(Output, Output)> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|case| {
-                    s.spawn(move || {
-                        let theirs = command(home, moto, Who::Aws, case).output().unwrap();
-                        let ours = command(home, moto, Who::Ours, case).output().unwrap();
-                        (ours, theirs)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        for (i, o) in outs.into_iter().enumerate() {
-            results[chunk_i * 4 + i] = Some(o);
+/// The aws CLI's answer to a case through tests/support/aws_batch.py: awscli's own driver,
+/// all cases in one Python process (a second of start-up once, not per case).
+fn aws_batch(home: &Home, moto: &Moto, cases: &[Case]) -> Vec<Output> {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = home
+        .command_for(moto::venv().join("bin/python"))
+        .arg(moto::crate_dir().join("tests/support/aws_batch.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut outs = Vec::new();
+    for case in cases {
+        // The same environment and arguments as the `aws` command would get.
+        let c = command(home, moto, Who::Aws, case);
+        let env: serde_json::Map<String, serde_json::Value> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.into())))
+            .collect();
+        let mut args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if case.columns.is_some() {
+            args.drain(..3); // pty_run.py COLUMNS aws
         }
+        let request = serde_json::json!({"args": args, "env": env, "columns": case.columns});
+        writeln!(stdin, "{request}").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&line).expect("aws_batch answers");
+        let text = |k: &str| answer[k].as_str().unwrap_or_default().as_bytes().to_vec();
+        let rc = answer["rc"].as_i64().unwrap_or(255) as i32;
+        outs.push(Output {
+            status: std::process::ExitStatus::from_raw(rc << 8),
+            stdout: text("stdout"),
+            stderr: text("stderr"),
+        });
     }
-    results.into_iter().map(Option::unwrap).collect()
+    drop(stdin);
+    let _ = child.wait();
+    outs
+}
+
+/// Each case: (ours, the aws CLI's).
+fn run_all(home: &Home, moto: &Moto, cases: &[Case]) -> Vec<(Output, Output)> {
+    let theirs = aws_batch(home, moto, cases);
+    let ours: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|case| s.spawn(move || command(home, moto, Who::Ours, case).output().unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    ours.into_iter().zip(theirs).collect()
 }
 
 const QUERIES: &[&str] = &[
@@ -211,6 +249,17 @@ fn list_access_keys_renders_as_the_aws_cli_does() {
     let ours_plain = command(&home, &moto, Who::Ours, &plain).output().unwrap();
 
     let mut failures = Vec::new();
+    // The batch driver prints what the `aws` command prints: checked on a pipe and on a
+    // terminal.
+    for i in [0, cases.iter().position(|c| c.columns == Some(40)).unwrap()] {
+        let real = command(&home, &moto, Who::Aws, &cases[i]).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&real.stdout),
+            String::from_utf8_lossy(&results[i].1.stdout),
+            "{}: the aws command and aws_batch.py differ",
+            cases[i].name
+        );
+    }
     for (case, (ours, theirs)) in cases.iter().zip(&results) {
         let (o, t) = (
             String::from_utf8_lossy(&ours.stdout),
