@@ -308,3 +308,104 @@ fn list_access_keys_renders_as_the_aws_cli_does() {
         "40 and 200 columns draw the same table"
     );
 }
+
+/// Key ids, secrets and dates replaced by placeholders of the same width.
+fn normalize(s: &str) -> String {
+    let mut out = String::new();
+    for token in s.split_inclusive(['\t', '\n', '"', ' ', '|']) {
+        let (word, sep) = match token.char_indices().last() {
+            Some((i, c)) if "\t\n\" |".contains(c) => token.split_at(i),
+            _ => (token, ""),
+        };
+        let norm = if word.starts_with("AKIA") && word.len() == 20 {
+            "AKIA################".to_owned()
+        } else if word.len() == 40
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '+')
+        {
+            "S".repeat(40)
+        } else if word.len() >= 25 && word.ends_with("+00:00") && word.as_bytes()[4] == b'-' {
+            "DATE".to_owned()
+        } else {
+            word.to_owned()
+        };
+        out.push_str(&norm);
+        out.push_str(sep);
+    }
+    out
+}
+
+#[test]
+fn admin_mode_prints_the_new_key_as_create_access_key_does() {
+    let moto = Moto::start();
+    let admin = moto.user_with_key("admin");
+    moto.create_user("bob");
+    moto.create_user("carol");
+    let home = moto.home(
+        "[default]\ncli_timestamp_format = iso8601\n",
+        &admin.credentials_profile("default"),
+    );
+    for (format, user) in [("json", "bob"), ("text", "carol")] {
+        let ours = home
+            .command()
+            .args(["--user-name", user, "--output", format])
+            .output()
+            .unwrap();
+        assert!(
+            ours.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        let theirs = home
+            .aws()
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .args([
+                "iam",
+                "create-access-key",
+                "--user-name",
+                user,
+                "--output",
+                format,
+            ])
+            .output()
+            .unwrap();
+        assert!(theirs.status.success());
+        assert_eq!(
+            normalize(&String::from_utf8_lossy(&ours.stdout)),
+            normalize(&String::from_utf8_lossy(&theirs.stdout)),
+            "--output {format}"
+        );
+    }
+    // plan and status in the other formats: rendered, not refused.
+    for (cmd, format) in [
+        ("plan", "table"),
+        ("status", "text"),
+        ("plan", "yaml"),
+        ("status", "yaml-stream"),
+    ] {
+        let out = home
+            .command()
+            .args([cmd, "--output", format])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !stdout.is_empty(),
+            "{cmd} --output {format}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = home
+        .command()
+        .args([
+            "status",
+            "--output",
+            "text",
+            "--query",
+            "Profiles[0].Profiles",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "default\n");
+}
