@@ -16,6 +16,8 @@
 //!   and why, what happens to the old key, whether the user must agree first.
 //! - [`rotation`]: the state machine that executes a plan step by step, and undoes or resumes it.
 //! - [`journal`]: the crash-safety record the state machine writes beside the credentials file.
+//! - [`render`]: the output, rendered as the `aws` CLI renders it (json, text, table, yaml,
+//!   yaml-stream, off), after an optional `--query`.
 //!
 //! # Driving a rotation
 //!
@@ -68,6 +70,7 @@ pub mod journal;
 pub mod key;
 pub mod plan;
 pub mod profile;
+pub mod render;
 pub mod rotation;
 pub mod session;
 #[cfg(any(test, feature = "sim"))]

@@ -136,6 +136,20 @@ pub(crate) enum OutputFormat {
     Off,
 }
 
+impl From<OutputFormat> for aws_rotate_keys::render::OutputFormat {
+    fn from(f: OutputFormat) -> Self {
+        use aws_rotate_keys::render::OutputFormat as O;
+        match f {
+            OutputFormat::Json => O::Json,
+            OutputFormat::Text => O::Text,
+            OutputFormat::Table => O::Table,
+            OutputFormat::Yaml => O::Yaml,
+            OutputFormat::YamlStream => O::YamlStream,
+            OutputFormat::Off => O::Off,
+        }
+    }
+}
+
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Color {

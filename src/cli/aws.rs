@@ -310,6 +310,21 @@ impl Aws {
         signer: &Signer,
         user: &UserName,
     ) -> Result<Vec<KeyMeta>, Failure> {
+        Ok(self
+            .list_keys_dated(signer, user)
+            .await?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// `iam:ListAccessKeys` for a user, every page, each key with its `CreateDate` as the `aws`
+    /// CLI prints it (`iso8601`, to the microsecond the service gave).
+    pub(crate) async fn list_keys_dated(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+    ) -> Result<Vec<(KeyMeta, String)>, Failure> {
         let iam = self.iam(signer).await?;
         self.debug(format_args!("IAM ListAccessKeys user={user}"));
         let mut out = Vec::new();
@@ -328,14 +343,21 @@ impl Aws {
                 else {
                     continue;
                 };
-                out.push(KeyMeta {
-                    access_key_id: id,
-                    status: KeyStatus::parse(status.as_str()).unwrap_or(KeyStatus::Inactive),
-                    create_date: k
-                        .create_date()
-                        .map_or(Timestamp::from_millis(0), to_timestamp),
-                    last_used: None,
-                });
+                let created = k
+                    .create_date()
+                    .map_or(Timestamp::from_millis(0), to_timestamp);
+                let shown = k
+                    .create_date()
+                    .map_or_else(|| created.to_iso8601(), iso8601);
+                out.push((
+                    KeyMeta {
+                        access_key_id: id,
+                        status: KeyStatus::parse(status.as_str()).unwrap_or(KeyStatus::Inactive),
+                        create_date: created,
+                        last_used: None,
+                    },
+                    shown,
+                ));
             }
             match page.marker() {
                 Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
@@ -447,6 +469,18 @@ impl Aws {
 
 fn to_timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
     Timestamp::from_millis(t.to_millis().unwrap_or(0))
+}
+
+/// A timestamp as the `aws` CLI prints it with `cli_timestamp_format = iso8601` (Python's
+/// `datetime.isoformat()` in UTC): `2013-06-04T18:17:34+00:00`, or with `.ffffff` when the
+/// service gave a fraction of a second.
+fn iso8601(t: &aws_smithy_types::DateTime) -> String {
+    let whole = Timestamp::from_millis(t.secs().saturating_mul(1000)).to_iso8601();
+    let micros = t.subsec_nanos() / 1000;
+    match (micros, whole.strip_suffix("+00:00")) {
+        (0, _) | (_, None) => whole,
+        (us, Some(head)) => format!("{head}.{us:06}+00:00"),
+    }
 }
 
 /// An SDK error as the core sees it.

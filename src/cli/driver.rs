@@ -34,6 +34,8 @@ pub(crate) struct Io {
     /// Prompts and progress go to a terminal only.
     pub(crate) interactive: bool,
     pub(crate) progress: bool,
+    /// How admin mode prints the new key.
+    pub(crate) output: output::Renderer,
 }
 
 pub(crate) async fn drive(session: &mut Session, io: &Io) {
@@ -161,6 +163,7 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                         } => {
                             progress.clear();
                             let o = match output::print_created_key(
+                                &io.output,
                                 &user_name,
                                 &access_key_id,
                                 &secret,

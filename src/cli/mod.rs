@@ -32,7 +32,9 @@ use aws_rotate_keys::rotation::Config;
 use aws_rotate_keys::session::{Mode, Request, Session, SessionError, Signer, TaskOutcome};
 use aws_rotate_keys::time::Span;
 
-use args::{Cli, Command, OutputFormat, RotateArgs};
+use aws_rotate_keys::render::{OutputFormat, Query};
+
+use args::{Cli, Command, RotateArgs};
 
 /// An error that ends the run with a given status; the message says what to do next.
 #[derive(Debug)]
@@ -49,7 +51,7 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn exit(status: u8, message: impl Into<String>) -> anyhow::Error {
     Exit {
         status,
         message: message.into(),
@@ -128,8 +130,7 @@ pub(crate) fn main() -> ExitCode {
 /// profile, default.
 struct Settings {
     profiles: Vec<String>,
-    output: OutputFormat,
-    query: Option<String>,
+    output: output::Renderer,
     conn: aws::Connection,
 }
 
@@ -156,13 +157,19 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             .map(|e| e.value.to_string())
             .filter(|v| !v.is_empty())
     };
-    let output = match g.output {
-        Some(o) => o,
+    let format = match g.output {
+        Some(o) => o.into(),
         None => match env("AWS_DEFAULT_OUTPUT").or_else(|| from_profile("output")) {
             Some(s) => parse_output(&s)?,
             None => OutputFormat::Json,
         },
     };
+    let query = g
+        .query
+        .as_deref()
+        .map(Query::parse)
+        .transpose()
+        .map_err(|e| exit(252, e.to_string()))?;
     let region = g
         .region
         .clone()
@@ -185,8 +192,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     };
     Ok(Settings {
         profiles,
-        output,
-        query: g.query.clone(),
+        output: output::Renderer::new(format, query),
         conn: aws::Connection {
             region,
             endpoint_url: g.endpoint_url.clone(),
@@ -200,8 +206,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
 }
 
 fn parse_output(s: &str) -> Result<OutputFormat> {
-    use clap::ValueEnum as _;
-    OutputFormat::from_str(s, true).map_err(|_| {
+    s.parse::<OutputFormat>().map_err(|_| {
         exit(253, format!("output format '{s}' (from AWS_DEFAULT_OUTPUT or the profile's `output`) is not one of json, text, table, yaml, yaml-stream, off"))
     })
 }
@@ -340,18 +345,6 @@ async fn rotate(
     aws: Arc<aws::Aws>,
     interactive: bool,
 ) -> Result<u8> {
-    if !matches!(settings.output, OutputFormat::Json | OutputFormat::Off) {
-        return Err(exit(
-            252,
-            "only --output json and off are available for rotate and plan so far; text, table and yaml are coming",
-        ));
-    }
-    if settings.query.is_some() {
-        return Err(exit(
-            252,
-            "--query is not available for rotate and plan yet",
-        ));
-    }
     let options = Options {
         delete: match &r.delete {
             Some(d) => Some(
@@ -427,19 +420,20 @@ async fn rotate(
         debug: cli.global.debug,
         interactive,
         progress: true,
+        output: settings.output.clone(),
     };
     driver::drive(&mut session, &io).await;
     let results = session.results();
     let admin = r.user_name.is_some();
     // Admin mode printed the new key as it was made; the rest is a summary.
-    if settings.output == OutputFormat::Json && !(admin && mode == Mode::Rotate) {
-        let key = if mode == Mode::Plan {
-            "Plans"
+    if !(admin && mode == Mode::Rotate) {
+        let (title, key) = if mode == Mode::Plan {
+            ("Plan", "Plans")
         } else {
-            "Rotations"
+            ("Rotate", "Rotations")
         };
         let v = json!({ key: results.iter().map(output::result_value).collect::<Vec<Value>>() });
-        output::print(&output::to_json(&v)?)?;
+        settings.output.emit(title, &v)?;
     }
     for res in &results {
         explain(res, interactive);
@@ -587,23 +581,23 @@ async fn list_access_keys(
         }
     };
     let keys = aws
-        .list_keys(&signer, &user)
+        .list_keys_dated(&signer, &user)
         .await
         .map_err(|f| aws_failure("ListAccessKeys", &f))?;
     let rows: Vec<Value> = keys
         .iter()
-        .map(|k| {
+        .map(|(k, created)| {
             json!({
                 "UserName": user.as_str(),
                 "AccessKeyId": k.access_key_id.as_str(),
                 "Status": k.status.as_str(),
-                "CreateDate": k.create_date.to_iso8601(),
+                "CreateDate": created,
             })
         })
         .collect();
-    if settings.output != OutputFormat::Off {
-        output::print(&output::to_json(&json!({ "AccessKeyMetadata": rows }))?)?;
-    }
+    settings
+        .output
+        .emit("ListAccessKeys", &json!({ "AccessKeyMetadata": rows }))?;
     Ok(0)
 }
 
@@ -708,9 +702,9 @@ async fn status(
             rows.push(Value::Object(row));
         }
     }
-    if settings.output != OutputFormat::Off {
-        output::print(&output::to_json(&json!({ "Profiles": rows }))?)?;
-    }
+    settings
+        .output
+        .emit("Status", &json!({ "Profiles": rows }))?;
     Ok(worst)
 }
 

@@ -1,25 +1,71 @@
-//! What `rotate` and `plan` print: results on stdout as the `aws` CLI prints JSON (keys in
-//! PascalCase, indented by four spaces), errors and hints on stderr.
+//! What the commands print: results on stdout in the chosen `--output` format after
+//! `--query`, rendered by the core exactly as the `aws` CLI renders them; errors and hints on
+//! stderr.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 
 use anyhow::Result;
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use aws_rotate_keys::key::{AccessKeyId, SecretAccessKey, UserName};
+use aws_rotate_keys::render::{self, OutputFormat, Query, Style};
 use aws_rotate_keys::rotation::Status;
 use aws_rotate_keys::session::{TaskOutcome, TaskResult};
 use aws_rotate_keys::time::Timestamp;
 
-/// JSON as `aws` prints it: four-space indent, a final newline.
-pub(crate) fn to_json(v: &impl Serialize) -> Result<String> {
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    v.serialize(&mut ser)?;
-    out.push(b'\n');
-    Ok(String::from_utf8(out)?)
+/// How results are printed: `--output`, `--query`, and the width a table must fit.
+#[derive(Debug, Clone)]
+pub(crate) struct Renderer {
+    pub(crate) format: OutputFormat,
+    pub(crate) query: Option<Query>,
+    /// The terminal's columns when stdout is a terminal, else 80 (awscli/table.py's
+    /// `determine_terminal_width`, which asks stdout's terminal and falls back to 80).
+    pub(crate) width: usize,
+}
+
+impl Renderer {
+    pub(crate) fn new(format: OutputFormat, query: Option<Query>) -> Self {
+        let width = if std::io::stdout().is_terminal() {
+            terminal_size::terminal_size_of(std::io::stdout()).map_or(80, |(w, _)| usize::from(w.0))
+        } else {
+            80
+        };
+        Renderer {
+            format,
+            query,
+            width,
+        }
+    }
+
+    /// `value` after `--query`, in the chosen format; `title` is the operation name that titles
+    /// a table. A query that fails on the value, or a shape the format cannot draw, is an error
+    /// (exit 255, as the `aws` CLI).
+    pub(crate) fn render(&self, title: &str, value: &Value) -> Result<String> {
+        if self.format == OutputFormat::Off {
+            return Ok(String::new());
+        }
+        let queried;
+        let value = match &self.query {
+            Some(q) => {
+                queried = q
+                    .apply(value)
+                    .map_err(|e| super::exit(255, e.to_string()))?;
+                &queried
+            }
+            None => value,
+        };
+        let style = Style {
+            format: self.format,
+            title,
+            width: self.width,
+        };
+        render::render(value, style).map_err(|e| super::exit(255, e.to_string()))
+    }
+
+    /// Renders and prints.
+    pub(crate) fn emit(&self, title: &str, value: &Value) -> Result<()> {
+        print(&self.render(title, value)?)
+    }
 }
 
 /// Prints `text` on stdout; a closed pipe is not an error.
@@ -32,9 +78,12 @@ pub(crate) fn print(text: &str) -> Result<()> {
     }
 }
 
-/// Admin mode: the new key, in the shape of `aws iam create-access-key`, printed (and flushed)
-/// before the journal that holds the only other copy of the secret goes.
+/// Admin mode: the new key, in the shape of `aws iam create-access-key` (in the chosen format,
+/// after `--query`), printed (and flushed) before the journal that holds the only other copy of
+/// the secret goes. When the format or query leaves the secret out, stderr says so: it cannot be
+/// read again.
 pub(crate) fn print_created_key(
+    renderer: &Renderer,
     user: &UserName,
     id: &AccessKeyId,
     secret: &SecretAccessKey,
@@ -49,9 +98,21 @@ pub(crate) fn print_created_key(
             "CreateDate": created.to_iso8601(),
         }
     });
+    let text = renderer.render("CreateAccessKey", &v)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(to_json(&v)?.as_bytes())?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
+    if !text.contains(secret.expose()) {
+        super::warn(format_args!(
+            "the secret access key of {id} was not printed (--output {}{}); it cannot be read again: delete the key and make another if you need it",
+            renderer.format,
+            if renderer.query.is_some() {
+                ", --query"
+            } else {
+                ""
+            }
+        ));
+    }
     Ok(())
 }
 
