@@ -58,7 +58,7 @@ impl Aws {
                 Some(path) => {
                     TrustStore::empty().with_pem_certificate(super::tls::read_ca_bundle(path)?)
                 }
-                None => TrustStore::default(),
+                None => super::tls::system_trust(),
             };
             let tls_context = TlsContext::builder()
                 .with_trust_store(trust)
