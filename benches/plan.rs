@@ -12,8 +12,8 @@
 use std::fmt::Write as _;
 
 use aws_rotate_keys::key::{KeyMeta, KeyStatus};
-use aws_rotate_keys::plan::{self, Decision, Identity, Options, Target};
-use aws_rotate_keys::profile::{self, AwsFiles, Selection};
+use aws_rotate_keys::plan::{self, Decision, HeldKeys, Identity, Options, Target};
+use aws_rotate_keys::profile::{self, AwsFiles, Candidate, Selection};
 use aws_rotate_keys::time::Timestamp;
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
@@ -111,6 +111,24 @@ fn bytes(config: &str, credentials: &str) -> BytesCount {
     BytesCount::new(config.len() + credentials.len())
 }
 
+/// Plans the rotation of a candidate whose user has that one active key.
+fn decide(c: Candidate, user: &Identity, held: &HeldKeys) -> Decision {
+    let keys = [KeyMeta {
+        access_key_id: c.access_key_id.clone(),
+        status: KeyStatus::Active,
+        create_date: Timestamp::from_secs(1_690_000_000),
+        last_used: None,
+    }];
+    plan::decide(
+        &Target::Profiles(c),
+        user,
+        &keys,
+        held,
+        &Options::default(),
+        NOW,
+    )
+}
+
 /// (a) Parse both files.
 #[divan::bench(args = SIZES, sample_count = 10, sample_size = 1)]
 fn parse(bencher: Bencher, n: usize) {
@@ -137,20 +155,7 @@ fn parse_select_all_decide(bencher: Bencher, n: usize) {
             if user_of(index) != 0 {
                 continue;
             }
-            let keys = [KeyMeta {
-                access_key_id: c.access_key_id.clone(),
-                status: KeyStatus::Active,
-                create_date: Timestamp::from_secs(1_690_000_000),
-                last_used: None,
-            }];
-            let d = plan::decide(
-                &Target::Profiles(c),
-                &alice,
-                &keys,
-                &held,
-                &Options::default(),
-                NOW,
-            );
+            let d = decide(c, &alice, &held);
             rotations += usize::from(matches!(d, Decision::Rotate(_)));
         }
         rotations
@@ -169,20 +174,7 @@ fn parse_select_one_decide(bencher: Bencher, n: usize) {
         let files = AwsFiles::parse(black_box(&config), black_box(&credentials)).expect("parses");
         let mut selected = profile::select(&files, &selection).expect("resolves");
         let c = selected.candidates.pop().expect("one candidate");
-        let keys = [KeyMeta {
-            access_key_id: c.access_key_id.clone(),
-            status: KeyStatus::Active,
-            create_date: Timestamp::from_secs(1_690_000_000),
-            last_used: None,
-        }];
-        let d = plan::decide(
-            &Target::Profiles(c),
-            &alice,
-            &keys,
-            &files.held_keys(),
-            &Options::default(),
-            NOW,
-        );
+        let d = decide(c, &alice, &files.held_keys());
         assert!(matches!(d, Decision::Rotate(_)));
         d
     });

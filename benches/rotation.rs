@@ -107,21 +107,7 @@ fn main() {
     }
 
     // --all-profiles: 200 profiles of 20 users, half in each file.
-    let mut credentials = String::new();
-    let mut config = String::new();
-    for u in 0..20 {
-        let k = moto.user_with_key(&format!("many{u}"));
-        for p in 0..10 {
-            if p % 2 == 0 {
-                credentials.push_str(&k.credentials_profile(&format!("u{u}p{p}")));
-            } else {
-                config.push_str(&format!(
-                    "[profile u{u}p{p}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-                    k.id, k.secret
-                ));
-            }
-        }
-    }
+    let (config, credentials, _) = moto.many_profiles("many", 20, 10);
     let home = moto.home(&config, &credentials);
     moto.set_delay(D);
     let start = Instant::now();

@@ -612,24 +612,9 @@ fn list_access_keys_matches_the_aws_cli_json() {
 #[test]
 fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
     let moto = Moto::start();
-    let mut credentials = String::new();
-    let mut config = String::from("[profile sso]\nsso_session = corp\nsso_account_id = 1\n");
-    let mut keys = Vec::new();
-    for u in 0..20 {
-        let k = moto.user_with_key(&format!("user{u}"));
-        for p in 0..10 {
-            // Half in each file.
-            if p % 2 == 0 {
-                credentials.push_str(&k.credentials_profile(&format!("u{u}p{p}")));
-            } else {
-                config.push_str(&format!(
-                    "[profile u{u}p{p}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-                    k.id, k.secret
-                ));
-            }
-        }
-        keys.push(k);
-    }
+    // Half of each key's profiles in each file.
+    let (config, credentials, keys) = moto.many_profiles("user", 20, 10);
+    let config = format!("[profile sso]\nsso_session = corp\nsso_account_id = 1\n{config}");
     let home = moto.home(&config, &credentials);
     moto.set_delay(6.0);
     let start = Instant::now();
@@ -1059,4 +1044,53 @@ fn status_shows_each_profile_as_iam_sees_its_key() {
     assert!(!text(&out.stdout).contains("\"Due\""));
     assert!(mutations(&moto).is_empty(), "{:?}", mutations(&moto));
     assert_eq!(home.credentials(), creds);
+}
+
+#[test]
+fn install_alias_makes_aws_rotate_keys_reach_the_tool_through_the_real_aws_cli() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home(&k.credentials_profile("profile work"), "");
+    let before = "# my aliases\n[toplevel]\n\nwhoami = sts get-caller-identity\n";
+    home.write(".aws/cli/alias", before);
+    let out = run(&home, &["install-alias"]);
+    assert_code(&out, 0);
+    let after = home.read(".aws/cli/alias");
+    assert_eq!(
+        after,
+        "# my aliases\n[toplevel]\nrotate-keys = !aws-rotate-keys\n\nwhoami = sts get-caller-identity\n",
+        "the other lines are kept"
+    );
+    assert!(
+        text(&out.stderr).contains("aws rotate-keys -p"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Idempotent.
+    assert_code(&run(&home, &["install-alias"]), 0);
+    assert_eq!(home.read(".aws/cli/alias"), after);
+
+    // The real aws v1 runs the alias: `-p` and the command reach the tool (aws would keep
+    // `--profile` for itself).
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_aws-rotate-keys"))
+        .parent()
+        .expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = home
+        .aws()
+        .env("PATH", path)
+        .args(["rotate-keys", "-p", "work", "plan"])
+        .output()
+        .expect("runs aws");
+    assert_code(&out, 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&k.id) && stdout.contains("work"),
+        "{stdout}"
+    );
+    assert!(mutations(&moto).is_empty(), "plan changes nothing");
 }

@@ -403,7 +403,7 @@ fn admin_mode_prints_the_new_key_as_create_access_key_does() {
             "--output",
             "text",
             "--query",
-            "Profiles[0].Profiles",
+            "Profiles[0].Profile",
         ])
         .output()
         .unwrap();

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -21,7 +22,6 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_types::body::SdkBody;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
@@ -38,12 +38,12 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 /// cleanly, it is used alone; `SSL_CERT_DIR`, macOS and Windows keep the default.
 pub(crate) fn system_trust() -> TrustStore {
     const BUNDLES: [&str; 6] = [
-        "/etc/ssl/certs/ca-certificates.crt",                // Debian, Ubuntu, Arch, Gentoo
-        "/etc/pki/tls/certs/ca-bundle.crt",                  // Fedora, RHEL
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
+        "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
         "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // CentOS, RHEL 7
-        "/etc/ssl/ca-bundle.pem",                            // openSUSE
-        "/etc/pki/tls/cacert.pem",                           // OpenELEC
-        "/etc/ssl/cert.pem",                                 // Alpine, FreeBSD
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+        "/etc/pki/tls/cacert.pem",            // OpenELEC
+        "/etc/ssl/cert.pem",                  // Alpine, FreeBSD
     ];
     if cfg!(any(target_os = "macos", target_os = "windows"))
         || std::env::var_os("SSL_CERT_DIR").is_some()

@@ -665,6 +665,30 @@ impl Moto {
         }
     }
 
+    /// `users` users named `{prefix}{u}`, each with one key held by `per_user` profiles
+    /// `u{u}p{p}`, alternately in the credentials and the config file: (config, credentials,
+    /// the keys).
+    pub fn many_profiles(
+        &self,
+        prefix: &str,
+        users: usize,
+        per_user: usize,
+    ) -> (String, String, Vec<AccessKey>) {
+        let (mut config, mut credentials, mut keys) = (String::new(), String::new(), Vec::new());
+        for u in 0..users {
+            let k = self.user_with_key(&format!("{prefix}{u}"));
+            for p in 0..per_user {
+                if p % 2 == 0 {
+                    credentials.push_str(&k.credentials_profile(&format!("u{u}p{p}")));
+                } else {
+                    config.push_str(&k.credentials_profile(&format!("profile u{u}p{p}")));
+                }
+            }
+            keys.push(k);
+        }
+        (config, credentials, keys)
+    }
+
     /// `create_user` then `create_access_key`.
     pub fn user_with_key(&self, name: &str) -> AccessKey {
         self.create_user(name);
