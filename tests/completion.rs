@@ -9,12 +9,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-rotate-keys");
 
-/// A HOME with profiles in both files.
+/// A HOME with profiles in both files, its own for each call: the tests run in parallel, and
+/// each removes its HOME when its shell is done.
 fn home() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("art-completion-{}", std::process::id()));
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "art-completion-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let aws = dir.join(".aws");
     std::fs::create_dir_all(&aws).expect("a temp dir");
     std::fs::write(
