@@ -50,9 +50,10 @@ impl SecretAccessKey {
         let secret = secret.into();
         // A value that a file cannot hold as itself: botocore strips the whitespace around a
         // value and ends it at a line break.
+        // Real secrets are printable ASCII without spaces: checked a byte at a time first.
         let ok = !secret.is_empty()
-            && secret.trim() == secret
-            && !secret.chars().any(|c| c.is_control());
+            && (secret.bytes().all(|b| b.is_ascii_graphic())
+                || (secret.trim() == secret && !secret.chars().any(|c| c.is_control())));
         ok.then_some(Self(secret))
     }
 

@@ -5,7 +5,6 @@
 //! list, the files) and the options: the same inputs always give the same [`Decision`]. `plan`
 //! prints it; `rotate` executes it with [`crate::rotation::Rotation`].
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -336,7 +335,7 @@ impl PlanError {
 }
 
 /// Keys held by profiles in the files: id → holders (from [`crate::profile::AwsFiles::held_keys`]).
-pub type HeldKeys = BTreeMap<AccessKeyId, Vec<Holder>>;
+pub type HeldKeys = crate::ini::FastMap<AccessKeyId, Vec<Holder>>;
 
 fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
     let mut names: Vec<String> = held

@@ -7,7 +7,6 @@
 //! file. Values from the credentials file override the config file's for the same profile, as
 //! botocore merges them. Nothing here reads a file or the environment: the shell hands in the text.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -15,6 +14,7 @@ use serde::Serialize;
 use crate::ini::parse::FastMap;
 use crate::ini::{CompactString, Document, Entry, FileKind, ParseError, Section, SectionKind};
 use crate::key::{AccessKeyId, SecretAccessKey};
+use crate::plan::HeldKeys;
 
 /// The two files, parsed. A missing file is an empty text.
 #[derive(Debug, Clone)]
@@ -94,8 +94,8 @@ impl AwsFiles {
     }
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
-    pub fn held_keys(&self) -> BTreeMap<AccessKeyId, Vec<Holder>> {
-        let mut ids: BTreeMap<AccessKeyId, Vec<Holder>> = BTreeMap::new();
+    pub fn held_keys(&self) -> HeldKeys {
+        let mut ids = HeldKeys::default();
         for file in [FileKind::Credentials, FileKind::Config] {
             let doc = self.document(file);
             for section in doc.sections() {
@@ -301,6 +301,7 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                 });
             }
             Class::RoleFrom(source) => {
+                let source = source.into_string();
                 if source == current {
                     // botocore: a role profile may name itself as its source when it also holds keys.
                     match static_keys(&view)? {
@@ -359,7 +360,7 @@ pub fn kind(files: &AwsFiles, profile: &str) -> Result<ProfileKind, ProfileError
 
 enum Class {
     Static(Resolved),
-    RoleFrom(String),
+    RoleFrom(CompactString),
     Other(ProfileKind),
 }
 
@@ -503,7 +504,7 @@ fn classify(view: &View<'_>) -> Result<Class, ProfileError> {
     }
     if view.has("role_arn") {
         if let Some(source) = view.setting("source_profile") {
-            return Ok(Class::RoleFrom(source.to_owned()));
+            return Ok(Class::RoleFrom(CompactString::new(source)));
         }
         return Ok(Class::Other(if view.has("credential_source") {
             ProfileKind::CredentialSource
@@ -643,7 +644,7 @@ pub struct Candidate {
 #[serde(rename_all = "PascalCase")]
 pub struct SkippedProfile {
     /// The profile.
-    pub profile: String,
+    pub profile: CompactString,
     /// Why (its `Display` and serialized form are the words).
     pub reason: SkipReason,
 }
@@ -655,7 +656,7 @@ pub enum SkipReason {
     /// An assumed role: the keys are those of the named source profile.
     Role {
         /// Its `source_profile`.
-        source_profile: String,
+        source_profile: CompactString,
     },
     /// Credentials of another kind.
     Kind(ProfileKind),
@@ -735,7 +736,7 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
                     Err(e) => SkipReason::Error(e),
                 };
                 out.skipped.push(SkippedProfile {
-                    profile: view.profile.to_owned(),
+                    profile: CompactString::new(view.profile),
                     reason,
                 });
             }

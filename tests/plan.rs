@@ -3,8 +3,6 @@
 //!
 //! Inputs are built directly (no files are parsed), so these tests need nothing but the planner.
 
-use std::collections::BTreeMap;
-
 use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::plan::{
@@ -65,7 +63,7 @@ fn candidate(key_id: &str, profiles: &[&str]) -> Candidate {
 
 /// Which profiles hold which key, as `AwsFiles::held_keys` reports it.
 fn held(entries: &[(&str, &[&str])]) -> HeldKeys {
-    let mut map = BTreeMap::new();
+    let mut map = HeldKeys::default();
     for (key_id, profiles) in entries {
         let holders = profiles
             .iter()
@@ -375,7 +373,7 @@ fn cases() -> Vec<Case> {
                 key("AKIAOLDACTIVE", Active, 900),
                 key("AKIAYOUNGINACTIVE", Inactive, 1),
             ],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options {
                 yes: true,
                 ..Options::default()
@@ -386,7 +384,7 @@ fn cases() -> Vec<Case> {
             name: "admin: --older-than looks at the user's newest key",
             target: admin_target(),
             keys: vec![key("AKIAA", Active, 300), key("AKIAB", Active, 10)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options {
                 older_than: Some(Span::from_secs(90 * 86_400)),
                 ..Options::default()
@@ -397,7 +395,7 @@ fn cases() -> Vec<Case> {
             name: "between two active unheld keys, the oldest goes",
             target: admin_target(),
             keys: vec![key("AKIAYOUNG", Active, 10), key("AKIAOLD", Active, 300)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options::default(),
             expect: "rotate old=AKIAYOUNG:Keep room=AKIAOLD:ActiveAndUnused:confirm",
         },
@@ -408,7 +406,7 @@ fn cases() -> Vec<Case> {
                 key("AKIAYOUNG", Inactive, 10),
                 key("AKIAOLD", Inactive, 300),
             ],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options {
                 yes: true,
                 ..Options::default()
@@ -431,7 +429,7 @@ fn cases() -> Vec<Case> {
             name: "admin: the old key stays active by default",
             target: admin_target(),
             keys: vec![key("AKIABOB", Active, 100)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options::default(),
             expect: "rotate old=AKIABOB:Keep",
         },
@@ -439,7 +437,7 @@ fn cases() -> Vec<Case> {
             name: "admin: --keep-old deactivates",
             target: admin_target(),
             keys: vec![key("AKIABOB", Active, 100)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options {
                 keep_old: true,
                 ..Options::default()
@@ -450,7 +448,7 @@ fn cases() -> Vec<Case> {
             name: "admin: --delete of the old key deletes it",
             target: admin_target(),
             keys: vec![key("AKIABOB", Active, 100)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: delete("AKIABOB"),
             expect: "rotate old=AKIABOB:Delete",
         },
@@ -458,7 +456,7 @@ fn cases() -> Vec<Case> {
             name: "admin: a user without keys gets a first one",
             target: admin_target(),
             keys: vec![],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: Options::default(),
             expect: "rotate old=none",
         },
@@ -466,7 +464,7 @@ fn cases() -> Vec<Case> {
             name: "admin: --delete makes room, the other key is kept",
             target: admin_target(),
             keys: vec![key("AKIAA", Active, 100), key("AKIAB", Active, 10)],
-            held: HeldKeys::new(),
+            held: HeldKeys::default(),
             options: delete("AKIAB"),
             expect: "rotate old=AKIAA:Keep room=AKIAB:NamedByDelete",
         },
@@ -728,7 +726,7 @@ fn admin_plan_writes_no_file() {
         &Target::User(UserName::new("bob")),
         &bob,
         &keys,
-        &HeldKeys::new(),
+        &HeldKeys::default(),
         &Options::default(),
         NOW,
     ));
@@ -884,7 +882,7 @@ mod props {
             .enumerate()
             .map(|(i, (status, age, _))| key(&name(i), *status, *age))
             .collect();
-        let mut held = HeldKeys::new();
+        let mut held = HeldKeys::default();
         for (i, (_, _, is_held)) in w.keys.iter().enumerate() {
             if *is_held || w.in_use == Some(i) {
                 let profile = if w.in_use == Some(i) {

@@ -448,8 +448,10 @@ aws_session_token = token
     assert!(f.holders(&id("AKIANOBODY0000000001")).is_empty());
 
     let held = f.held_keys();
+    let mut ids: Vec<_> = held.keys().cloned().collect();
+    ids.sort();
     assert_eq!(
-        held.keys().cloned().collect::<Vec<_>>(),
+        ids,
         vec![id("AKIAOTHER00000000001"), id("AKIASHARED0000000001")]
     );
     assert_eq!(

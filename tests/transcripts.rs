@@ -114,7 +114,7 @@ impl World {
 
     /// Every key the files hold, with its holders, as `AwsFiles::held_keys` would say.
     fn held(&self) -> HeldKeys {
-        let mut map: HeldKeys = BTreeMap::new();
+        let mut map = HeldKeys::default();
         for (file, sections) in &self.files {
             for (i, s) in sections.iter().enumerate() {
                 let profile = match (file, s.header.strip_prefix("profile ")) {

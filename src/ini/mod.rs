@@ -67,6 +67,7 @@ use crate::key::AccessKeyId;
 
 mod edit;
 pub(crate) mod parse;
+pub use parse::{FastHasher, FastMap};
 mod py;
 pub use edit::{EditError, KeyEdit};
 

@@ -95,7 +95,9 @@ fn is_newer_uppercase(c: char) -> bool {
 pub(super) fn lower(s: &str) -> CompactString {
     if s.is_ascii() {
         let mut out = CompactString::new(s);
-        out.make_ascii_lowercase();
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            out.make_ascii_lowercase();
+        }
         return out;
     }
     if !s.chars().any(is_newer_uppercase) {
