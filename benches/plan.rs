@@ -4,7 +4,8 @@
 //! The generated files look like a large organisation's: comments, regions and output formats,
 //! static keys in either file (some shared by two profiles), role chains, SSO and
 //! `credential_process` profiles. 10 000 profiles make a config file of about 1 MB. The goal: 10k
-//! profiles in under 10 ms, growing linearly. Run-to-run noise on a shared 2-core machine is
+//! profiles in under 10 ms, growing linearly. (e) is the whole of `plan --all-profiles` in the core:
+//! every task's decision, not only the first. Run-to-run noise on a shared 2-core machine is
 //! large: compare the fastest column.
 //!
 //! Run with `cargo bench --bench plan`.
@@ -14,6 +15,8 @@ use std::fmt::Write as _;
 use aws_rotate_keys::key::{KeyMeta, KeyStatus};
 use aws_rotate_keys::plan::{self, Decision, HeldKeys, Identity, Options, Target};
 use aws_rotate_keys::profile::{self, AwsFiles, Candidate, Selection};
+use aws_rotate_keys::rotation::{Config, Outcome};
+use aws_rotate_keys::session::{Mode, Request, Session, SessionAction, Signer, TaskOutcome};
 use aws_rotate_keys::time::Timestamp;
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
@@ -192,5 +195,69 @@ fn select_one(bencher: Bencher, n: usize) {
         let s = profile::select(black_box(&files), black_box(&selection)).expect("resolves");
         assert_eq!(s.candidates.len(), 1);
         s
+    });
+}
+
+/// (e) `plan --all-profiles` as the core runs it: a [`Session`] resolves every profile, asks for
+/// each key's user and that user's keys (answered at once here: the key alone), and plans every
+/// rotation. Each decision reads the keys the files hold: parsing them once per task instead of
+/// once per run made this quadratic.
+#[divan::bench(args = SIZES, sample_count = 10, sample_size = 1)]
+fn session_plan_all(bencher: Bencher, n: usize) {
+    let (config, credentials) = files(n);
+    bencher.counter(bytes(&config, &credentials)).bench(|| {
+        let request = Request {
+            selection: Selection::All,
+            admin_user: None,
+            options: Options::default(),
+            mode: Mode::Plan,
+            max_concurrency: 8,
+        };
+        let mut session = Session::new(
+            black_box(&config),
+            black_box(&credentials),
+            &[],
+            request,
+            Config::default(),
+        )
+        .expect("starts");
+        while !session.is_done() {
+            let Some(action) = session.poll_action() else {
+                panic!("a plan run waits for nothing");
+            };
+            let task = action.task();
+            let outcome = match action {
+                SessionAction::Identify {
+                    signer: Signer::Static { access_key_id, .. },
+                    ..
+                } => {
+                    let index: usize = access_key_id.as_str()[4..]
+                        .parse()
+                        .expect("generated ids are numbered");
+                    Outcome::Verified {
+                        arn: format!("arn:aws:iam::123456789012:user/user{}", user_of(index)),
+                    }
+                }
+                SessionAction::ListKeys {
+                    signer: Signer::Static { access_key_id, .. },
+                    ..
+                } => Outcome::Keys(vec![KeyMeta {
+                    access_key_id,
+                    status: KeyStatus::Active,
+                    create_date: Timestamp::from_secs(1_690_000_000),
+                    last_used: None,
+                }]),
+                other => panic!("unexpected in a plan run: {other:?}"),
+            };
+            session.handle_outcome(task, outcome, NOW);
+        }
+        let planned = session
+            .results()
+            .iter()
+            .filter(|r| matches!(r.outcome, TaskOutcome::Planned(_)))
+            .count();
+        // Profiles 8k, 8k+1 and 8k+5 hold a key each (8k+6 shares 8k+5's).
+        assert_eq!(planned, n.div_ceil(8) * 3);
+        planned
     });
 }

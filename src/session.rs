@@ -23,15 +23,18 @@
 //! earlier rotations left them. It reads nothing itself.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::ini::{FileKind, KeyEdit};
 use crate::journal::Journal;
 use crate::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
-use crate::plan::{self, Decision, Identity, NotAUser, Options, Plan, PlanError, Skip, Target};
+use crate::plan::{
+    self, Decision, HeldKeys, Identity, NotAUser, Options, Plan, PlanError, Skip, Target,
+};
 use crate::profile::{
-    self, AwsFiles, Candidate, FileError, ProfileError, Selection, SkippedProfile,
+    self, AwsFiles, Candidate, FileError, ProfileError, Selected, Selection, SkippedProfile,
 };
 use crate::rotation::{Action, Config, Failure, FailureClass, Outcome, Report, Rotation, Status};
 use crate::time::Timestamp;
@@ -289,6 +292,18 @@ pub struct Session {
     planned: bool,
     handled_profiles: BTreeSet<String>,
     busy_users: BTreeSet<UserName>,
+    /// Every key the files hold now, and where: each task's decision reads them, and parsing a
+    /// large file once per task would make `--all-profiles` quadratic. Dropped whenever a file
+    /// changes.
+    held: Option<Arc<HeldKeys>>,
+    /// The selection as [`Session::new`] resolved it to validate the command line, for the
+    /// planning that follows at once when no journal is pending. Dropped whenever a file changes.
+    selected: Option<Selected>,
+    /// Tasks before this one are all done (done is final): scans start here, so that a run of
+    /// thousands of keys does not go over the finished ones for every request.
+    live_from: usize,
+    /// How many tasks have a request in flight.
+    in_flight: usize,
 }
 
 impl Session {
@@ -303,7 +318,7 @@ impl Session {
         cfg: Config,
     ) -> Result<Self, SessionError> {
         let files = AwsFiles::parse(config, credentials)?;
-        if request.admin_user.is_some() {
+        let selected = if request.admin_user.is_some() {
             match &request.selection {
                 Selection::Profiles(p) if p.len() == 1 => {
                     if profile::kind(&files, &p[0]).is_err()
@@ -317,10 +332,13 @@ impl Session {
                 }
                 _ => return Err(SessionError::AdminNeedsOneProfile),
             }
+            None
         } else {
             // Validate the selection now: a bad profile stops the run before any request.
-            profile::select(&files, &request.selection)?;
-        }
+            Some(profile::select(&files, &request.selection)?)
+        };
+        // Planning reads the keys the files hold too: found now, in the same parse.
+        let held = Arc::new(files.held_keys());
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
         if request.mode == Mode::Rotate {
@@ -364,6 +382,10 @@ impl Session {
             planned: false,
             handled_profiles,
             busy_users: BTreeSet::new(),
+            held: Some(held),
+            selected,
+            live_from: 0,
+            in_flight: 0,
         };
         s.plan_if_ready();
         Ok(s)
@@ -381,6 +403,10 @@ impl Session {
             return;
         }
         self.planned = true;
+        if let Some(selected) = self.selected.take() {
+            self.queue(selected);
+            return;
+        }
         let files = match AwsFiles::parse(&self.config, &self.credentials) {
             Ok(f) => f,
             Err(e) => {
@@ -417,13 +443,14 @@ impl Session {
             });
             return;
         }
-        let selected = match profile::select(&files, &self.request.selection) {
-            Ok(s) => s,
-            Err(e) => {
-                self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
-                return;
-            }
-        };
+        match profile::select(&files, &self.request.selection) {
+            Ok(selected) => self.queue(selected),
+            Err(e) => self.tasks.push(self.failed_task(Vec::new(), e.to_string())),
+        }
+    }
+
+    /// A task per selected key, but for the profiles an interrupted rotation dealt with.
+    fn queue(&mut self, selected: Selected) {
         self.skipped = selected.skipped;
         for c in selected.candidates {
             if c.profiles.iter().all(|p| self.handled_profiles.contains(p)) {
@@ -494,7 +521,20 @@ impl Session {
 
     /// True once every task is done.
     pub fn is_done(&self) -> bool {
-        self.tasks.iter().all(|t| matches!(t.state, State::Done(_)))
+        self.tasks
+            .get(self.live_from..)
+            .is_none_or(|live| live.iter().all(|t| matches!(t.state, State::Done(_))))
+    }
+
+    /// Moves [`Session::live_from`] past the tasks that are done.
+    fn skip_done(&mut self) {
+        while self
+            .tasks
+            .get(self.live_from)
+            .is_some_and(|t| matches!(t.state, State::Done(_)))
+        {
+            self.live_from += 1;
+        }
     }
 
     /// Every task's result, in order (resumed journals first).
@@ -534,16 +574,17 @@ impl Session {
     /// waiting, or all are done.
     #[must_use]
     pub fn poll_action(&mut self) -> Option<SessionAction> {
-        let in_flight = self.tasks.iter().filter(|t| t.in_flight).count();
-        if in_flight >= self.request.max_concurrency.max(1) {
+        if self.in_flight >= self.request.max_concurrency.max(1) {
             return None;
         }
-        for id in 0..self.tasks.len() {
+        self.skip_done();
+        for id in self.live_from..self.tasks.len() {
             if self.tasks[id].in_flight {
                 continue;
             }
             if let Some(action) = self.task_action(id) {
                 self.tasks[id].in_flight = true;
+                self.in_flight += 1;
                 return Some(action);
             }
         }
@@ -625,6 +666,8 @@ impl Session {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.tasks
+            .get(self.live_from..)
+            .unwrap_or_default()
             .iter()
             .filter_map(|t| match &t.state {
                 State::Rotating(r) if !t.in_flight => r.poll_timeout(),
@@ -635,7 +678,8 @@ impl Session {
 
     /// Time has passed.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        for t in &mut self.tasks {
+        self.skip_done();
+        for t in self.tasks.iter_mut().skip(self.live_from) {
             if t.wait_until.is_some_and(|w| w <= now) {
                 t.wait_until = None;
             }
@@ -655,6 +699,7 @@ impl Session {
             return;
         }
         t.in_flight = false;
+        self.in_flight = self.in_flight.saturating_sub(1);
         if let Outcome::Failed(f) = &outcome {
             let pre_plan = matches!(
                 t.state,
@@ -773,6 +818,8 @@ impl Session {
         };
         if let Ok(Some(new)) = edit.apply(file, text) {
             *text = new;
+            self.held = None;
+            self.selected = None;
         }
     }
 
@@ -796,9 +843,19 @@ impl Session {
         State::WaitUser
     }
 
+    /// The keys the files hold as they are now: parsed once until one of them changes.
+    fn held(&mut self) -> Result<Arc<HeldKeys>, FileError> {
+        if let Some(held) = &self.held {
+            return Ok(Arc::clone(held));
+        }
+        let held = Arc::new(AwsFiles::parse(&self.config, &self.credentials)?.held_keys());
+        self.held = Some(Arc::clone(&held));
+        Ok(held)
+    }
+
     fn decide(&mut self, task: TaskId, keys: Vec<KeyMeta>, now: Timestamp) -> State {
-        let files = match AwsFiles::parse(&self.config, &self.credentials) {
-            Ok(f) => f,
+        let held = match self.held() {
+            Ok(h) => h,
             Err(e) => {
                 return done(TaskOutcome::Failed {
                     operation: "ReadFiles",
@@ -815,19 +872,12 @@ impl Session {
             (None, Some(c)) => {
                 // The holders as the files are now (an earlier task may have changed them).
                 let mut c = c.clone();
-                c.holders = files.holders(&c.access_key_id);
+                c.holders = held.get(&c.access_key_id).cloned().unwrap_or_default();
                 Target::Profiles(c)
             }
             (None, None) => return done(unexpected("ListAccessKeys")),
         };
-        let decision = plan::decide(
-            &target,
-            &identity,
-            &keys,
-            &files.held_keys(),
-            &self.request.options,
-            now,
-        );
+        let decision = plan::decide(&target, &identity, &keys, &held, &self.request.options, now);
         match decision {
             Decision::Skip(s) => done(TaskOutcome::Skipped(s)),
             Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
