@@ -13,6 +13,7 @@ mod driver;
 mod files;
 mod man;
 mod output;
+mod pager;
 mod prompt;
 mod tls;
 
@@ -138,6 +139,12 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// An environment variable as it is set: `Some("")` when set to nothing (for the settings where
+/// that means "none", as `AWS_PAGER=""`).
+fn env_raw(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     let g = &cli.global;
     let profiles = if g.profile.is_empty() {
@@ -164,6 +171,17 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             None => OutputFormat::Json,
         },
     };
+    // The pager (awscli v2's chain: AWS_PAGER, the profile's cli_pager, PAGER, `less -R`), where
+    // a setting that is present but empty means none.
+    let pager = pager::choose(
+        g.no_cli_pager,
+        env_raw("AWS_PAGER"),
+        files
+            .config
+            .get(first, "cli_pager")
+            .map(|e| e.value.to_string()),
+        env_raw("PAGER"),
+    );
     let query = g
         .query
         .as_deref()
@@ -192,7 +210,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     };
     Ok(Settings {
         profiles,
-        output: output::Renderer::new(format, query),
+        output: output::Renderer::new(format, query, pager),
         conn: aws::Connection {
             region,
             endpoint_url: g.endpoint_url.clone(),
@@ -425,6 +443,7 @@ async fn rotate(
     driver::drive(&mut session, &io).await;
     let results = session.results();
     let admin = r.user_name.is_some();
+    let mut shown = Ok(());
     // Admin mode printed the new key as it was made; the rest is a summary.
     if !(admin && mode == Mode::Rotate) {
         let (title, key) = if mode == Mode::Plan {
@@ -432,13 +451,27 @@ async fn rotate(
         } else {
             ("Rotate", "Rotations")
         };
-        let v = json!({ key: results.iter().map(output::result_value).collect::<Vec<Value>>() });
-        settings.output.emit(title, &v)?;
+        let rows: Vec<Value> = results.iter().map(output::result_value).collect();
+        shown = settings.output.emit(title, &json!({ key: rows }));
     }
     for res in &results {
         explain(res, interactive);
     }
-    Ok(session.exit_status())
+    with_status(shown, session.exit_status())
+}
+
+/// The exit status of a command whose result could not be printed (a failed `--query`, a pager
+/// that could not be started): the printing's error, unless the command failed already; then its
+/// own status stands (it says more about the keys), and the printing's error is still told.
+fn with_status(shown: Result<()>, status: u8) -> Result<u8> {
+    match shown {
+        Ok(()) => Ok(status),
+        Err(e) if status == 0 => Err(e),
+        Err(e) => {
+            eprintln!("aws-rotate-keys: error: {e:#}");
+            Ok(status)
+        }
+    }
 }
 
 fn session_error(paths: &files::Paths, e: SessionError) -> anyhow::Error {
@@ -702,10 +735,8 @@ async fn status(
             rows.push(Value::Object(row));
         }
     }
-    settings
-        .output
-        .emit("Status", &json!({ "Profiles": rows }))?;
-    Ok(worst)
+    let shown = settings.output.emit("Status", &json!({ "Profiles": rows }));
+    with_status(shown, worst)
 }
 
 fn completion(shell: args::Shell) -> Result<u8> {

@@ -1,6 +1,6 @@
 //! What the commands print: results on stdout in the chosen `--output` format after
-//! `--query`, rendered by the core exactly as the `aws` CLI renders them; errors and hints on
-//! stderr.
+//! `--query`, rendered by the core exactly as the `aws` CLI renders them, through the pager on a
+//! terminal; errors and hints on stderr.
 
 use std::io::{IsTerminal as _, Write as _};
 
@@ -13,7 +13,9 @@ use aws_rotate_keys::rotation::Status;
 use aws_rotate_keys::session::{TaskOutcome, TaskResult};
 use aws_rotate_keys::time::Timestamp;
 
-/// How results are printed: `--output`, `--query`, and the width a table must fit.
+use super::pager::{self, Pager};
+
+/// How results are printed: `--output`, `--query`, the width a table must fit, and the pager.
 #[derive(Debug, Clone)]
 pub(crate) struct Renderer {
     pub(crate) format: OutputFormat,
@@ -21,11 +23,15 @@ pub(crate) struct Renderer {
     /// The terminal's columns when stdout is a terminal, else 80 (awscli/table.py's
     /// `determine_terminal_width`, which asks stdout's terminal and falls back to 80).
     pub(crate) width: usize,
+    /// The pager results go through: only when stdout is a terminal.
+    pub(crate) pager: Option<Pager>,
 }
 
 impl Renderer {
-    pub(crate) fn new(format: OutputFormat, query: Option<Query>) -> Self {
-        let width = if std::io::stdout().is_terminal() {
+    /// `pager`: the one the settings name; it is dropped when stdout is not a terminal.
+    pub(crate) fn new(format: OutputFormat, query: Option<Query>, pager: Option<Pager>) -> Self {
+        let terminal = std::io::stdout().is_terminal();
+        let width = if terminal {
             terminal_size::terminal_size_of(std::io::stdout()).map_or(80, |(w, _)| usize::from(w.0))
         } else {
             80
@@ -34,6 +40,7 @@ impl Renderer {
             format,
             query,
             width,
+            pager: pager.filter(|_| terminal),
         }
     }
 
@@ -62,9 +69,28 @@ impl Renderer {
         render::render(value, style).map_err(|e| super::exit(255, e.to_string()))
     }
 
-    /// Renders and prints.
+    /// Renders and prints: through the pager when there is one (stdout is a terminal). A pager
+    /// that cannot be started is a configuration error (exit 253, as `aws` v2's
+    /// `PagerErrorHandler`), after the text is printed without it: a result is never lost.
     pub(crate) fn emit(&self, title: &str, value: &Value) -> Result<()> {
-        print(&self.render(title, value)?)
+        let text = self.render(title, value)?;
+        let Some(p) = self.pager.as_ref().filter(|_| !text.is_empty()) else {
+            return print(&text);
+        };
+        match p.show(&text, std::env::var_os("LESS").is_some()) {
+            Ok(()) => Ok(()),
+            Err(pager::Failure::NotStarted(why)) => {
+                print(&text)?;
+                Err(super::exit(253, p.not_started(&why)))
+            }
+            Err(pager::Failure::Io(e)) => Err(super::exit(
+                255,
+                format!(
+                    "writing to the pager `{}` (from {}): {e}; pass --no-cli-pager to print without it",
+                    p.command, p.source
+                ),
+            )),
+        }
     }
 }
 
@@ -82,6 +108,10 @@ pub(crate) fn print(text: &str) -> Result<()> {
 /// after `--query`), printed (and flushed) before the journal that holds the only other copy of
 /// the secret goes. When the format or query leaves the secret out, stderr says so: it cannot be
 /// read again.
+///
+/// Never through the pager: the rotation waits for it mid-way, and a pager that fails, or one
+/// that clears the screen when it ends (`less` when `LESS` lacks `X`), would lose the only copy
+/// of the secret once the journal is removed.
 pub(crate) fn print_created_key(
     renderer: &Renderer,
     user: &UserName,
