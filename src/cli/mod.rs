@@ -145,7 +145,7 @@ fn env_raw(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
-fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
+fn settings(cli: &Cli, files: &AwsFiles, config_path: &std::path::Path) -> Result<Settings> {
     let g = &cli.global;
     let profiles = if g.profile.is_empty() {
         vec![
@@ -182,6 +182,26 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             .map(|e| e.value.to_string()),
         env_raw("PAGER"),
     );
+    // Only the profile sets it: the aws CLI has no option or variable for it.
+    let timestamps = match files.config.get(first, "cli_timestamp_format") {
+        None => output::TimestampFormat::Iso8601,
+        Some(e) => output::TimestampFormat::parse(&e.value).ok_or_else(|| {
+            let hint = if e.value == "none" {
+                " (`none` is the aws CLI v1's name for `wire`)"
+            } else {
+                ""
+            };
+            exit(
+                253,
+                format!(
+                    "{}, line {}: cli_timestamp_format = {} is not one of wire, iso8601{hint}; fix the file, then run again (nothing was changed)",
+                    config_path.display(),
+                    e.line,
+                    e.value
+                ),
+            )
+        })?,
+    };
     let query = g
         .query
         .as_deref()
@@ -210,7 +230,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     };
     Ok(Settings {
         profiles,
-        output: output::Renderer::new(format, query, pager),
+        output: output::Renderer::new(format, query, pager, timestamps),
         conn: aws::Connection {
             region,
             endpoint_url: g.endpoint_url.clone(),
@@ -261,7 +281,7 @@ async fn run(cli: Cli) -> Result<u8> {
     }
     let (config, credentials) = read_files(&paths)?;
     let files = parse_files(&paths, &config, &credentials)?;
-    let settings = settings(&cli, &files)?;
+    let settings = settings(&cli, &files, &paths.config)?;
     if settings.conn.no_verify_ssl {
         warn(format_args!(
             "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
@@ -281,8 +301,12 @@ async fn run(cli: Cli) -> Result<u8> {
         )),
     });
     let aws = Arc::new(
-        aws::Aws::new(settings.conn.clone(), token_source)
-            .map_err(|e| exit(253, format!("{e:#}")))?,
+        aws::Aws::new(
+            settings.conn.clone(),
+            token_source,
+            settings.output.wire.clone(),
+        )
+        .map_err(|e| exit(253, format!("{e:#}")))?,
     );
     match &cli.command {
         None => {
@@ -451,7 +475,10 @@ async fn rotate(
         } else {
             ("Rotate", "Rotations")
         };
-        let rows: Vec<Value> = results.iter().map(output::result_value).collect();
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|r| output::result_value(r, &settings.output))
+            .collect();
         shown = settings.output.emit(title, &json!({ key: rows }));
     }
     for res in &results {
@@ -624,7 +651,7 @@ async fn list_access_keys(
                 "UserName": user.as_str(),
                 "AccessKeyId": k.access_key_id.as_str(),
                 "Status": k.status.as_str(),
-                "CreateDate": created,
+                "CreateDate": settings.output.date(&k.access_key_id, aws::DateField::Created, created.clone()),
             })
         })
         .collect();
@@ -676,7 +703,14 @@ async fn status(
                             {
                                 let age = now.since(k.create_date);
                                 key.insert("Status".into(), json!(k.status.as_str()));
-                                key.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
+                                key.insert(
+                                    "CreateDate".into(),
+                                    json!(settings.output.date(
+                                        &c.access_key_id,
+                                        aws::DateField::Created,
+                                        k.create_date.to_iso8601()
+                                    )),
+                                );
                                 key.insert("AgeDays".into(), json!(age.whole_days()));
                                 if let Some(t) = older_than {
                                     key.insert("Due".into(), json!(age >= t));
@@ -687,7 +721,14 @@ async fn status(
                     if error.is_none() {
                         match aws.last_used(&signer, &c.access_key_id).await {
                             Ok(last) => {
-                                key.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                                let last = last.map(|t| {
+                                    settings.output.date(
+                                        &c.access_key_id,
+                                        aws::DateField::LastUsed,
+                                        t.to_iso8601(),
+                                    )
+                                });
+                                key.insert("LastUsed".into(), json!(last));
                             }
                             Err(f) => error = Some(("GetAccessKeyLastUsed", f)),
                         }
