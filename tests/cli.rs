@@ -345,6 +345,30 @@ fn malformed_files_and_unsupported_profiles_send_nothing() {
 }
 
 #[test]
+fn an_unknown_cli_timestamp_format_is_a_configuration_error() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    // aws v2 knows `wire` and `iso8601` only (v1's `none` included), and the value as written.
+    for value in ["none", "ISO8601", "rfc3339"] {
+        let config = format!("[default]\nregion = us-east-1\ncli_timestamp_format = {value}\n");
+        let home = moto.home(&config, &k.credentials_profile("default"));
+        for command in ["status", "list-access-keys", "plan"] {
+            let out = run(&home, &[command]);
+            assert_code(&out, 253);
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(&format!("{}, line 3", home.config_path().display()))
+                    && err.contains(&format!("cli_timestamp_format = {value}"))
+                    && err.contains("wire, iso8601"),
+                "{value}: {err}"
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+    assert!(moto.log().is_empty(), "no request at all: {:?}", moto.log());
+}
+
+#[test]
 fn environment_credentials_are_refused() {
     let moto = Moto::start();
     let k = moto.user_with_key("alice");

@@ -3,7 +3,10 @@
 //! configured with `cli_timestamp_format = iso8601`: byte for byte in json, text and table, with a
 //! dozen `--query` expressions, with the table at 40, 80 and 200 columns of a real terminal (a
 //! pseudo-terminal: awscli/table.py asks stdout's terminal for its width, 80 when it is not
-//! one), and with the format taken from AWS_DEFAULT_OUTPUT and from the profile.
+//! one), and with the format taken from AWS_DEFAULT_OUTPUT and from the profile. Then with
+//! `cli_timestamp_format = wire` (the aws CLI v1's `none`): timestamps exactly as IAM sent them,
+//! in list-access-keys against `aws iam list-access-keys`, and in status, plan and admin mode's
+//! new key against what the aws CLI prints for the same keys.
 //!
 //! One moto for the file. The aws CLI's answers come from tests/support/aws_batch.py, which runs
 //! awscli's own driver for every case in one Python process (the `aws` command spends about a
@@ -408,4 +411,170 @@ fn admin_mode_prints_the_new_key_as_create_access_key_does() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "default\n");
+}
+
+/// The aws CLI v1 of the venv calls the wire format `none` (only its newest releases also
+/// accept v2's `wire`); ours takes v2's name. Everything else in the two homes is the same.
+const WIRE: &str = "[default]\ncli_timestamp_format = wire\n";
+const V1_WIRE: &str = "[default]\ncli_timestamp_format = none\n";
+
+#[test]
+fn wire_timestamps_are_printed_as_iam_sent_them_as_the_aws_cli_does() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let second = moto.create_access_key("alice");
+    moto.update_access_key("alice", &second.id, "Inactive");
+    let creds = k.credentials_profile("default");
+    let ours_home = moto.home(WIRE, &creds);
+    let aws_home = moto.home(V1_WIRE, &creds);
+    let mut cases: Vec<Case> = ["json", "text", "table"]
+        .iter()
+        .map(|f| {
+            Case::new(
+                format!("wire, --output {f}"),
+                &["--user-name", "alice", "--output", f],
+            )
+        })
+        .collect();
+    cases.push(Case::new(
+        "wire, --query of the dates",
+        &[
+            "--user-name",
+            "alice",
+            "--query",
+            "AccessKeyMetadata[].CreateDate",
+        ],
+    ));
+    let theirs = aws_batch(&aws_home, &moto, &cases);
+    let mut failures = Vec::new();
+    for (case, theirs) in cases.iter().zip(&theirs) {
+        let ours = command(&ours_home, &moto, Who::Ours, case)
+            .output()
+            .unwrap();
+        let (o, t) = (
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+        );
+        assert!(
+            theirs.status.success() && t.contains(&k.id) || case.name.contains("query"),
+            "{}: the aws CLI failed: {}",
+            case.name,
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        if o != t || ours.status.code() != Some(0) {
+            failures.push(format!(
+                "--- {}\nours:\n{o}\naws:\n{t}\nour stderr: {}",
+                case.name,
+                String::from_utf8_lossy(&ours.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The setting matters: moto's wire form is not the iso8601 one.
+    let iso = moto.home("[default]\ncli_timestamp_format = iso8601\n", &creds);
+    let ours_iso = command(&iso, &moto, Who::Ours, &cases[0]).output().unwrap();
+    assert!(ours_iso.status.success());
+    assert_ne!(
+        String::from_utf8_lossy(&ours_iso.stdout),
+        String::from_utf8_lossy(&theirs[0].stdout),
+        "iso8601 and wire print the same: the test cannot tell them apart"
+    );
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+/// A timestamp's form: its digits as `9`.
+fn shape(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect()
+}
+
+#[test]
+fn wire_timestamps_in_status_plan_and_the_new_key_of_admin_mode() {
+    let moto = Moto::start();
+    let admin = moto.user_with_key("admin");
+    moto.create_user("bob");
+    let creds = admin.credentials_profile("default");
+    let ours = moto.home(WIRE, &creds);
+    let aws = moto.home(V1_WIRE, &creds);
+    let aws_json = |args: &[&str]| {
+        json_of(
+            &aws.aws()
+                .env("AWS_DEFAULT_REGION", "us-east-1")
+                .args(args)
+                .args(["--output", "json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let ours_json = |args: &[&str]| {
+        json_of(
+            &ours
+                .command()
+                .args(args)
+                .args(["--output", "json"])
+                .output()
+                .unwrap(),
+        )
+    };
+    let listed = aws_json(&["iam", "list-access-keys", "--user-name", "admin"]);
+    let created = listed["AccessKeyMetadata"][0]["CreateDate"].clone();
+    assert!(created.is_string(), "{listed}");
+
+    // status: the key's CreateDate and LastUsed as IAM sent them.
+    let status = ours_json(&["status"]);
+    let row = &status["Profiles"][0];
+    assert_eq!(row["CreateDate"], created, "{status}");
+    let last = aws_json(&[
+        "iam",
+        "get-access-key-last-used",
+        "--access-key-id",
+        &admin.id,
+    ]);
+    let theirs = last["AccessKeyLastUsed"]["LastUsedDate"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mine = row["LastUsed"].as_str().unwrap_or_default();
+    assert!(!theirs.is_empty(), "{last}");
+    assert_eq!(shape(mine), shape(&theirs), "{status}\n{last}");
+
+    // plan: the key to be replaced.
+    let plan = ours_json(&["plan"]);
+    assert_eq!(plan["Plans"][0]["OldKey"]["CreateDate"], created, "{plan}");
+
+    // Admin mode: the new key's CreateDate as CreateAccessKey sent it (the same text that
+    // ListAccessKeys sends for it).
+    let new = ours_json(&["--user-name", "bob"]);
+    let bobs = aws_json(&["iam", "list-access-keys", "--user-name", "bob"]);
+    assert_eq!(
+        new["AccessKey"]["CreateDate"], bobs["AccessKeyMetadata"][0]["CreateDate"],
+        "{new}\n{bobs}"
+    );
+
+    // And none of these is the iso8601 form, which the same commands print by default.
+    let iso = moto.home("", &creds);
+    let iso_status = json_of(
+        &iso.command()
+            .args(["status", "--output", "json"])
+            .output()
+            .unwrap(),
+    );
+    let iso_created = iso_status["Profiles"][0]["CreateDate"]
+        .as_str()
+        .unwrap_or_default();
+    assert_ne!(
+        shape(iso_created),
+        shape(created.as_str().unwrap_or_default()),
+        "iso8601 and wire look alike: the test cannot tell them apart"
+    );
 }

@@ -1,7 +1,7 @@
 //! End to end at a terminal: the binary runs in a pseudo-terminal (`tests/support/pty_run.py`,
 //! Python's stdlib `pty`, so nothing beyond the test venv is needed) against moto behind the
 //! fault proxy. The prompt that agrees to a removal, the progress line while a new key
-//! propagates, and the colour of warnings appear there, and only there.
+//! propagates, the colour of warnings and the pager appear there, and only there.
 #![cfg(all(not(target_family = "wasm"), feature = "cli"))]
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
@@ -25,6 +25,18 @@ struct Tty {
 /// Runs the binary in `home`, in a pseudo-terminal, with `env` added and `args`. `steps`: each
 /// regex is waited for in turn, then its answer (if any) is typed, then Enter.
 fn tty(home: &Home, env: &[(&str, &str)], args: &[&str], steps: &[(&str, Option<&str>)]) -> Tty {
+    tty_env(home, env, &[], args, steps)
+}
+
+/// `tty`, with the variables of `unset` removed from the environment (`AWS_PAGER`, which the
+/// harness sets empty).
+fn tty_env(
+    home: &Home,
+    env: &[(&str, &str)],
+    unset: &[&str],
+    args: &[&str],
+    steps: &[(&str, Option<&str>)],
+) -> Tty {
     let mut c = home.command_for(moto::venv().join("bin/python"));
     c.arg(moto::crate_dir().join("tests/support/pty_run.py"))
         .args(["--timeout", "30"]);
@@ -39,6 +51,9 @@ fn tty(home: &Home, env: &[(&str, &str)], args: &[&str], steps: &[(&str, Option<
         .args(args);
     for (k, v) in env {
         c.env(k, v);
+    }
+    for k in unset {
+        c.env_remove(k);
     }
     let out = c.output().expect("run pty_run.py");
     assert!(
@@ -251,4 +266,354 @@ fn warnings_are_yellow_on_a_terminal_unless_colour_is_off() {
         "{}",
         text(&out.stderr)
     );
+}
+
+// ---- the pager ---------------------------------------------------------------------------------
+
+/// A pager that keeps what it was given in `HOME/paged-NAME` and the `LESS` it saw in
+/// `HOME/less-NAME` ("unset" when it saw none).
+fn recorder(home: &Home, name: &str) -> String {
+    let dir = home.path().display();
+    format!("cat > '{dir}/paged-{name}'; printf %s \"${{LESS-unset}}\" > '{dir}/less-{name}'")
+}
+
+fn paged(home: &Home, name: &str) -> Option<String> {
+    std::fs::read_to_string(home.path().join(format!("paged-{name}"))).ok()
+}
+
+fn less_seen(home: &Home, name: &str) -> Option<String> {
+    std::fs::read_to_string(home.path().join(format!("less-{name}"))).ok()
+}
+
+/// Which recorders ran in `home`.
+fn pagers_used(home: &Home) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("paged-"))
+                .map(str::to_owned)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A run at a terminal in a new HOME: `config` and `env` may name recorders (`R:NAME` becomes
+/// `recorder(home, NAME)`); AWS_PAGER is unset unless `env` sets it.
+fn paging(
+    moto: &Moto,
+    creds: &str,
+    config: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (Home, Tty) {
+    let home = moto.home("", creds);
+    let fill = |v: &str| match v.strip_prefix("R:") {
+        Some(name) => recorder(&home, name),
+        None => v.to_owned(),
+    };
+    let config: String = config
+        .lines()
+        .map(|l| match l.split_once("= R:") {
+            Some((k, name)) => format!("{k}= {}\n", recorder(&home, name)),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    home.write(".aws/config", config);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), fill(v)))
+        .collect();
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let unset: &[&str] = if env.iter().any(|(k, _)| k == "AWS_PAGER") {
+        &[]
+    } else {
+        &["AWS_PAGER"]
+    };
+    let t = tty_env(&home, &env_refs, unset, args, &[]);
+    (home, t)
+}
+
+/// (what the case shows, the config file with `R:NAME` recorders, the environment, arguments
+/// before the command).
+type PagerCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
+const LIST_JSON: [&str; 3] = ["list-access-keys", "--output", "json"];
+
+#[test]
+fn the_pager_is_chosen_as_the_aws_cli_v2_chooses_it() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = format!(
+        "{}{}",
+        k.credentials_profile("default"),
+        k.credentials_profile("work")
+    );
+    // What the command prints without a pager: the pager must get exactly this.
+    let plain = moto.home("", &creds);
+    let out = plain.command().args(LIST_JSON).output().unwrap();
+    let want = text(&out.stdout);
+    assert!(want.contains(&k.id), "{want}");
+
+    let all_three = "[default]\ncli_pager = R:cli";
+    let cases: &[PagerCase<'_>] = &[
+        (
+            "AWS_PAGER first",
+            all_three,
+            &[("AWS_PAGER", "R:aws"), ("PAGER", "R:env")],
+            &[],
+        ),
+        (
+            "then the profile's cli_pager",
+            all_three,
+            &[("PAGER", "R:env")],
+            &[],
+        ),
+        (
+            "then PAGER",
+            "[default]\noutput = json",
+            &[("PAGER", "R:env")],
+            &[],
+        ),
+        (
+            "the profile of the run, as for `output`",
+            "[default]\ncli_pager = R:cli\n[profile work]\ncli_pager = R:work",
+            &[("PAGER", "R:env")],
+            &["-p", "work"],
+        ),
+    ];
+    for (name, config, env, extra) in cases {
+        let args = [&extra[..], &LIST_JSON[..]].concat();
+        let (home, t) = paging(&moto, &creds, config, env, &args);
+        assert_eq!(t.status, 0, "{name}: {t:#?}");
+        let expected = match *name {
+            "AWS_PAGER first" => "aws",
+            "then the profile's cli_pager" => "cli",
+            "then PAGER" => "env",
+            _ => "work",
+        };
+        assert_eq!(pagers_used(&home), [expected], "{name}");
+        assert_eq!(paged(&home, expected).as_deref(), Some(&*want), "{name}");
+        // The result went to the pager only; LESS was unset, so the pager got FRX.
+        assert!(!t.output.contains(&k.id), "{name}: {t:#?}");
+        assert_eq!(less_seen(&home, expected).as_deref(), Some("FRX"), "{name}");
+    }
+
+    // Nothing set: `less -R`, found on PATH (here a stand-in that records its arguments).
+    let home = moto.home("", &creds);
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let less = bin.join("less");
+    std::fs::write(
+        &less,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$HOME/less-args\"\nprintf %s \"${LESS-unset}\" > \"$HOME/less-less\"\nexec cat > \"$HOME/paged-less\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&less, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let t = tty_env(&home, &[("PATH", &path)], &["AWS_PAGER"], &LIST_JSON, &[]);
+    assert_eq!(t.status, 0, "{t:#?}");
+    assert_eq!(paged(&home, "less").as_deref(), Some(&*want));
+    assert_eq!(home.read("less-args"), "-R\n");
+    assert_eq!(less_seen(&home, "less").as_deref(), Some("FRX"));
+
+    // LESS already set, even to nothing: left as it is.
+    for less in ["-S", ""] {
+        let (home, t) = paging(
+            &moto,
+            &creds,
+            "",
+            &[("AWS_PAGER", "R:aws"), ("LESS", less)],
+            &LIST_JSON,
+        );
+        assert_eq!(t.status, 0, "{t:#?}");
+        assert_eq!(paged(&home, "aws").as_deref(), Some(&*want));
+        assert_eq!(
+            less_seen(&home, "aws").as_deref(),
+            Some(less),
+            "LESS={less:?}"
+        );
+    }
+}
+
+#[test]
+fn no_pager_when_switched_off_or_not_at_a_terminal() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let cases: &[PagerCase<'_>] = &[
+        (
+            "--no-cli-pager",
+            "[default]\ncli_pager = R:cli",
+            &[("AWS_PAGER", "R:aws"), ("PAGER", "R:env")],
+            &["--no-cli-pager"],
+        ),
+        (
+            "AWS_PAGER empty",
+            "[default]\ncli_pager = R:cli",
+            &[("AWS_PAGER", ""), ("PAGER", "R:env")],
+            &[],
+        ),
+        (
+            "cli_pager empty",
+            "[default]\ncli_pager =",
+            &[("PAGER", "R:env")],
+            &[],
+        ),
+        ("PAGER empty", "", &[("PAGER", "")], &[]),
+    ];
+    for (name, config, env, extra) in cases {
+        let args = [&extra[..], &LIST_JSON[..]].concat();
+        let (home, t) = paging(&moto, &creds, config, env, &args);
+        assert_eq!(t.status, 0, "{name}: {t:#?}");
+        assert!(
+            pagers_used(&home).is_empty(),
+            "{name}: {:?}",
+            pagers_used(&home)
+        );
+        // Printed on the terminal itself.
+        assert!(t.output.contains(&k.id), "{name}: {t:#?}");
+    }
+    // stdout not a terminal (a pipe: cron, a script): never a pager, whatever names one.
+    let home = moto.home("[default]\noutput = json\n", &creds);
+    let out = home
+        .command()
+        .env("AWS_PAGER", recorder(&home, "aws"))
+        .args(["list-access-keys"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&k.id));
+    assert!(pagers_used(&home).is_empty(), "{:?}", pagers_used(&home));
+    let out = home
+        .command()
+        .env_remove("AWS_PAGER")
+        .env("PAGER", recorder(&home, "env"))
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Profiles"));
+    assert!(pagers_used(&home).is_empty(), "{:?}", pagers_used(&home));
+}
+
+#[test]
+fn results_go_through_the_pager_and_warnings_and_new_secrets_do_not() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    moto.create_user("bob");
+    let creds = k.credentials_profile("default");
+    for (command, marker) in [
+        ("status", "\"Profiles\""),
+        ("plan", "\"Plans\""),
+        ("list-access-keys", "\"AccessKeyMetadata\""),
+    ] {
+        let (home, t) = paging(
+            &moto,
+            &creds,
+            "",
+            &[("AWS_PAGER", "R:aws")],
+            &[command, "--output", "json"],
+        );
+        assert_eq!(t.status, 0, "{command}: {t:#?}");
+        let got = paged(&home, "aws").unwrap_or_default();
+        assert!(
+            got.contains(marker) && got.contains(&k.id),
+            "{command}: {got}"
+        );
+        assert!(!t.output.contains(marker), "{command}: {t:#?}");
+    }
+    // A warning is not a result: it stays on the terminal.
+    let (home, t) = paging(
+        &moto,
+        &creds,
+        "",
+        &[("AWS_PAGER", "R:aws")],
+        &["--no-verify-ssl", "list-access-keys"],
+    );
+    assert_eq!(t.status, 0, "{t:#?}");
+    let got = paged(&home, "aws").unwrap_or_default();
+    assert!(got.contains(&k.id) && !got.contains("warning"), "{got}");
+    assert!(
+        t.output.contains("warning:") && t.output.contains("not verified"),
+        "{t:#?}"
+    );
+    // Admin mode's new key is printed at once, never paged: the journal, the only other copy
+    // of the secret, goes right after.
+    let (home, t) = paging(
+        &moto,
+        &creds,
+        "",
+        &[("AWS_PAGER", "R:aws")],
+        &["--user-name", "bob", "--output", "json"],
+    );
+    assert_eq!(t.status, 0, "{t:#?}");
+    assert!(pagers_used(&home).is_empty(), "{:?}", pagers_used(&home));
+    assert!(t.output.contains("\"SecretAccessKey\""), "{t:#?}");
+}
+
+#[test]
+fn a_pager_that_cannot_start_is_a_configuration_error_and_the_output_is_kept() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    for (env, config, source) in [
+        (
+            &[("AWS_PAGER", "aws-rotate-keys-no-such-pager -x")][..],
+            "",
+            "AWS_PAGER",
+        ),
+        (
+            &[][..],
+            "[default]\ncli_pager = aws-rotate-keys-no-such-pager",
+            "cli_pager",
+        ),
+    ] {
+        let (_home, t) = paging(&moto, &creds, config, env, &LIST_JSON);
+        assert_eq!(t.status, 253, "{t:#?}");
+        let error = t
+            .output
+            .lines()
+            .find(|l| l.contains("error:"))
+            .unwrap_or("");
+        assert!(
+            error.contains("aws-rotate-keys-no-such-pager")
+                && error.contains(source)
+                && error.contains("AWS_PAGER=\"\"")
+                && error.contains("--no-cli-pager"),
+            "{t:#?}"
+        );
+        // The result is not lost: printed without the pager.
+        assert!(t.output.contains(&k.id), "{t:#?}");
+    }
+}
+
+#[test]
+fn quitting_the_pager_early_is_quiet() {
+    let moto = Moto::start();
+    let (config, credentials, _) = moto.many_profiles("user", 20, 20);
+    let home = moto.home(&config, &credentials);
+    let args = ["status", "--output", "json"];
+    // Far more than a pipe holds (64 KiB on Linux) and `head` reads: the writes after the
+    // pager quit meet a closed pipe.
+    let out = home.command().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.len() > 160 * 1024, "{} bytes", out.stdout.len());
+    let first = text(&out.stdout).lines().next().unwrap_or("").to_owned();
+    let quits = format!("head -n 1 > '{}/paged-head'", home.path().display());
+    let t = tty_env(&home, &[("AWS_PAGER", &quits)], &[], &args, &[]);
+    assert_eq!(t.status, 0, "{t:#?}");
+    assert_eq!(
+        paged(&home, "head").as_deref(),
+        Some(&*format!("{first}\n"))
+    );
+    // Nothing at all on the terminal: no error, no panic, no "Broken pipe".
+    assert_eq!(t.output, "", "{t:#?}");
 }

@@ -36,7 +36,7 @@ pub(crate) struct Global {
     /// A JMESPath query applied to the output.
     #[arg(long, global = true, value_name = "JMESPATH")]
     pub(crate) query: Option<String>,
-    /// Never page the output.
+    /// Print results straight to stdout, never through a pager. Default: on a terminal, the pager of AWS_PAGER, the profile's `cli_pager`, PAGER, else `less -R`.
     #[arg(long, global = true)]
     pub(crate) no_cli_pager: bool,
     /// Log every request (action and key id, never a secret) to stderr.

@@ -30,6 +30,7 @@ pub(crate) fn render() -> Result<String> {
     out.extend(commands(&cmd).render().into_bytes());
     man.render_options_section(&mut out).context(failed)?;
     let mut rest = Roff::new();
+    output(&mut rest);
     exit_status(&mut rest);
     environment(&mut rest);
     files(&mut rest);
@@ -177,6 +178,32 @@ fn commands(cmd: &clap::Command) -> Roff {
     r
 }
 
+fn output(r: &mut Roff) {
+    section(r, "OUTPUT");
+    r.text([roman(
+        "Results go to stdout in the --output format, after --query, as the aws command prints \
+         them; prompts, progress, warnings and errors go to stderr.",
+    )]);
+    para(
+        r,
+        "When stdout is a terminal, results go through a pager, as in the aws command (version 2): \
+         the first of --no-cli-pager (no pager), AWS_PAGER, the profile's cli_pager, PAGER, else \
+         less -R. Set to nothing, AWS_PAGER, cli_pager or PAGER means no pager. The command is run \
+         by /bin/sh -c with the results on its stdin, with LESS=FRX when LESS is not set at all. \
+         Output to a pipe or a file (a script, cron) never goes through a pager. Quitting the pager \
+         early is not an error. A pager that cannot be started ends the run with status 253 after \
+         the results are printed without it. The new key of admin mode (--user-name) is never \
+         paged: it is the only copy of its secret once the run ends.",
+    );
+    para(
+        r,
+        "Timestamps follow the profile's cli_timestamp_format, as in the aws command (version 2): \
+         iso8601 (the default) prints 2013-06-04T18:17:34+00:00; wire prints each timestamp \
+         exactly as IAM sent it (such as 2013-06-04T18:17:34Z). Any other value is an error \
+         (status 253); none, the aws command version 1's name for wire, included.",
+    );
+}
+
 fn exit_status(r: &mut Roff) {
     section(r, "EXIT STATUS");
     r.text([roman("As the aws command (version 2):")]);
@@ -225,7 +252,18 @@ fn environment(r: &mut Roff) {
             "AWS_CA_BUNDLE",
             "a PEM file of the certificate authorities to trust",
         ),
-        ("AWS_PAGER", "the pager for output on a terminal"),
+        (
+            "AWS_PAGER",
+            "the pager for results on a terminal (see OUTPUT); set to nothing: no pager",
+        ),
+        (
+            "PAGER",
+            "the pager when neither AWS_PAGER nor the profile's cli_pager is set",
+        ),
+        (
+            "LESS",
+            "passed to the pager as it is; when not set, the pager gets LESS=FRX",
+        ),
         (
             "AWS_ACCESS_KEY_ID",
             "refused: keys in the environment are not keys on disk that can be rotated",
@@ -344,6 +382,7 @@ mod tests {
             "DESCRIPTION",
             "COMMANDS",
             "OPTIONS",
+            "OUTPUT",
             "EXIT STATUS",
             "ENVIRONMENT",
             "FILES",

@@ -13,6 +13,7 @@ mod driver;
 mod files;
 mod man;
 mod output;
+mod pager;
 mod prompt;
 mod tls;
 
@@ -138,7 +139,13 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
+/// An environment variable as it is set: `Some("")` when set to nothing (for the settings where
+/// that means "none", as `AWS_PAGER=""`).
+fn env_raw(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
+fn settings(cli: &Cli, files: &AwsFiles, config_path: &std::path::Path) -> Result<Settings> {
     let g = &cli.global;
     let profiles = if g.profile.is_empty() {
         vec![
@@ -163,6 +170,37 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
             Some(s) => parse_output(&s)?,
             None => OutputFormat::Json,
         },
+    };
+    // The pager (awscli v2's chain: AWS_PAGER, the profile's cli_pager, PAGER, `less -R`), where
+    // a setting that is present but empty means none.
+    let pager = pager::choose(
+        g.no_cli_pager,
+        env_raw("AWS_PAGER"),
+        files
+            .config
+            .get(first, "cli_pager")
+            .map(|e| e.value.to_string()),
+        env_raw("PAGER"),
+    );
+    // Only the profile sets it: the aws CLI has no option or variable for it.
+    let timestamps = match files.config.get(first, "cli_timestamp_format") {
+        None => output::TimestampFormat::Iso8601,
+        Some(e) => output::TimestampFormat::parse(&e.value).ok_or_else(|| {
+            let hint = if e.value == "none" {
+                " (`none` is the aws CLI v1's name for `wire`)"
+            } else {
+                ""
+            };
+            exit(
+                253,
+                format!(
+                    "{}, line {}: cli_timestamp_format = {} is not one of wire, iso8601{hint}; fix the file, then run again (nothing was changed)",
+                    config_path.display(),
+                    e.line,
+                    e.value
+                ),
+            )
+        })?,
     };
     let query = g
         .query
@@ -192,7 +230,7 @@ fn settings(cli: &Cli, files: &AwsFiles) -> Result<Settings> {
     };
     Ok(Settings {
         profiles,
-        output: output::Renderer::new(format, query),
+        output: output::Renderer::new(format, query, pager, timestamps),
         conn: aws::Connection {
             region,
             endpoint_url: g.endpoint_url.clone(),
@@ -243,7 +281,7 @@ async fn run(cli: Cli) -> Result<u8> {
     }
     let (config, credentials) = read_files(&paths)?;
     let files = parse_files(&paths, &config, &credentials)?;
-    let settings = settings(&cli, &files)?;
+    let settings = settings(&cli, &files, &paths.config)?;
     if settings.conn.no_verify_ssl {
         warn(format_args!(
             "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
@@ -263,8 +301,12 @@ async fn run(cli: Cli) -> Result<u8> {
         )),
     });
     let aws = Arc::new(
-        aws::Aws::new(settings.conn.clone(), token_source)
-            .map_err(|e| exit(253, format!("{e:#}")))?,
+        aws::Aws::new(
+            settings.conn.clone(),
+            token_source,
+            settings.output.wire.clone(),
+        )
+        .map_err(|e| exit(253, format!("{e:#}")))?,
     );
     match &cli.command {
         None => {
@@ -425,6 +467,7 @@ async fn rotate(
     driver::drive(&mut session, &io).await;
     let results = session.results();
     let admin = r.user_name.is_some();
+    let mut shown = Ok(());
     // Admin mode printed the new key as it was made; the rest is a summary.
     if !(admin && mode == Mode::Rotate) {
         let (title, key) = if mode == Mode::Plan {
@@ -432,13 +475,30 @@ async fn rotate(
         } else {
             ("Rotate", "Rotations")
         };
-        let v = json!({ key: results.iter().map(output::result_value).collect::<Vec<Value>>() });
-        settings.output.emit(title, &v)?;
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|r| output::result_value(r, &settings.output))
+            .collect();
+        shown = settings.output.emit(title, &json!({ key: rows }));
     }
     for res in &results {
         explain(res, interactive);
     }
-    Ok(session.exit_status())
+    with_status(shown, session.exit_status())
+}
+
+/// The exit status of a command whose result could not be printed (a failed `--query`, a pager
+/// that could not be started): the printing's error, unless the command failed already; then its
+/// own status stands (it says more about the keys), and the printing's error is still told.
+fn with_status(shown: Result<()>, status: u8) -> Result<u8> {
+    match shown {
+        Ok(()) => Ok(status),
+        Err(e) if status == 0 => Err(e),
+        Err(e) => {
+            eprintln!("aws-rotate-keys: error: {e:#}");
+            Ok(status)
+        }
+    }
 }
 
 fn session_error(paths: &files::Paths, e: SessionError) -> anyhow::Error {
@@ -591,7 +651,7 @@ async fn list_access_keys(
                 "UserName": user.as_str(),
                 "AccessKeyId": k.access_key_id.as_str(),
                 "Status": k.status.as_str(),
-                "CreateDate": created,
+                "CreateDate": settings.output.date(&k.access_key_id, aws::DateField::Created, created.clone()),
             })
         })
         .collect();
@@ -643,7 +703,14 @@ async fn status(
                             {
                                 let age = now.since(k.create_date);
                                 key.insert("Status".into(), json!(k.status.as_str()));
-                                key.insert("CreateDate".into(), json!(k.create_date.to_iso8601()));
+                                key.insert(
+                                    "CreateDate".into(),
+                                    json!(settings.output.date(
+                                        &c.access_key_id,
+                                        aws::DateField::Created,
+                                        k.create_date.to_iso8601()
+                                    )),
+                                );
                                 key.insert("AgeDays".into(), json!(age.whole_days()));
                                 if let Some(t) = older_than {
                                     key.insert("Due".into(), json!(age >= t));
@@ -654,7 +721,14 @@ async fn status(
                     if error.is_none() {
                         match aws.last_used(&signer, &c.access_key_id).await {
                             Ok(last) => {
-                                key.insert("LastUsed".into(), json!(last.map(|t| t.to_iso8601())));
+                                let last = last.map(|t| {
+                                    settings.output.date(
+                                        &c.access_key_id,
+                                        aws::DateField::LastUsed,
+                                        t.to_iso8601(),
+                                    )
+                                });
+                                key.insert("LastUsed".into(), json!(last));
                             }
                             Err(f) => error = Some(("GetAccessKeyLastUsed", f)),
                         }
@@ -702,10 +776,8 @@ async fn status(
             rows.push(Value::Object(row));
         }
     }
-    settings
-        .output
-        .emit("Status", &json!({ "Profiles": rows }))?;
-    Ok(worst)
+    let shown = settings.output.emit("Status", &json!({ "Profiles": rows }));
+    with_status(shown, worst)
 }
 
 fn completion(shell: args::Shell) -> Result<u8> {

@@ -1,8 +1,9 @@
 //! What the commands print: results on stdout in the chosen `--output` format after
-//! `--query`, rendered by the core exactly as the `aws` CLI renders them; errors and hints on
-//! stderr.
+//! `--query`, rendered by the core exactly as the `aws` CLI renders them, through the pager on a
+//! terminal, with timestamps in the `cli_timestamp_format`; errors and hints on stderr.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
 
 use anyhow::Result;
 use serde_json::{Map, Value, json};
@@ -13,7 +14,32 @@ use aws_rotate_keys::rotation::Status;
 use aws_rotate_keys::session::{TaskOutcome, TaskResult};
 use aws_rotate_keys::time::Timestamp;
 
-/// How results are printed: `--output`, `--query`, and the width a table must fit.
+use super::aws::{DateField, WireDates};
+use super::pager::{self, Pager};
+
+/// `cli_timestamp_format`: how the timestamps of IAM's answers are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimestampFormat {
+    /// `2013-06-04T18:17:34+00:00`: Python's `isoformat()` in UTC (the `aws` v2 default).
+    Iso8601,
+    /// Exactly as IAM sent it.
+    Wire,
+}
+
+impl TimestampFormat {
+    /// The setting's value as the `aws` CLI v2 accepts it (`awscli/customizations/
+    /// timestampformat.py`: `wire` or `iso8601`, nothing else).
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        match value {
+            "iso8601" => Some(Self::Iso8601),
+            "wire" => Some(Self::Wire),
+            _ => None,
+        }
+    }
+}
+
+/// How results are printed: `--output`, `--query`, the width a table must fit, the pager, and
+/// the timestamps.
 #[derive(Debug, Clone)]
 pub(crate) struct Renderer {
     pub(crate) format: OutputFormat,
@@ -21,11 +47,23 @@ pub(crate) struct Renderer {
     /// The terminal's columns when stdout is a terminal, else 80 (awscli/table.py's
     /// `determine_terminal_width`, which asks stdout's terminal and falls back to 80).
     pub(crate) width: usize,
+    /// The pager results go through: only when stdout is a terminal.
+    pub(crate) pager: Option<Pager>,
+    pub(crate) timestamps: TimestampFormat,
+    /// The timestamps as IAM sent them, filled in by the calls that answer with them.
+    pub(crate) wire: Arc<WireDates>,
 }
 
 impl Renderer {
-    pub(crate) fn new(format: OutputFormat, query: Option<Query>) -> Self {
-        let width = if std::io::stdout().is_terminal() {
+    /// `pager`: the one the settings name; it is dropped when stdout is not a terminal.
+    pub(crate) fn new(
+        format: OutputFormat,
+        query: Option<Query>,
+        pager: Option<Pager>,
+        timestamps: TimestampFormat,
+    ) -> Self {
+        let terminal = std::io::stdout().is_terminal();
+        let width = if terminal {
             terminal_size::terminal_size_of(std::io::stdout()).map_or(80, |(w, _)| usize::from(w.0))
         } else {
             80
@@ -34,6 +72,21 @@ impl Renderer {
             format,
             query,
             width,
+            pager: pager.filter(|_| terminal),
+            timestamps,
+            wire: Arc::new(WireDates::default()),
+        }
+    }
+
+    /// A key's timestamp as `cli_timestamp_format` says: `iso8601` is the text given, `wire`
+    /// the text IAM sent for it in this run. (The timestamps printed come from this run's
+    /// answers, whose texts were kept: ListAccessKeys precedes every plan and status row,
+    /// CreateAccessKey every new key. Were one missing all the same, its `iso8601` form is
+    /// printed rather than nothing.)
+    pub(crate) fn date(&self, id: &AccessKeyId, field: DateField, iso8601: String) -> String {
+        match self.timestamps {
+            TimestampFormat::Iso8601 => iso8601,
+            TimestampFormat::Wire => self.wire.get(id, field).unwrap_or(iso8601),
         }
     }
 
@@ -62,9 +115,28 @@ impl Renderer {
         render::render(value, style).map_err(|e| super::exit(255, e.to_string()))
     }
 
-    /// Renders and prints.
+    /// Renders and prints: through the pager when there is one (stdout is a terminal). A pager
+    /// that cannot be started is a configuration error (exit 253, as `aws` v2's
+    /// `PagerErrorHandler`), after the text is printed without it: a result is never lost.
     pub(crate) fn emit(&self, title: &str, value: &Value) -> Result<()> {
-        print(&self.render(title, value)?)
+        let text = self.render(title, value)?;
+        let Some(p) = self.pager.as_ref().filter(|_| !text.is_empty()) else {
+            return print(&text);
+        };
+        match p.show(&text, std::env::var_os("LESS").is_some()) {
+            Ok(()) => Ok(()),
+            Err(pager::Failure::NotStarted(why)) => {
+                print(&text)?;
+                Err(super::exit(253, p.not_started(&why)))
+            }
+            Err(pager::Failure::Io(e)) => Err(super::exit(
+                255,
+                format!(
+                    "writing to the pager `{}` (from {}): {e}; pass --no-cli-pager to print without it",
+                    p.command, p.source
+                ),
+            )),
+        }
     }
 }
 
@@ -82,6 +154,10 @@ pub(crate) fn print(text: &str) -> Result<()> {
 /// after `--query`), printed (and flushed) before the journal that holds the only other copy of
 /// the secret goes. When the format or query leaves the secret out, stderr says so: it cannot be
 /// read again.
+///
+/// Never through the pager: the rotation waits for it mid-way, and a pager that fails, or one
+/// that clears the screen when it ends (`less` when `LESS` lacks `X`), would lose the only copy
+/// of the secret once the journal is removed.
 pub(crate) fn print_created_key(
     renderer: &Renderer,
     user: &UserName,
@@ -95,7 +171,7 @@ pub(crate) fn print_created_key(
             "AccessKeyId": id.as_str(),
             "Status": "Active",
             "SecretAccessKey": secret.expose(),
-            "CreateDate": created.to_iso8601(),
+            "CreateDate": renderer.date(id, DateField::Created, created.to_iso8601()),
         }
     });
     let text = renderer.render("CreateAccessKey", &v)?;
@@ -127,8 +203,9 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-/// One result as an object of the `rotate`/`plan` output.
-pub(crate) fn result_value(r: &TaskResult) -> Value {
+/// One result as an object of the `rotate`/`plan` output; its timestamps (a plan's keys') as
+/// `renderer` prints them.
+pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
     let mut m = Map::new();
     m.insert("Profiles".into(), json!(r.profiles));
     match &r.outcome {
@@ -150,6 +227,34 @@ pub(crate) fn result_value(r: &TaskResult) -> Value {
                     if !val.is_null() && k != "Profiles" {
                         m.insert(k, val);
                     }
+                }
+            }
+            let mut dates = Vec::new();
+            if let Some(old) = &p.old_key {
+                dates.push((
+                    "OldKey",
+                    "CreateDate",
+                    &old.access_key_id,
+                    DateField::Created,
+                ));
+            }
+            if let Some(rm) = &p.make_room {
+                dates.push((
+                    "MakeRoom",
+                    "CreateDate",
+                    &rm.access_key_id,
+                    DateField::Created,
+                ));
+                dates.push((
+                    "MakeRoom",
+                    "LastUsed",
+                    &rm.access_key_id,
+                    DateField::LastUsed,
+                ));
+            }
+            for (section, key, id, field) in dates {
+                if let Some(Value::String(iso)) = m.get_mut(section).and_then(|s| s.get_mut(key)) {
+                    *iso = renderer.date(id, field, std::mem::take(iso));
                 }
             }
         }
