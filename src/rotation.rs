@@ -62,11 +62,12 @@ impl Default for Config {
         Self {
             verify_timeout: Span::from_secs(120),
             confirmations: 2,
-            confirm_gap: Span::from_millis(100),
+            confirm_gap: Span::from_millis(50),
             // Every millisecond of the last wait is lost once the key works: with D = 6 s
-            // this polls about 40 times (STS allows far more), and loses 75 ms on average.
-            verify_initial: Span::from_millis(100),
-            verify_max: Span::from_millis(150),
+            // this polls about 60 times (GetCallerIdentity needs no permission and STS allows
+            // far more), and loses 50 ms on average.
+            verify_initial: Span::from_millis(60),
+            verify_max: Span::from_millis(100),
             retry_initial: Span::from_millis(200),
             retry_max: Span::from_secs(5),
             max_attempts: 6,
