@@ -814,6 +814,39 @@ fn https_needs_a_trusted_ca_from_the_option_the_environment_or_the_profile() {
         "a wrong AWS_CA_BUNDLE wins over a right profile",
     );
 
+    // A bundle replaces the system's roots, as in `aws`; it does not add to them. With the test
+    // CA among the system's roots (SSL_CERT_FILE names the system bundle), the server is trusted
+    // with no bundle named, and refused once a bundle of another CA is named.
+    home.write(".aws/config", "[default]\n");
+    ok(
+        &list_keys_via(&home, url, &[("SSL_CERT_FILE", good)], &[]),
+        "the system's roots",
+    );
+    fails(
+        &list_keys_via(
+            &home,
+            url,
+            &[("SSL_CERT_FILE", good)],
+            &["--ca-bundle", bad],
+        ),
+        "--ca-bundle replaces the system's roots",
+    );
+    fails(
+        &list_keys_via(
+            &home,
+            url,
+            &[("SSL_CERT_FILE", good), ("AWS_CA_BUNDLE", bad)],
+            &[],
+        ),
+        "AWS_CA_BUNDLE replaces the system's roots",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {bad}\n"));
+    fails(
+        &list_keys_via(&home, url, &[("SSL_CERT_FILE", good)], &[]),
+        "the profile's ca_bundle replaces the system's roots",
+    );
+    home.write(".aws/config", format!("[default]\nca_bundle = {good}\n"));
+
     // A file that is no CA bundle: a one-line message naming it, exit 253, no request.
     let before = moto.log().len();
     let junk = home.path().join("junk.pem");

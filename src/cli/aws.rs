@@ -62,20 +62,23 @@ impl Aws {
             super::tls::unverified_client()?
         } else {
             // As in the `aws` CLI, a CA bundle replaces the system's trusted roots.
-            let trust = match &conn.ca_bundle {
-                Some(path) => {
-                    TrustStore::empty().with_pem_certificate(super::tls::read_ca_bundle(path)?)
-                }
+            let roots = match &conn.ca_bundle {
+                Some(path) => Some(super::tls::read_ca_bundle(path)?),
                 None => super::tls::system_trust(),
             };
-            let tls_context = TlsContext::builder()
-                .with_trust_store(trust)
-                .build()
-                .context("setting up TLS")?;
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                .tls_context(tls_context)
-                .build_https()
+            match roots {
+                Some(roots) => super::tls::verified_client(roots)?,
+                None => {
+                    let tls_context = TlsContext::builder()
+                        .with_trust_store(TrustStore::default())
+                        .build()
+                        .context("setting up TLS")?;
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                        .tls_context(tls_context)
+                        .build_https()
+                }
+            }
         };
         Ok(Self {
             conn,

@@ -1,20 +1,25 @@
 //! TLS for the SDK clients: the certificate authorities to trust (`--ca-bundle`, `AWS_CA_BUNDLE`,
-//! the profile's `ca_bundle`), and `--no-verify-ssl`, which trusts any certificate.
+//! the profile's `ca_bundle`, else the system's), and `--no-verify-ssl`, which trusts any
+//! certificate.
 //!
-//! The SDK's HTTP client (aws-smithy-http-client) takes a trust store but has no switch to turn
-//! verification off (the pull request that added one, smithy-lang/smithy-rs#4176, was closed
-//! unmerged; awslabs/aws-sdk-rust#1175 asks for it). So `--no-verify-ssl`, and only it, gets a
-//! small client of its own: hyper-util's client over hyper-rustls, with a rustls verifier that
-//! accepts every certificate but still checks the handshake's signatures. Nothing here logs a
-//! request: the secret-free `--debug` lines are written in `aws.rs`.
+//! The clients are hyper-util's client over hyper-rustls, with a rustls configuration made
+//! here. The SDK's own HTTP client (aws-smithy-http-client) takes a trust store as PEM text and
+//! parses it again, lazily, on the first request: 8 ms of a 15 ms start on the critical path,
+//! where this parses the roots once, on a thread of its own started with the process
+//! ([`prefetch_system_trust`]). It also has no switch to turn verification off (the pull
+//! request that added one, smithy-lang/smithy-rs#4176, was closed unmerged;
+//! awslabs/aws-sdk-rust#1175 asks for it), which `--no-verify-ssl` needs: a rustls verifier
+//! that accepts every certificate but still checks the handshake's signatures. Where the system's
+//! roots are not one bundle file (macOS, Windows, `SSL_CERT_DIR`), the SDK's client with its
+//! default trust store is used. Nothing here logs a request: the secret-free `--debug` lines are
+//! written in `aws.rs`.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use aws_smithy_http_client::tls::TrustStore;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -31,12 +36,31 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-/// The system's trusted roots. rustls-native-certs, which the SDK's default trust store uses,
-/// reads the system's CA bundle *and* every file of its certificate directory (on Debian, 146
-/// files of /etc/ssl/certs holding the same roots again): 10 ms of a 15 ms start. Where the
-/// bundle file alone is known (`SSL_CERT_FILE`, else the distributions' usual places) and reads
-/// cleanly, it is used alone; `SSL_CERT_DIR`, macOS and Windows keep the default.
-pub(crate) fn system_trust() -> TrustStore {
+/// The system's trusted roots, parsed, where they are one bundle file; `None` where the SDK's
+/// default trust store must find them. rustls-native-certs, which that store uses, reads the
+/// system's CA bundle *and* every file of its certificate directory (on Debian, 146 files holding
+/// the same roots again): 10 ms of a 15 ms start. Where the bundle file alone is known
+/// (`SSL_CERT_FILE`, else the distributions' usual places) and reads cleanly, it is used alone;
+/// `SSL_CERT_DIR`, macOS and Windows keep the default. Loaded once per process.
+pub(crate) fn system_trust() -> Option<rustls::RootCertStore> {
+    SYSTEM_TRUST.get_or_init(load_system_trust).clone()
+}
+
+static SYSTEM_TRUST: OnceLock<Option<rustls::RootCertStore>> = OnceLock::new();
+
+/// Starts loading [`system_trust`] on a thread of its own, so that it is ready (or nearly) when
+/// the first client is made: reading and parsing a distribution's bundle is a few milliseconds,
+/// the rest of the start-up as much again, and the machine has another core.
+pub(crate) fn prefetch_system_trust() {
+    // A thread that cannot start only means the roots load when first needed.
+    let _ = std::thread::Builder::new()
+        .name("system-roots".into())
+        .spawn(|| {
+            SYSTEM_TRUST.get_or_init(load_system_trust);
+        });
+}
+
+fn load_system_trust() -> Option<rustls::RootCertStore> {
     const BUNDLES: [&str; 6] = [
         "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
         "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
@@ -48,7 +72,7 @@ pub(crate) fn system_trust() -> TrustStore {
     if cfg!(any(target_os = "macos", target_os = "windows"))
         || std::env::var_os("SSL_CERT_DIR").is_some()
     {
-        return TrustStore::default();
+        return None;
     }
     let file = match std::env::var_os("SSL_CERT_FILE") {
         Some(f) => Some(std::path::PathBuf::from(f)),
@@ -57,15 +81,12 @@ pub(crate) fn system_trust() -> TrustStore {
             .map(std::path::PathBuf::from)
             .find(|p| p.is_file()),
     };
-    match file.map(|f| read_ca_bundle(&f)) {
-        Some(Ok(pem)) => TrustStore::empty().with_pem_certificate(pem),
-        _ => TrustStore::default(),
-    }
+    file.and_then(|f| read_ca_bundle(&f).ok())
 }
 
-/// The PEM text of a CA bundle, checked the way the SDK's client will read it: the SDK panics on
-/// a certificate it cannot parse, so a bad file must be refused here, with its name.
-pub(crate) fn read_ca_bundle(path: &Path) -> Result<Vec<u8>> {
+/// The certificates of a CA bundle (PEM), every one of them usable: a bad file is refused, with
+/// its name (the SDK's own client panics on a certificate it cannot parse).
+pub(crate) fn read_ca_bundle(path: &Path) -> Result<rustls::RootCertStore> {
     let pem =
         std::fs::read(path).with_context(|| format!("reading the CA bundle {}", path.display()))?;
     let mut roots = rustls::RootCertStore::empty();
@@ -90,7 +111,7 @@ pub(crate) fn read_ca_bundle(path: &Path) -> Result<Vec<u8>> {
             path.display()
         );
     }
-    Ok(pem)
+    Ok(roots)
 }
 
 /// Whether a request failed because the server's certificate was refused; its words if so.
@@ -118,6 +139,20 @@ pub(crate) fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option
     None
 }
 
+/// The HTTP client that trusts `roots`.
+pub(crate) fn verified_client(roots: rustls::RootCertStore) -> Result<SharedHttpClient> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(SharedHttpClient::new(RustlsClient {
+        tls: config,
+        connectors: Mutex::new(HashMap::new()),
+    }))
+}
+
 /// The HTTP client of `--no-verify-ssl`: any certificate is accepted.
 pub(crate) fn unverified_client() -> Result<SharedHttpClient> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -127,7 +162,7 @@ pub(crate) fn unverified_client() -> Result<SharedHttpClient> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
         .with_no_client_auth();
-    Ok(SharedHttpClient::new(UnverifiedClient {
+    Ok(SharedHttpClient::new(RustlsClient {
         tls: config,
         connectors: Mutex::new(HashMap::new()),
     }))
@@ -186,13 +221,13 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 type Timeouts = (Option<Duration>, Option<Duration>);
 
 #[derive(Debug)]
-struct UnverifiedClient {
+struct RustlsClient {
     tls: rustls::ClientConfig,
     /// One connector (and connection pool) per pair of timeouts, as the SDK's client keeps them.
     connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
 
-impl HttpClient for UnverifiedClient {
+impl HttpClient for RustlsClient {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
@@ -215,7 +250,7 @@ impl HttpClient for UnverifiedClient {
                     .enable_http1()
                     .wrap_connector(tcp);
                 let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-                SharedHttpConnector::new(UnverifiedConnector {
+                SharedHttpConnector::new(RustlsConnector {
                     client,
                     read_timeout: key.1,
                 })
@@ -224,20 +259,20 @@ impl HttpClient for UnverifiedClient {
     }
 }
 
-struct UnverifiedConnector {
+struct RustlsConnector {
     client: Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>,
     read_timeout: Option<Duration>,
 }
 
-impl std::fmt::Debug for UnverifiedConnector {
+impl std::fmt::Debug for RustlsConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnverifiedConnector")
+        f.debug_struct("RustlsConnector")
             .field("read_timeout", &self.read_timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl HttpConnector for UnverifiedConnector {
+impl HttpConnector for RustlsConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let request = match request.try_into_http1x() {
             Ok(r) => r,
