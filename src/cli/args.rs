@@ -6,7 +6,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Rotate the access keys of IAM users: the new key is written and proven to work before the
 /// old one is deactivated or deleted.
 #[derive(Debug, Parser)]
-#[command(name = "aws-rotate-keys", version, about, long_about = None, args_conflicts_with_subcommands = false)]
+// The one-line summary of --help and of the man page's NAME. Cargo.toml's `description` is
+// shorter (the packages' synopsis must fit in 80 columns), so this one is spelled out here.
+#[command(
+    name = "aws-rotate-keys",
+    version,
+    about = "Rotate the AWS access keys of IAM users safely: verify the new key before the old one goes",
+    long_about = None,
+    args_conflicts_with_subcommands = false
+)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
