@@ -306,8 +306,8 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// YAML against ruamel.yaml's safe dumper as aws CLI v2 sets it up. The CI venv has no
-    /// ruamel (v1 needs none), so this runs only with RUAMEL_PYTHON set, e.g.
+    /// YAML against ruamel.yaml's safe dumper as aws CLI v2 sets it up. The test venv has no
+    /// ruamel (v1 needs none), so this runs only with RUAMEL_PYTHON set (CI's step f sets it), e.g.
     /// `python -m venv V && V/bin/pip install 'ruamel.yaml==0.17.21' 'ruamel.yaml.clib<=0.2.12'`
     /// then `RUAMEL_PYTHON=V/bin/python cargo test --test render_oracle yaml`; the snapshots in
     /// tests/render_yaml.rs hold the rules where it does not run.
