@@ -148,8 +148,9 @@ fn parse_select_all_decide(bencher: Bencher, n: usize) {
     let alice = Identity::from_arn("arn:aws:iam::123456789012:user/user0").expect("a user ARN");
     bencher.counter(bytes(&config, &credentials)).bench(|| {
         let files = AwsFiles::parse(black_box(&config), black_box(&credentials)).expect("parses");
-        let selected = profile::select(&files, &Selection::All).expect("--all-profiles");
         let held = files.held_keys();
+        let selected =
+            profile::select_held(&files, &Selection::All, &held).expect("--all-profiles");
         let mut rotations = 0;
         for c in selected.candidates {
             let index: usize = c.access_key_id.as_str()[4..]

@@ -700,6 +700,29 @@ pub struct Selected {
 /// sent). With `--all-profiles`, every profile that holds static keys itself is rotated; the rest
 /// are listed as skipped.
 pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, ProfileError> {
+    match selection {
+        Selection::All => select_held(files, selection, &files.held_keys()),
+        Selection::Profiles(_) => select_by(files, selection, |id| files.holders(id)),
+    }
+}
+
+/// [`select`], with every key the files hold found already (as [`AwsFiles::held_keys`] finds
+/// them): a run needs them again to plan, and finding them is a pass over both files.
+pub fn select_held(
+    files: &AwsFiles,
+    selection: &Selection,
+    held: &HeldKeys,
+) -> Result<Selected, ProfileError> {
+    select_by(files, selection, |id| {
+        held.get(id).cloned().unwrap_or_default()
+    })
+}
+
+fn select_by(
+    files: &AwsFiles,
+    selection: &Selection,
+    mut holders: impl FnMut(&AccessKeyId) -> Vec<Holder>,
+) -> Result<Selected, ProfileError> {
     let mut out = Selected::default();
     let mut index: FastMap<AccessKeyId, usize> = FastMap::default();
     match selection {
@@ -709,12 +732,10 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
                 .map(|p| resolve(files, p))
                 .collect::<Result<_, _>>()?;
             for r in resolved {
-                out.add(&mut index, r, |id| files.holders(id));
+                out.add(&mut index, r, &mut holders);
             }
         }
         Selection::All => {
-            // Many keys: every holder of every key, found in one pass.
-            let mut held = files.held_keys();
             let (credentials, config) = (&files.credentials, &files.config);
             let views = credentials
                 .profiles()
@@ -728,7 +749,7 @@ pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, Profi
             for view in views {
                 let reason = match classify(&view) {
                     Ok(Class::Static(r)) => {
-                        out.add(&mut index, r, |id| held.remove(id).unwrap_or_default());
+                        out.add(&mut index, r, &mut holders);
                         continue;
                     }
                     Ok(Class::RoleFrom(source_profile)) => SkipReason::Role { source_profile },
@@ -752,7 +773,7 @@ impl Selected {
         &mut self,
         index: &mut FastMap<AccessKeyId, usize>,
         r: Resolved,
-        holders: impl FnOnce(&AccessKeyId) -> Vec<Holder>,
+        holders: &mut impl FnMut(&AccessKeyId) -> Vec<Holder>,
     ) {
         if let Some(c) = index
             .get(&r.access_key_id)

@@ -318,6 +318,8 @@ impl Session {
         cfg: Config,
     ) -> Result<Self, SessionError> {
         let files = AwsFiles::parse(config, credentials)?;
+        // Every key the files hold: selecting and each decision read them.
+        let held = Arc::new(files.held_keys());
         let selected = if request.admin_user.is_some() {
             match &request.selection {
                 Selection::Profiles(p) if p.len() == 1 => {
@@ -335,10 +337,8 @@ impl Session {
             None
         } else {
             // Validate the selection now: a bad profile stops the run before any request.
-            Some(profile::select(&files, &request.selection)?)
+            Some(profile::select_held(&files, &request.selection, &held)?)
         };
-        // Planning reads the keys the files hold too: found now, in the same parse.
-        let held = Arc::new(files.held_keys());
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
         if request.mode == Mode::Rotate {
@@ -443,7 +443,14 @@ impl Session {
             });
             return;
         }
-        match profile::select(&files, &self.request.selection) {
+        let held = match self.held() {
+            Ok(h) => h,
+            Err(e) => {
+                self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
+                return;
+            }
+        };
+        match profile::select_held(&files, &self.request.selection, &held) {
             Ok(selected) => self.queue(selected),
             Err(e) => self.tasks.push(self.failed_task(Vec::new(), e.to_string())),
         }

@@ -488,6 +488,38 @@ aws_secret_access_key = sharedSecret
 }
 
 #[test]
+fn selecting_with_the_held_keys_found_once_selects_the_same() {
+    let credentials = "\
+[default]
+aws_access_key_id = AKIASHARED0000000001
+aws_secret_access_key = sharedSecret
+
+[other]
+aws_access_key_id = AKIAOTHER00000000001
+aws_secret_access_key = otherSecret
+";
+    let config = "\
+[profile deploy]
+aws_access_key_id = AKIASHARED0000000001
+aws_secret_access_key = sharedSecret
+
+[profile role]
+role_arn = arn:aws:iam::123456789012:role/r
+source_profile = other
+";
+    let f = files(config, credentials);
+    let held = f.held_keys();
+    for selection in [
+        Selection::All,
+        Selection::Profiles(vec!["role".into(), "deploy".into(), "default".into()]),
+    ] {
+        let once = profile::select_held(&f, &selection, &held).expect("resolves");
+        assert_eq!(once, profile::select(&f, &selection).expect("resolves"));
+        assert!(once.candidates.iter().all(|c| !c.holders.is_empty()));
+    }
+}
+
+#[test]
 fn named_profiles_stop_at_the_first_that_cannot_be_rotated() {
     let f = files("[profile sso]\nsso_session = corp\n", CREDENTIALS);
     let e = profile::select(
