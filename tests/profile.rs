@@ -411,9 +411,8 @@ aws_access_key_id = AKIAHALF000000000001
     ));
 }
 
-#[test]
-fn holders_span_both_files() {
-    let credentials = "\
+/// A key in both files (and in a session profile, which is no holder), and another key.
+const SHARED_CREDENTIALS: &str = "\
 [default]
 aws_access_key_id = AKIASHARED0000000001
 aws_secret_access_key = sharedSecret
@@ -422,7 +421,7 @@ aws_secret_access_key = sharedSecret
 aws_access_key_id = AKIAOTHER00000000001
 aws_secret_access_key = otherSecret
 ";
-    let config = "\
+const SHARED_CONFIG: &str = "\
 [default]
 region = eu-west-1
 
@@ -436,7 +435,10 @@ aws_access_key_id = AKIASHARED0000000001
 aws_secret_access_key = sharedSecret
 aws_session_token = token
 ";
-    let f = files(config, credentials);
+
+#[test]
+fn holders_span_both_files() {
+    let f = files(SHARED_CONFIG, SHARED_CREDENTIALS);
     assert_eq!(
         f.holders(&id("AKIASHARED0000000001")),
         vec![
@@ -489,25 +491,10 @@ aws_secret_access_key = sharedSecret
 
 #[test]
 fn selecting_with_the_held_keys_found_once_selects_the_same() {
-    let credentials = "\
-[default]
-aws_access_key_id = AKIASHARED0000000001
-aws_secret_access_key = sharedSecret
-
-[other]
-aws_access_key_id = AKIAOTHER00000000001
-aws_secret_access_key = otherSecret
-";
-    let config = "\
-[profile deploy]
-aws_access_key_id = AKIASHARED0000000001
-aws_secret_access_key = sharedSecret
-
-[profile role]
-role_arn = arn:aws:iam::123456789012:role/r
-source_profile = other
-";
-    let f = files(config, credentials);
+    let config = format!(
+        "{SHARED_CONFIG}\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = other\n"
+    );
+    let f = files(&config, SHARED_CREDENTIALS);
     let held = f.held_keys();
     for selection in [
         Selection::All,
