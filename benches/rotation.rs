@@ -86,6 +86,25 @@ fn main() {
             .filter(|e| !(e.action.as_deref() == Some("GetCallerIdentity") && e.key == new_key))
             .map(|e| e.action.clone().unwrap_or_default())
             .collect();
+        // The servers' share of the overhead: the time the proxy and moto took to answer the
+        // requests on the critical path (all but the failed polls, which IAM's delay hides).
+        let critical: Vec<_> = log
+            .iter()
+            .filter(|e| {
+                !(e.action.as_deref() == Some("GetCallerIdentity")
+                    && e.key == new_key
+                    && e.status != Some(200))
+            })
+            .collect();
+        let served_ms: f64 = critical.iter().map(|e| e.ms).sum();
+        let served: Vec<String> = critical
+            .iter()
+            .map(|e| format!("{} {:.0}", e.action.as_deref().unwrap_or("?"), e.ms))
+            .collect();
+        println!(
+            "  answering took the proxy and moto {served_ms:.0} ms of it (ms: {})",
+            served.join(", ")
+        );
         println!(
             "rotation {i}: {wall:.3} s wall, overhead {:.3} s; {} requests besides {polls} verification polls: {}",
             wall - D,
