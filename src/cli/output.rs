@@ -8,13 +8,15 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use aws_rotate_keys::key::{AccessKeyId, SecretAccessKey, UserName};
+use aws_rotate_keys::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
+use aws_rotate_keys::profile::Holder;
 use aws_rotate_keys::render::{self, OutputFormat, Query, Style};
 use aws_rotate_keys::rotation::Status;
 use aws_rotate_keys::session::{TaskOutcome, TaskResult};
-use aws_rotate_keys::time::Timestamp;
+use aws_rotate_keys::time::{Span, Timestamp};
 
 use super::aws::{DateField, WireDates};
+use super::files::Paths;
 use super::pager::{self, Pager};
 
 /// `cli_timestamp_format`: how the timestamps of IAM's answers are printed.
@@ -301,6 +303,116 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
         }
     }
     Value::Object(m)
+}
+
+/// The document `rotate` (or, with `plan`, `plan`) prints, and the title of its table: one
+/// object per result, under `Rotations` (`Plans`).
+pub(crate) fn results_document(
+    plan: bool,
+    results: &[TaskResult],
+    renderer: &Renderer,
+) -> (&'static str, Value) {
+    let (title, key) = if plan {
+        ("Plan", "Plans")
+    } else {
+        ("Rotate", "Rotations")
+    };
+    let rows: Vec<Value> = results.iter().map(|r| result_value(r, renderer)).collect();
+    (title, json!({ key: rows }))
+}
+
+/// What the IAM calls of `status` answered for one key (the same for every profile that holds it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyAnswers {
+    /// The IAM user that `GetCallerIdentity` named, when it named one.
+    pub(crate) user: Option<UserName>,
+    /// The key's entry in `ListAccessKeys`, when it was listed.
+    pub(crate) key: Option<KeyMeta>,
+    /// `GetAccessKeyLastUsed`'s answer, when it was asked (`Some(None)`: never used).
+    pub(crate) last_used: Option<Option<Timestamp>>,
+    /// The error that stopped the calls, as printed.
+    pub(crate) error: Option<String>,
+}
+
+/// The `status` rows of one key: one per profile in `profiles`, with the files where that
+/// profile's own section holds the key. `Due` only with `--older-than`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn status_rows(
+    profiles: &[String],
+    holders: &[Holder],
+    access_key_id: &AccessKeyId,
+    answers: &KeyAnswers,
+    paths: &Paths,
+    now: Timestamp,
+    older_than: Option<Span>,
+    renderer: &Renderer,
+) -> Vec<Value> {
+    let mut key = Map::new();
+    if let Some(user) = &answers.user {
+        key.insert("UserName".into(), json!(user.as_str()));
+    }
+    if let Some(k) = &answers.key {
+        let age = now.since(k.create_date);
+        key.insert("Status".into(), json!(k.status.as_str()));
+        key.insert(
+            "CreateDate".into(),
+            json!(renderer.date(
+                access_key_id,
+                DateField::Created,
+                k.create_date.to_iso8601()
+            )),
+        );
+        key.insert("AgeDays".into(), json!(age.whole_days()));
+        if let Some(t) = older_than {
+            key.insert("Due".into(), json!(age >= t));
+        }
+    }
+    if let Some(last) = &answers.last_used {
+        let last = last.map(|t| renderer.date(access_key_id, DateField::LastUsed, t.to_iso8601()));
+        key.insert("LastUsed".into(), json!(last));
+    }
+    if let Some(e) = &answers.error {
+        key.insert("Error".into(), json!(e));
+    }
+    let mut rows = Vec::new();
+    for p in profiles {
+        // The files where this profile's own section holds the key.
+        let mut in_files: Vec<String> = Vec::new();
+        for h in holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {
+            let path = paths.of(h.file).display().to_string();
+            if !in_files.contains(&path) {
+                in_files.push(path);
+            }
+        }
+        let mut row = Map::new();
+        row.insert("Profile".into(), json!(p));
+        row.insert("AccessKeyId".into(), json!(access_key_id.as_str()));
+        row.insert("Files".into(), json!(in_files));
+        row.extend(key.clone());
+        let order = [
+            "Profile",
+            "UserName",
+            "AccessKeyId",
+            "Status",
+            "CreateDate",
+            "AgeDays",
+            "LastUsed",
+            "Files",
+            "Due",
+            "Error",
+        ];
+        let row: Map<String, Value> = order
+            .iter()
+            .filter_map(|k| row.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        rows.push(Value::Object(row));
+    }
+    rows
+}
+
+/// The document `status` prints, and the title of its table.
+pub(crate) fn status_document(rows: Vec<Value>) -> (&'static str, Value) {
+    ("Status", json!({ "Profiles": rows }))
 }
 
 /// `An error occurred (CODE) when calling the OP operation: MESSAGE`, as `aws` prints a service's
