@@ -483,16 +483,9 @@ async fn rotate(
     let mut shown = Ok(());
     // Admin mode printed the new key as it was made; the rest is a summary.
     if !(admin && mode == Mode::Rotate) {
-        let (title, key) = if mode == Mode::Plan {
-            ("Plan", "Plans")
-        } else {
-            ("Rotate", "Rotations")
-        };
-        let rows: Vec<Value> = results
-            .iter()
-            .map(|r| output::result_value(r, &settings.output))
-            .collect();
-        shown = settings.output.emit(title, &json!({ key: rows }));
+        let (title, document) =
+            output::results_document(mode == Mode::Plan, &results, &settings.output);
+        shown = settings.output.emit(title, &document);
     }
     for res in &results {
         explain(res, interactive);
@@ -696,100 +689,52 @@ async fn status(
             mfa_serial: c.mfa_serial.clone(),
         };
         // What IAM says of the key: the same for every profile that holds it.
-        let mut key = serde_json::Map::new();
+        let mut answers = output::KeyAnswers::default();
         let mut error = None;
         match aws.identify(&signer).await {
             Err(f) => error = Some(("GetCallerIdentity", f)),
             Ok(arn) => match aws_rotate_keys::plan::Identity::from_arn(&arn) {
                 Err(e) => {
                     worst = worst.max(253);
-                    key.insert("Error".into(), json!(e.to_string()));
+                    answers.error = Some(e.to_string());
                 }
                 Ok(id) => {
                     let user = id.user_name;
-                    key.insert("UserName".into(), json!(user.as_str()));
                     match aws.list_keys(&signer, &user).await {
                         Err(f) => error = Some(("ListAccessKeys", f)),
                         Ok(keys) => {
-                            if let Some(k) =
-                                keys.iter().find(|k| k.access_key_id == c.access_key_id)
-                            {
-                                let age = now.since(k.create_date);
-                                key.insert("Status".into(), json!(k.status.as_str()));
-                                key.insert(
-                                    "CreateDate".into(),
-                                    json!(settings.output.date(
-                                        &c.access_key_id,
-                                        aws::DateField::Created,
-                                        k.create_date.to_iso8601()
-                                    )),
-                                );
-                                key.insert("AgeDays".into(), json!(age.whole_days()));
-                                if let Some(t) = older_than {
-                                    key.insert("Due".into(), json!(age >= t));
-                                }
-                            }
+                            answers.key = keys
+                                .into_iter()
+                                .find(|k| k.access_key_id == c.access_key_id);
                         }
                     }
                     if error.is_none() {
                         match aws.last_used(&signer, &c.access_key_id).await {
-                            Ok(last) => {
-                                let last = last.map(|t| {
-                                    settings.output.date(
-                                        &c.access_key_id,
-                                        aws::DateField::LastUsed,
-                                        t.to_iso8601(),
-                                    )
-                                });
-                                key.insert("LastUsed".into(), json!(last));
-                            }
+                            Ok(last) => answers.last_used = Some(last),
                             Err(f) => error = Some(("GetAccessKeyLastUsed", f)),
                         }
                     }
+                    answers.user = Some(user);
                 }
             },
         }
         if let Some((op, f)) = error {
             worst = worst.max(failure_status(&f));
-            key.insert(
-                "Error".into(),
-                json!(output::aws_error(Some(op), f.code.as_deref(), &f.message)),
-            );
+            answers.error = Some(output::aws_error(Some(op), f.code.as_deref(), &f.message));
         }
-        for p in &c.profiles {
-            // The files where this profile's own section holds the key.
-            let mut in_files: Vec<String> = Vec::new();
-            for h in c.holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {
-                let path = paths.of(h.file).display().to_string();
-                if !in_files.contains(&path) {
-                    in_files.push(path);
-                }
-            }
-            let mut row = serde_json::Map::new();
-            row.insert("Profile".into(), json!(p));
-            row.insert("AccessKeyId".into(), json!(c.access_key_id.as_str()));
-            row.insert("Files".into(), json!(in_files));
-            row.extend(key.clone());
-            let order = [
-                "Profile",
-                "UserName",
-                "AccessKeyId",
-                "Status",
-                "CreateDate",
-                "AgeDays",
-                "LastUsed",
-                "Files",
-                "Due",
-                "Error",
-            ];
-            let row: serde_json::Map<String, Value> = order
-                .iter()
-                .filter_map(|k| row.get(*k).map(|v| ((*k).to_owned(), v.clone())))
-                .collect();
-            rows.push(Value::Object(row));
-        }
+        rows.extend(output::status_rows(
+            &c.profiles,
+            &c.holders,
+            &c.access_key_id,
+            &answers,
+            paths,
+            now,
+            older_than,
+            &settings.output,
+        ));
     }
-    let shown = settings.output.emit("Status", &json!({ "Profiles": rows }));
+    let (title, document) = output::status_document(rows);
+    let shown = settings.output.emit(title, &document);
     with_status(shown, worst)
 }
 

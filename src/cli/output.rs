@@ -8,13 +8,15 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use aws_rotate_keys::key::{AccessKeyId, SecretAccessKey, UserName};
+use aws_rotate_keys::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
+use aws_rotate_keys::profile::Holder;
 use aws_rotate_keys::render::{self, OutputFormat, Query, Style};
 use aws_rotate_keys::rotation::Status;
 use aws_rotate_keys::session::{TaskOutcome, TaskResult};
-use aws_rotate_keys::time::Timestamp;
+use aws_rotate_keys::time::{Span, Timestamp};
 
 use super::aws::{DateField, WireDates};
+use super::files::Paths;
 use super::pager::{self, Pager};
 
 /// `cli_timestamp_format`: how the timestamps of IAM's answers are printed.
@@ -303,6 +305,116 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
     Value::Object(m)
 }
 
+/// The document `rotate` (or, with `plan`, `plan`) prints, and the title of its table: one
+/// object per result, under `Rotations` (`Plans`).
+pub(crate) fn results_document(
+    plan: bool,
+    results: &[TaskResult],
+    renderer: &Renderer,
+) -> (&'static str, Value) {
+    let (title, key) = if plan {
+        ("Plan", "Plans")
+    } else {
+        ("Rotate", "Rotations")
+    };
+    let rows: Vec<Value> = results.iter().map(|r| result_value(r, renderer)).collect();
+    (title, json!({ key: rows }))
+}
+
+/// What the IAM calls of `status` answered for one key (the same for every profile that holds it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeyAnswers {
+    /// The IAM user that `GetCallerIdentity` named, when it named one.
+    pub(crate) user: Option<UserName>,
+    /// The key's entry in `ListAccessKeys`, when it was listed.
+    pub(crate) key: Option<KeyMeta>,
+    /// `GetAccessKeyLastUsed`'s answer, when it was asked (`Some(None)`: never used).
+    pub(crate) last_used: Option<Option<Timestamp>>,
+    /// The error that stopped the calls, as printed.
+    pub(crate) error: Option<String>,
+}
+
+/// The `status` rows of one key: one per profile in `profiles`, with the files where that
+/// profile's own section holds the key. `Due` only with `--older-than`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn status_rows(
+    profiles: &[String],
+    holders: &[Holder],
+    access_key_id: &AccessKeyId,
+    answers: &KeyAnswers,
+    paths: &Paths,
+    now: Timestamp,
+    older_than: Option<Span>,
+    renderer: &Renderer,
+) -> Vec<Value> {
+    let mut key = Map::new();
+    if let Some(user) = &answers.user {
+        key.insert("UserName".into(), json!(user.as_str()));
+    }
+    if let Some(k) = &answers.key {
+        let age = now.since(k.create_date);
+        key.insert("Status".into(), json!(k.status.as_str()));
+        key.insert(
+            "CreateDate".into(),
+            json!(renderer.date(
+                access_key_id,
+                DateField::Created,
+                k.create_date.to_iso8601()
+            )),
+        );
+        key.insert("AgeDays".into(), json!(age.whole_days()));
+        if let Some(t) = older_than {
+            key.insert("Due".into(), json!(age >= t));
+        }
+    }
+    if let Some(last) = &answers.last_used {
+        let last = last.map(|t| renderer.date(access_key_id, DateField::LastUsed, t.to_iso8601()));
+        key.insert("LastUsed".into(), json!(last));
+    }
+    if let Some(e) = &answers.error {
+        key.insert("Error".into(), json!(e));
+    }
+    let mut rows = Vec::new();
+    for p in profiles {
+        // The files where this profile's own section holds the key.
+        let mut in_files: Vec<String> = Vec::new();
+        for h in holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {
+            let path = paths.of(h.file).display().to_string();
+            if !in_files.contains(&path) {
+                in_files.push(path);
+            }
+        }
+        let mut row = Map::new();
+        row.insert("Profile".into(), json!(p));
+        row.insert("AccessKeyId".into(), json!(access_key_id.as_str()));
+        row.insert("Files".into(), json!(in_files));
+        row.extend(key.clone());
+        let order = [
+            "Profile",
+            "UserName",
+            "AccessKeyId",
+            "Status",
+            "CreateDate",
+            "AgeDays",
+            "LastUsed",
+            "Files",
+            "Due",
+            "Error",
+        ];
+        let row: Map<String, Value> = order
+            .iter()
+            .filter_map(|k| row.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        rows.push(Value::Object(row));
+    }
+    rows
+}
+
+/// The document `status` prints, and the title of its table.
+pub(crate) fn status_document(rows: Vec<Value>) -> (&'static str, Value) {
+    ("Status", json!({ "Profiles": rows }))
+}
+
 /// `An error occurred (CODE) when calling the OP operation: MESSAGE`, as `aws` prints a service's
 /// error. A failure without a code never reached the service (a refused certificate, a lost
 /// connection, a timeout): its message comes first, as `aws` prints those, then the operation.
@@ -315,5 +427,299 @@ pub(crate) fn aws_error(operation: Option<&str>, code: Option<&str>, message: &s
             format!("{message} (when calling the {op} operation)")
         }
         _ => message.to_owned(),
+    }
+}
+
+/// Snapshots of what `rotate`, `plan` and `status` print, in every format: the documents are
+/// built by the functions the commands call, from fixed results (no AWS, no clock).
+#[cfg(test)]
+mod tests {
+    use aws_rotate_keys::ini::FileKind;
+    use aws_rotate_keys::key::KeyStatus;
+    use aws_rotate_keys::plan::{
+        NotAUser, OldKey, OldKeyAction, Plan, Removal, RemovalReason, Skip,
+    };
+    use aws_rotate_keys::rotation::{Failure, FailureClass, Report, ReportError};
+
+    use super::*;
+
+    /// The formats that print something (`off` prints nothing).
+    const FORMATS: [OutputFormat; 5] = [
+        OutputFormat::Json,
+        OutputFormat::Text,
+        OutputFormat::Table,
+        OutputFormat::Yaml,
+        OutputFormat::YamlStream,
+    ];
+
+    /// As `Renderer::new` makes it when stdout is not a terminal: 80 columns, no pager.
+    fn renderer(format: OutputFormat) -> Renderer {
+        Renderer {
+            format,
+            query: None,
+            width: 80,
+            pager: None,
+            timestamps: TimestampFormat::Iso8601,
+            wire: Arc::new(WireDates::default()),
+        }
+    }
+
+    fn id(s: &str) -> AccessKeyId {
+        AccessKeyId::new(s).expect("a valid key id")
+    }
+
+    fn at(iso: &str) -> Timestamp {
+        Timestamp::parse_iso8601(iso).expect("a valid timestamp")
+    }
+
+    fn holder(file: FileKind, section: &str, profile: &str, line: usize) -> Holder {
+        Holder {
+            file,
+            section: section.into(),
+            profile: Some(profile.into()),
+            line,
+        }
+    }
+
+    fn paths() -> Paths {
+        Paths {
+            config: "/home/alice/.aws/config".into(),
+            credentials: "/home/alice/.aws/credentials".into(),
+        }
+    }
+
+    /// Replacing the key of `work`, whose user has a second key that makes room.
+    fn plan(needs_confirmation: bool) -> Plan {
+        Plan {
+            profiles: vec!["work".into()],
+            user_name: UserName::new("bob"),
+            account: "123456789012".into(),
+            admin: false,
+            old_key: Some(OldKey {
+                access_key_id: id("AKIAEXAMPLE000000003"),
+                status: KeyStatus::Active,
+                create_date: at("2024-01-10T09:00:00Z"),
+                age: Span::from_secs(143 * 86_400),
+                action: OldKeyAction::Delete,
+            }),
+            make_room: Some(Removal {
+                access_key_id: id("AKIAEXAMPLE000000004"),
+                status: KeyStatus::Inactive,
+                create_date: at("2023-11-02T14:30:00Z"),
+                last_used: Some(at("2023-12-24T08:15:00Z")),
+                reason: RemovalReason::InactiveAndUnused,
+                held_by: Vec::new(),
+                needs_confirmation,
+            }),
+            files: vec![holder(FileKind::Credentials, "work", "work", 5)],
+            verify_timeout: Span::from_secs(120),
+        }
+    }
+
+    fn skipped() -> TaskResult {
+        TaskResult {
+            profiles: vec!["ci".into()],
+            access_key_id: Some(id("AKIAEXAMPLE000000005")),
+            outcome: TaskOutcome::Skipped(Skip {
+                profiles: vec!["ci".into()],
+                access_key_id: Some(id("AKIAEXAMPLE000000005")),
+                age: Span::from_secs(12 * 86_400 + 3600),
+                older_than: Span::from_secs(90 * 86_400),
+            }),
+        }
+    }
+
+    fn rotate_results() -> Vec<TaskResult> {
+        let rotated = Report {
+            profiles: vec!["default".into(), "shared".into()],
+            user_name: UserName::new("alice"),
+            status: Status::Rotated,
+            resumed: false,
+            old_access_key_id: Some(id("AKIAEXAMPLE000000001")),
+            old_key_action: Some(OldKeyAction::Delete),
+            new_access_key_id: Some(id("AKIAEXAMPLE000000011")),
+            removed_to_make_room: Some(id("AKIAEXAMPLE000000002")),
+            orphans_removed: Vec::new(),
+            files_updated: vec![FileKind::Credentials, FileKind::Config],
+            verify_attempts: 4,
+            propagation_wait: Some(Span::from_millis(4250)),
+            error: None,
+            left_to_do: Vec::new(),
+        };
+        let rolled_back = Report {
+            profiles: vec!["legacy".into()],
+            user_name: UserName::new("carol"),
+            status: Status::RolledBack,
+            resumed: false,
+            old_access_key_id: Some(id("AKIAEXAMPLE000000006")),
+            old_key_action: None,
+            new_access_key_id: Some(id("AKIAEXAMPLE000000016")),
+            removed_to_make_room: None,
+            orphans_removed: Vec::new(),
+            files_updated: Vec::new(),
+            verify_attempts: 1187,
+            propagation_wait: None,
+            error: Some(ReportError {
+                operation: Some("GetCallerIdentity".into()),
+                failure: Failure::new(
+                    FailureClass::NotAuthenticated,
+                    Some("InvalidClientTokenId"),
+                    "The security token included in the request is invalid.",
+                ),
+            }),
+            left_to_do: Vec::new(),
+        };
+        vec![
+            TaskResult {
+                profiles: rotated.profiles.clone(),
+                access_key_id: rotated.old_access_key_id.clone(),
+                outcome: TaskOutcome::Rotation(rotated),
+            },
+            TaskResult {
+                profiles: rolled_back.profiles.clone(),
+                access_key_id: rolled_back.old_access_key_id.clone(),
+                outcome: TaskOutcome::Rotation(rolled_back),
+            },
+            skipped(),
+            TaskResult {
+                profiles: vec!["work".into()],
+                access_key_id: Some(id("AKIAEXAMPLE000000003")),
+                outcome: TaskOutcome::NeedsConfirmation(plan(true)),
+            },
+        ]
+    }
+
+    fn plan_results() -> Vec<TaskResult> {
+        vec![
+            TaskResult {
+                profiles: vec!["work".into()],
+                access_key_id: Some(id("AKIAEXAMPLE000000003")),
+                outcome: TaskOutcome::Planned(plan(false)),
+            },
+            skipped(),
+        ]
+    }
+
+    /// `status --older-than 90d` over four keys: one shared by two profiles (due), one never
+    /// used (not due), one whose user may not list keys, one that is not an IAM user's.
+    fn status_rows_of_four_keys() -> Vec<Value> {
+        let r = renderer(OutputFormat::Json);
+        let now = at("2024-06-01T12:00:00Z");
+        let older_than = Some(Span::from_secs(90 * 86_400));
+        let shared = id("AKIAEXAMPLE000000001");
+        let fresh = id("AKIAEXAMPLE000000005");
+        let denied = id("AKIAEXAMPLE000000007");
+        let root = id("AKIAEXAMPLE000000008");
+        let mut rows = Vec::new();
+        rows.extend(status_rows(
+            &["default".into(), "shared".into()],
+            &[
+                holder(FileKind::Credentials, "default", "default", 2),
+                holder(FileKind::Config, "default", "default", 3),
+                holder(FileKind::Config, "profile shared", "shared", 9),
+            ],
+            &shared,
+            &KeyAnswers {
+                user: Some(UserName::new("alice")),
+                key: Some(KeyMeta {
+                    access_key_id: shared.clone(),
+                    status: KeyStatus::Active,
+                    create_date: at("2024-01-15T10:20:30Z"),
+                    last_used: None,
+                }),
+                last_used: Some(Some(at("2024-05-31T23:59:00Z"))),
+                error: None,
+            },
+            &paths(),
+            now,
+            older_than,
+            &r,
+        ));
+        rows.extend(status_rows(
+            &["ci".into()],
+            &[holder(FileKind::Credentials, "ci", "ci", 11)],
+            &fresh,
+            &KeyAnswers {
+                user: Some(UserName::new("ci-bot")),
+                key: Some(KeyMeta {
+                    access_key_id: fresh.clone(),
+                    status: KeyStatus::Active,
+                    create_date: at("2024-05-20T11:00:00Z"),
+                    last_used: None,
+                }),
+                last_used: Some(None),
+                error: None,
+            },
+            &paths(),
+            now,
+            older_than,
+            &r,
+        ));
+        rows.extend(status_rows(
+            &["audit".into()],
+            &[holder(FileKind::Credentials, "audit", "audit", 15)],
+            &denied,
+            &KeyAnswers {
+                user: Some(UserName::new("auditor")),
+                key: None,
+                last_used: None,
+                error: Some(aws_error(
+                    Some("ListAccessKeys"),
+                    Some("AccessDenied"),
+                    "User: arn:aws:iam::123456789012:user/auditor is not authorized to perform: iam:ListAccessKeys on resource: user auditor",
+                )),
+            },
+            &paths(),
+            now,
+            older_than,
+            &r,
+        ));
+        let not_a_user = NotAUser {
+            arn: "arn:aws:iam::123456789012:root".into(),
+        };
+        rows.extend(status_rows(
+            &["root".into()],
+            &[holder(FileKind::Config, "profile root", "root", 20)],
+            &root,
+            &KeyAnswers {
+                error: Some(not_a_user.to_string()),
+                ..KeyAnswers::default()
+            },
+            &paths(),
+            now,
+            older_than,
+            &r,
+        ));
+        rows
+    }
+
+    #[test]
+    fn rotate_results_in_every_format() {
+        for f in FORMATS {
+            let r = renderer(f);
+            let (title, doc) = results_document(false, &rotate_results(), &r);
+            let text = r.render(title, &doc).expect("renders");
+            insta::assert_snapshot!(format!("rotate_results.{f}"), text);
+        }
+    }
+
+    #[test]
+    fn plan_results_in_every_format() {
+        for f in FORMATS {
+            let r = renderer(f);
+            let (title, doc) = results_document(true, &plan_results(), &r);
+            let text = r.render(title, &doc).expect("renders");
+            insta::assert_snapshot!(format!("plan_results.{f}"), text);
+        }
+    }
+
+    #[test]
+    fn status_results_in_every_format() {
+        for f in FORMATS {
+            let r = renderer(f);
+            let (title, doc) = status_document(status_rows_of_four_keys());
+            let text = r.render(title, &doc).expect("renders");
+            insta::assert_snapshot!(format!("status_results.{f}"), text);
+        }
     }
 }
