@@ -186,6 +186,23 @@ fn output(r: &mut Roff) {
     )]);
     para(
         r,
+        "rotate prints {\"Rotations\": [...]} and plan {\"Plans\": [...]}: one object per key of \
+         the run, its profiles in Profiles (profiles that share a key rotate once). Each has \
+         Status (Rotated, Incomplete, RolledBack, Failed, CleanedUp, Planned, Skipped, \
+         NeedsConfirmation or Refused) and AccessKeyId, the key the profiles held; then, as the \
+         outcome has them: UserName; OldAccessKeyId, OldKeyAction (Delete or Deactivate) and \
+         NewAccessKeyId (never a secret); RemovedToMakeRoom; FilesUpdated; VerifyAttempts and \
+         PropagationWait (how long the new key took to work); Resumed (an interrupted rotation \
+         was finished or undone); LeftToDo; a plan's OldKey (with AgeDays), MakeRoom (the key \
+         to remove first, its Reason and HeldBy) and Files (the sections that will hold the new \
+         key); a skipped key's AgeDays, OlderThan and Reason; a needed confirmation's \
+         ProposedRemoval; and Error, the aws command's words for what failed. status prints \
+         {\"Profiles\": [...]}: one object per profile, with Profile, UserName, AccessKeyId, Status \
+         (the key's: Active or Inactive), CreateDate, AgeDays, LastUsed, Files and, with \
+         --older-than, Due; or Error where the key could not be looked up.",
+    );
+    para(
+        r,
         "When stdout is a terminal, results go through a pager, as in the aws command (version 2): \
          the first of --no-cli-pager (no pager), AWS_PAGER, the profile's cli_pager, PAGER, else \
          less -R. Set to nothing, AWS_PAGER, cli_pager or PAGER means no pager. The command is run \

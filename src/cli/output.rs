@@ -215,9 +215,25 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
             let mut v = serde_json::to_value(rep).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
                 o.insert("Status".into(), json!(status_name(rep.status)));
+                // An error is the `aws` CLI's sentence, as in every other result.
+                if let Some(e) = &rep.error {
+                    o.insert(
+                        "Error".into(),
+                        json!(aws_error(
+                            e.operation.as_deref(),
+                            e.failure.code.as_deref(),
+                            &e.failure.message
+                        )),
+                    );
+                }
                 for (k, val) in std::mem::take(o) {
+                    let status = k == "Status";
                     if !val.is_null() && val != json!([]) {
                         m.insert(k, val);
+                    }
+                    if status {
+                        // Every result names its key the same way: the key the profiles held.
+                        m.insert("AccessKeyId".into(), json!(r.access_key_id));
                     }
                 }
             }
@@ -230,6 +246,11 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
                         m.insert(k, val);
                     }
                 }
+            }
+            // Ages in whole days, as `status` shows them (a span to the millisecond reads badly).
+            if let (Some(old), Some(Value::Object(o))) = (&p.old_key, m.get_mut("OldKey")) {
+                o.remove("Age");
+                o.insert("AgeDays".into(), json!(old.age.whole_days()));
             }
             let mut dates = Vec::new();
             if let Some(old) = &p.old_key {
@@ -263,7 +284,7 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
         TaskOutcome::Skipped(s) => {
             m.insert("Status".into(), json!("Skipped"));
             m.insert("AccessKeyId".into(), json!(s.access_key_id));
-            m.insert("Age".into(), json!(s.age.to_string()));
+            m.insert("AgeDays".into(), json!(s.age.whole_days()));
             m.insert("OlderThan".into(), json!(s.older_than.to_string()));
             m.insert(
                 "Reason".into(),
@@ -299,6 +320,7 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
         }
         TaskOutcome::NotAUser(e) => {
             m.insert("Status".into(), json!("Refused"));
+            m.insert("AccessKeyId".into(), json!(r.access_key_id));
             m.insert("Error".into(), json!(e.to_string()));
         }
     }
