@@ -674,39 +674,81 @@ fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
     );
 }
 
+const ALICE_MFA: &str = "arn:aws:iam::123456789012:mfa/alice";
+
 #[test]
-fn mfa_profiles_ask_for_a_code_and_make_a_session() {
+fn mfa_profiles_rotate_through_a_session_made_with_the_code() {
     let moto = Moto::start();
     let k = moto.user_with_key("alice");
-    let config = "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n";
+    moto.set_mfa_devices(&[(ALICE_MFA, "271828")]);
+    let config = format!("[default]\nregion = eu-west-1\nmfa_serial = {ALICE_MFA}\n");
     let creds = k.credentials_profile("default");
-    let home = moto.home(config, &creds);
-    // Without a terminal and without --token-code: a clear refusal, nothing changed.
-    let out = run(&home, &[]);
-    assert_ne!(code(&out), 0);
-    assert!(
-        text(&out.stderr).contains("--token-code"),
-        "{}",
-        text(&out.stderr)
+    let home = moto.home(&config, &creds);
+    let out = run(&home, &["--token-code", "271828", "--debug"]);
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret), "the new key works");
+    assert_eq!(
+        home.credentials(),
+        creds
+            .replacen(&k.id, &id, 1)
+            .replacen(&k.secret, &secret, 1)
     );
-    assert!(mutations(&moto).is_empty());
-    // With a code: the IAM calls go through an MFA session made with the long-term key. (moto
-    // does not accept GetSessionToken's credentials for IAM calls, so the run cannot go further
-    // here; the files must then be untouched.)
-    let _ = run(&home, &["--token-code", "123456"]);
-    let log = moto.log();
-    let session = log
-        .iter()
-        .find(|e| e.action.as_deref() == Some("GetSessionToken"))
-        .expect("an MFA session was asked for");
-    assert_eq!(session.key.as_deref(), Some(k.id.as_str()));
-    assert!(
-        log.iter()
-            .filter(|e| e.action.as_deref() == Some("ListAccessKeys"))
-            .all(|e| e.key.as_deref() != Some(k.id.as_str())),
-        "IAM calls are signed by the session"
+    assert_eq!(home.config(), config);
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id.clone(), "Active".to_owned())],
+        "the old key is gone"
     );
-    assert_eq!(home.credentials(), creds);
+    let session = moto.assert_rotated_through_a_session(&k.id, ALICE_MFA, &id);
+    let delete = moto
+        .log()
+        .into_iter()
+        .find(|e| e.action.as_deref() == Some("DeleteAccessKey"))
+        .expect("the old key deleted");
+    assert_eq!(delete.access_key_id.as_deref(), Some(k.id.as_str()));
+    assert_eq!(delete.key.as_deref(), Some(session.as_str()));
+    // No secret in what it printed, --debug included: neither key's nor the session's (its
+    // token starts as every session token does).
+    let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for s in [
+        k.secret.as_str(),
+        secret.as_str(),
+        "IQoJb3JpZ2luX2Vj",
+        "271828",
+    ] {
+        assert!(!printed.contains(s), "{s} printed:\n{printed}");
+    }
+
+    // --keep-old: the old key is deactivated through the session too.
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "654321")]);
+    let now = home.credentials();
+    let out = run(&home, &["--token-code", "654321", "--keep-old"]);
+    assert_code(&out, 0);
+    let (newer, _) = held(&home.credentials(), "default");
+    assert_ne!(newer, id);
+    let session = moto.assert_rotated_through_a_session(&id, ALICE_MFA, &newer);
+    let update = moto
+        .log()
+        .into_iter()
+        .find(|e| e.action.as_deref() == Some("UpdateAccessKey"))
+        .expect("the old key deactivated");
+    assert_eq!(
+        (
+            update.access_key_id.as_deref(),
+            update.new_key_status.as_deref(),
+            update.key
+        ),
+        (Some(id.as_str()), Some("Inactive"), Some(session))
+    );
+    let mut keys = key_ids(&moto, "alice");
+    keys.sort();
+    let mut want = vec![(id, "Inactive".to_owned()), (newer, "Active".to_owned())];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_ne!(home.credentials(), now);
 }
 
 /// `list-access-keys` in `home` against `endpoint`, with extra environment and options.
