@@ -42,7 +42,7 @@ pub(crate) struct Connection {
 }
 
 /// Asks for an MFA code (the `--token-code`, or a prompt on a terminal).
-pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String, Failure> + Send + Sync>;
 
 /// The clients of a run, one per signer, made on first use.
 pub(crate) struct Aws {
@@ -228,8 +228,7 @@ impl Aws {
         secret: &SecretAccessKey,
         serial: &str,
     ) -> Result<Credentials, Failure> {
-        let code = (self.token)(serial)
-            .map_err(|e| Failure::new(FailureClass::Other, None, format!("{e:#}")))?;
+        let code = (self.token)(serial)?;
         self.debug(format_args!(
             "STS GetSessionToken signer={id} serial={serial}"
         ));
@@ -241,7 +240,7 @@ impl Aws {
             .duration_seconds(900)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| session_failure(classify(&e), serial))?;
         let c = out.credentials().ok_or_else(|| {
             Failure::new(
                 FailureClass::Other,
@@ -653,6 +652,21 @@ fn iso8601(t: &aws_smithy_types::DateTime) -> String {
     }
 }
 
+/// A GetSessionToken that failed, named as such (the core sees it as the failure of the IAM call
+/// it was made for), with what to do.
+fn session_failure(mut f: Failure, serial: &str) -> Failure {
+    f.operation = Some("GetSessionToken");
+    if f.message.contains("MultiFactorAuthentication") {
+        f.message = format!(
+            "{} The MFA session with {serial} was refused: run again with the code that device shows now (--token-code CODE), and check the profile's mfa_serial",
+            f.message.trim_end()
+        );
+    } else {
+        f.message = format!("{} (the MFA session with {serial})", f.message.trim_end());
+    }
+    f
+}
+
 /// An SDK error as the core sees it.
 pub(crate) fn classify<E, R>(e: &SdkError<E, R>) -> Failure
 where
@@ -702,6 +716,7 @@ where
                 class,
                 code,
                 message,
+                operation: None,
             }
         }
         SdkError::TimeoutError(_) => {
