@@ -933,6 +933,91 @@ fn mfa_serial_is_read_per_profile_as_botocore_reads_it() {
     moto.assert_rotated_through_a_session(&bob_new, bob_mfa, &id);
 }
 
+#[test]
+fn all_profiles_and_status_use_each_profiles_mfa_serial_too() {
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    let bob = moto.user_with_key("bob");
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let creds = format!(
+        "{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("work")
+    );
+    let config = format!("[default]\nmfa_serial = {ALICE_MFA}\n");
+    let home = moto.home(&config, &creds);
+
+    // status reads both keys; alice's through a session, so without a code and a terminal her
+    // row says what to add (252) while bob's is read.
+    let out = run(&home, &["status"]);
+    assert_code(&out, 252);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("--token-code") && stdout.contains(ALICE_MFA),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"UserName\": \"bob\""), "{stdout}");
+    assert!(
+        moto.log()
+            .iter()
+            .filter(|e| e.service.as_deref() == Some("iam"))
+            .all(|e| e.key.as_deref() == Some(bob.id.as_str())),
+        "{:#?}",
+        moto.log()
+    );
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let out = run(&home, &["--token-code", "123456", "status"]);
+    assert_code(&out, 0);
+    let log = moto.log();
+    let session = log
+        .iter()
+        .find_map(|e| e.session.clone())
+        .expect("a session for alice's key");
+    for e in log.iter().filter(|e| e.service.as_deref() == Some("iam")) {
+        let signer = if e.access_key_id.as_deref() == Some(bob.id.as_str())
+            || e.user_name.as_deref() == Some("bob")
+        {
+            bob.id.as_str()
+        } else {
+            session.as_str()
+        };
+        assert_eq!(e.key.as_deref(), Some(signer), "{e:?}");
+    }
+
+    // --all-profiles: alice's key through a session, bob's with his own key.
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let out = run(&home, &["--all-profiles", "--token-code", "123456"]);
+    assert_code(&out, 0);
+    let (alice_new, _) = held(&home.credentials(), "default");
+    let (bob_new, _) = held(&home.credentials(), "work");
+    assert!(alice_new != alice.id && bob_new != bob.id);
+    let log = moto.log();
+    let tokens: Vec<_> = log
+        .iter()
+        .filter(|e| e.action.as_deref() == Some("GetSessionToken"))
+        .map(|e| {
+            (
+                e.key.as_deref(),
+                e.serial_number.as_deref(),
+                e.mfa.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tokens,
+        [(Some(alice.id.as_str()), Some(ALICE_MFA), Some("ok"))],
+        "one session, for alice's key only"
+    );
+    for e in log.iter().filter(|e| e.service.as_deref() == Some("iam")) {
+        match e.user_name.as_deref() {
+            Some("alice") => assert_eq!(e.session_of.as_deref(), Some(alice.id.as_str()), "{e:?}"),
+            _ => assert_eq!(e.key.as_deref(), Some(bob.id.as_str()), "{e:?}"),
+        }
+    }
+}
+
 /// `list-access-keys` in `home` against `endpoint`, with extra environment and options.
 fn list_keys_via(home: &Home, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = home.command();
