@@ -41,7 +41,8 @@ pub(crate) struct Connection {
     pub(crate) debug: bool,
 }
 
-/// Asks for an MFA code (the `--token-code`, or a prompt on a terminal).
+/// Asks for an MFA code (the `--token-code`, or a prompt on a terminal). Blocks: it is called
+/// on a blocking thread.
 pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String, Failure> + Send + Sync>;
 
 /// The clients of a run, one per signer, made on first use.
@@ -50,6 +51,9 @@ pub(crate) struct Aws {
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
     base: Mutex<HashMap<String, SdkConfig>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
+    /// Held while an IAM client is made: one MFA session (one code asked) per signer, and one
+    /// prompt at a time on the terminal.
+    making: Mutex<()>,
     token: TokenSource,
     /// The keys' timestamps as IAM sent them, for `cli_timestamp_format = wire`.
     wire: Arc<WireDates>,
@@ -82,6 +86,7 @@ impl Aws {
             http,
             base: Mutex::new(HashMap::new()),
             iam: Mutex::new(HashMap::new()),
+            making: Mutex::new(()),
             token,
             wire,
         })
@@ -179,6 +184,10 @@ impl Aws {
         if let Some(c) = self.iam.lock().await.get(&key) {
             return Ok(c.clone());
         }
+        let _making = self.making.lock().await;
+        if let Some(c) = self.iam.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
         let client = match signer {
             Signer::Static {
                 profile,
@@ -228,7 +237,19 @@ impl Aws {
         secret: &SecretAccessKey,
         serial: &str,
     ) -> Result<Credentials, Failure> {
-        let code = (self.token)(serial)?;
+        // On a blocking thread, as the removal question: a prompt waits for a line, and Ctrl-C
+        // must still end the run (exit 130) meanwhile, whichever task asked.
+        let token = self.token.clone();
+        let asked = serial.to_owned();
+        let code = tokio::task::spawn_blocking(move || token(&asked))
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!("the MFA code could not be read: {e}"),
+                )
+            })??;
         self.debug(format_args!(
             "STS GetSessionToken signer={id} serial={serial}"
         ));

@@ -131,7 +131,8 @@ pub(crate) fn confirm(q: &Question) -> Outcome {
     }
 }
 
-/// Asks for an MFA code.
+/// Asks for an MFA code. Blocks until a line is typed: run it on a blocking thread, so that
+/// Ctrl-C ends the run meanwhile (as `confirm`).
 pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
     let mut e = std::io::stderr();
     let _ = write!(e, "MFA code for {serial}: ");
