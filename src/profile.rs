@@ -609,7 +609,9 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
         access_key_id: id,
         secret,
         location,
-        mfa_serial: None,
+        // The profile's own (or [DEFAULT]'s), as botocore reads it: `--all-profiles` and
+        // `status` take it from here; `resolve` puts the holder's in after a source_profile chain.
+        mfa_serial: view.setting("mfa_serial").map(str::to_owned),
     })))
 }
 

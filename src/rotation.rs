@@ -201,6 +201,9 @@ pub enum FailureClass {
     AccessDenied,
     /// A local file could not be written or removed.
     Io,
+    /// The command line lacks what the request needs (an MFA code, with no terminal to ask
+    /// for it): nothing was sent. Exit status 252, as a bad command line.
+    Usage,
     /// Anything else.
     Other,
 }
@@ -215,6 +218,10 @@ pub struct Failure {
     pub code: Option<String>,
     /// The service's or the system's message.
     pub message: String,
+    /// The AWS operation that failed, where it is not the action's own: the `GetSessionToken`
+    /// of an MFA session made on the way to the action's IAM call. For messages only.
+    #[serde(skip)]
+    pub operation: Option<&'static str>,
 }
 
 impl Failure {
@@ -224,6 +231,7 @@ impl Failure {
             class,
             code: code.map(str::to_owned),
             message: message.into(),
+            operation: None,
         }
     }
 }
@@ -1086,7 +1094,7 @@ impl Rotation {
     fn record(&mut self, action: &Action, failure: Failure) {
         if self.report.error.is_none() {
             self.report.error = Some(ReportError {
-                operation: action.operation().map(str::to_owned),
+                operation: failure.operation.or(action.operation()).map(str::to_owned),
                 failure,
             });
         }

@@ -190,6 +190,7 @@ impl TaskOutcome {
             Self::Refused(e) => e.exit_status(),
             Self::NeedsConfirmation(_) => 252,
             Self::Failed { failure, .. } => match failure.class {
+                FailureClass::Usage => 252,
                 FailureClass::Io | FailureClass::Other => 255,
                 _ => 254,
             },

@@ -674,39 +674,348 @@ fn all_profiles_rotates_200_profiles_of_20_users_in_one_propagation_delay() {
     );
 }
 
+const ALICE_MFA: &str = "arn:aws:iam::123456789012:mfa/alice";
+
 #[test]
-fn mfa_profiles_ask_for_a_code_and_make_a_session() {
+fn mfa_profiles_rotate_through_a_session_made_with_the_code() {
     let moto = Moto::start();
     let k = moto.user_with_key("alice");
-    let config = "[default]\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n";
+    moto.set_mfa_devices(&[(ALICE_MFA, "271828")]);
+    let config = format!("[default]\nregion = eu-west-1\nmfa_serial = {ALICE_MFA}\n");
     let creds = k.credentials_profile("default");
-    let home = moto.home(config, &creds);
-    // Without a terminal and without --token-code: a clear refusal, nothing changed.
+    let home = moto.home(&config, &creds);
+    let out = run(&home, &["--token-code", "271828", "--debug"]);
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret), "the new key works");
+    assert_eq!(
+        home.credentials(),
+        creds
+            .replacen(&k.id, &id, 1)
+            .replacen(&k.secret, &secret, 1)
+    );
+    assert_eq!(home.config(), config);
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id.clone(), "Active".to_owned())],
+        "the old key is gone"
+    );
+    let session = moto.assert_rotated_through_a_session(&k.id, ALICE_MFA, &id);
+    let delete = moto
+        .log()
+        .into_iter()
+        .find(|e| e.action.as_deref() == Some("DeleteAccessKey"))
+        .expect("the old key deleted");
+    assert_eq!(delete.access_key_id.as_deref(), Some(k.id.as_str()));
+    assert_eq!(delete.key.as_deref(), Some(session.as_str()));
+    // No secret in what it printed, --debug included: neither key's nor the session's (its
+    // token starts as every session token does).
+    let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    for s in [
+        k.secret.as_str(),
+        secret.as_str(),
+        "IQoJb3JpZ2luX2Vj",
+        "271828",
+    ] {
+        assert!(!printed.contains(s), "{s} printed:\n{printed}");
+    }
+
+    // --keep-old: the old key is deactivated through the session too.
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "654321")]);
+    let now = home.credentials();
+    let out = run(&home, &["--token-code", "654321", "--keep-old"]);
+    assert_code(&out, 0);
+    let (newer, _) = held(&home.credentials(), "default");
+    assert_ne!(newer, id);
+    let session = moto.assert_rotated_through_a_session(&id, ALICE_MFA, &newer);
+    let update = moto
+        .log()
+        .into_iter()
+        .find(|e| e.action.as_deref() == Some("UpdateAccessKey"))
+        .expect("the old key deactivated");
+    assert_eq!(
+        (
+            update.access_key_id.as_deref(),
+            update.new_key_status.as_deref(),
+            update.key
+        ),
+        (Some(id.as_str()), Some("Inactive"), Some(session))
+    );
+    let mut keys = key_ids(&moto, "alice");
+    keys.sort();
+    let mut want = vec![(id, "Inactive".to_owned()), (newer, "Active".to_owned())];
+    want.sort();
+    assert_eq!(keys, want);
+    assert_ne!(home.credentials(), now);
+}
+
+#[test]
+fn a_wrong_or_missing_mfa_code_changes_nothing_and_says_what_to_do() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let config = format!("[default]\nmfa_serial = {ALICE_MFA}\n");
+    let creds = k.credentials_profile("default");
+    let home = moto.home(&config, &creds);
+    let unchanged = |moto: &Moto, home: &Home| {
+        assert!(mutations(moto).is_empty(), "{:?}", mutations(moto));
+        assert_eq!(home.credentials(), creds);
+        assert_eq!(home.config(), config);
+        assert_eq!(
+            key_ids(moto, "alice"),
+            vec![(k.id.clone(), "Active".to_owned())]
+        );
+        assert!(
+            home.aws_dir_entries()
+                .iter()
+                .all(|e| !e.contains("journal")),
+            "{:?}",
+            home.aws_dir_entries()
+        );
+    };
+
+    // A wrong code: STS refuses the session (AccessDenied, an AWS service error: 254), no IAM
+    // call is made, and the message says what to do.
+    let out = run(&home, &["--token-code", "654321"]);
+    assert_code(&out, 254);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("AccessDenied")
+            && err.contains("when calling the GetSessionToken operation")
+            && err.contains("MultiFactorAuthentication failed with invalid MFA one time pass code")
+            && err.contains(ALICE_MFA)
+            && err.contains("--token-code")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!err.contains("654321"), "the code is not repeated: {err}");
+    let log = moto.log();
+    assert!(
+        log.iter()
+            .any(|e| e.mfa.as_deref() == Some("wrong-code") && e.status == Some(403)),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().all(|e| e.service.as_deref() != Some("iam")),
+        "no IAM call without a session: {log:#?}"
+    );
+    unchanged(&moto, &home);
+
+    // No code and no terminal to ask at: a bad command line (252), and the option to add.
+    moto.reset();
     let out = run(&home, &[]);
-    assert_ne!(code(&out), 0);
+    assert_code(&out, 252);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--token-code") && err.contains(ALICE_MFA),
+        "{err}"
+    );
+    assert!(
+        moto.log()
+            .iter()
+            .all(|e| e.action.as_deref() != Some("GetSessionToken")),
+        "no session asked for"
+    );
+    unchanged(&moto, &home);
+}
+
+/// The `mfa_serial` that botocore (the `aws` CLI's library) reads for `profile` in `home`'s
+/// files.
+fn botocore_mfa_serial(home: &Home, profile: &str) -> Option<String> {
+    let out = home
+        .command_for(moto::venv().join("bin/python"))
+        .args([
+            "-c",
+            "import sys, botocore.session\n\
+             c = botocore.session.Session(profile=sys.argv[1]).get_scoped_config()\n\
+             print(c.get('mfa_serial') or '')",
+            profile,
+        ])
+        .output()
+        .expect("run python");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Some(text(&out.stdout).trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[test]
+fn the_source_profiles_mfa_serial_signs_its_role_profiles_rotation() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    // The keys and the MFA device are the source profile's; the role profile names it.
+    let config = format!(
+        "[profile base]\nmfa_serial = {ALICE_MFA}\n\n\
+         [profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = base\n"
+    );
+    let creds = k.credentials_profile("base");
+    let home = moto.home(&config, &creds);
+    assert_eq!(
+        botocore_mfa_serial(&home, "base").as_deref(),
+        Some(ALICE_MFA)
+    );
+    let out = run(&home, &["--profile", "admin"]);
+    assert_code(&out, 252);
     assert!(
         text(&out.stderr).contains("--token-code"),
         "{}",
         text(&out.stderr)
     );
     assert!(mutations(&moto).is_empty());
-    // With a code: the IAM calls go through an MFA session made with the long-term key. (moto
-    // does not accept GetSessionToken's credentials for IAM calls, so the run cannot go further
-    // here; the files must then be untouched.)
-    let _ = run(&home, &["--token-code", "123456"]);
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let out = run(&home, &["--profile", "admin", "--token-code", "123456"]);
+    assert_code(&out, 0);
+    let (id, secret) = held(&home.credentials(), "base");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(home.config(), config);
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(id.clone(), "Active".to_owned())]
+    );
+    moto.assert_rotated_through_a_session(&k.id, ALICE_MFA, &id);
+}
+
+#[test]
+fn mfa_serial_is_read_per_profile_as_botocore_reads_it() {
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    let bob = moto.user_with_key("bob");
+    let bob_mfa = "arn:aws:iam::123456789012:mfa/bob";
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456"), (bob_mfa, "222222")]);
+    let creds = format!(
+        "{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("work")
+    );
+
+    // `[default]` is the default profile's section: its mfa_serial is not another profile's.
+    let config =
+        format!("[default]\nmfa_serial = {ALICE_MFA}\n\n[profile work]\nregion = eu-west-1\n");
+    let home = moto.home(&config, &creds);
+    assert_eq!(
+        botocore_mfa_serial(&home, "default").as_deref(),
+        Some(ALICE_MFA)
+    );
+    assert_eq!(botocore_mfa_serial(&home, "work"), None);
+    let out = run(&home, &["--profile", "work"]);
+    assert_code(&out, 0);
+    let log = moto.log();
+    assert!(
+        log.iter()
+            .all(|e| e.action.as_deref() != Some("GetSessionToken")),
+        "work has no mfa_serial: {log:#?}"
+    );
+    let (bob_new, _) = held(&home.credentials(), "work");
+    assert_ne!(bob_new, bob.id);
+    assert_eq!(held(&home.credentials(), "default").0, alice.id);
+    let out = run(&home, &["--profile", "default"]);
+    assert_code(&out, 252);
+    assert!(
+        text(&out.stderr).contains(ALICE_MFA),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // `[DEFAULT]` (configparser's section of defaults) gives its settings to every profile.
+    moto.reset();
+    moto.set_mfa_devices(&[(bob_mfa, "222222")]);
+    let config =
+        format!("[DEFAULT]\nmfa_serial = {bob_mfa}\n\n[profile work]\nregion = eu-west-1\n");
+    home.write(".aws/config", &config);
+    assert_eq!(botocore_mfa_serial(&home, "work").as_deref(), Some(bob_mfa));
+    let out = run(&home, &["--profile", "work", "--token-code", "222222"]);
+    assert_code(&out, 0);
+    let (id, _) = held(&home.credentials(), "work");
+    assert_ne!(id, bob_new);
+    moto.assert_rotated_through_a_session(&bob_new, bob_mfa, &id);
+}
+
+#[test]
+fn all_profiles_and_status_use_each_profiles_mfa_serial_too() {
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    let bob = moto.user_with_key("bob");
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let creds = format!(
+        "{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("work")
+    );
+    let config = format!("[default]\nmfa_serial = {ALICE_MFA}\n");
+    let home = moto.home(&config, &creds);
+
+    // status reads both keys; alice's through a session, so without a code and a terminal her
+    // row says what to add (252) while bob's is read.
+    let out = run(&home, &["status"]);
+    assert_code(&out, 252);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("--token-code") && stdout.contains(ALICE_MFA),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"UserName\": \"bob\""), "{stdout}");
+    assert!(
+        moto.log()
+            .iter()
+            .filter(|e| e.service.as_deref() == Some("iam"))
+            .all(|e| e.key.as_deref() == Some(bob.id.as_str())),
+        "{:#?}",
+        moto.log()
+    );
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let out = run(&home, &["--token-code", "123456", "status"]);
+    assert_code(&out, 0);
     let log = moto.log();
     let session = log
         .iter()
-        .find(|e| e.action.as_deref() == Some("GetSessionToken"))
-        .expect("an MFA session was asked for");
-    assert_eq!(session.key.as_deref(), Some(k.id.as_str()));
-    assert!(
-        log.iter()
-            .filter(|e| e.action.as_deref() == Some("ListAccessKeys"))
-            .all(|e| e.key.as_deref() != Some(k.id.as_str())),
-        "IAM calls are signed by the session"
+        .find_map(|e| e.session.clone())
+        .expect("a session for alice's key");
+    for e in log.iter().filter(|e| e.service.as_deref() == Some("iam")) {
+        let signer = if e.access_key_id.as_deref() == Some(bob.id.as_str())
+            || e.user_name.as_deref() == Some("bob")
+        {
+            bob.id.as_str()
+        } else {
+            session.as_str()
+        };
+        assert_eq!(e.key.as_deref(), Some(signer), "{e:?}");
+    }
+
+    // --all-profiles: alice's key through a session, bob's with his own key.
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    let out = run(&home, &["--all-profiles", "--token-code", "123456"]);
+    assert_code(&out, 0);
+    let (alice_new, _) = held(&home.credentials(), "default");
+    let (bob_new, _) = held(&home.credentials(), "work");
+    assert!(alice_new != alice.id && bob_new != bob.id);
+    let log = moto.log();
+    let tokens: Vec<_> = log
+        .iter()
+        .filter(|e| e.action.as_deref() == Some("GetSessionToken"))
+        .map(|e| {
+            (
+                e.key.as_deref(),
+                e.serial_number.as_deref(),
+                e.mfa.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tokens,
+        [(Some(alice.id.as_str()), Some(ALICE_MFA), Some("ok"))],
+        "one session, for alice's key only"
     );
-    assert_eq!(home.credentials(), creds);
+    for e in log.iter().filter(|e| e.service.as_deref() == Some("iam")) {
+        match e.user_name.as_deref() {
+            Some("alice") => assert_eq!(e.session_of.as_deref(), Some(alice.id.as_str()), "{e:?}"),
+            _ => assert_eq!(e.key.as_deref(), Some(bob.id.as_str()), "{e:?}"),
+        }
+    }
 }
 
 /// `list-access-keys` in `home` against `endpoint`, with extra environment and options.

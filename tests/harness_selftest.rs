@@ -582,6 +582,199 @@ fn the_log_holds_key_ids_and_actions_but_no_secret() {
     assert!(moto.log().is_empty());
 }
 
+/// `aws ACTION...` through the proxy, signed by a session (botocore's signer, not the proxy's).
+fn aws_as_session(moto: &Moto, s: &moto::SessionCredentials, args: &[&str]) -> Output {
+    let mut c = moto.aws_with(&s.id, &s.secret);
+    c.env("AWS_SESSION_TOKEN", &s.token)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .args(args)
+        .args(["--output", "json"]);
+    run(c)
+}
+
+#[test]
+fn the_proxy_makes_mfa_sessions_and_checks_what_they_sign() {
+    let moto = Moto::start();
+    let key = moto.user_with_key("alice");
+    let serial = "arn:aws:iam::123456789012:mfa/alice";
+    moto.set_mfa_devices(&[(serial, "123456")]);
+
+    // What STS answers to bad MFA input, once moto has accepted the key's signature.
+    let err = |serial: Option<&str>, code: Option<&str>| {
+        let e = moto
+            .get_session_token(&key, serial, code)
+            .expect_err("refused");
+        (e.status, e.code.unwrap_or_default(), e.message)
+    };
+    assert_eq!(
+        err(Some(serial), Some("654321")),
+        (
+            403,
+            "AccessDenied".to_owned(),
+            "MultiFactorAuthentication failed with invalid MFA one time pass code.".to_owned()
+        )
+    );
+    let (status, code, message) = err(Some("arn:aws:iam::123456789012:mfa/bob"), Some("123456"));
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"));
+    assert!(message.contains("MFA serial number is valid"), "{message}");
+    let (status, code, message) = err(Some(serial), None);
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"));
+    assert!(message.contains("must provide both"), "{message}");
+    let (status, code, _) = err(Some(serial), Some("12ab56"));
+    assert_eq!((status, code.as_str()), (400, "ValidationError"));
+    // A wrong secret: moto's own refusal, before any MFA check.
+    let forged = moto::AccessKey {
+        secret: "x".repeat(40),
+        ..key.clone()
+    };
+    let e = moto
+        .get_session_token(&forged, Some(serial), Some("123456"))
+        .expect_err("wrong secret");
+    assert_eq!(e.status, 403);
+    assert!(moto.sessions().is_empty());
+
+    // The right code: the proxy's own credentials, standing for alice's key.
+    let s = moto
+        .get_session_token(&key, Some(serial), Some("123456"))
+        .expect("a session");
+    assert!(s.id.starts_with("ASIA") && s.id.len() == 20, "{s:?}");
+    assert!(s.secret.len() == 40 && s.token.len() > 100, "{s:?}");
+    assert!(s.expiration.ends_with('Z'), "{s:?}");
+    let sessions = moto.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (
+            sessions[0].id.as_str(),
+            sessions[0].key.as_str(),
+            sessions[0].user.as_deref(),
+            sessions[0].serial.as_deref()
+        ),
+        (s.id.as_str(), key.id.as_str(), Some("alice"), Some(serial))
+    );
+    assert!((800.0..=900.0).contains(&sessions[0].expires_in));
+
+    // Signed by botocore (the aws CLI): IAM and STS answer as alice.
+    let out = aws_as_session(&moto, &s, &["iam", "list-access-keys"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&key.id), "{}", text(&out.stdout));
+    let out = aws_as_session(&moto, &s, &["sts", "get-caller-identity"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("user/alice"));
+    // moto alone does not know the session: it exists in the proxy only.
+    let (status, _) = moto.signed_call_with_token(
+        "sts",
+        "GetCallerIdentity",
+        &[],
+        &s.id,
+        &s.secret,
+        Some(&s.token),
+        false,
+    );
+    assert_eq!(status, 403);
+
+    // What AWS refuses: a wrong secret, a wrong or missing token, a session making a session.
+    let call = |secret: &str, token: Option<&str>, action: &str| {
+        let service = if action == "ListAccessKeys" {
+            "iam"
+        } else {
+            "sts"
+        };
+        let (status, body) =
+            moto.signed_call_with_token(service, action, &[], &s.id, secret, token, true);
+        let code = body
+            .split_once("<Code>")
+            .and_then(|(_, r)| r.split_once("</Code>"))
+            .map(|(c, _)| c.to_owned());
+        (status, code.unwrap_or(body))
+    };
+    let refused = |code: &str| (403, code.to_owned());
+    assert_eq!(call(&s.secret, Some(&s.token), "ListAccessKeys").0, 200);
+    assert_eq!(
+        call(&"x".repeat(40), Some(&s.token), "ListAccessKeys"),
+        refused("SignatureDoesNotMatch")
+    );
+    assert_eq!(
+        call(&s.secret, Some("IQoJb3JpZ2luX2Vjforged"), "ListAccessKeys"),
+        refused("InvalidClientTokenId")
+    );
+    assert_eq!(
+        call(&s.secret, None, "ListAccessKeys"),
+        refused("InvalidClientTokenId")
+    );
+    assert_eq!(
+        call(&s.secret, Some(&s.token), "GetSessionToken"),
+        refused("AccessDenied")
+    );
+
+    // The log: who signed, what it stands for, the MFA verdicts; no secret, token or code.
+    let log = moto.log();
+    let tokens: Vec<_> = log
+        .iter()
+        .filter(|e| {
+            e.action.as_deref() == Some("GetSessionToken") && e.key.as_deref() == Some(&key.id)
+        })
+        .map(|e| {
+            (
+                e.mfa.as_deref(),
+                e.intervened.as_deref(),
+                e.session.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            (Some("wrong-code"), Some("bad-mfa"), None),
+            (Some("unknown-device"), Some("bad-mfa"), None),
+            (Some("incomplete"), Some("bad-mfa"), None),
+            (Some("bad-format"), Some("bad-mfa"), None),
+            (None, None, None),
+            (Some("ok"), Some("session"), Some(s.id.as_str())),
+        ]
+    );
+    let by_session: Vec<_> = log
+        .iter()
+        .filter(|e| e.key.as_deref() == Some(&s.id))
+        .map(|e| {
+            assert_eq!(e.session_of.as_deref(), Some(key.id.as_str()), "{e:?}");
+            (
+                e.action.as_deref().unwrap_or(""),
+                e.status,
+                e.intervened.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_session,
+        [
+            ("ListAccessKeys", Some(200), "resigned"),
+            ("GetCallerIdentity", Some(200), "resigned"),
+            ("ListAccessKeys", Some(200), "resigned"),
+            ("ListAccessKeys", Some(403), "bad-signature"),
+            ("ListAccessKeys", Some(403), "bad-token"),
+            ("ListAccessKeys", Some(403), "bad-token"),
+            ("GetSessionToken", Some(403), "session-denied"),
+        ]
+    );
+    let raw = moto.log_text();
+    for secret in [&key.secret, &s.secret, &s.token, &"654321".to_owned()] {
+        assert!(!raw.contains(secret.as_str()), "{secret} in the log: {raw}");
+    }
+
+    // Without devices (reset), any six-digit code passes, unchecked; sessions outlive a reset.
+    moto.reset();
+    moto.get_session_token(&key, Some(serial), Some("000000"))
+        .expect("unchecked");
+    moto.get_session_token(&key, None, None)
+        .expect("no MFA at all");
+    let verdicts: Vec<_> = moto.log().into_iter().map(|e| e.mfa).collect();
+    assert_eq!(
+        verdicts,
+        [Some("unchecked".to_owned()), Some("none".to_owned())]
+    );
+    assert_eq!(moto.sessions().len(), 3);
+}
+
 #[test]
 fn drop_ends_both_processes_even_when_the_test_panics() {
     let pids = std::sync::Mutex::new((0, 0));

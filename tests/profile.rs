@@ -69,6 +69,60 @@ mfa_serial = arn:aws:iam::123456789012:mfa/alice
 ";
 
 #[test]
+fn all_profiles_and_named_profiles_read_the_same_mfa_serial() {
+    // The profile's own, or [DEFAULT]'s, as botocore reads it; [default]'s is its own only.
+    let config = "\
+[DEFAULT]
+mfa_serial = arn:aws:iam::123456789012:mfa/everyone
+
+[default]
+mfa_serial = arn:aws:iam::123456789012:mfa/alice
+
+[profile work]
+region = eu-west-1
+";
+    let credentials = "\
+[default]
+aws_access_key_id = AKIADEFAULT000000001
+aws_secret_access_key = defaultSecret
+
+[work]
+aws_access_key_id = AKIAWORK000000000001
+aws_secret_access_key = workSecret
+";
+    let f = files(config, credentials);
+    let want = [
+        ("default", "arn:aws:iam::123456789012:mfa/alice"),
+        ("work", "arn:aws:iam::123456789012:mfa/everyone"),
+    ];
+    for (p, serial) in want {
+        assert_eq!(resolve(&f, p).mfa_serial.as_deref(), Some(serial), "{p}");
+    }
+    let all = profile::select(&f, &Selection::All).expect("select");
+    let got: Vec<(&str, Option<&str>)> = all
+        .candidates
+        .iter()
+        .map(|c| (c.profiles[0].as_str(), c.mfa_serial.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        want.iter().map(|(p, s)| (*p, Some(*s))).collect::<Vec<_>>()
+    );
+    // Without [DEFAULT], work has none, either way.
+    let f = files(
+        &config.replacen("[DEFAULT]\nmfa_serial", "[other]\nmfa_serial", 1),
+        credentials,
+    );
+    assert_eq!(resolve(&f, "work").mfa_serial, None);
+    let all = profile::select(&f, &Selection::All).expect("select");
+    assert_eq!(all.candidates[1].mfa_serial, None);
+    assert_eq!(
+        all.candidates[0].mfa_serial.as_deref(),
+        Some("arn:aws:iam::123456789012:mfa/alice")
+    );
+}
+
+#[test]
 fn credentials_file_beats_config_file() {
     let f = files(CONFIG, CREDENTIALS);
     let r = resolve(&f, "work");

@@ -37,11 +37,31 @@ fn tty_env(
     args: &[&str],
     steps: &[(&str, Option<&str>)],
 ) -> Tty {
+    let steps: Vec<_> = steps.iter().map(|&(r, a)| (r, 0.0, a)).collect();
+    pty_run(home, env, unset, args, &steps)
+}
+
+/// `tty`, where each answer is typed after a pause of so many seconds (the output is read
+/// meanwhile, as a person reads before typing).
+fn tty_paced(home: &Home, args: &[&str], steps: &[(&str, f64, Option<&str>)]) -> Tty {
+    pty_run(home, &[], &[], args, steps)
+}
+
+fn pty_run(
+    home: &Home,
+    env: &[(&str, &str)],
+    unset: &[&str],
+    args: &[&str],
+    steps: &[(&str, f64, Option<&str>)],
+) -> Tty {
     let mut c = home.command_for(moto::venv().join("bin/python"));
     c.arg(moto::crate_dir().join("tests/support/pty_run.py"))
         .args(["--timeout", "30"]);
-    for (regex, answer) in steps {
+    for (regex, pause, answer) in steps {
         c.arg("--expect").arg(regex);
+        if *pause > 0.0 {
+            c.arg("--pause").arg(pause.to_string());
+        }
         if let Some(a) = answer {
             c.arg("--send").arg(a);
         }
@@ -188,6 +208,127 @@ fn the_prompt_answered_no_or_interrupted_changes_nothing() {
     assert_eq!(t.status, 130, "{t:#?}");
     assert!(mutations(&moto).is_empty(), "{:?}", mutations(&moto));
     assert_eq!(home.credentials(), creds);
+}
+
+const ALICE_MFA: &str = "arn:aws:iam::123456789012:mfa/alice";
+
+/// Alice's key in `[default]`, whose config has her MFA device, which shows 314159.
+fn mfa_home(moto: &Moto) -> (AccessKey, Home, String) {
+    let k = moto.user_with_key("alice");
+    moto.set_mfa_devices(&[(ALICE_MFA, "314159")]);
+    let creds = k.credentials_profile("default");
+    let home = moto.home(&format!("[default]\nmfa_serial = {ALICE_MFA}\n"), &creds);
+    (k, home, creds)
+}
+
+#[test]
+fn the_mfa_prompt_names_the_device_and_the_code_typed_rotates() {
+    let moto = Moto::start();
+    let (k, home, creds) = mfa_home(&moto);
+    let prompt = format!("MFA code for {ALICE_MFA}: ");
+    // Nothing typed: no session, nothing changed, and the option to use.
+    let t = tty(&home, &[], &[], &[(&prompt, Some(""))]);
+    assert_eq!(t.status, 252, "{t:#?}");
+    assert!(t.output.contains("--token-code"), "{t:#?}");
+    assert!(
+        moto.log()
+            .iter()
+            .all(|e| e.action.as_deref() != Some("GetSessionToken"))
+    );
+    assert_eq!(home.credentials(), creds);
+    // The code typed makes the session that rotates the key.
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "314159")]);
+    let t = tty(&home, &[], &[], &[(&prompt, Some("314159"))]);
+    assert_eq!(t.status, 0, "{t:#?}");
+    let ids = key_ids(&moto, "alice");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_ne!(ids[0], k.id);
+    assert!(home.credentials().contains(&ids[0]));
+    moto.assert_rotated_through_a_session(&k.id, ALICE_MFA, &ids[0]);
+}
+
+#[test]
+fn two_mfa_profiles_are_asked_one_after_the_other() {
+    let moto = Moto::start();
+    let alice = moto.user_with_key("alice");
+    let bob = moto.user_with_key("bob");
+    let bob_mfa = "arn:aws:iam::123456789012:mfa/bob";
+    // Both devices show the same code, so the answers fit whichever is asked first.
+    moto.set_mfa_devices(&[(ALICE_MFA, "271828"), (bob_mfa, "271828")]);
+    let creds = format!(
+        "{}{}",
+        alice.credentials_profile("default"),
+        bob.credentials_profile("work")
+    );
+    let config =
+        format!("[default]\nmfa_serial = {ALICE_MFA}\n\n[profile work]\nmfa_serial = {bob_mfa}\n");
+    let home = moto.home(&config, &creds);
+    let prompt = "MFA code for arn:aws:iam::123456789012:mfa/[a-z]+: ";
+    // The first answer comes a second after its question: long enough for both profiles to
+    // need their session.
+    let t = tty_paced(
+        &home,
+        &["--all-profiles"],
+        &[(prompt, 1.0, Some("271828")), (prompt, 0.0, Some("271828"))],
+    );
+    assert_eq!(t.status, 0, "{t:#?}");
+    // One question at a time: the second is asked once the first is answered (two at once
+    // would share the terminal, and one answer would go to either).
+    let first = t.output.find("MFA code for").expect("a prompt");
+    let second = t.output.rfind("MFA code for").expect("a prompt");
+    assert!(
+        t.output[first..second].contains("271828"),
+        "the second prompt came before the first answer: {t:#?}"
+    );
+    let serials: Vec<_> = moto
+        .log()
+        .into_iter()
+        .filter(|e| e.mfa.as_deref() == Some("ok"))
+        .filter_map(|e| e.serial_number)
+        .collect();
+    assert_eq!(serials.len(), 2, "{serials:?}");
+    assert!(serials.contains(&ALICE_MFA.to_owned()) && serials.contains(&bob_mfa.to_owned()));
+    assert_ne!(key_ids(&moto, "alice"), [alice.id.as_str()]);
+    assert_ne!(key_ids(&moto, "bob"), [bob.id.as_str()]);
+}
+
+#[test]
+fn ctrl_c_at_the_mfa_prompt_ends_the_run_at_once_and_changes_nothing() {
+    let moto = Moto::start();
+    let (k, home, creds) = mfa_home(&moto);
+    // Rotation, and the commands that ask IAM without a rotation.
+    for args in [&[][..], &["plan"], &["list-access-keys"], &["status"]] {
+        let start = std::time::Instant::now();
+        let t = tty(
+            &home,
+            &[],
+            args,
+            &[(&format!("MFA code for {ALICE_MFA}: "), Some("^C"))],
+        );
+        let took = start.elapsed();
+        assert_eq!(t.status, 130, "{args:?}: {t:#?}");
+        assert!(t.output.contains("interrupted"), "{args:?}: {t:#?}");
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "{args:?}: {took:?}"
+        );
+    }
+    assert!(mutations(&moto).is_empty(), "{:?}", mutations(&moto));
+    assert!(
+        moto.log()
+            .iter()
+            .all(|e| e.action.as_deref() != Some("GetSessionToken"))
+    );
+    assert_eq!(home.credentials(), creds);
+    assert_eq!(key_ids(&moto, "alice"), [k.id.as_str()]);
+    assert!(
+        home.aws_dir_entries()
+            .iter()
+            .all(|e| !e.contains("journal")),
+        "{:?}",
+        home.aws_dir_entries()
+    );
 }
 
 #[test]

@@ -41,8 +41,9 @@ pub(crate) struct Connection {
     pub(crate) debug: bool,
 }
 
-/// Asks for an MFA code (the `--token-code`, or a prompt on a terminal).
-pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+/// Asks for an MFA code (the `--token-code`, or a prompt on a terminal). Blocks: it is called
+/// on a blocking thread.
+pub(crate) type TokenSource = Arc<dyn Fn(&str) -> Result<String, Failure> + Send + Sync>;
 
 /// The clients of a run, one per signer, made on first use.
 pub(crate) struct Aws {
@@ -50,6 +51,9 @@ pub(crate) struct Aws {
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
     base: Mutex<HashMap<String, SdkConfig>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
+    /// Held while an IAM client is made: one MFA session (one code asked) per signer, and one
+    /// prompt at a time on the terminal.
+    making: Mutex<()>,
     token: TokenSource,
     /// The keys' timestamps as IAM sent them, for `cli_timestamp_format = wire`.
     wire: Arc<WireDates>,
@@ -85,6 +89,7 @@ impl Aws {
             http,
             base: Mutex::new(HashMap::new()),
             iam: Mutex::new(HashMap::new()),
+            making: Mutex::new(()),
             token,
             wire,
         })
@@ -182,6 +187,10 @@ impl Aws {
         if let Some(c) = self.iam.lock().await.get(&key) {
             return Ok(c.clone());
         }
+        let _making = self.making.lock().await;
+        if let Some(c) = self.iam.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
         let client = match signer {
             Signer::Static {
                 profile,
@@ -231,8 +240,19 @@ impl Aws {
         secret: &SecretAccessKey,
         serial: &str,
     ) -> Result<Credentials, Failure> {
-        let code = (self.token)(serial)
-            .map_err(|e| Failure::new(FailureClass::Other, None, format!("{e:#}")))?;
+        // On a blocking thread, as the removal question: a prompt waits for a line, and Ctrl-C
+        // must still end the run (exit 130) meanwhile, whichever task asked.
+        let token = self.token.clone();
+        let asked = serial.to_owned();
+        let code = tokio::task::spawn_blocking(move || token(&asked))
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!("the MFA code could not be read: {e}"),
+                )
+            })??;
         self.debug(format_args!(
             "STS GetSessionToken signer={id} serial={serial}"
         ));
@@ -244,7 +264,7 @@ impl Aws {
             .duration_seconds(900)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| session_failure(classify(&e), serial))?;
         let c = out.credentials().ok_or_else(|| {
             Failure::new(
                 FailureClass::Other,
@@ -656,6 +676,21 @@ fn iso8601(t: &aws_smithy_types::DateTime) -> String {
     }
 }
 
+/// A GetSessionToken that failed, named as such (the core sees it as the failure of the IAM call
+/// it was made for), with what to do.
+fn session_failure(mut f: Failure, serial: &str) -> Failure {
+    f.operation = Some("GetSessionToken");
+    if f.message.contains("MultiFactorAuthentication") {
+        f.message = format!(
+            "{} The MFA session with {serial} was refused: run again with the code that device shows now (--token-code CODE), and check the profile's mfa_serial",
+            f.message.trim_end()
+        );
+    } else {
+        f.message = format!("{} (the MFA session with {serial})", f.message.trim_end());
+    }
+    f
+}
+
 /// An SDK error as the core sees it.
 pub(crate) fn classify<E, R>(e: &SdkError<E, R>) -> Failure
 where
@@ -705,6 +740,7 @@ where
                 class,
                 code,
                 message,
+                operation: None,
             }
         }
         SdkError::TimeoutError(_) => {

@@ -308,9 +308,12 @@ async fn run(cli: Cli) -> Result<u8> {
     let token_source: aws::TokenSource = Arc::new(move |serial: &str| match &token {
         Some(t) => Ok(t.clone()),
         None if interactive => prompt::token_code(serial),
-        None => Err(exit(
-            252,
-            format!("profile needs an MFA code for {serial}: pass --token-code CODE"),
+        None => Err(aws_rotate_keys::rotation::Failure::new(
+            aws_rotate_keys::rotation::FailureClass::Usage,
+            None,
+            format!(
+                "an MFA code for {serial} is needed and there is no terminal to ask for it: pass --token-code CODE"
+            ),
         )),
     });
     let aws = Arc::new(
@@ -581,7 +584,7 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
         TaskOutcome::Failed { operation, failure } => {
             eprintln!(
                 "aws-rotate-keys: {who}{}",
-                output::aws_error(Some(operation), failure.code.as_deref(), &failure.message)
+                output::failure_text(operation, failure)
             );
             eprintln!("aws-rotate-keys: {who}nothing was changed");
         }
@@ -606,20 +609,19 @@ fn signer_for(files: &AwsFiles, profile: &str) -> Result<Signer> {
     }
 }
 
-/// 254 for an error of the service, 255 for one that never reached it (as the session decides).
+/// 254 for an error of the service, 255 for one that never reached it, 252 for a command line
+/// that lacks what a request needs (as the session decides).
 fn failure_status(f: &aws_rotate_keys::rotation::Failure) -> u8 {
     use aws_rotate_keys::rotation::FailureClass;
     match f.class {
+        FailureClass::Usage => 252,
         FailureClass::Io | FailureClass::Other => 255,
         _ => 254,
     }
 }
 
 fn aws_failure(op: &str, f: &aws_rotate_keys::rotation::Failure) -> anyhow::Error {
-    exit(
-        failure_status(f),
-        output::aws_error(Some(op), f.code.as_deref(), &f.message),
-    )
+    exit(failure_status(f), output::failure_text(op, f))
 }
 
 async fn list_access_keys(
@@ -720,7 +722,7 @@ async fn status(
         }
         if let Some((op, f)) = error {
             worst = worst.max(failure_status(&f));
-            answers.error = Some(output::aws_error(Some(op), f.code.as_deref(), &f.message));
+            answers.error = Some(output::failure_text(op, &f));
         }
         rows.extend(output::status_rows(
             &c.profiles,

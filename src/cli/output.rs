@@ -219,10 +219,9 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
                 if let Some(e) = &rep.error {
                     o.insert(
                         "Error".into(),
-                        json!(aws_error(
-                            e.operation.as_deref(),
-                            e.failure.code.as_deref(),
-                            &e.failure.message
+                        json!(failure_text(
+                            e.operation.as_deref().unwrap_or_default(),
+                            &e.failure
                         )),
                     );
                 }
@@ -309,14 +308,7 @@ pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
         TaskOutcome::Failed { operation, failure } => {
             m.insert("Status".into(), json!("Failed"));
             m.insert("AccessKeyId".into(), json!(r.access_key_id));
-            m.insert(
-                "Error".into(),
-                json!(aws_error(
-                    Some(operation),
-                    failure.code.as_deref(),
-                    &failure.message
-                )),
-            );
+            m.insert("Error".into(), json!(failure_text(operation, failure)));
         }
         TaskOutcome::NotAUser(e) => {
             m.insert("Status".into(), json!("Refused"));
@@ -435,6 +427,20 @@ pub(crate) fn status_rows(
 /// The document `status` prints, and the title of its table.
 pub(crate) fn status_document(rows: Vec<Value>) -> (&'static str, Value) {
     ("Status", json!({ "Profiles": rows }))
+}
+
+/// A failed request as `aws` prints it (see `aws_error`), named by its own operation where it has
+/// one (an MFA session's GetSessionToken) rather than `operation`'s; a command line that lacks
+/// what the request needs (no MFA code) by its message alone: nothing was sent.
+pub(crate) fn failure_text(operation: &str, f: &aws_rotate_keys::rotation::Failure) -> String {
+    if f.class == aws_rotate_keys::rotation::FailureClass::Usage {
+        return f.message.clone();
+    }
+    aws_error(
+        Some(f.operation.unwrap_or(operation)),
+        f.code.as_deref(),
+        &f.message,
+    )
 }
 
 /// `An error occurred (CODE) when calling the OP operation: MESSAGE`, as `aws` prints a service's

@@ -8,7 +8,7 @@ use std::io::{BufRead as _, Write as _};
 
 use aws_rotate_keys::key::{AccessKeyId, KeyStatus};
 use aws_rotate_keys::plan::Plan;
-use aws_rotate_keys::rotation::Outcome;
+use aws_rotate_keys::rotation::{Failure, FailureClass, Outcome};
 use aws_rotate_keys::time::{Span, Timestamp};
 
 /// One of the two keys, as the removal question shows it.
@@ -131,16 +131,32 @@ pub(crate) fn confirm(q: &Question) -> Outcome {
     }
 }
 
-/// Asks for an MFA code.
-pub(crate) fn token_code(serial: &str) -> anyhow::Result<String> {
+/// Asks for an MFA code. Blocks until a line is typed: run it on a blocking thread, so that
+/// Ctrl-C ends the run meanwhile (as `confirm`).
+pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
     let mut e = std::io::stderr();
     let _ = write!(e, "MFA code for {serial}: ");
     let _ = e.flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                format!("the MFA code could not be read from the terminal: {err}"),
+            )
+        })?;
     let code = line.trim().to_owned();
     if code.is_empty() {
-        anyhow::bail!("no MFA code given; pass --token-code CODE");
+        return Err(Failure::new(
+            FailureClass::Usage,
+            None,
+            format!(
+                "no MFA code given for {serial}: type the code the device shows, or pass --token-code CODE"
+            ),
+        ));
     }
     Ok(code)
 }

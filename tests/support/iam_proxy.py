@@ -12,6 +12,8 @@ byte for byte (headers, Host included: SigV4 signs it) to MOTO_URL, and on the w
 - refuses a key created through the proxy (seen in a CreateAccessKey response) in the same way
   for `delay_new_key_seconds` after its creation (IAM's propagation delay);
 - injects faults per action and signing key (see FAULT KINDS);
+- acts as STS's GetSessionToken (moto's session credentials do not work for anything), see
+  SESSIONS below;
 - logs every request: action, signing key id, HTTP status, time, whether it intervened.
   Never a secret, never a body.
 
@@ -20,21 +22,47 @@ through the proxy (and from the admin API below); a key the proxy has not seen i
 once in moto's /moto-api/data.json (which keeps deleted keys too: a deleted key is forwarded,
 and moto itself refuses it).
 
+SESSIONS: a GetSessionToken signed by a long-term key K is forwarded to moto first (moto checks
+K's signature and the user's policy); if moto answers 200, the proxy checks the MFA code
+(`mfa_devices`), then answers itself, as AWS does, with credentials of its own: an `ASIA…` key
+id, a secret and a session token, valid for DurationSeconds (900..129600, default 43200), and
+remembers that they stand for K (K's secret is read from moto's /moto-api/data.json). A request
+signed by such a session key is checked as AWS checks it: the X-Amz-Security-Token must be the
+session's (else 403 InvalidClientTokenId), the session must not have expired (403 ExpiredToken),
+the SigV4 signature must be the one the session's secret gives (else 403 SignatureDoesNotMatch);
+GetSessionToken itself is refused (403 AccessDenied). A request that passes is re-signed with
+K (same date, region and service; X-Amz-Security-Token dropped) and forwarded to moto, which
+then acts as K's user. Differences from AWS: moto sees K as the caller (K's last use is updated),
+and once K is deleted from moto, its sessions stop working (at AWS they live until they expire).
+The MFA checks, with `mfa_devices` set (a non-empty {SERIAL: CODE} map): a SerialNumber without
+a TokenCode or the other way round: 403 AccessDenied "MultiFactorAuthentication failed, must
+provide both MFA serial number and one time pass code."; a TokenCode that is not six digits:
+400 ValidationError; a SerialNumber not in the map: 403 AccessDenied "MultiFactorAuthentication
+failed, unable to validate MFA code. Please verify your MFA serial number is valid and
+associated with this user."; another code than the map's: 403 AccessDenied
+"MultiFactorAuthentication failed with invalid MFA one time pass code.". Without `mfa_devices`,
+any SerialNumber and six-digit TokenCode are accepted ("mfa": "unchecked" in the log).
+
 Control API, on the same port (JSON in, JSON out):
   POST /__proxy/config   {"delay_new_key_seconds": 6, "reject_inactive": true,
                           "faults": [RULE...] (replaces the list), "hang_seconds": 30,
-                          "aws_error_shape": false}     -> the whole config
+                          "aws_error_shape": false,
+                          "mfa_devices": {SERIAL: CODE} (replaces the map; {} checks no code)}
+                                                        -> the whole config
   GET  /__proxy/config                                  -> the whole config (faults with what is left)
   POST /__proxy/faults   RULE or [RULE...]              -> appends; returns the whole config
   GET  /__proxy/log[?since=SEQ]                         -> [ENTRY...]
-  POST /__proxy/reset                                   -> clears log, faults, delay; reject_inactive on
+  POST /__proxy/reset                                   -> clears log, faults, delay, mfa_devices;
+                                                           reject_inactive on (sessions are kept)
   GET  /__proxy/keys                                    -> {"AKIA...": {"status", "user", "age"}}
+  GET  /__proxy/sessions                                -> {"ASIA...": {"key" (K), "user",
+                                                           "serial" (or null), "expires_in"}}
   POST /__proxy/admin    {"op": OP, ...args}            -> the result of moto_admin.Admin.OP
      ops: create_user {user, policy?}, create_access_key {user}, list_access_keys {user},
      update_access_key {id, status, user?}, delete_access_key {id, user?}, last_used {id},
      get_caller_identity {id, secret, via_proxy?}, admin_identity {},
-     call {service, action, params, id, secret, via_proxy?} -> {"status", "body"} (any signed
-     query-protocol call, its answer as sent)
+     call {service, action, params, id, secret, token?, via_proxy?} -> {"status", "body"} (any
+     signed query-protocol call, its answer as sent; `token`: a session token, signed)
      An AWS error answers 400 {"error": {"status", "code", "message"}}.
   GET  /__proxy/health                                  -> {"ok": true}
 
@@ -50,21 +78,37 @@ FAULT KINDS: throttle (400 Throttling "Rate exceeded"), 500 (ServiceFailure), 50
   "after" goes through them).
 ENTRY: {"seq", "time" (unix seconds, on arrival), "ms", "done" (false while the proxy is still
   at it, e.g. a hang: entries are logged on arrival), "method", "path", "service", "action",
-  "key" (the signing key id), "status" (null when no answer was sent), "intervened" (null, or
-  what the proxy did: "inactive", "delay", "moto-unreachable" (answered 502), or a fault kind),
+  "key" (the signing key id, as the client signed: a session's ASIA… id for session requests),
+  "status" (null when no answer was sent), "intervened" (null, or what the proxy did:
+  "inactive", "delay", "moto-unreachable" (answered 502), a fault kind, or for SESSIONS:
+  "session" (a GetSessionToken answered with the proxy's credentials), "resigned" (a session's
+  request forwarded signed by its K), "bad-mfa" (the code or device refused), "bad-duration",
+  "bad-token", "bad-signature", "expired", "session-denied" (GetSessionToken signed by a
+  session)),
   "user_name", "access_key_id", "new_key_status" (the request's UserName, AccessKeyId and
-  Status parameters), "new_key" (the AccessKeyId that a CreateAccessKey answer held)}.
+  Status parameters), "new_key" (the AccessKeyId that a CreateAccessKey answer held),
+  "serial_number" (GetSessionToken's SerialNumber), "mfa" (GetSessionToken: "ok", "unchecked"
+  (no mfa_devices), "none" (no SerialNumber nor TokenCode), "incomplete", "bad-format",
+  "unknown-device", "wrong-code"; never the code itself), "session" (the ASIA… key id that a
+  GetSessionToken answer held), "session_of" (for a request signed by a session: the long-term
+  key id K it stands for, which signed what went to moto)}.
 
 Python 3 stdlib only (moto_admin.py beside it is stdlib only too).
 """
 
 import argparse
+import base64
+import datetime
+import hashlib
+import hmac
 import http.client
 import http.server
 import json
 import os
 import re
+import secrets
 import socket
+import string
 import sys
 import threading
 import time
@@ -83,6 +127,24 @@ NAMESPACES = {
 }
 DEFAULT_ACCOUNT = "123456789012"
 CRED_RE = re.compile(r"Credential=([^/,\s]+)/[^/]*/([^/]*)/([^/]*)/")
+# A whole SigV4 Authorization header: key id, date, region, service, signed headers, signature.
+AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request\s*,"
+    r"\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-f]{64})\s*$"
+)
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+INVALID_TOKEN = "The security token included in the request is invalid."
+MFA_INCOMPLETE = (
+    "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."
+)
+MFA_UNKNOWN_DEVICE = (
+    "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial "
+    "number is valid and associated with this user."
+)
+MFA_WRONG_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code."
 FAULT_KINDS = {"throttle", "500", "503", "limit", "denied", "error", "hang", "close", "after"}
 # Headers of moto's answer that the proxy sets itself or that concern one connection only.
 NOT_FORWARDED = {
@@ -107,6 +169,9 @@ class State:
         self.seq = 0
         self.log = []
         self.keys = {}  # id -> {"status", "user", "created" (time or None)}
+        # The proxy's own session credentials: ASIA id -> {"secret", "token", "expires" (time),
+        # "key", "key_secret" (the long-term key K they stand for), "user", "serial"}.
+        self.sessions = {}
         self.admin = None  # moto_admin.Admin once bootstrapped
         self.port = None
         self.reset_config()
@@ -117,6 +182,7 @@ class State:
         self.hang_seconds = 30.0
         self.aws_error_shape = False
         self.faults = []
+        self.mfa_devices = {}  # serial -> the code it shows now
 
     def config_json(self):
         return {
@@ -125,6 +191,7 @@ class State:
             "hang_seconds": self.hang_seconds,
             "aws_error_shape": self.aws_error_shape,
             "faults": [dict(f) for f in self.faults],
+            "mfa_devices": dict(self.mfa_devices),
         }
 
     def set_config(self, c):
@@ -138,6 +205,13 @@ class State:
             self.aws_error_shape = bool(c["aws_error_shape"])
         if "faults" in c:
             self.faults = [check_rule(r) for r in (c["faults"] or [])]
+        if "mfa_devices" in c:
+            devices = c["mfa_devices"] or {}
+            if not isinstance(devices, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in devices.items()
+            ):
+                raise ValueError(f"mfa_devices is a JSON object of serial: code, not {devices!r}")
+            self.mfa_devices = dict(devices)
 
     def take_fault(self, action, key):
         """The first live rule matching the request, its count taken (under the lock)."""
@@ -179,14 +253,7 @@ class State:
             k = self.keys.get(key_id)
         if k is not None:
             return k
-        try:
-            conn = http.client.HTTPConnection(*hostport(self.moto_url), timeout=10)
-            conn.request("GET", "/moto-api/data.json")
-            data = json.loads(conn.getresponse().read())
-            conn.close()
-        except Exception:  # moto will decide
-            return None
-        for inst in data.get("iam", {}).get("AccessKey", []):
+        for inst in self.moto_keys():
             if inst.get("access_key_id") == key_id:
                 with self.lock:
                     k = self.keys.setdefault(
@@ -194,6 +261,24 @@ class State:
                         {"status": inst.get("status"), "user": inst.get("user_name"), "created": None},
                     )
                 return k
+        return None
+
+    def moto_keys(self):
+        """Every access key moto has (deleted ones too), as /moto-api/data.json shows them."""
+        try:
+            conn = http.client.HTTPConnection(*hostport(self.moto_url), timeout=10)
+            conn.request("GET", "/moto-api/data.json")
+            data = json.loads(conn.getresponse().read())
+            conn.close()
+        except Exception:  # moto will decide
+            return []
+        return data.get("iam", {}).get("AccessKey", [])
+
+    def moto_key(self, key_id):
+        """moto's record of a key (with its secret and user), or None."""
+        for inst in self.moto_keys():
+            if inst.get("access_key_id") == key_id:
+                return inst
         return None
 
 
@@ -232,6 +317,44 @@ def error_xml(service, code, message, request_id, sender=True):
 
 def xml_escape(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def sigv4_signature(secret, method, raw_path, headers, signed, payload_hash, amz_date, scope):
+    """The SigV4 signature of a request. `headers`: (name, value) pairs as received; `signed`:
+    the lowercase names to sign, in order; `scope`: DATE/REGION/SERVICE/aws4_request."""
+    path, _, query = raw_path.partition("?")
+    pairs = sorted(
+        (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
+    )
+    canonical_headers = ""
+    for name in signed:
+        values = [" ".join(v.split()) for k, v in headers if k.lower() == name]
+        canonical_headers += f"{name}:{','.join(values)}\n"
+    canonical = "\n".join(
+        [
+            method,
+            urllib.parse.quote(path or "/", safe="/~"),
+            "&".join(f"{k}={v}" for k, v in pairs),
+            canonical_headers,
+            ";".join(signed),
+            payload_hash,
+        ]
+    )
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    date, region, service, _ = scope.split("/")
+
+    def h(k, m):
+        return hmac.new(k, m.encode(), hashlib.sha256).digest()
+
+    k = h(h(h(h(("AWS4" + secret).encode(), date), region), service), "aws4_request")
+    return hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def random_text(alphabet, n):
+    return "".join(secrets.choice(alphabet) for _ in range(n))
 
 
 def strip_ns(root):
@@ -351,6 +474,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         for k, v in st.keys.items()
                     }
                 return self.answer_json(200, out)
+            if route == ("GET", "sessions"):
+                now = time.time()
+                with st.lock:
+                    out = {
+                        sid: {
+                            "key": v["key"],
+                            "user": v["user"],
+                            "serial": v["serial"],
+                            "expires_in": v["expires"] - now,
+                        }
+                        for sid, v in st.sessions.items()
+                    }
+                return self.answer_json(200, out)
             if route == ("POST", "admin"):
                 return self.admin(arg)
         except ValueError as e:
@@ -389,7 +525,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
                 status, data = moto_admin.raw_call(
                     url, arg["service"], arg["action"], arg.get("params") or {},
-                    arg["id"], arg["secret"],
+                    arg["id"], arg["secret"], token=arg.get("token"),
                 )
                 out = {"status": status, "body": data.decode("utf-8", "replace")}
             elif op == "admin_identity":
@@ -442,7 +578,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "access_key_id": param("AccessKeyId"),
             "new_key_status": param("Status") if action == "UpdateAccessKey" else None,
             "new_key": None,
+            "serial_number": param("SerialNumber") if action == "GetSessionToken" else None,
+            "mfa": None,
+            "session": None,
+            "session_of": None,
         }
+        self.params = params
         request_id = str(uuid.uuid4())
         # Logged on arrival (a hanging request shows up at once, "done": false), completed in
         # place: every member exists from the start, so a concurrent dump sees a whole entry.
@@ -487,6 +628,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """What AWS would answer: refused for an inactive or too new key, else moto's answer."""
         st = self.state
         key, service = entry["key"], entry["service"]
+        with st.lock:
+            session = st.sessions.get(key) if key else None
+        if session is not None:
+            return self.respond_session(entry, body, request_id, session)
         k = st.lookup(key) if key else None
         if k is not None:
             with st.lock:
@@ -505,15 +650,168 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     request_id,
                 )
                 return 403, self.error_headers(request_id), body
+        status, headers, data = self.forward_to_moto(entry, body)
+        if status == 200 and entry["action"] == "GetSessionToken" and service == "sts":
+            # moto accepted K's signature: the session is the proxy's to make.
+            return self.make_session(entry, request_id)
+        return status, headers, data
+
+    def forward_to_moto(self, entry, body, headers=None):
+        """moto's answer (in AWS's shape if asked), the keys' lives learnt from it."""
+        st = self.state
         try:
-            status, headers, data = self.forward(body)
+            status, out_headers, data = self.forward(body, headers)
         except (OSError, http.client.HTTPException) as e:
             entry["intervened"] = entry["intervened"] or "moto-unreachable"
             return 502, [("Content-Type", "text/plain")], f"iam_proxy: moto: {e}\n".encode()
         self.learn(entry, status, data)
         if st.aws_error_shape and status >= 400:
-            data = self.aws_shape(service, data) or data
-        return status, headers, data
+            data = self.aws_shape(entry["service"], data) or data
+        return status, out_headers, data
+
+    def refuse(self, entry, request_id, why, status, code, message):
+        """An AWS error answer of the proxy's own, noted in the log entry as `why`."""
+        entry["intervened"] = entry["intervened"] or why
+        body = error_xml(entry["service"], code, message, request_id, sender=status < 500)
+        return status, self.error_headers(request_id), body
+
+    def param(self, name):
+        v = self.params.get(name)
+        return v[0] if v else None
+
+    def make_session(self, entry, request_id):
+        """GetSessionToken as STS answers it, once moto has accepted K's signature: the MFA
+        checks, then credentials of the proxy's own that stand for K."""
+        st = self.state
+        serial, code = self.param("SerialNumber"), self.param("TokenCode")
+        with st.lock:
+            devices = dict(st.mfa_devices)
+        if serial is None and code is None:
+            entry["mfa"] = "none"
+        elif serial is None or code is None:
+            entry["mfa"] = "incomplete"
+            return self.refuse(entry, request_id, "bad-mfa", 403, "AccessDenied", MFA_INCOMPLETE)
+        elif not re.fullmatch(r"[0-9]{6}", code):
+            entry["mfa"] = "bad-format"
+            return self.refuse(
+                entry, request_id, "bad-mfa", 400, "ValidationError",
+                f"1 validation error detected: Value '{code}' at 'tokenCode' failed to satisfy "
+                "constraint: Member must satisfy regular expression pattern: [\\d]*",
+            )
+        elif not devices:
+            entry["mfa"] = "unchecked"
+        elif serial not in devices:
+            entry["mfa"] = "unknown-device"
+            return self.refuse(
+                entry, request_id, "bad-mfa", 403, "AccessDenied", MFA_UNKNOWN_DEVICE
+            )
+        elif not hmac.compare_digest(code.encode(), devices[serial].encode()):
+            entry["mfa"] = "wrong-code"
+            return self.refuse(entry, request_id, "bad-mfa", 403, "AccessDenied", MFA_WRONG_CODE)
+        else:
+            entry["mfa"] = "ok"
+        try:
+            duration = int(self.param("DurationSeconds") or 43200)
+        except ValueError:
+            duration = -1
+        if not 900 <= duration <= 129600:
+            return self.refuse(
+                entry, request_id, "bad-duration", 400, "ValidationError",
+                f"1 validation error detected: Value '{self.param('DurationSeconds')}' at "
+                "'durationSeconds' failed to satisfy constraint: Member must have value "
+                "between 900 and 129600",
+            )
+        k = st.moto_key(entry["key"])
+        if k is None or not k.get("secret_access_key"):
+            entry["intervened"] = "moto-unreachable"
+            return 502, [("Content-Type", "text/plain")], b"iam_proxy: no secret for the key\n"
+        sid = "ASIA" + random_text(string.ascii_uppercase + string.digits, 16)
+        secret = random_text(string.ascii_letters + string.digits + "/+", 40)
+        token = "IQoJb3JpZ2luX2Vj" + base64.b64encode(secrets.token_bytes(300)).decode()
+        expires = time.time() + duration
+        with st.lock:
+            st.sessions[sid] = {
+                "secret": secret,
+                "token": token,
+                "expires": expires,
+                "key": entry["key"],
+                "key_secret": k["secret_access_key"],
+                "user": k.get("user_name"),
+                "serial": serial,
+            }
+        entry["session"] = sid
+        entry["intervened"] = entry["intervened"] or "session"
+        expiration = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc)
+        body = (
+            f'<GetSessionTokenResponse xmlns="{NAMESPACES["sts"]}">\n'
+            "  <GetSessionTokenResult>\n    <Credentials>\n"
+            f"      <AccessKeyId>{sid}</AccessKeyId>\n"
+            f"      <SecretAccessKey>{xml_escape(secret)}</SecretAccessKey>\n"
+            f"      <SessionToken>{xml_escape(token)}</SessionToken>\n"
+            f"      <Expiration>{expiration.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>\n"
+            "    </Credentials>\n  </GetSessionTokenResult>\n"
+            f"  <ResponseMetadata>\n    <RequestId>{request_id}</RequestId>\n"
+            "  </ResponseMetadata>\n</GetSessionTokenResponse>\n"
+        ).encode()
+        return 200, self.error_headers(request_id), body
+
+    def respond_session(self, entry, body, request_id, session):
+        """A request signed by one of the proxy's sessions: checked as AWS checks it, then
+        re-signed with the session's long-term key K and sent to moto."""
+        entry["session_of"] = session["key"]
+        token = self.headers.get("X-Amz-Security-Token")
+        if token != session["token"]:
+            return self.refuse(
+                entry, request_id, "bad-token", 403, "InvalidClientTokenId", INVALID_TOKEN
+            )
+        if time.time() >= session["expires"]:
+            return self.refuse(
+                entry, request_id, "expired", 403, "ExpiredToken",
+                "The security token included in the request is expired",
+            )
+        auth = AUTH_RE.match(self.headers.get("Authorization", ""))
+        amz_date = self.headers.get("X-Amz-Date")
+        if auth is None or amz_date is None:
+            return self.refuse(
+                entry, request_id, "bad-signature", 403, "SignatureDoesNotMatch",
+                SIGNATURE_MISMATCH,
+            )
+        _, date, region, service, signed, signature = auth.groups()
+        signed = signed.split(";")
+        scope = f"{date}/{region}/{service}/aws4_request"
+        payload_hash = self.headers.get("X-Amz-Content-SHA256") or hashlib.sha256(body).hexdigest()
+        headers = list(self.headers.items())
+        want = sigv4_signature(
+            session["secret"], self.command, self.path, headers, signed, payload_hash,
+            amz_date, scope,
+        )
+        if not hmac.compare_digest(want, signature):
+            return self.refuse(
+                entry, request_id, "bad-signature", 403, "SignatureDoesNotMatch",
+                SIGNATURE_MISMATCH,
+            )
+        if entry["action"] == "GetSessionToken":
+            return self.refuse(
+                entry, request_id, "session-denied", 403, "AccessDenied",
+                "Cannot call GetSessionToken with session credentials",
+            )
+        # The same request signed by K: same date and scope, the session token gone.
+        signed = [n for n in signed if n != "x-amz-security-token"]
+        headers = [
+            (k, v) for k, v in headers
+            if k.lower() not in ("authorization", "x-amz-security-token")
+        ]
+        resigned = sigv4_signature(
+            session["key_secret"], self.command, self.path, headers, signed, payload_hash,
+            amz_date, scope,
+        )
+        headers.append((
+            "Authorization",
+            f"AWS4-HMAC-SHA256 Credential={session['key']}/{scope}, "
+            f"SignedHeaders={';'.join(signed)}, Signature={resigned}",
+        ))
+        entry["intervened"] = entry["intervened"] or "resigned"
+        return self.forward_to_moto(entry, body, headers)
 
     def fault_error(self, fault, entry):
         kind = fault["kind"]
@@ -572,12 +870,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rid = root.findtext(".//RequestId") or str(uuid.uuid4())
         return error_xml(service, code, message, rid, sender=(err.findtext("Type") != "Receiver"))
 
-    def forward(self, body):
+    def forward(self, body, headers=None):
+        """The request to moto, with its own headers or `headers` ((name, value) pairs)."""
         st = self.state
         conn = http.client.HTTPConnection(*hostport(st.moto_url), timeout=120)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
+            for k, v in headers if headers is not None else self.headers.items():
                 if k.lower() in ("transfer-encoding",):
                     continue
                 conn.putheader(k, v)

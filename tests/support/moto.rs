@@ -35,6 +35,12 @@
 //! own shape (`<ErrorResponse><Errors><Error>…`, no namespace). There is no root identity.
 //! moto accepts INACTIVE keys: the proxy refuses them (403 InvalidClientTokenId, AWS's shape).
 //!
+//! MFA sessions: moto's GetSessionToken answers with a fixed example key that nothing accepts.
+//! The proxy answers it itself once moto has accepted the long-term key's signature: its own
+//! `ASIA…` credentials, checked (token, SigV4 signature) on every later request and re-signed
+//! with the long-term key on the way to moto; the code is checked against `set_mfa_device`.
+//! The log shows the session's key id as the signer and the long-term key in `session_of`.
+//!
 //! Processes: moto and the proxy are children of the test process with a pipe as stdin; both
 //! exit when it closes (Drop, a panic's unwinding, or the test process dying by any signal),
 //! and Drop kills and reaps them as well.
@@ -254,6 +260,27 @@ pub struct KeyInfo {
     pub user: String,
 }
 
+/// Temporary credentials from GetSessionToken (the proxy's own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCredentials {
+    pub id: String,
+    pub secret: String,
+    pub token: String,
+    /// As the answer has it, e.g. `2026-11-26T17:00:00Z`.
+    pub expiration: String,
+}
+
+/// A session the proxy made (GET /__proxy/sessions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionInfo {
+    pub id: String,
+    /// The long-term key id it stands for.
+    pub key: String,
+    pub user: Option<String>,
+    pub serial: Option<String>,
+    pub expires_in: f64,
+}
+
 /// What GetCallerIdentity answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -296,6 +323,16 @@ pub struct LogEntry {
     pub new_key_status: Option<String>,
     /// The AccessKeyId of the key that a CreateAccessKey answer held.
     pub new_key: Option<String>,
+    /// GetSessionToken's SerialNumber.
+    pub serial_number: Option<String>,
+    /// GetSessionToken's MFA check: `ok`, `unchecked` (no device set), `none`, `incomplete`,
+    /// `bad-format`, `unknown-device`, `wrong-code` (never the code itself).
+    pub mfa: Option<String>,
+    /// The session key id (`ASIA…`) that a GetSessionToken answer held.
+    pub session: Option<String>,
+    /// For a request signed by a session: the long-term key id it stands for (which signed
+    /// what the proxy sent on to moto).
+    pub session_of: Option<String>,
 }
 
 impl LogEntry {
@@ -316,6 +353,10 @@ impl LogEntry {
             access_key_id: s("access_key_id"),
             new_key_status: s("new_key_status"),
             new_key: s("new_key"),
+            serial_number: s("serial_number"),
+            mfa: s("mfa"),
+            session: s("session"),
+            session_of: s("session_of"),
         }
     }
 
@@ -569,6 +610,37 @@ impl Moto {
         self.configure(&format!("{{\"hang_seconds\":{seconds}}}"));
     }
 
+    /// The MFA devices whose codes GetSessionToken checks: `(serial, code)` pairs (replacing
+    /// those set before). With none (the default and after `reset`), any six-digit code passes.
+    pub fn set_mfa_devices(&self, devices: &[(&str, &str)]) {
+        let members: Vec<String> = devices
+            .iter()
+            .map(|(serial, code)| format!("{}:{}", json::quote(serial), json::quote(code)))
+            .collect();
+        self.configure(&format!("{{\"mfa_devices\":{{{}}}}}", members.join(",")));
+    }
+
+    /// The sessions the proxy made (kept across `reset`), in no particular order.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        let j = self.proxy_json("GET", "/__proxy/sessions", "");
+        let Json::Obj(members) = j else {
+            panic!("GET /__proxy/sessions: not an object: {j:?}")
+        };
+        members
+            .into_iter()
+            .map(|(id, v)| {
+                let s = |k: &str| v.get(k).and_then(Json::as_str).map(str::to_string);
+                SessionInfo {
+                    id,
+                    key: s("key").unwrap_or_default(),
+                    user: s("user"),
+                    serial: s("serial"),
+                    expires_in: v.get("expires_in").and_then(Json::as_f64).unwrap_or(0.0),
+                }
+            })
+            .collect()
+    }
+
     pub fn add_fault(&self, fault: Fault) {
         self.proxy_json("POST", "/__proxy/faults", &fault.to_json());
     }
@@ -780,12 +852,28 @@ impl Moto {
         secret: &str,
         via_proxy: bool,
     ) -> (u16, String) {
+        self.signed_call_with_token(service, action, params, id, secret, None, via_proxy)
+    }
+
+    /// `signed_call` with a session token (sent and signed as X-Amz-Security-Token).
+    #[allow(clippy::too_many_arguments)]
+    pub fn signed_call_with_token(
+        &self,
+        service: &str,
+        action: &str,
+        params: &[(&str, &str)],
+        id: &str,
+        secret: &str,
+        token: Option<&str>,
+        via_proxy: bool,
+    ) -> (u16, String) {
         let params: Vec<String> = params
             .iter()
             .map(|(k, v)| format!("{}:{}", json::quote(k), json::quote(v)))
             .collect();
+        let token = token.map_or_else(|| "null".to_owned(), json::quote);
         let j = self.admin_ok(&format!(
-            "{{\"op\":\"call\",\"service\":{},\"action\":{},\"params\":{{{}}},\"id\":{},\"secret\":{},\"via_proxy\":{via_proxy}}}",
+            "{{\"op\":\"call\",\"service\":{},\"action\":{},\"params\":{{{}}},\"id\":{},\"secret\":{},\"token\":{token},\"via_proxy\":{via_proxy}}}",
             json::quote(service),
             json::quote(action),
             params.join(","),
@@ -800,6 +888,117 @@ impl Moto {
                 .unwrap_or("")
                 .to_string(),
         )
+    }
+
+    /// GetSessionToken signed by `key`, through the proxy, with `serial` and `code` where given
+    /// (900 s, as the program asks): the session, or the error (as `AwsError`).
+    pub fn get_session_token(
+        &self,
+        key: &AccessKey,
+        serial: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<SessionCredentials, AwsError> {
+        let mut params = vec![("DurationSeconds", "900")];
+        if let Some(s) = serial {
+            params.push(("SerialNumber", s));
+        }
+        if let Some(c) = code {
+            params.push(("TokenCode", c));
+        }
+        let (status, body) = self.signed_call(
+            "sts",
+            "GetSessionToken",
+            &params,
+            &key.id,
+            &key.secret,
+            true,
+        );
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            body.split_once(&open)
+                .and_then(|(_, rest)| rest.split_once(&format!("</{name}>")))
+                .map(|(v, _)| v.replace("&amp;", "&"))
+        };
+        if status != 200 {
+            return Err(AwsError {
+                status,
+                code: element("Code"),
+                message: element("Message").unwrap_or(body.clone()),
+            });
+        }
+        let get = |name: &str| {
+            element(name).unwrap_or_else(|| panic!("GetSessionToken: no {name} in {body}"))
+        };
+        Ok(SessionCredentials {
+            id: get("AccessKeyId"),
+            secret: get("SecretAccessKey"),
+            token: get("SessionToken"),
+            expiration: get("Expiration"),
+        })
+    }
+
+    /// Asserts the MFA path of a rotation of key `old` from the log: exactly one
+    /// GetSessionToken, signed by `old`, with `serial` and a code the proxy accepted; every IAM
+    /// call signed by that session (standing for `old`); CreateAccessKey made `new`, and every
+    /// GetCallerIdentity after it is signed by `new` itself; `old` signs nothing but STS calls.
+    /// The session's key id.
+    #[track_caller]
+    pub fn assert_rotated_through_a_session(&self, old: &str, serial: &str, new: &str) -> String {
+        let log = self.log();
+        let sessions: Vec<_> = log
+            .iter()
+            .filter(|e| e.action.as_deref() == Some("GetSessionToken"))
+            .collect();
+        assert_eq!(sessions.len(), 1, "one session: {log:#?}");
+        let s = sessions[0];
+        assert_eq!(s.key.as_deref(), Some(old), "made with the old key: {s:?}");
+        assert_eq!(s.serial_number.as_deref(), Some(serial), "{s:?}");
+        assert_eq!(
+            (s.status, s.mfa.as_deref()),
+            (Some(200), Some("ok")),
+            "{s:?}"
+        );
+        let session = s.session.clone().expect("the session's key id");
+        let iam: Vec<_> = log
+            .iter()
+            .filter(|e| e.service.as_deref() == Some("iam"))
+            .collect();
+        for e in &iam {
+            assert_eq!(
+                (e.key.as_deref(), e.session_of.as_deref(), e.status),
+                (Some(session.as_str()), Some(old), Some(200)),
+                "IAM calls are signed by the session: {e:?}"
+            );
+        }
+        let actions: Vec<_> = iam.iter().filter_map(|e| e.action.as_deref()).collect();
+        assert!(
+            actions.contains(&"ListAccessKeys") && actions.contains(&"CreateAccessKey"),
+            "{actions:?}"
+        );
+        let created = iam
+            .iter()
+            .find(|e| e.action.as_deref() == Some("CreateAccessKey"))
+            .expect("CreateAccessKey");
+        assert_eq!(created.new_key.as_deref(), Some(new));
+        let verifications: Vec<_> = log
+            .iter()
+            .filter(|e| e.seq > created.seq && e.action.as_deref() == Some("GetCallerIdentity"))
+            .collect();
+        assert!(
+            verifications.iter().any(|e| e.status == Some(200)),
+            "the new key was verified: {log:#?}"
+        );
+        assert!(
+            verifications.iter().all(|e| e.key.as_deref() == Some(new)),
+            "verified by the new key itself: {verifications:#?}"
+        );
+        assert!(
+            log.iter()
+                .filter(|e| e.key.as_deref() == Some(old))
+                .all(|e| e.service.as_deref() == Some("sts")),
+            "the old key signs STS calls only: {log:#?}"
+        );
+        session
     }
 
     /// The venv's `aws` CLI v1 with `key` in its environment and the proxy as endpoint

@@ -66,8 +66,9 @@ def _strip_ns(root):
     return root
 
 
-def sign(method, host, path, body, key, secret, service, region=REGION, now=None):
-    """SigV4 headers for a request with a form body (the query protocol)."""
+def sign(method, host, path, body, key, secret, service, region=REGION, now=None, token=None):
+    """SigV4 headers for a request with a form body (the query protocol); `token`: a session
+    token, sent and signed as X-Amz-Security-Token."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = now.strftime("%Y%m%d")
@@ -77,6 +78,8 @@ def sign(method, host, path, body, key, secret, service, region=REGION, now=None
         "host": host,
         "x-amz-date": amz_date,
     }
+    if token is not None:
+        headers["x-amz-security-token"] = token
     signed = sorted(headers)
     canonical = "\n".join(
         [
@@ -105,14 +108,14 @@ def sign(method, host, path, body, key, secret, service, region=REGION, now=None
     return headers
 
 
-def raw_call(endpoint, service, action, params, key=None, secret=None, timeout=30):
+def raw_call(endpoint, service, action, params, key=None, secret=None, timeout=30, token=None):
     """One query-protocol call; returns the HTTP status and the body (bytes)."""
     u = urllib.parse.urlsplit(endpoint)
     form = {"Action": action, "Version": VERSIONS[service]}
     form.update({k: v for k, v in params.items() if v is not None})
     body = urllib.parse.urlencode(form).encode()
     if key:
-        headers = sign("POST", u.netloc, "/", body, key, secret, service)
+        headers = sign("POST", u.netloc, "/", body, key, secret, service, token=token)
     else:
         # Unsigned: only for bootstrap, while moto's auth is still off. moto routes by the
         # credential scope, so sign with a dummy key all the same.

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Run a program in a pseudo-terminal, answer its questions, and report what it showed.
 
-    pty_run.py [--timeout S] [--expect REGEX [--send LINE]]... -- PROGRAM [ARG...]
+    pty_run.py [--timeout S] [--expect REGEX [--pause S] [--send LINE]]... -- PROGRAM [ARG...]
 
 The program gets a new session whose controlling terminal is the pty (80x24): its stdin, stdout
 and stderr are all the terminal, as in an interactive shell, so `isatty` is true for each and
 Ctrl-C (`--send $'\\x03'` with no newline: see below) reaches it as SIGINT.
 
 Each `--expect REGEX` waits until the output since the previous match matches REGEX (Python
-`re`, DOTALL), then its `--send LINE` (if any) is typed: LINE, then Enter. A LINE that is
-exactly `^C` is sent as the interrupt character instead, with no Enter. After the last step,
+`re`, DOTALL), then, after its `--pause S` seconds (if any: the output is read meanwhile, as a
+person reads before typing), its `--send LINE` (if any) is typed: LINE, then Enter. A LINE that
+is exactly `^C` is sent as the interrupt character instead, with no Enter. After the last step,
 everything the program writes is read until it exits.
 
 Prints one JSON object on stdout:
@@ -43,15 +44,18 @@ def main(argv):
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--expect", action="append", default=[])
     p.add_argument("--send", action="append", default=[])
+    p.add_argument("--pause", action="append", default=[], type=float)
     a = p.parse_args(own)
-    # Pair each --send with the --expect before it.
-    steps, sends = [], iter(a.send)
-    order = [x for x in own if x in ("--expect", "--send")]
+    # Pair each --send and --pause with the --expect before it.
+    steps, sends, pauses = [], iter(a.send), iter(a.pause)
+    order = [x for x in own if x in ("--expect", "--send", "--pause")]
     for kind in order:
         if kind == "--expect":
-            steps.append([None, None])
-        elif steps:
+            steps.append([None, None, 0.0])
+        elif steps and kind == "--send":
             steps[-1][1] = next(sends)
+        elif steps:
+            steps[-1][2] = next(pauses)
     for step, regex in zip(steps, a.expect):
         step[0] = re.compile(regex.encode(), re.DOTALL)
 
@@ -82,7 +86,7 @@ def main(argv):
         return True
 
     alive = True
-    for n, (regex, send) in enumerate(steps):
+    for n, (regex, send, pause) in enumerate(steps):
         while True:
             m = regex.search(bytes(out), seen)
             if m:
@@ -99,6 +103,9 @@ def main(argv):
             alive = read_some(min(left, 0.2))
         if timed_out:
             break
+        until = time.monotonic() + pause
+        while alive and time.monotonic() < until:
+            alive = read_some(max(0.0, min(until - time.monotonic(), 0.2)))
         if send is not None:
             if send == "^C":
                 os.write(fd, termios.tcgetattr(fd)[6][termios.VINTR])
