@@ -191,6 +191,8 @@ impl TaskOutcome {
             Self::NeedsConfirmation(_) => 252,
             Self::Failed { failure, .. } => match failure.class {
                 FailureClass::Usage => 252,
+                // A failure with a service's error code is a service error, whatever the code.
+                FailureClass::Other if failure.code.is_some() => 254,
                 FailureClass::Io | FailureClass::Other => 255,
                 _ => 254,
             },

@@ -440,6 +440,33 @@ fn limit_exceeded_stops_cleanly() {
 }
 
 #[test]
+fn a_service_error_of_any_code_exits_254() {
+    // 254 is "an AWS service error" whatever its code: one this tool has no class for too.
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let home = moto.home("", &creds);
+    moto.add_fault(Fault::new(
+        "ListAccessKeys",
+        FaultKind::Error {
+            status: 400,
+            code: "ValidationError".into(),
+            message: "1 validation error detected".into(),
+        },
+    ));
+    let out = run(&home, &[]);
+    assert_code(&out, 254);
+    assert!(
+        text(&out.stderr).contains(
+            "An error occurred (ValidationError) when calling the ListAccessKeys operation"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(home.credentials(), creds);
+}
+
+#[test]
 fn throttling_is_retried() {
     let moto = Moto::start();
     let k = moto.user_with_key("alice");

@@ -615,6 +615,8 @@ fn failure_status(f: &aws_rotate_keys::rotation::Failure) -> u8 {
     use aws_rotate_keys::rotation::FailureClass;
     match f.class {
         FailureClass::Usage => 252,
+        // A failure with a service's error code is a service error, whatever the code.
+        FailureClass::Other if f.code.is_some() => 254,
         FailureClass::Io | FailureClass::Other => 255,
         _ => 254,
     }
