@@ -12,7 +12,9 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::ini::parse::FastMap;
-use crate::ini::{CompactString, Document, Entry, FileKind, ParseError, Section, SectionKind};
+use crate::ini::{
+    CompactString, Document, Entry, FileKind, ParseError, RawEntry, Section, SectionKind,
+};
 use crate::key::{AccessKeyId, SecretAccessKey};
 use crate::plan::HeldKeys;
 
@@ -76,12 +78,11 @@ impl AwsFiles {
     pub fn holders(&self, id: &AccessKeyId) -> Vec<Holder> {
         let mut out = Vec::new();
         for file in [FileKind::Credentials, FileKind::Config] {
-            for section in self.document(file).key_holders(id) {
-                let line = section
-                    .entries
-                    .iter()
-                    .find(|e| e.key == "aws_access_key_id")
-                    .map_or(section.line, |e| e.line);
+            let doc = self.document(file);
+            for section in doc.key_holders(id) {
+                let line = doc
+                    .raw_entry(section, "aws_access_key_id")
+                    .map_or(section.line, |e| e.line());
                 out.push(Holder {
                     file,
                     section: section.header.clone(),
@@ -99,23 +100,21 @@ impl AwsFiles {
         for file in [FileKind::Credentials, FileKind::Config] {
             let doc = self.document(file);
             for section in doc.sections() {
-                let Some(e) = section.entry("aws_access_key_id") else {
+                let Some(e) = doc.raw_entry(section, "aws_access_key_id") else {
                     continue;
                 };
-                let Some(id) = AccessKeyId::new(&e.value) else {
+                let Some(id) = AccessKeyId::new(doc.raw_value(e)) else {
                     continue;
                 };
                 // The same rule as `Document::key_holders`: a session's keys are not a holder.
-                if doc.lookup(section, "aws_session_token").is_some()
-                    || doc.lookup(section, "aws_security_token").is_some()
-                {
+                if doc.has_session_token(section) {
                     continue;
                 }
                 ids.entry(id).or_default().push(Holder {
                     file,
                     section: section.header.clone(),
                     profile: profile_of(&section.kind),
-                    line: e.line,
+                    line: e.line(),
                 });
             }
         }
@@ -413,7 +412,7 @@ struct View<'a> {
     config: Option<&'a Section>,
     /// Per file (credentials, config): the entry each [`KNOWN`] setting reads, its section's own
     /// or else `[DEFAULT]`'s, as [`Document::lookup`] finds it.
-    found: [[Option<&'a Entry>; KNOWN.len()]; 2],
+    found: [[Option<&'a RawEntry>; KNOWN.len()]; 2],
 }
 
 impl<'a> View<'a> {
@@ -435,14 +434,14 @@ impl<'a> View<'a> {
             let Some(section) = section else {
                 return found;
             };
-            for e in &section.entries {
-                if let Some(i) = known(&e.key) {
+            for e in doc.raw_entries(section) {
+                if let Some(i) = known(e.key()) {
                     found[i] = Some(e);
                 }
             }
             for d in doc.defaults() {
-                for e in &d.entries {
-                    if let Some(i) = known(&e.key) {
+                for e in doc.raw_entries(d) {
+                    if let Some(i) = known(e.key()) {
                         found[i].get_or_insert(e);
                     }
                 }
@@ -462,7 +461,13 @@ impl<'a> View<'a> {
     }
 
     /// The profile's entry for `key` in one file (its own, else `[DEFAULT]`'s).
-    fn entry(&self, file: FileKind, key: &str) -> Option<&'a Entry> {
+    fn entry(&self, file: FileKind, key: &str) -> Option<Entry<'a>> {
+        let doc = self.files.document(file);
+        self.raw(file, key).map(|e| doc.view(e))
+    }
+
+    /// [`View::entry`] as stored (`key` lowercase).
+    fn raw(&self, file: FileKind, key: &str) -> Option<&'a RawEntry> {
         let f = match file {
             FileKind::Credentials => 0,
             FileKind::Config => 1,
@@ -471,7 +476,7 @@ impl<'a> View<'a> {
             return self.found[f][i];
         }
         let section = self.section(file)?;
-        self.files.document(file).lookup(section, key)
+        self.files.document(file).raw_lookup(section, key)
     }
 
     /// The profile's section in one file.
@@ -485,9 +490,12 @@ impl<'a> View<'a> {
     /// A setting as botocore sees it (the credentials file's value, else the config's), if it is
     /// not empty.
     fn setting(&self, key: &str) -> Option<&'a str> {
-        self.entry(FileKind::Credentials, key)
-            .or_else(|| self.entry(FileKind::Config, key))
-            .map(|e| e.value.as_str())
+        let value = |file| {
+            let doc = self.files.document(file);
+            self.raw(file, key).map(|e| doc.raw_value(e))
+        };
+        value(FileKind::Credentials)
+            .or_else(|| value(FileKind::Config))
             .filter(|v| !v.is_empty())
     }
 
@@ -580,13 +588,13 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
             "aws_secret_access_key continues on the next line; put it on one line",
         ));
     }
-    let Some(id) = AccessKeyId::new(&id_entry.value) else {
+    let Some(id) = AccessKeyId::new(id_entry.value) else {
         return Err(bad(
             id_entry.line,
             "aws_access_key_id is not a valid access key id",
         ));
     };
-    let Some(secret) = SecretAccessKey::new(secret_entry.value.as_str()) else {
+    let Some(secret) = SecretAccessKey::new(secret_entry.value) else {
         return Err(bad(
             secret_entry.line,
             "aws_secret_access_key is empty or not a valid secret",
@@ -594,7 +602,7 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
     };
     // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
     let section = match view.section(file) {
-        Some(s) if s.entry(KEY_ID).is_some() => s.header.clone(),
+        Some(s) if view.files.document(file).raw_entry(s, KEY_ID).is_some() => s.header.clone(),
         _ => CompactString::const_new("DEFAULT"),
     };
     let location = Holder {

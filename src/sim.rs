@@ -856,11 +856,10 @@ impl World {
                         let Some(s) = doc.sections().iter().find(|s| s.header == section) else {
                             continue;
                         };
-                        let Some(e) = s.entries.iter().find(|e| e.key == "aws_access_key_id")
-                        else {
+                        let Some(e) = doc.entry(s, "aws_access_key_id") else {
                             continue;
                         };
-                        let Some(held) = AccessKeyId::new(e.value.clone()) else {
+                        let Some(held) = AccessKeyId::new(e.value) else {
                             continue;
                         };
                         if !self.iam.verified.contains(&held) {
@@ -921,12 +920,7 @@ impl World {
             let Some(s) = doc.sections().iter().find(|s| s.header == section) else {
                 return Err(Violation(format!("section [{section}] disappeared")));
             };
-            let get = |k: &str| {
-                s.entries
-                    .iter()
-                    .find(|e| e.key == k)
-                    .map(|e| e.value.clone())
-            };
+            let get = |k: &str| doc.entry(s, k).map(|e| e.value);
             let (Some(id), Some(secret)) = (get("aws_access_key_id"), get("aws_secret_access_key"))
             else {
                 return Err(Violation(format!("[{section}] lost its keys")));

@@ -26,7 +26,7 @@ const DELIBERATE: &[(&str, &str)] = &[("bom-credentials", "basic-credentials")];
 // botocore's view of a document
 
 fn entry_json(e: &Entry) -> Value {
-    match &e.nested {
+    match e.nested {
         Some(pairs) => Value::Object(
             pairs
                 .iter()
@@ -42,7 +42,7 @@ fn section_json(doc: &Document, s: &Section) -> Value {
     Value::Object(
         doc.settings(s)
             .into_iter()
-            .map(|e| (e.key.to_string(), entry_json(e)))
+            .map(|e| (e.key.to_string(), entry_json(&e)))
             .collect(),
     )
 }
@@ -363,7 +363,7 @@ fn flat(doc: &Document) -> Vec<(String, String, String, Range<usize>, bool)> {
     doc.sections()
         .iter()
         .flat_map(|s| {
-            s.entries.iter().map(|e| {
+            doc.entries(s).map(|e| {
                 (
                     s.header.to_string(),
                     e.key.to_string(),
@@ -441,12 +441,12 @@ proptest! {
             let props = theirs.section(Some(header.as_str()));
             prop_assert!(props.is_some(), "rust-ini has no [{}]", header);
             let props = props.expect("checked");
-            prop_assert_eq!(ours.entries.len(), props.len());
-            prop_assert_eq!(ours.entries.len(), generated.settings.len());
-            for ((entry, set), span) in ours.entries.iter().zip(&generated.settings).zip(spans) {
-                prop_assert_eq!(&entry.key, &set.key);
-                prop_assert_eq!(Some(entry.value.as_str()), props.get(&set.key));
-                prop_assert_eq!(&entry.value, &set.value);
+            prop_assert_eq!(doc.entries(ours).len(), props.len());
+            prop_assert_eq!(doc.entries(ours).len(), generated.settings.len());
+            for ((entry, set), span) in doc.entries(ours).zip(&generated.settings).zip(spans) {
+                prop_assert_eq!(entry.key, &set.key);
+                prop_assert_eq!(Some(entry.value), props.get(&set.key));
+                prop_assert_eq!(entry.value, &set.value);
                 prop_assert_eq!(&entry.value_span, span);
                 prop_assert_eq!(&text[span.clone()], set.value.as_str());
                 prop_assert!(!entry.multiline);
@@ -456,7 +456,7 @@ proptest! {
         prop_assert_eq!(doc.profile_names(), names.iter().map(String::as_str).collect::<Vec<_>>());
         for s in &file.sections {
             for set in &s.settings {
-                let got = doc.get(&s.name, &set.key).map(|e| e.value.as_str());
+                let got = doc.get(&s.name, &set.key).map(|e| e.value);
                 prop_assert_eq!(got, Some(set.value.as_str()));
             }
         }
@@ -557,8 +557,8 @@ proptest! {
         // Byte for byte outside the spans.
         let mut spans: Vec<(Range<usize>, &str)> = Vec::new();
         for s in &expected_holders {
-            let id = s.entry("aws_access_key_id").expect("a holder has an id");
-            let secret = s.entry("aws_secret_access_key").expect("generated with a secret");
+            let id = before.entry(s, "aws_access_key_id").expect("a holder has an id");
+            let secret = before.entry(s, "aws_secret_access_key").expect("generated with a secret");
             spans.push((id.value_span.clone(), edit.to_id.as_str()));
             spans.push((secret.value_span.clone(), edit.to_secret.expose()));
         }
@@ -580,16 +580,16 @@ proptest! {
         for (a, b) in before.sections().iter().zip(after.sections()) {
             prop_assert_eq!(&a.header, &b.header);
             let holder = expected_holders.iter().any(|h| std::ptr::eq(*h, a));
-            prop_assert_eq!(a.entries.len(), b.entries.len());
-            for (x, y) in a.entries.iter().zip(&b.entries) {
-                prop_assert_eq!(&x.key, &y.key);
+            prop_assert_eq!(before.entries(a).len(), after.entries(b).len());
+            for (x, y) in before.entries(a).zip(after.entries(b)) {
+                prop_assert_eq!(x.key, y.key);
                 prop_assert_eq!(x.line, y.line);
-                let want = match (holder, x.key.as_str()) {
+                let want = match (holder, x.key) {
                     (true, "aws_access_key_id") => edit.to_id.as_str(),
                     (true, "aws_secret_access_key") => edit.to_secret.expose(),
-                    _ => x.value.as_str(),
+                    _ => x.value,
                 };
-                prop_assert_eq!(y.value.as_str(), want);
+                prop_assert_eq!(y.value, want);
             }
         }
     }
@@ -604,7 +604,7 @@ proptest! {
                         let _ = doc.get(name, "aws_access_key_id");
                     }
                     for s in doc.sections() {
-                        for e in &s.entries {
+                        for e in doc.entries(s) {
                             prop_assert!(t.get(e.value_span.clone()).is_some());
                         }
                     }
@@ -625,9 +625,9 @@ proptest! {
             let ids: std::collections::BTreeSet<AccessKeyId> = doc
                 .sections()
                 .iter()
-                .flat_map(|s| &s.entries)
+                .flat_map(|s| doc.entries(s))
                 .filter(|e| e.key == "aws_access_key_id")
-                .filter_map(|e| AccessKeyId::new(e.value.clone()))
+                .filter_map(|e| AccessKeyId::new(e.value))
                 .collect();
             for from in ids {
                 let edit = KeyEdit { from: from.clone(), ..key_edit("AKIA") };
@@ -643,8 +643,8 @@ proptest! {
                 };
                 let mut spans = Vec::new();
                 for h in &holders {
-                    let id = h.entry("aws_access_key_id").expect("a holder has an id");
-                    let secret = h.entry("aws_secret_access_key").expect("the edit did not refuse");
+                    let id = doc.entry(h, "aws_access_key_id").expect("a holder has an id");
+                    let secret = doc.entry(h, "aws_secret_access_key").expect("the edit did not refuse");
                     spans.push((id.value_span.clone(), edit.to_id.as_str()));
                     spans.push((secret.value_span.clone(), edit.to_secret.expose()));
                 }
@@ -776,18 +776,16 @@ fn rotate_a_key_shared_by_both_files() {
     let doc = Document::parse(FileKind::Credentials, &out).expect("parses");
     for p in ["default", "shared"] {
         assert_eq!(
-            doc.get(p, "aws_access_key_id").map(|e| e.value.as_str()),
+            doc.get(p, "aws_access_key_id").map(|e| e.value),
             Some("AKIANEWKEY0000000001")
         );
         assert_eq!(
-            doc.get(p, "aws_secret_access_key")
-                .map(|e| e.value.as_str()),
+            doc.get(p, "aws_secret_access_key").map(|e| e.value),
             Some("n3w/S3cret")
         );
     }
     assert_eq!(
-        doc.get("old-account", "aws_access_key_id")
-            .map(|e| e.value.as_str()),
+        doc.get("old-account", "aws_access_key_id").map(|e| e.value),
         Some("AKIAI44QH8DHBEXAMPLE")
     );
     assert_eq!(
@@ -801,8 +799,7 @@ fn rotate_a_key_shared_by_both_files() {
         .expect("holds the key");
     let doc = Document::parse(FileKind::Config, &out).expect("parses");
     assert_eq!(
-        doc.get("static", "aws_access_key_id")
-            .map(|e| e.value.as_str()),
+        doc.get("static", "aws_access_key_id").map(|e| e.value),
         Some("AKIANEWKEY0000000001")
     );
     assert_eq!(out.len(), config.len() - 40 + 10);

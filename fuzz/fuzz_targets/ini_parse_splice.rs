@@ -36,9 +36,9 @@ fn check(kind: FileKind, text: &str) {
     let ids: BTreeSet<AccessKeyId> = doc
         .sections()
         .iter()
-        .flat_map(|s| &s.entries)
+        .flat_map(|s| doc.entries(s))
         .filter(|e| e.key == "aws_access_key_id")
-        .filter_map(|e| AccessKeyId::new(e.value.clone()))
+        .filter_map(|e| AccessKeyId::new(e.value))
         .collect();
     for from in ids {
         let holders = doc.key_holders(&from);
@@ -63,7 +63,7 @@ fn check(kind: FileKind, text: &str) {
             "the new key is held by exactly the sections that held the old one"
         );
         assert!(after.key_holders(&from).is_empty(), "no section holds the old key any more");
-        if let Some(expected) = splice(text, &holders) {
+        if let Some(expected) = splice(&doc, &holders) {
             assert!(out == expected, "the edit changed bytes outside the id and secret values");
         }
     }
@@ -76,10 +76,11 @@ fn places(sections: &[&Section]) -> Vec<(usize, String)> {
 
 /// The input with each holder's own id and secret values replaced, or `None` where a holder has
 /// no secret entry of its own (what the edit does then is the edit's business).
-fn splice(text: &str, holders: &[&Section]) -> Option<String> {
+fn splice(doc: &Document, holders: &[&Section]) -> Option<String> {
+    let text = doc.text();
     let mut spans = Vec::new();
     for section in holders {
-        let value = |key: &str| section.entries.iter().find(|e| e.key == key);
+        let value = |key: &str| doc.entry(section, key);
         spans.push((value("aws_access_key_id")?.value_span.clone(), NEW_ID));
         spans.push((value("aws_secret_access_key")?.value_span.clone(), NEW_SECRET));
     }

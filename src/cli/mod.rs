@@ -198,7 +198,7 @@ fn settings(cli: &Cli, files: &AwsFiles, config_path: &std::path::Path) -> Resul
     // Only the profile sets it: the aws CLI has no option or variable for it.
     let timestamps = match files.config.get(first, "cli_timestamp_format") {
         None => output::TimestampFormat::Iso8601,
-        Some(e) => output::TimestampFormat::parse(&e.value).ok_or_else(|| {
+        Some(e) => output::TimestampFormat::parse(e.value).ok_or_else(|| {
             let hint = if e.value == "none" {
                 " (`none` is the aws CLI v1's name for `wire`)"
             } else {

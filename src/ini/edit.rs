@@ -69,13 +69,13 @@ impl KeyEdit {
         }
         let mut splices: Vec<(Range<usize>, &str)> = Vec::with_capacity(holders.len() * 2);
         for section in holders {
-            let Some(id) = section.entry("aws_access_key_id") else {
+            let Some(id) = doc.entry(section, "aws_access_key_id") else {
                 continue; // a holder has one by definition
             };
             if id.multiline {
                 return Err(EditError::Multiline { line: id.line });
             }
-            let Some(secret) = section.entry("aws_secret_access_key") else {
+            let Some(secret) = doc.entry(section, "aws_secret_access_key") else {
                 return Err(EditError::MissingSecret {
                     section: section.header.to_string(),
                     line: id.line,
@@ -178,8 +178,7 @@ mod tests {
         );
         let doc = Document::parse(FileKind::Config, &out).expect("parses");
         assert_eq!(
-            doc.get("default", "aws_access_key_id")
-                .map(|e| e.value.as_str()),
+            doc.get("default", "aws_access_key_id").map(|e| e.value),
             Some(NEW)
         );
     }

@@ -88,6 +88,8 @@ pub struct Document {
     kind: FileKind,
     text: String,
     sections: Vec<Section>,
+    /// Every section's entries, in file order: a section holds a range of them.
+    entries: Vec<RawEntry>,
     /// Profile name -> index of the section botocore uses for it (the later one).
     profiles: parse::NameIndex,
     /// For each profile, in the file order of its first section: the section botocore uses.
@@ -111,7 +113,8 @@ pub enum SectionKind {
     Other,
 }
 
-/// One `[...]` section.
+/// One `[...]` section. Its entries are read through its [`Document`]: [`Document::entries`],
+/// [`Document::entry`].
 #[derive(Debug, Clone)]
 pub struct Section {
     /// The text between the brackets, as configparser reads it.
@@ -120,19 +123,19 @@ pub struct Section {
     pub line: usize,
     /// What the header names.
     pub kind: SectionKind,
-    /// Its `key = value` entries, in file order.
-    pub entries: Vec<Entry>,
+    /// Its entries: a range of [`Document`]'s.
+    entries: Range<u32>,
 }
 
-/// One `key = value` (or `key: value`) entry.
+/// One `key = value` (or `key: value`) entry, as a [`Document`] gives it out.
 ///
 /// Its `Debug` output leaves out the value (and the nested values): it may be a secret.
-#[derive(Clone)]
-pub struct Entry {
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
     /// Lowercased and trimmed, as configparser's `optionxform`.
-    pub key: CompactString,
+    pub key: &'a str,
     /// The value botocore reads: continuation lines joined with `\n`, stripped.
-    pub value: CompactString,
+    pub value: &'a str,
     /// 1-based line of the key.
     pub line: usize,
     /// Byte range in the text of the value on the key's own line (stripped); empty where the
@@ -143,14 +146,57 @@ pub struct Entry {
     /// For `s3 =` followed by indented `key = value` lines: the nested pairs, keys as written,
     /// a repeated key with its later value. (`None` also for a bad block in `[DEFAULT]` that no
     /// section reads, which botocore never parses.)
-    pub nested: Option<Vec<(String, String)>>,
+    pub nested: Option<&'a [(String, String)]>,
 }
 
-impl fmt::Debug for Entry {
+/// An entry as a [`Document`] stores it: 48 bytes, with no string of its own for a value that
+/// fits on its line (the value is a span of the text). A large file holds tens of thousands of
+/// these, and its parse costs as much in the memory it touches as in instructions.
+#[derive(Clone)]
+pub(crate) struct RawEntry {
+    key: CompactString,
+    /// The value's span on the key's line.
+    start: u32,
+    len: u32,
+    line: u32,
+    /// Set once a continuation line follows.
+    more: Option<Box<Continued>>,
+}
+
+/// A value that continues on later lines.
+#[derive(Clone)]
+struct Continued {
+    /// The whole value, lines joined with `\n`.
+    value: String,
+    /// Its nested pairs, if it is a well-formed nested block.
+    nested: Option<Vec<(String, String)>>,
+}
+
+impl RawEntry {
+    /// The (lowercased) key.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// 1-based line of the key.
+    pub(crate) fn line(&self) -> usize {
+        self.line as usize
+    }
+
+    /// Whether continuation lines follow.
+    pub(crate) fn multiline(&self) -> bool {
+        self.more.is_some()
+    }
+
+    fn span(&self) -> Range<usize> {
+        self.start as usize..self.start as usize + self.len as usize
+    }
+}
+
+impl fmt::Debug for Entry<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nested: Option<Vec<&str>> = self
             .nested
-            .as_ref()
             .map(|pairs| pairs.iter().map(|(k, _)| k.as_str()).collect());
         f.debug_struct("Entry")
             .field("key", &self.key)
@@ -169,14 +215,15 @@ impl fmt::Debug for Document {
             .field("kind", &self.kind)
             .field("text", &format_args!("<{} bytes>", self.text.len()))
             .field("sections", &self.sections)
+            .field(
+                "entries",
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| self.view(e))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
-    }
-}
-
-impl Section {
-    /// The section's own entry for `key` (lowercase, as stored), ignoring `[DEFAULT]`.
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.key == key)
     }
 }
 
@@ -217,6 +264,11 @@ pub enum ParseErrorKind {
     /// More sections than the reader indexes (over four billion: a file of many gigabytes).
     #[error("too many sections; split the file")]
     TooManySections,
+    /// A file of 4 GiB or more (the reader keeps positions in 32 bits).
+    #[error(
+        "the file is 4 GiB or larger; no aws file is that large, check that it is the right file"
+    )]
+    TooLarge,
     /// A nested block (`s3 =` then indented lines) with a line that has no `=`.
     #[error("a nested setting without '='")]
     BadNested,
@@ -290,28 +342,46 @@ impl Document {
             .find(|s| matches!(&s.kind, SectionKind::Services(n) if n == name))
     }
 
+    /// A section's own entries, in file order. `section` must come from this document.
+    pub fn entries<'a>(
+        &'a self,
+        section: &Section,
+    ) -> impl DoubleEndedIterator<Item = Entry<'a>> + ExactSizeIterator {
+        self.raw_entries(section).iter().map(|e| self.view(e))
+    }
+
+    /// A section's own entry for `key` (lowercase, as stored), ignoring `[DEFAULT]`. `section`
+    /// must come from this document.
+    pub fn entry<'a>(&'a self, section: &Section, key: &str) -> Option<Entry<'a>> {
+        self.raw_entry(section, key).map(|e| self.view(e))
+    }
+
     /// A profile's setting: its own entry, else `[DEFAULT]`'s, as configparser does.
-    pub fn get(&self, profile: &str, key: &str) -> Option<&Entry> {
+    pub fn get(&self, profile: &str, key: &str) -> Option<Entry<'_>> {
         self.lookup(self.profile_section(profile)?, key)
     }
 
     /// A section's setting as configparser reads it: its own entry, else `[DEFAULT]`'s. `key` is
     /// lowercased first, as configparser's `get` does. `section` must come from this document.
-    pub fn lookup<'a>(&'a self, section: &'a Section, key: &str) -> Option<&'a Entry> {
-        let key = option_key(key);
-        section
-            .entry(&key)
-            .or_else(|| self.defaults().find_map(|d| d.entry(&key)))
+    pub fn lookup<'a>(&'a self, section: &Section, key: &str) -> Option<Entry<'a>> {
+        self.raw_lookup(section, &option_key(key))
+            .map(|e| self.view(e))
     }
 
     /// Every setting a section reads, as configparser's `options()` lists them: its own entries in
     /// file order, then the `[DEFAULT]` ones it does not override. `section` must come from this
     /// document.
-    pub fn settings<'a>(&'a self, section: &'a Section) -> Vec<&'a Entry> {
-        let mut all: Vec<&Entry> = section.entries.iter().collect();
+    pub fn settings<'a>(&'a self, section: &Section) -> Vec<Entry<'a>> {
+        let own = self.raw_entries(section);
+        let mut all: Vec<Entry<'a>> = own.iter().map(|e| self.view(e)).collect();
         if section.kind != SectionKind::Defaults {
             for d in self.defaults() {
-                all.extend(d.entries.iter().filter(|e| section.entry(&e.key).is_none()));
+                all.extend(
+                    self.raw_entries(d)
+                        .iter()
+                        .filter(|e| !own.iter().any(|o| o.key == e.key))
+                        .map(|e| self.view(e)),
+                );
             }
         }
         all
@@ -327,16 +397,61 @@ impl Document {
         self.sections
             .iter()
             .filter(|s| {
-                s.entry("aws_access_key_id")
-                    .is_some_and(|e| e.value == id.as_str())
-                    && self.lookup(s, "aws_session_token").is_none()
-                    && self.lookup(s, "aws_security_token").is_none()
+                self.raw_entry(s, "aws_access_key_id")
+                    .is_some_and(|e| self.raw_value(e) == id.as_str())
+                    && !self.has_session_token(s)
             })
             .collect()
     }
 
+    /// Whether a section reads an `aws_session_token` or `aws_security_token` (see
+    /// [`Document::key_holders`]).
+    pub(crate) fn has_session_token(&self, section: &Section) -> bool {
+        self.raw_lookup(section, "aws_session_token").is_some()
+            || self.raw_lookup(section, "aws_security_token").is_some()
+    }
+
     pub(crate) fn defaults(&self) -> impl Iterator<Item = &Section> {
         self.defaults.iter().map(|&i| &self.sections[i])
+    }
+
+    /// A section's stored entries.
+    pub(crate) fn raw_entries(&self, section: &Section) -> &[RawEntry] {
+        let Range { start, end } = section.entries;
+        self.entries
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    /// A section's own stored entry for `key` (as stored: lowercase).
+    pub(crate) fn raw_entry(&self, section: &Section, key: &str) -> Option<&RawEntry> {
+        self.raw_entries(section).iter().find(|e| e.key == key)
+    }
+
+    /// [`Document::lookup`] for a key already lowercase, on the stored entries.
+    pub(crate) fn raw_lookup(&self, section: &Section, key: &str) -> Option<&RawEntry> {
+        self.raw_entry(section, key)
+            .or_else(|| self.defaults().find_map(|d| self.raw_entry(d, key)))
+    }
+
+    /// A stored entry's value. `e` must come from this document.
+    pub(crate) fn raw_value<'a>(&'a self, e: &'a RawEntry) -> &'a str {
+        match &e.more {
+            Some(more) => &more.value,
+            None => self.text.get(e.span()).unwrap_or_default(),
+        }
+    }
+
+    /// A stored entry as the public [`Entry`]. `e` must come from this document.
+    pub(crate) fn view<'a>(&'a self, e: &'a RawEntry) -> Entry<'a> {
+        Entry {
+            key: &e.key,
+            value: self.raw_value(e),
+            line: e.line(),
+            value_span: e.span(),
+            multiline: e.multiline(),
+            nested: e.more.as_ref().and_then(|m| m.nested.as_deref()),
+        }
     }
 }
 
@@ -368,11 +483,19 @@ mod tests {
     }
 
     fn value<'a>(doc: &'a Document, profile: &str, key: &str) -> Option<&'a str> {
-        doc.get(profile, key).map(|e| e.value.as_str())
+        doc.get(profile, key).map(|e| e.value)
     }
 
     fn id(s: &str) -> AccessKeyId {
         AccessKeyId::new(s).expect("valid id")
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_stored_entry_is_48_bytes() {
+        // A 10,000-profile file stores about 35,000 of them: their size is most of a parse's
+        // memory, and the pages it touches are much of its time (benches/plan.rs).
+        assert_eq!(std::mem::size_of::<RawEntry>(), 48);
     }
 
     #[test]
@@ -381,11 +504,8 @@ mod tests {
         let doc = creds(text);
         let s = doc.profile_section("default").expect("a profile");
         assert_eq!((s.header.as_str(), s.line), ("default", 1));
-        let e = &s.entries[1];
-        assert_eq!(
-            (e.key.as_str(), e.value.as_str(), e.line),
-            ("region", "us-east-1", 3)
-        );
+        let e = doc.entries(s).nth(1).expect("two entries");
+        assert_eq!((e.key, e.value, e.line), ("region", "us-east-1", 3));
         assert_eq!(&text[e.value_span.clone()], "us-east-1");
         assert!(!e.multiline && e.nested.is_none());
         assert_eq!(doc.text(), text);
@@ -499,7 +619,7 @@ mod tests {
         assert_eq!(doc.profile_names(), ["default", "p"]);
         let other = &doc.sections()[3];
         assert_eq!(other.kind, SectionKind::Other);
-        let keys: Vec<&str> = doc.settings(other).iter().map(|e| e.key.as_str()).collect();
+        let keys: Vec<&str> = doc.settings(other).iter().map(|e| e.key).collect();
         assert_eq!(keys, ["region", "output"]);
         let p = doc.profile_section("p").expect("a profile");
         assert_eq!(doc.lookup(p, "region").map(|e| e.line), Some(2));

@@ -2,17 +2,20 @@
 //! settings, then botocore's `raw_config_parse` (nested blocks) and `build_profile_map` (what a
 //! header names), followed step by step.
 //!
-//! It walks the text once, keeping byte spans into it; the only allocations are the owned header,
-//! key and value strings a [`Section`] or [`Entry`] holds, each section's entry vector (exactly
-//! sized), and two index tables of plain integers. For a large file the pages it touches cost as
-//! much as the instructions, hence the exact sizes. It does no I/O and must not panic on any
+//! It walks the text once, keeping byte spans into it; the only allocations are the header and
+//! key strings too long to be stored inline, the values that continue on later lines, one vector
+//! of sections and one of entries (sized from a count of `[` and `=`), and two index tables of
+//! plain integers. For a large file the pages it touches cost as much as the instructions, hence
+//! the small entries and the exact sizes. It does no I/O and must not panic on any
 //! `&str`: every index it takes comes from a search in the same text.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{CompactString, py};
-use super::{Document, Entry, FileKind, ParseError, ParseErrorKind, Section, SectionKind};
+use super::{
+    Continued, Document, FileKind, ParseError, ParseErrorKind, RawEntry, Section, SectionKind,
+};
 
 /// configparser's `default_section`.
 const DEFAULTSECT: &str = "DEFAULT";
@@ -197,6 +200,13 @@ type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// Reads `text` as botocore does. See the module docs of [`super`] for the rules.
 pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
+    // Spans and lines are kept in 32 bits.
+    if u32::try_from(text.len()).is_err() {
+        return Err(ParseError {
+            line: 1,
+            kind: ParseErrorKind::TooLarge,
+        });
+    }
     let mut reader = Reader::new(kind, text);
     let bytes = text.as_bytes();
     // The BOM is skipped, not stripped: spans keep pointing into the original text.
@@ -279,10 +289,10 @@ struct Reader<'t> {
     pending_blanks: usize,
     /// The current entry's first piece was empty, so its value is a nested block if it continues.
     opt_may_nest: bool,
-    /// The entries of the current section, moved into it (in a vector of exactly their number)
-    /// when the next header comes: a section's vector would otherwise keep room it never uses,
-    /// and a big file pays for every page it touches.
-    scratch: Vec<Entry>,
+    /// Every section's entries, in file order.
+    entries: Vec<RawEntry>,
+    /// Where the current section's entries start in [`Reader::entries`].
+    section_start: usize,
     /// The headers seen (never `DEFAULT`): strict mode refuses a second one. Unused for a
     /// credentials file, where [`Reader::profiles`] does the same.
     headers: NameIndex,
@@ -302,11 +312,11 @@ struct Reader<'t> {
     cur_has_empty_key: bool,
     /// The first non-fatal error: configparser collects them and raises at the end.
     deferred: Option<ParseError>,
-    /// For nested blocks with a line that has no `=`: (section, entry) -> that line.
-    bad_nested: FastMap<(usize, usize), usize>,
-    /// (section, entry) of every value that is a nested block (it starts with a line break), so
-    /// that finding them needs no second pass over every entry of a large file.
-    nested_blocks: Vec<(usize, usize)>,
+    /// For nested blocks with a line that has no `=`: entry -> that line.
+    bad_nested: FastMap<usize, usize>,
+    /// Every entry whose value is a nested block (it starts with a line break), so that finding
+    /// them needs no second pass over every entry of a large file.
+    nested_blocks: Vec<usize>,
 }
 
 impl<'t> Reader<'t> {
@@ -315,17 +325,21 @@ impl<'t> Reader<'t> {
         // that a large file does not rehash and copy its way up. A `[` in a value or comment
         // wastes a slot.
         let guess = count_byte(text.as_bytes(), b'[');
+        // Likewise, nearly every entry has a `=`.
+        let entries = count_byte(text.as_bytes(), b'=');
         Self {
             kind,
             text,
             sections: Vec::with_capacity(guess),
+            entries: Vec::with_capacity(entries),
+            section_start: 0,
             cur: None,
             opt: None,
             indent_level: 0,
             pending_blanks: 0,
             opt_may_nest: false,
-            scratch: Vec::new(),
-            headers: NameIndex::with_capacity(guess),
+            // Only headers that are no profile's (and profiles named twice) go in here: few.
+            headers: NameIndex::default(),
             profiles: NameIndex::with_capacity(guess),
             profile_order: Vec::new(),
             replaced_profile: false,
@@ -343,7 +357,8 @@ impl<'t> Reader<'t> {
     fn line(&mut self, lineno: usize, start: usize, end: usize) -> Result<(), ParseError> {
         let text = self.text;
         let raw = &text[start..end];
-        let value = py::strip(raw);
+        let unindented = py::lstrip(raw);
+        let value = py::rstrip(unindented);
         // Full-line comments only (`line.strip().startswith(prefix)`), so indented ones too.
         let comment = value.starts_with('#') || value.starts_with(';');
         if value.is_empty() || comment {
@@ -353,11 +368,11 @@ impl<'t> Reader<'t> {
             }
             return Ok(());
         }
-        let lead = raw.len() - py::lstrip(raw).len();
+        let lead = raw.len() - unindented.len();
         let indent = raw[..lead].chars().count();
-        if let (Some(section), Some(entry)) = (self.cur, self.opt) {
+        if let (Some(_), Some(entry)) = (self.cur, self.opt) {
             if indent > self.indent_level {
-                self.continuation(lineno, section, entry, value);
+                self.continuation(lineno, entry, value);
                 return Ok(());
             }
         }
@@ -391,11 +406,15 @@ impl<'t> Reader<'t> {
             });
         }
         // The value's span: past the delimiter and the whitespace after it (to the end of the
-        // line for an empty value), then the stripped value.
-        let after_delim = start + lead + delim + 1;
-        let after = &text[after_delim..end];
-        let stripped = py::strip(after);
-        let span_start = after_delim + (after.len() - py::lstrip(after).len());
+        // line for an empty value), then the stripped value. `value` is the stripped line, so
+        // what follows its delimiter needs only its left side stripped.
+        let after = &value[delim + 1..];
+        let stripped = py::lstrip(after);
+        let span_start = if stripped.is_empty() {
+            end
+        } else {
+            start + lead + delim + 1 + (after.len() - stripped.len())
+        };
         let span = span_start..span_start + stripped.len();
         self.pending_blanks = 0;
         if key.is_empty() {
@@ -405,36 +424,44 @@ impl<'t> Reader<'t> {
             return Ok(());
         }
         self.remember_key(section, &key);
-        self.opt = Some(self.scratch.len());
+        self.opt = Some(self.entries.len());
         self.opt_may_nest = stripped.is_empty();
-        self.scratch.push(Entry {
+        // The text is under 4 GiB (checked first), so positions and line numbers fit.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.entries.push(RawEntry {
             key,
-            value: CompactString::new(stripped),
-            line: lineno,
-            value_span: span,
-            multiline: false,
-            nested: None,
+            start: narrow(span.start),
+            len: narrow(span.len()),
+            line: narrow(lineno),
+            more: None,
         });
         Ok(())
     }
 
     /// A line indented deeper than the key line: one more line of the current value.
-    fn continuation(&mut self, lineno: usize, section: usize, entry: usize, piece: &str) {
-        let Some(e) = self.scratch.get_mut(entry) else {
+    fn continuation(&mut self, lineno: usize, entry: usize, piece: &str) {
+        let text = self.text;
+        let Some(e) = self.entries.get_mut(entry) else {
             return;
         };
-        if self.opt_may_nest && !e.multiline {
+        if self.opt_may_nest && e.more.is_none() {
             // Its value starts with a line break now: a nested block.
-            self.nested_blocks.push((section, entry));
+            self.nested_blocks.push(entry);
         }
+        let span = e.span();
+        let more = e.more.get_or_insert_with(|| {
+            Box::new(Continued {
+                value: text.get(span).unwrap_or_default().to_owned(),
+                nested: None,
+            })
+        });
         for _ in 0..=self.pending_blanks {
-            e.value.push('\n');
+            more.value.push('\n');
         }
-        e.value.push_str(piece);
-        e.multiline = true;
+        more.value.push_str(piece);
         self.pending_blanks = 0;
         if self.opt_may_nest && !nested_piece_ok(piece) {
-            self.bad_nested.entry((section, entry)).or_insert(lineno);
+            self.bad_nested.entry(entry).or_insert(lineno);
         }
     }
 
@@ -461,11 +488,13 @@ impl<'t> Reader<'t> {
             self.defaults.push(index);
         }
         self.cur = Some(index);
+        self.section_start = self.entries.len();
+        let at = u32::try_from(self.section_start).unwrap_or(u32::MAX);
         self.sections.push(Section {
             header: CompactString::new(header),
             line: lineno,
             kind,
-            entries: Vec::new(),
+            entries: at..at,
         });
         let sections = &self.sections;
         let repeated = match (&sections[index].kind, self.kind) {
@@ -519,11 +548,16 @@ impl<'t> Reader<'t> {
         Ok(())
     }
 
-    /// Moves the current section's entries into it.
+    /// Gives the current section its entries: those since its header.
     fn close_section(&mut self) {
         if let Some(section) = self.cur.and_then(|i| self.sections.get_mut(i)) {
-            section.entries = self.scratch.drain(..).collect();
+            section.entries.end = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         }
+    }
+
+    /// The current section's entries so far.
+    fn current(&self) -> &[RawEntry] {
+        self.entries.get(self.section_start..).unwrap_or_default()
     }
 
     fn defer(&mut self, line: usize, kind: ParseErrorKind) {
@@ -542,8 +576,9 @@ impl<'t> Reader<'t> {
         if key.is_empty() {
             return self.cur_has_empty_key;
         }
-        if self.scratch.len() <= SMALL_SECTION {
-            self.scratch.iter().any(|e| e.key == key)
+        let entries = self.current();
+        if entries.len() <= SMALL_SECTION {
+            entries.iter().any(|e| e.key == key)
         } else {
             self.big_section_keys.contains(key)
         }
@@ -558,7 +593,7 @@ impl<'t> Reader<'t> {
             self.cur_has_empty_key = true;
             return;
         }
-        let entries = &self.scratch;
+        let entries = self.entries.get(self.section_start..).unwrap_or_default();
         if entries.len() == SMALL_SECTION {
             self.big_section_keys
                 .extend(entries.iter().map(|e| e.key.clone()));
@@ -590,6 +625,7 @@ impl<'t> Reader<'t> {
             kind: self.kind,
             text: self.text.to_owned(),
             sections: self.sections,
+            entries: self.entries,
             profiles: self.profiles,
             profile_order: self.profile_order,
             defaults: self.defaults,
@@ -603,12 +639,12 @@ impl<'t> Reader<'t> {
         if !self.bad_nested.is_empty() {
             self.first_bad_nested()?;
         }
-        for &(i, j) in &self.nested_blocks {
-            if self.bad_nested.contains_key(&(i, j)) {
+        for &i in &self.nested_blocks {
+            if self.bad_nested.contains_key(&i) {
                 continue;
             }
-            if let Some(e) = self.sections.get_mut(i).and_then(|s| s.entries.get_mut(j)) {
-                e.nested = Some(parse_nested(&e.value));
+            if let Some(more) = self.entries.get_mut(i).and_then(|e| e.more.as_mut()) {
+                more.nested = Some(parse_nested(&more.value));
             }
         }
         Ok(())
@@ -616,26 +652,30 @@ impl<'t> Reader<'t> {
 
     /// The bad nested block botocore trips on first, if any section reads one.
     fn first_bad_nested(&self) -> Result<(), ParseError> {
+        let entries = |s: &Section| {
+            let (start, end) = (s.entries.start as usize, s.entries.end as usize);
+            (start..end).zip(self.entries.get(start..end).unwrap_or_default())
+        };
         // Nested blocks of [DEFAULT] are only read through a section that inherits them.
         let mut bad_defaults: Vec<(&str, usize)> = Vec::new();
         for &i in &self.defaults {
-            for (j, e) in self.sections[i].entries.iter().enumerate() {
-                if let Some(&line) = self.bad_nested.get(&(i, j)) {
+            for (j, e) in entries(&self.sections[i]) {
+                if let Some(&line) = self.bad_nested.get(&j) {
                     bad_defaults.push((&e.key, line));
                 }
             }
         }
-        for (i, s) in self.sections.iter().enumerate() {
+        for s in &self.sections {
             if s.kind == SectionKind::Defaults {
                 continue;
             }
-            for j in 0..s.entries.len() {
-                if let Some(&line) = self.bad_nested.get(&(i, j)) {
+            for (j, _) in entries(s) {
+                if let Some(&line) = self.bad_nested.get(&j) {
                     return Err(bad_nested(line));
                 }
             }
             for &(key, line) in &bad_defaults {
-                if s.entry(key).is_none() {
+                if !entries(s).any(|(_, e)| e.key == key) {
                     return Err(bad_nested(line));
                 }
             }

@@ -93,11 +93,13 @@ fn is_newer_uppercase(c: char) -> bool {
 /// them and they are kept. (Marks assigned after Unicode 14 could still change a final sigma's
 /// context; no real key holds one.)
 pub(super) fn lower(s: &str) -> CompactString {
+    // One pass for the common case: ASCII with no capital.
+    if !s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        return CompactString::new(s);
+    }
     if s.is_ascii() {
         let mut out = CompactString::new(s);
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            out.make_ascii_lowercase();
-        }
+        out.make_ascii_lowercase();
         return out;
     }
     if !s.chars().any(is_newer_uppercase) {
