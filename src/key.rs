@@ -23,7 +23,7 @@ impl AccessKeyId {
     /// that test servers with other id shapes still work).
     pub fn new(id: impl AsRef<str>) -> Option<Self> {
         let id = id.as_ref();
-        let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
+        let ok = !id.is_empty() && id.len() <= 128 && all_graphic(id.as_bytes());
         // Real ids (20 characters) are kept inline: copying one allocates nothing.
         ok.then(|| Self(CompactString::new(id)))
     }
@@ -40,6 +40,29 @@ impl fmt::Display for AccessKeyId {
     }
 }
 
+/// Whether every byte is printable ASCII other than a space (`u8::is_ascii_graphic`), eight bytes
+/// at a time: `--all-profiles` checks every id and secret of the files.
+fn all_graphic(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Per byte, on its low seven bits (no carry crosses into the next byte): the high bit
+        // of `from_bang` is set from '!' up, that of `from_del` at DEL (0x7f).
+        let low = x & LOWS;
+        let from_bang = low + ONES * (0x80 - u64::from(b'!'));
+        let from_del = low + ONES; // 0x7f + 1 reaches the high bit
+        if (x | !from_bang | from_del) & HIGHS != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(u8::is_ascii_graphic)
+}
+
 /// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretAccessKey(String);
@@ -52,7 +75,7 @@ impl SecretAccessKey {
         // value and ends it at a line break.
         // Real secrets are printable ASCII without spaces: checked a byte at a time first.
         let ok = !secret.is_empty()
-            && (secret.bytes().all(|b| b.is_ascii_graphic())
+            && (all_graphic(secret.as_bytes())
                 || (secret.trim() == secret && !secret.chars().any(|c| c.is_control())));
         ok.then_some(Self(secret))
     }
@@ -193,6 +216,24 @@ pub struct KeyMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_graphic_is_the_bytewise_rule() {
+        for c in 0..=255u8 {
+            for len in 1..=17 {
+                for at in 0..len {
+                    let mut bytes = vec![b'K'; len];
+                    bytes[at] = c;
+                    assert_eq!(
+                        all_graphic(&bytes),
+                        c.is_ascii_graphic(),
+                        "{c:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert!(all_graphic(b""));
+    }
 
     #[test]
     fn secrets_never_print() {

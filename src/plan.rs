@@ -411,12 +411,20 @@ fn decide_inner(
         Target::Profiles(c) => {
             let Some(meta) = find(&c.access_key_id) else {
                 return Err(PlanError::KeyNotListed {
-                    profile: c.profiles.first().cloned().unwrap_or_default(),
+                    profile: c
+                        .profiles
+                        .first()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
                     key: c.access_key_id.clone(),
                     user: user.clone(),
                 });
             };
-            (c.profiles.clone(), Some(meta), c.holders.clone())
+            (
+                c.profiles.iter().map(|p| p.to_string()).collect(),
+                Some(meta),
+                c.holders.clone(),
+            )
         }
         Target::User(_) => (Vec::new(), None, Vec::new()),
     };

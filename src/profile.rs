@@ -259,9 +259,9 @@ pub enum ProfileError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// The profile asked for.
-    pub profile: String,
+    pub profile: CompactString,
     /// The profile whose keys are used (differs from `profile` after a `source_profile` chain).
-    pub holder: String,
+    pub holder: CompactString,
     /// The key id.
     pub access_key_id: AccessKeyId,
     /// The secret.
@@ -293,8 +293,8 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                     .or_else(|| View::new(files, profile).setting("mfa_serial"))
                     .map(str::to_owned);
                 return Ok(Resolved {
-                    profile: profile.to_owned(),
-                    holder: current,
+                    profile: CompactString::new(profile),
+                    holder: CompactString::from(current),
                     mfa_serial,
                     ..found
                 });
@@ -307,8 +307,8 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                         Some(found) => {
                             let mfa_serial = view.setting("mfa_serial").map(str::to_owned);
                             return Ok(Resolved {
-                                profile: profile.to_owned(),
-                                holder: current,
+                                profile: CompactString::new(profile),
+                                holder: CompactString::from(current),
                                 mfa_serial,
                                 ..found
                             });
@@ -435,13 +435,13 @@ impl<'a> View<'a> {
                 return found;
             };
             for e in doc.raw_entries(section) {
-                if let Some(i) = known(e.key()) {
+                if let Some(i) = known(doc.raw_key(e)) {
                     found[i] = Some(e);
                 }
             }
             for d in doc.defaults() {
                 for e in doc.raw_entries(d) {
-                    if let Some(i) = known(e.key()) {
+                    if let Some(i) = known(doc.raw_key(e)) {
                         found[i].get_or_insert(e);
                     }
                 }
@@ -612,8 +612,8 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
         line: id_entry.line,
     };
     Ok(Some(Class::Static(Resolved {
-        profile: profile.to_owned(),
-        holder: profile.to_owned(),
+        profile: CompactString::new(profile),
+        holder: CompactString::new(profile),
         access_key_id: id,
         secret,
         location,
@@ -636,9 +636,9 @@ pub enum Selection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// The profiles of the run that use this key, in the order asked.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// The profile whose keys sign the IAM calls.
-    pub holder: String,
+    pub holder: CompactString,
     /// The key.
     pub access_key_id: AccessKeyId,
     /// Its secret.
@@ -747,6 +747,11 @@ fn select_by(
         }
         Selection::All => {
             let (credentials, config) = (&files.credentials, &files.config);
+            // At most one skip or candidate per profile: no vector grows by copying itself.
+            let most = credentials.profile_count() + config.profile_count();
+            out.skipped.reserve(most);
+            out.candidates.reserve(most);
+            index.reserve(most);
             let views = credentials
                 .profiles()
                 .map(|(name, s)| View::with(files, name, Some(s), config.profile_section(name)))

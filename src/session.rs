@@ -463,14 +463,17 @@ impl Session {
     fn queue(&mut self, selected: Selected) {
         self.skipped = selected.skipped;
         for c in selected.candidates {
-            if c.profiles.iter().all(|p| self.handled_profiles.contains(p)) {
+            if c.profiles
+                .iter()
+                .all(|p| self.handled_profiles.contains(p.as_str()))
+            {
                 continue;
             }
             self.tasks.push(Task {
-                profiles: c.profiles.clone(),
+                profiles: c.profiles.iter().map(|p| p.to_string()).collect(),
                 key: Some(c.access_key_id.clone()),
                 signer: Signer::Static {
-                    profile: Some(c.holder.clone()),
+                    profile: Some(c.holder.to_string()),
                     access_key_id: c.access_key_id.clone(),
                     secret: c.secret.clone(),
                     mfa_serial: c.mfa_serial.clone(),

@@ -48,8 +48,8 @@ fn holder(file: FileKind, profile: &str, line: usize) -> Holder {
 /// The profiles `profiles` hold key `key_id` (in the credentials file).
 fn candidate(key_id: &str, profiles: &[&str]) -> Candidate {
     Candidate {
-        profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
-        holder: profiles[0].to_owned(),
+        profiles: profiles.iter().map(|&p| p.into()).collect(),
+        holder: profiles[0].into(),
         access_key_id: id(key_id),
         secret: SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").expect("valid"),
         holders: profiles

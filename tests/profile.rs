@@ -619,7 +619,10 @@ region = us-west-2
     let groups: Vec<(Vec<String>, String)> = sel
         .candidates
         .iter()
-        .map(|c| (c.profiles.clone(), c.access_key_id.to_string()))
+        .map(|c| {
+            let profiles = c.profiles.iter().map(|p| p.to_string()).collect();
+            (profiles, c.access_key_id.to_string())
+        })
         .collect();
     assert_eq!(
         groups,

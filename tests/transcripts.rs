@@ -136,8 +136,8 @@ impl World {
     fn candidate(&self, key: &str, profiles: &[&str]) -> Candidate {
         let key = id(key);
         Candidate {
-            profiles: profiles.iter().map(|p| (*p).to_owned()).collect(),
-            holder: profiles[0].to_owned(),
+            profiles: profiles.iter().map(|&p| p.into()).collect(),
+            holder: profiles[0].into(),
             secret: secret(self.secret_of(&key).expect("the candidate's key exists")),
             holders: self.held().remove(&key).unwrap_or_default(),
             access_key_id: key,

@@ -687,7 +687,7 @@ async fn status(
     let mut worst = 0u8;
     for c in &selected.candidates {
         let signer = Signer::Static {
-            profile: Some(c.holder.clone()),
+            profile: Some(c.holder.to_string()),
             access_key_id: c.access_key_id.clone(),
             secret: c.secret.clone(),
             mfa_serial: c.mfa_serial.clone(),

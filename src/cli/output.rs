@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
+use aws_rotate_keys::ini::CompactString;
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
 use aws_rotate_keys::profile::Holder;
 use aws_rotate_keys::render::{self, OutputFormat, Query, Style};
@@ -352,7 +353,7 @@ pub(crate) struct KeyAnswers {
 /// profile's own section holds the key. `Due` only with `--older-than`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn status_rows(
-    profiles: &[String],
+    profiles: &[CompactString],
     holders: &[Holder],
     access_key_id: &AccessKeyId,
     answers: &KeyAnswers,
@@ -389,7 +390,7 @@ pub(crate) fn status_rows(
         key.insert("Error".into(), json!(e));
     }
     let mut rows = Vec::new();
-    for p in profiles {
+    for p in profiles.iter().map(CompactString::as_str) {
         // The files where this profile's own section holds the key.
         let mut in_files: Vec<String> = Vec::new();
         for h in holders.iter().filter(|h| h.profile.as_deref() == Some(p)) {

@@ -149,35 +149,35 @@ pub struct Entry<'a> {
     pub nested: Option<&'a [(String, String)]>,
 }
 
-/// An entry as a [`Document`] stores it: 48 bytes, with no string of its own for a value that
-/// fits on its line (the value is a span of the text). A large file holds tens of thousands of
-/// these, and its parse costs as much in the memory it touches as in instructions.
+/// An entry as a [`Document`] stores it: 32 bytes, with no string of its own where the key is
+/// written in lowercase and the value fits on its line (both are spans of the text). A large
+/// file holds tens of thousands of these, and its parse costs as much in the memory it touches
+/// as in instructions.
 #[derive(Clone)]
 pub(crate) struct RawEntry {
-    key: CompactString,
+    /// The key's span, as written (right-stripped).
+    key_start: u32,
+    key_len: u32,
     /// The value's span on the key's line.
     start: u32,
     len: u32,
     line: u32,
-    /// Set once a continuation line follows.
-    more: Option<Box<Continued>>,
+    /// What the text alone does not give: rare.
+    more: Option<Box<Extra>>,
 }
 
-/// A value that continues on later lines.
-#[derive(Clone)]
-struct Continued {
-    /// The whole value, lines joined with `\n`.
-    value: String,
-    /// Its nested pairs, if it is a well-formed nested block.
+/// The part of an entry that is not a span of the text.
+#[derive(Clone, Default)]
+struct Extra {
+    /// The key lowercased, where that changed it.
+    key: Option<CompactString>,
+    /// The whole value, lines joined with `\n`, once a continuation line follows.
+    value: Option<String>,
+    /// Its nested pairs, if the value is a well-formed nested block.
     nested: Option<Vec<(String, String)>>,
 }
 
 impl RawEntry {
-    /// The (lowercased) key.
-    pub(crate) fn key(&self) -> &str {
-        &self.key
-    }
-
     /// 1-based line of the key.
     pub(crate) fn line(&self) -> usize {
         self.line as usize
@@ -185,11 +185,31 @@ impl RawEntry {
 
     /// Whether continuation lines follow.
     pub(crate) fn multiline(&self) -> bool {
-        self.more.is_some()
+        self.more.as_ref().is_some_and(|m| m.value.is_some())
     }
 
-    fn span(&self) -> Range<usize> {
+    pub(super) fn span(&self) -> Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
+    }
+
+    /// The key (lowercased), given the document's text.
+    pub(super) fn key_in<'a>(&'a self, text: &'a str) -> &'a str {
+        match self.more.as_ref().and_then(|m| m.key.as_deref()) {
+            Some(key) => key,
+            None => {
+                let start = self.key_start as usize;
+                text.get(start..start + self.key_len as usize)
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    /// The value, given the document's text.
+    fn value_in<'a>(&'a self, text: &'a str) -> &'a str {
+        match self.more.as_ref().and_then(|m| m.value.as_deref()) {
+            Some(value) => value,
+            None => text.get(self.span()).unwrap_or_default(),
+        }
     }
 }
 
@@ -305,6 +325,11 @@ impl Document {
         self.profiles().map(|(name, _)| name).collect()
     }
 
+    /// How many profiles this file defines.
+    pub fn profile_count(&self) -> usize {
+        self.profile_order.len()
+    }
+
     /// Each profile this file defines, in the file order of its first section, with the
     /// section botocore uses for it (as [`Document::profile_section`] finds it).
     pub fn profiles(&self) -> impl Iterator<Item = (&str, &Section)> {
@@ -379,7 +404,10 @@ impl Document {
                 all.extend(
                     self.raw_entries(d)
                         .iter()
-                        .filter(|e| !own.iter().any(|o| o.key == e.key))
+                        .filter(|e| {
+                            let key = self.raw_key(e);
+                            !own.iter().any(|o| self.raw_key(o) == key)
+                        })
                         .map(|e| self.view(e)),
                 );
             }
@@ -407,8 +435,13 @@ impl Document {
     /// Whether a section reads an `aws_session_token` or `aws_security_token` (see
     /// [`Document::key_holders`]).
     pub(crate) fn has_session_token(&self, section: &Section) -> bool {
-        self.raw_lookup(section, "aws_session_token").is_some()
-            || self.raw_lookup(section, "aws_security_token").is_some()
+        let token = |s: &Section| {
+            self.raw_entries(s).iter().any(|e| {
+                let key = self.raw_key(e);
+                key == "aws_session_token" || key == "aws_security_token"
+            })
+        };
+        token(section) || self.defaults().any(token)
     }
 
     pub(crate) fn defaults(&self) -> impl Iterator<Item = &Section> {
@@ -425,7 +458,9 @@ impl Document {
 
     /// A section's own stored entry for `key` (as stored: lowercase).
     pub(crate) fn raw_entry(&self, section: &Section, key: &str) -> Option<&RawEntry> {
-        self.raw_entries(section).iter().find(|e| e.key == key)
+        self.raw_entries(section)
+            .iter()
+            .find(|e| self.raw_key(e) == key)
     }
 
     /// [`Document::lookup`] for a key already lowercase, on the stored entries.
@@ -436,16 +471,18 @@ impl Document {
 
     /// A stored entry's value. `e` must come from this document.
     pub(crate) fn raw_value<'a>(&'a self, e: &'a RawEntry) -> &'a str {
-        match &e.more {
-            Some(more) => &more.value,
-            None => self.text.get(e.span()).unwrap_or_default(),
-        }
+        e.value_in(&self.text)
+    }
+
+    /// A stored entry's key (lowercased). `e` must come from this document.
+    pub(crate) fn raw_key<'a>(&'a self, e: &'a RawEntry) -> &'a str {
+        e.key_in(&self.text)
     }
 
     /// A stored entry as the public [`Entry`]. `e` must come from this document.
     pub(crate) fn view<'a>(&'a self, e: &'a RawEntry) -> Entry<'a> {
         Entry {
-            key: &e.key,
+            key: self.raw_key(e),
             value: self.raw_value(e),
             line: e.line(),
             value_span: e.span(),
@@ -457,11 +494,7 @@ impl Document {
 
 /// A key as configparser's `optionxform` stores it, borrowing when it already is.
 fn option_key(key: &str) -> Cow<'_, str> {
-    if key.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        Cow::Owned(py::lower(key).into_string())
-    } else {
-        Cow::Borrowed(key)
-    }
+    py::lower(key)
 }
 
 #[cfg(test)]
@@ -492,10 +525,10 @@ mod tests {
 
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_stored_entry_is_48_bytes() {
+    fn a_stored_entry_is_32_bytes() {
         // A 10,000-profile file stores about 35,000 of them: their size is most of a parse's
         // memory, and the pages it touches are much of its time (benches/plan.rs).
-        assert_eq!(std::mem::size_of::<RawEntry>(), 48);
+        assert_eq!(std::mem::size_of::<RawEntry>(), 32);
     }
 
     #[test]

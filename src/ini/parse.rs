@@ -9,12 +9,13 @@
 //! the small entries and the exact sizes. It does no I/O and must not panic on any
 //! `&str`: every index it takes comes from a search in the same text.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{CompactString, py};
 use super::{
-    Continued, Document, FileKind, ParseError, ParseErrorKind, RawEntry, Section, SectionKind,
+    Document, Extra, FileKind, ParseError, ParseErrorKind, RawEntry, Section, SectionKind,
 };
 
 /// configparser's `default_section`.
@@ -395,13 +396,14 @@ impl<'t> Reader<'t> {
         if delim == 0 {
             self.defer(lineno, ParseErrorKind::EmptyKey);
         }
-        let key = py::lower(py::rstrip(&value[..delim]));
+        let written = py::rstrip(&value[..delim]);
+        let key = py::lower(written);
         if self.has_key(section, &key) {
             return Err(ParseError {
                 line: lineno,
                 kind: ParseErrorKind::DuplicateKey {
                     section: self.sections[section].header.to_string(),
-                    key: key.into_string(),
+                    key: key.into_owned(),
                 },
             });
         }
@@ -428,12 +430,21 @@ impl<'t> Reader<'t> {
         self.opt_may_nest = stripped.is_empty();
         // The text is under 4 GiB (checked first), so positions and line numbers fit.
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let more = match key {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(key) => Some(Box::new(Extra {
+                key: Some(CompactString::from(key)),
+                ..Extra::default()
+            })),
+        };
         self.entries.push(RawEntry {
-            key,
+            // `value` starts at `start + lead`, and the key at its start.
+            key_start: narrow(start + lead),
+            key_len: narrow(written.len()),
             start: narrow(span.start),
             len: narrow(span.len()),
             line: narrow(lineno),
-            more: None,
+            more,
         });
         Ok(())
     }
@@ -444,21 +455,19 @@ impl<'t> Reader<'t> {
         let Some(e) = self.entries.get_mut(entry) else {
             return;
         };
-        if self.opt_may_nest && e.more.is_none() {
+        if self.opt_may_nest && !e.multiline() {
             // Its value starts with a line break now: a nested block.
             self.nested_blocks.push(entry);
         }
         let span = e.span();
-        let more = e.more.get_or_insert_with(|| {
-            Box::new(Continued {
-                value: text.get(span).unwrap_or_default().to_owned(),
-                nested: None,
-            })
-        });
+        let more = e.more.get_or_insert_with(Box::default);
+        let value = more
+            .value
+            .get_or_insert_with(|| text.get(span).unwrap_or_default().to_owned());
         for _ in 0..=self.pending_blanks {
-            more.value.push('\n');
+            value.push('\n');
         }
-        more.value.push_str(piece);
+        value.push_str(piece);
         self.pending_blanks = 0;
         if self.opt_may_nest && !nested_piece_ok(piece) {
             self.bad_nested.entry(entry).or_insert(lineno);
@@ -578,7 +587,7 @@ impl<'t> Reader<'t> {
         }
         let entries = self.current();
         if entries.len() <= SMALL_SECTION {
-            entries.iter().any(|e| e.key == key)
+            entries.iter().any(|e| e.key_in(self.text) == key)
         } else {
             self.big_section_keys.contains(key)
         }
@@ -595,8 +604,11 @@ impl<'t> Reader<'t> {
         }
         let entries = self.entries.get(self.section_start..).unwrap_or_default();
         if entries.len() == SMALL_SECTION {
-            self.big_section_keys
-                .extend(entries.iter().map(|e| e.key.clone()));
+            self.big_section_keys.extend(
+                entries
+                    .iter()
+                    .map(|e| CompactString::new(e.key_in(self.text))),
+            );
         }
         if entries.len() >= SMALL_SECTION {
             self.big_section_keys.insert(CompactString::new(key));
@@ -644,7 +656,7 @@ impl<'t> Reader<'t> {
                 continue;
             }
             if let Some(more) = self.entries.get_mut(i).and_then(|e| e.more.as_mut()) {
-                more.nested = Some(parse_nested(&more.value));
+                more.nested = more.value.as_deref().map(parse_nested);
             }
         }
         Ok(())
@@ -661,7 +673,7 @@ impl<'t> Reader<'t> {
         for &i in &self.defaults {
             for (j, e) in entries(&self.sections[i]) {
                 if let Some(&line) = self.bad_nested.get(&j) {
-                    bad_defaults.push((&e.key, line));
+                    bad_defaults.push((e.key_in(self.text), line));
                 }
             }
         }
@@ -675,7 +687,7 @@ impl<'t> Reader<'t> {
                 }
             }
             for &(key, line) in &bad_defaults {
-                if !entries(s).any(|(_, e)| e.key == key) {
+                if !entries(s).any(|(_, e)| e.key_in(self.text) == key) {
                     return Err(bad_nested(line));
                 }
             }

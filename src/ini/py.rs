@@ -5,6 +5,8 @@
 //! These are plain functions on `&str`: no allocation except where a new string is the result, no
 //! I/O, and no panics on any input.
 
+use std::borrow::Cow;
+
 use super::CompactString;
 
 /// Python's `str.isspace()` (also `str.strip()` with no argument and `re`'s `\s` on `str`).
@@ -92,29 +94,58 @@ fn is_newer_uppercase(c: char) -> bool {
 /// only the letters of [`is_newer_uppercase`] differ, so the text is lowercased in pieces between
 /// them and they are kept. (Marks assigned after Unicode 14 could still change a final sigma's
 /// context; no real key holds one.)
-pub(super) fn lower(s: &str) -> CompactString {
-    // One pass for the common case: ASCII with no capital.
-    if !s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        return CompactString::new(s);
+pub(super) fn lower(s: &str) -> Cow<'_, str> {
+    if plain_lowercase(s.as_bytes()) {
+        return Cow::Borrowed(s);
     }
     if s.is_ascii() {
-        let mut out = CompactString::new(s);
-        out.make_ascii_lowercase();
-        return out;
+        return Cow::Owned(s.to_ascii_lowercase());
     }
-    if !s.chars().any(is_newer_uppercase) {
-        return CompactString::from(s.to_lowercase());
+    let lowered = if s.chars().any(is_newer_uppercase) {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(i) = rest.find(is_newer_uppercase) {
+            out.push_str(&rest[..i].to_lowercase());
+            let c = rest[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[i + c.len_utf8()..];
+        }
+        out.push_str(&rest.to_lowercase());
+        out
+    } else {
+        s.to_lowercase()
+    };
+    if lowered == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(lowered)
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(is_newer_uppercase) {
-        out.push_str(&rest[..i].to_lowercase());
-        let c = rest[i..].chars().next().unwrap_or_default();
-        out.push(c);
-        rest = &rest[i + c.len_utf8()..];
+}
+
+/// Whether `bytes` holds only ASCII with no capital letter (so `lower` leaves it as it is).
+/// Eight bytes at a time: every key of a file goes through here.
+fn plain_lowercase(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Per byte, on its low seven bits (no carry can cross into the next byte): the high
+        // bit of `from_a` is set from 'A' up, that of `past_z` from '[' up.
+        let low = x & LOWS;
+        let from_a = low + ONES * (0x80 - u64::from(b'A'));
+        let past_z = low + ONES * (0x80 - u64::from(b'['));
+        if (x | (from_a & !past_z)) & HIGHS != 0 {
+            return false;
+        }
     }
-    out.push_str(&rest.to_lowercase());
-    CompactString::from(out)
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b.is_ascii() && !b.is_ascii_uppercase())
 }
 
 /// Why [`shlex_split`] failed: unbalanced quotes or a trailing backslash, where Python raises
@@ -214,6 +245,32 @@ pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_lowercase_is_the_bytewise_rule() {
+        let bytewise = |b: &[u8]| b.iter().all(|&c| c.is_ascii() && !c.is_ascii_uppercase());
+        let alphabet: Vec<u8> = (0..=255).collect();
+        for &c in &alphabet {
+            for len in 1..=17 {
+                for at in 0..len {
+                    let mut bytes = vec![b'k'; len];
+                    bytes[at] = c;
+                    assert_eq!(
+                        plain_lowercase(&bytes),
+                        bytewise(&bytes),
+                        "{c:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert!(plain_lowercase(b""));
+        assert!(matches!(lower("aws_access_key_id"), Cow::Borrowed(_)));
+        assert!(
+            matches!(lower("\u{e9}t\u{e9}"), Cow::Borrowed(_)),
+            "lowercase already"
+        );
+        assert!(matches!(lower("Region"), Cow::Owned(ref s) if s == "region"));
+    }
 
     #[test]
     fn whitespace_is_pythons() {
