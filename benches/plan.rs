@@ -132,13 +132,17 @@ fn decide(c: Candidate, user: &Identity, held: &HeldKeys) -> Decision {
     )
 }
 
-/// (a) Parse both files.
+/// (a) Parse both files, from the texts as the shell holds them once read (a copy of each is
+/// made, untimed, before every run: [`AwsFiles::parse_owned`] keeps them instead of copying).
 #[divan::bench(args = SIZES, sample_count = 10, sample_size = 1)]
 fn parse(bencher: Bencher, n: usize) {
     let (config, credentials) = files(n);
     bencher
         .counter(bytes(&config, &credentials))
-        .bench(|| AwsFiles::parse(black_box(&config), black_box(&credentials)).expect("parses"));
+        .with_inputs(|| (config.clone(), credentials.clone()))
+        .bench_values(|(config, credentials)| {
+            AwsFiles::parse_owned(black_box(config), black_box(credentials)).expect("parses")
+        });
 }
 
 /// (b) Parse, resolve every profile (`--all-profiles`), and plan the rotations of one user's keys.
@@ -146,24 +150,28 @@ fn parse(bencher: Bencher, n: usize) {
 fn parse_select_all_decide(bencher: Bencher, n: usize) {
     let (config, credentials) = files(n);
     let alice = Identity::from_arn("arn:aws:iam::123456789012:user/user0").expect("a user ARN");
-    bencher.counter(bytes(&config, &credentials)).bench(|| {
-        let files = AwsFiles::parse(black_box(&config), black_box(&credentials)).expect("parses");
-        let held = files.held_keys();
-        let selected =
-            profile::select_held(&files, &Selection::All, &held).expect("--all-profiles");
-        let mut rotations = 0;
-        for c in selected.candidates {
-            let index: usize = c.access_key_id.as_str()[4..]
-                .parse()
-                .expect("generated ids are numbered");
-            if user_of(index) != 0 {
-                continue;
+    bencher
+        .counter(bytes(&config, &credentials))
+        .with_inputs(|| (config.clone(), credentials.clone()))
+        .bench_values(|(config, credentials)| {
+            let files =
+                AwsFiles::parse_owned(black_box(config), black_box(credentials)).expect("parses");
+            let held = files.held_keys();
+            let selected =
+                profile::select_held(&files, &Selection::All, &held).expect("--all-profiles");
+            let mut rotations = 0;
+            for c in selected.candidates {
+                let index: usize = c.access_key_id.as_str()[4..]
+                    .parse()
+                    .expect("generated ids are numbered");
+                if user_of(index) != 0 {
+                    continue;
+                }
+                let d = decide(c, &alice, &held);
+                rotations += usize::from(matches!(d, Decision::Rotate(_)));
             }
-            let d = decide(c, &alice, &held);
-            rotations += usize::from(matches!(d, Decision::Rotate(_)));
-        }
-        rotations
-    });
+            rotations
+        });
 }
 
 /// (c) Parse, resolve one named profile (`plan -p NAME`: a role chain to a key in the config
@@ -174,14 +182,18 @@ fn parse_select_one_decide(bencher: Bencher, n: usize) {
     let alice = Identity::from_arn("arn:aws:iam::123456789012:user/user0").expect("a user ARN");
     let i = (n / 2) / 8 * 8 + 2;
     let selection = Selection::Profiles(vec![format!("p{i:06}")]);
-    bencher.counter(bytes(&config, &credentials)).bench(|| {
-        let files = AwsFiles::parse(black_box(&config), black_box(&credentials)).expect("parses");
-        let mut selected = profile::select(&files, &selection).expect("resolves");
-        let c = selected.candidates.pop().expect("one candidate");
-        let d = decide(c, &alice, &files.held_keys());
-        assert!(matches!(d, Decision::Rotate(_)));
-        d
-    });
+    bencher
+        .counter(bytes(&config, &credentials))
+        .with_inputs(|| (config.clone(), credentials.clone()))
+        .bench_values(|(config, credentials)| {
+            let files =
+                AwsFiles::parse_owned(black_box(config), black_box(credentials)).expect("parses");
+            let mut selected = profile::select(&files, &selection).expect("resolves");
+            let c = selected.candidates.pop().expect("one candidate");
+            let d = decide(c, &alice, &files.held_keys());
+            assert!(matches!(d, Decision::Rotate(_)));
+            d
+        });
 }
 
 /// (d) Resolve one named profile (a role chain to a key in the config file) in parsed files.

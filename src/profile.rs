@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::ini::parse::FastMap;
 use crate::ini::{
-    CompactString, Document, Entry, FileKind, ParseError, RawEntry, Section, SectionKind,
+    CompactString, Document, Entry, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind,
+    known,
 };
 use crate::key::{AccessKeyId, SecretAccessKey};
 use crate::plan::HeldKeys;
@@ -40,8 +41,18 @@ pub struct FileError {
 impl AwsFiles {
     /// Parses both texts.
     pub fn parse(config: &str, credentials: &str) -> Result<Self, FileError> {
-        let parse =
-            |file, text| Document::parse(file, text).map_err(|error| FileError { file, error });
+        Self::parse_owned(config.to_owned(), credentials.to_owned())
+    }
+
+    /// [`AwsFiles::parse`] of texts the caller gives up (see [`Document::parse_owned`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`AwsFiles::parse`].
+    pub fn parse_owned(config: String, credentials: String) -> Result<Self, FileError> {
+        let parse = |file, text| {
+            Document::parse_owned(file, text).map_err(|error| FileError { file, error })
+        };
         Ok(Self {
             config: parse(FileKind::Config, config)?,
             credentials: parse(FileKind::Credentials, credentials)?,
@@ -363,45 +374,6 @@ enum Class {
     Other(ProfileKind),
 }
 
-/// The settings that classifying and resolving a profile read, in the order of [`known`].
-const KNOWN: [&str; 14] = [
-    KEY_ID,
-    SECRET,
-    "aws_session_token",
-    "aws_security_token",
-    "web_identity_token_file",
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-    "login_session",
-    "credential_process",
-    "mfa_serial",
-];
-
-/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length).
-fn known(key: &str) -> Option<usize> {
-    Some(match key {
-        KEY_ID => 0,
-        SECRET => 1,
-        "aws_session_token" => 2,
-        "aws_security_token" => 3,
-        "web_identity_token_file" => 4,
-        "role_arn" => 5,
-        "source_profile" => 6,
-        "credential_source" => 7,
-        "sso_session" => 8,
-        "sso_start_url" => 9,
-        "sso_account_id" => 10,
-        "login_session" => 11,
-        "credential_process" => 12,
-        "mfa_serial" => 13,
-        _ => return None,
-    })
-}
-
 /// One profile's sections in both files, found once, and its [`KNOWN`] settings found in one
 /// scan of each: classifying a profile reads a dozen settings, and `--all-profiles` classifies
 /// every profile.
@@ -435,13 +407,13 @@ impl<'a> View<'a> {
                 return found;
             };
             for e in doc.raw_entries(section) {
-                if let Some(i) = known(doc.raw_key(e)) {
+                if let Some(i) = e.known() {
                     found[i] = Some(e);
                 }
             }
             for d in doc.defaults() {
                 for e in doc.raw_entries(d) {
-                    if let Some(i) = known(doc.raw_key(e)) {
+                    if let Some(i) = e.known() {
                         found[i].get_or_insert(e);
                     }
                 }
@@ -812,18 +784,5 @@ impl Selected {
             holders,
             mfa_serial: r.mfa_serial,
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_settings_and_their_places_agree() {
-        for (i, key) in KNOWN.iter().enumerate() {
-            assert_eq!(known(key), Some(i), "{key}");
-        }
-        assert_eq!(known("region"), None);
     }
 }

@@ -268,8 +268,8 @@ fn read_files(paths: &files::Paths) -> Result<(String, String)> {
     Ok((config, credentials))
 }
 
-fn parse_files(paths: &files::Paths, config: &str, credentials: &str) -> Result<AwsFiles> {
-    AwsFiles::parse(config, credentials).map_err(|e| {
+fn parse_files(paths: &files::Paths, config: String, credentials: String) -> Result<AwsFiles> {
+    AwsFiles::parse_owned(config, credentials).map_err(|e| {
         let path = paths.of(e.file);
         exit(
             253,
@@ -293,7 +293,7 @@ async fn run(cli: Cli) -> Result<u8> {
         return install_alias(&paths);
     }
     let (config, credentials) = read_files(&paths)?;
-    let files = parse_files(&paths, &config, &credentials)?;
+    let files = parse_files(&paths, config, credentials)?;
     let settings = settings(&cli, &files, &paths.config)?;
     if settings.conn.no_verify_ssl {
         warn(format_args!(

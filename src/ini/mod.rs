@@ -149,6 +149,46 @@ pub struct Entry<'a> {
     pub nested: Option<&'a [(String, String)]>,
 }
 
+/// The settings that classifying and resolving a profile read, in the order of [`known`]. The
+/// parser tags each entry with its place here, so that finding one compares a byte, not a string.
+pub(crate) const KNOWN: [&str; 14] = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "web_identity_token_file",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "login_session",
+    "credential_process",
+    "mfa_serial",
+];
+
+/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length).
+pub(crate) fn known(key: &str) -> Option<usize> {
+    Some(match key {
+        "aws_access_key_id" => 0,
+        "aws_secret_access_key" => 1,
+        "aws_session_token" => 2,
+        "aws_security_token" => 3,
+        "web_identity_token_file" => 4,
+        "role_arn" => 5,
+        "source_profile" => 6,
+        "credential_source" => 7,
+        "sso_session" => 8,
+        "sso_start_url" => 9,
+        "sso_account_id" => 10,
+        "login_session" => 11,
+        "credential_process" => 12,
+        "mfa_serial" => 13,
+        _ => return None,
+    })
+}
+
 /// An entry as a [`Document`] stores it: 32 bytes, with no string of its own where the key is
 /// written in lowercase and the value fits on its line (both are spans of the text). A large
 /// file holds tens of thousands of these, and its parse costs as much in the memory it touches
@@ -162,6 +202,8 @@ pub(crate) struct RawEntry {
     start: u32,
     len: u32,
     line: u32,
+    /// The key's place in [`KNOWN`], or [`RawEntry::UNKNOWN`].
+    known: u8,
     /// What the text alone does not give: rare.
     more: Option<Box<Extra>>,
 }
@@ -178,6 +220,13 @@ struct Extra {
 }
 
 impl RawEntry {
+    pub(super) const UNKNOWN: u8 = u8::MAX;
+
+    /// The key's place in [`KNOWN`], if it is one of them.
+    pub(crate) fn known(&self) -> Option<usize> {
+        (self.known != Self::UNKNOWN).then_some(usize::from(self.known))
+    }
+
     /// 1-based line of the key.
     pub(crate) fn line(&self) -> usize {
         self.line as usize
@@ -302,6 +351,16 @@ impl Document {
     /// A [`ParseError`] where botocore would raise one (see the module docs), with the 1-based
     /// line of the first offending line.
     pub fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
+        parse::parse(kind, text.to_owned())
+    }
+
+    /// [`Document::parse`] of a text the caller gives up: the document keeps it as it is,
+    /// instead of a copy (for a large file, a copy costs as much as a tenth of the parse).
+    ///
+    /// # Errors
+    ///
+    /// As [`Document::parse`].
+    pub fn parse_owned(kind: FileKind, text: String) -> Result<Document, ParseError> {
         parse::parse(kind, text)
     }
 
@@ -435,11 +494,11 @@ impl Document {
     /// Whether a section reads an `aws_session_token` or `aws_security_token` (see
     /// [`Document::key_holders`]).
     pub(crate) fn has_session_token(&self, section: &Section) -> bool {
+        // KNOWN[2] and KNOWN[3].
         let token = |s: &Section| {
-            self.raw_entries(s).iter().any(|e| {
-                let key = self.raw_key(e);
-                key == "aws_session_token" || key == "aws_security_token"
-            })
+            self.raw_entries(s)
+                .iter()
+                .any(|e| matches!(e.known(), Some(2 | 3)))
         };
         token(section) || self.defaults().any(token)
     }
@@ -458,9 +517,11 @@ impl Document {
 
     /// A section's own stored entry for `key` (as stored: lowercase).
     pub(crate) fn raw_entry(&self, section: &Section, key: &str) -> Option<&RawEntry> {
-        self.raw_entries(section)
-            .iter()
-            .find(|e| self.raw_key(e) == key)
+        let entries = self.raw_entries(section).iter();
+        match known(key) {
+            Some(k) => entries.clone().find(|e| e.known() == Some(k)),
+            None => entries.clone().find(|e| self.raw_key(e) == key),
+        }
     }
 
     /// [`Document::lookup`] for a key already lowercase, on the stored entries.
@@ -521,6 +582,39 @@ mod tests {
 
     fn id(s: &str) -> AccessKeyId {
         AccessKeyId::new(s).expect("valid id")
+    }
+
+    #[test]
+    fn parse_owned_keeps_the_text_and_reads_the_same() {
+        let text = "[a]\nAWS_Access_Key_ID = AKIA1\nk = one\n  two\n";
+        let owned = Document::parse_owned(FileKind::Credentials, text.to_owned()).expect("parses");
+        let borrowed = creds(text);
+        assert_eq!(owned.text(), text);
+        for doc in [&owned, &borrowed] {
+            assert_eq!(value(doc, "a", "aws_access_key_id"), Some("AKIA1"));
+            assert_eq!(value(doc, "a", "k"), Some("one\ntwo"));
+        }
+        assert_eq!(
+            Document::parse_owned(FileKind::Credentials, "k = v\n".to_owned()).map(|_| ()),
+            Err(ParseError {
+                line: 1,
+                kind: ParseErrorKind::OutsideSection
+            })
+        );
+    }
+
+    #[test]
+    fn known_settings_and_their_places_agree() {
+        for (i, key) in KNOWN.iter().enumerate() {
+            assert_eq!(known(key), Some(i), "{key}");
+        }
+        assert_eq!(known("region"), None);
+        assert_eq!(
+            (KNOWN[2], KNOWN[3]),
+            ("aws_session_token", "aws_security_token"),
+            "has_session_token"
+        );
+        assert!(KNOWN.len() < usize::from(RawEntry::UNKNOWN));
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// Reads `text` as botocore does. See the module docs of [`super`] for the rules.
-pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
+pub(super) fn parse(kind: FileKind, text: String) -> Result<Document, ParseError> {
     // Spans and lines are kept in 32 bits.
     if u32::try_from(text.len()).is_err() {
         return Err(ParseError {
@@ -208,7 +208,7 @@ pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> 
             kind: ParseErrorKind::TooLarge,
         });
     }
-    let mut reader = Reader::new(kind, text);
+    let mut reader = Reader::new(kind, &text);
     let bytes = text.as_bytes();
     // The BOM is skipped, not stripped: spans keep pointing into the original text.
     let mut pos = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -225,7 +225,8 @@ pub(super) fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> 
         reader.line(lineno, pos, end)?;
         pos = next;
     }
-    reader.finish()
+    let doc = reader.finish()?;
+    Ok(Document { text, ..doc })
 }
 
 /// The index of the first `\n` or `\r` at or after `from`, or the length.
@@ -254,24 +255,30 @@ fn line_end(bytes: &[u8], from: usize) -> usize {
         .map_or(bytes.len(), |k| i + k)
 }
 
-/// How many times `needle` occurs in `bytes`: eight bytes at a time, as [`line_end`] searches
-/// (a byte-wise count was a tenth of the time of parsing a large file).
-fn count_byte(bytes: &[u8], needle: u8) -> usize {
+/// How many times each of two bytes occurs in `bytes`: eight bytes at a time, as [`line_end`]
+/// searches, both in one pass (a byte-wise count was a tenth of the time of parsing a large
+/// file).
+fn count_bytes(bytes: &[u8], needles: [u8; 2]) -> [usize; 2] {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let pattern = ONES * u64::from(needle);
+    // The high bit of each byte is set where that byte of `x` is non-zero (no borrows between
+    // bytes, unlike the test in `line_end`), so the zero bytes are the unset ones.
+    let zeros = |x: u64| (!(((x & LOWS) + LOWS) | x) & !LOWS).count_ones() as usize;
+    let [a, b] = needles.map(|n| ONES * u64::from(n));
     let mut chunks = bytes.chunks_exact(8);
-    let mut n = 0;
+    let mut n = [0, 0];
     for chunk in &mut chunks {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // The high bit of each byte is set where that byte of `x` is non-zero (no borrows
-        // between bytes, unlike the test in `line_end`), so the zero bytes are the unset ones.
-        let nonzero = ((x & LOWS) + LOWS) | x;
-        n += (!nonzero & !LOWS).count_ones() as usize;
+        let x = u64::from_le_bytes(word);
+        n[0] += zeros(x ^ a);
+        n[1] += zeros(x ^ b);
     }
-    n + chunks.remainder().iter().filter(|&&b| b == needle).count()
+    for &byte in chunks.remainder() {
+        n[0] += usize::from(byte == needles[0]);
+        n[1] += usize::from(byte == needles[1]);
+    }
+    n
 }
 
 /// The state of configparser's `_read` loop, plus what botocore derives afterwards.
@@ -324,10 +331,8 @@ impl<'t> Reader<'t> {
     fn new(kind: FileKind, text: &'t str) -> Self {
         // At most one section per `[`: counting them (a vectorized loop) sizes the tables so
         // that a large file does not rehash and copy its way up. A `[` in a value or comment
-        // wastes a slot.
-        let guess = count_byte(text.as_bytes(), b'[');
-        // Likewise, nearly every entry has a `=`.
-        let entries = count_byte(text.as_bytes(), b'=');
+        // wastes a slot. Likewise, nearly every entry has a `=`.
+        let [guess, entries] = count_bytes(text.as_bytes(), [b'[', b'=']);
         Self {
             kind,
             text,
@@ -430,6 +435,9 @@ impl<'t> Reader<'t> {
         self.opt_may_nest = stripped.is_empty();
         // The text is under 4 GiB (checked first), so positions and line numbers fit.
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let known = super::known(&key)
+            .and_then(|k| u8::try_from(k).ok())
+            .unwrap_or(RawEntry::UNKNOWN);
         let more = match key {
             Cow::Borrowed(_) => None,
             Cow::Owned(key) => Some(Box::new(Extra {
@@ -444,6 +452,7 @@ impl<'t> Reader<'t> {
             start: narrow(span.start),
             len: narrow(span.len()),
             line: narrow(lineno),
+            known,
             more,
         });
         Ok(())
@@ -635,7 +644,8 @@ impl<'t> Reader<'t> {
         }
         Ok(Document {
             kind: self.kind,
-            text: self.text.to_owned(),
+            // The caller moves the text in.
+            text: String::new(),
             sections: self.sections,
             entries: self.entries,
             profiles: self.profiles,
@@ -808,12 +818,18 @@ mod tests {
             for start in 0..text.len() {
                 let bytes = &text.as_bytes()[start..];
                 let want = bytes.iter().filter(|&&b| b == b'[').count();
-                assert_eq!(count_byte(bytes, b'['), want, "{text:?} from {start}");
+                let other = bytes.iter().filter(|&&b| b == b']').count();
+                assert_eq!(
+                    count_bytes(bytes, [b'[', b']']),
+                    [want, other],
+                    "{text:?} from {start}"
+                );
             }
         }
         let all: Vec<u8> = (0..=255).chain(0..=255).collect();
-        for needle in 0..=255 {
-            assert_eq!(count_byte(&all, needle), 2, "{needle}");
+        for needle in 0..=255u8 {
+            let other = needle.wrapping_add(1);
+            assert_eq!(count_bytes(&all, [needle, other]), [2, 2], "{needle}");
         }
     }
 }

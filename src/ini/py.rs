@@ -220,25 +220,39 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
 /// two, else nothing (also when shlex fails).
 pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
     let bytes = header.as_bytes();
-    if bytes.iter().any(|&b| matches!(b, b'"' | b'\'' | b'\\')) {
-        let mut words = shlex_split(header).ok()?;
-        return (words.len() == 2)
-            .then(|| words.pop().map(CompactString::from))
-            .flatten();
-    }
-    // Without quotes or escapes, shlex only splits at its whitespace, which is ASCII: the byte
-    // offsets below are character boundaries.
-    let skip = |mut i: usize, space: bool| {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\r' | b'\n') == space {
-            i += 1;
+    // One pass for the common header, `profile NAME`: word boundaries at shlex's whitespace
+    // (ASCII, so the offsets are character boundaries). A quote or an escape needs real shlex,
+    // unless three words came before it: shlex can neither join nor drop those.
+    let (mut words, mut second, mut end) = (0, 0, bytes.len());
+    let mut in_word = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' | b'\'' | b'\\' => {
+                let mut words = shlex_split(header).ok()?;
+                return (words.len() == 2)
+                    .then(|| words.pop().map(CompactString::from))
+                    .flatten();
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                if in_word && words == 2 {
+                    end = i;
+                }
+                in_word = false;
+            }
+            _ if !in_word => {
+                in_word = true;
+                words += 1;
+                match words {
+                    2 => second = i,
+                    3 => return None,
+                    _ => {}
+                }
+            }
+            _ => {}
         }
-        i
-    };
-    let first = skip(0, true);
-    let second = skip(skip(first, false), true);
-    let end = skip(second, false);
-    let two = first < second && second < bytes.len() && skip(end, true) == bytes.len();
-    two.then(|| header.get(second..end).map(CompactString::new))
+    }
+    (words == 2)
+        .then(|| header.get(second..end).map(CompactString::new))
         .flatten()
 }
 
@@ -357,5 +371,30 @@ mod tests {
             );
         }
         assert_eq!(shlex_second_of_two("profile \"a"), None);
+        // Every string of up to six characters over shlex's special ones: the one-pass reading
+        // agrees with splitting.
+        let alphabet = ['a', 'b', ' ', '\t', '"', '\'', '\\'];
+        let mut header = String::new();
+        let mut stack = vec![0usize; 0];
+        loop {
+            let words = shlex_split(&header).ok();
+            let want = words.filter(|w| w.len() == 2).map(|mut w| w.remove(1));
+            assert_eq!(
+                shlex_second_of_two(&header).map(String::from),
+                want,
+                "{header:?}"
+            );
+            // The next string, as an odometer over the alphabet.
+            if stack.len() < 6 {
+                stack.push(0);
+            } else {
+                while stack.last() == Some(&(alphabet.len() - 1)) {
+                    stack.pop();
+                }
+                let Some(last) = stack.last_mut() else { break };
+                *last += 1;
+            }
+            header = stack.iter().map(|&i| alphabet[i]).collect();
+        }
     }
 }
