@@ -239,18 +239,27 @@ impl Journal {
         if state != JournalState::Creating && new_key.is_none() {
             return Err(err(0, "a pending or undoing journal must hold the new key"));
         }
+        let admin = match need("admin")? {
+            ("true", _) => true,
+            ("false", _) => false,
+            (_, line) => return Err(err(line, "admin must be true or false")),
+        };
+        let old_access_key_id = key_id("old_access_key_id")?;
+        // The files' key is what a resumed rotation edits (or puts back) there.
+        if !admin && old_access_key_id.is_none() {
+            return Err(err(
+                0,
+                "a journal of a profile's key must name old_access_key_id",
+            ));
+        }
         Ok(Journal {
             state,
             user_name: UserName::new(need("user_name")?.0),
             account: need("account")?.0.to_owned(),
-            admin: match need("admin")? {
-                ("true", _) => true,
-                ("false", _) => false,
-                (_, line) => return Err(err(line, "admin must be true or false")),
-            },
+            admin,
             profiles,
             caller_profile: get("caller_profile").map(|(v, _)| v.to_owned()),
-            old_access_key_id: key_id("old_access_key_id")?,
+            old_access_key_id,
             old_secret: secret("old_secret_access_key")?,
             old_key_action,
             known_keys,
@@ -318,5 +327,15 @@ mod tests {
             .collect();
         assert!(Journal::parse(&cut).is_err());
         assert!(Journal::parse("garbage").is_err());
+        // A profile's rotation without the files' key to edit could not resume: refused, not
+        // a panic when the files come to be written.
+        let no_old: String = text
+            .lines()
+            .filter(|l| !l.starts_with("old_access_key_id"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(Journal::parse(&no_old).is_err());
+        let admin = no_old.replace("admin = false", "admin = true");
+        assert!(Journal::parse(&admin).is_ok(), "admin mode writes no file");
     }
 }
