@@ -345,7 +345,7 @@ fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
                 .map(|h| {
                     h.profile
                         .as_ref()
-                        .map_or_else(|| format!("[{}]", h.section), |p| p.to_string())
+                        .map_or_else(|| format!("[{}]", h.section), |p| p.as_str().to_owned())
                 })
                 .collect()
         })
@@ -414,14 +414,14 @@ fn decide_inner(
                     profile: c
                         .profiles
                         .first()
-                        .map(|p| p.to_string())
+                        .map(|p| p.as_str().to_owned())
                         .unwrap_or_default(),
                     key: c.access_key_id.clone(),
                     user: user.clone(),
                 });
             };
             (
-                c.profiles.iter().map(|p| p.to_string()).collect(),
+                c.profiles.iter().map(|p| p.as_str().to_owned()).collect(),
                 Some(meta),
                 c.holders.clone(),
             )

@@ -470,10 +470,10 @@ impl Session {
                 continue;
             }
             self.tasks.push(Task {
-                profiles: c.profiles.iter().map(|p| p.to_string()).collect(),
+                profiles: c.profiles.iter().map(|p| p.as_str().to_owned()).collect(),
                 key: Some(c.access_key_id.clone()),
                 signer: Signer::Static {
-                    profile: Some(c.holder.to_string()),
+                    profile: Some(c.holder.as_str().to_owned()),
                     access_key_id: c.access_key_id.clone(),
                     secret: c.secret.clone(),
                     mfa_serial: c.mfa_serial.clone(),

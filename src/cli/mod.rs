@@ -687,7 +687,7 @@ async fn status(
     let mut worst = 0u8;
     for c in &selected.candidates {
         let signer = Signer::Static {
-            profile: Some(c.holder.to_string()),
+            profile: Some(c.holder.as_str().to_owned()),
             access_key_id: c.access_key_id.clone(),
             secret: c.secret.clone(),
             mfa_serial: c.mfa_serial.clone(),
