@@ -439,6 +439,7 @@ impl<'a> View<'a> {
     }
 
     /// [`View::entry`] as stored (`key` lowercase).
+    #[inline]
     fn raw(&self, file: FileKind, key: &str) -> Option<&'a RawEntry> {
         let f = match file {
             FileKind::Credentials => 0,
@@ -461,6 +462,7 @@ impl<'a> View<'a> {
 
     /// A setting as botocore sees it (the credentials file's value, else the config's), if it is
     /// not empty.
+    #[inline]
     fn setting(&self, key: &str) -> Option<&'a str> {
         let value = |file| {
             let doc = self.files.document(file);
@@ -471,6 +473,7 @@ impl<'a> View<'a> {
             .filter(|v| !v.is_empty())
     }
 
+    #[inline]
     fn has(&self, key: &str) -> bool {
         self.setting(key).is_some()
     }
@@ -684,7 +687,7 @@ pub struct Selected {
 pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, ProfileError> {
     match selection {
         Selection::All => select_held(files, selection, &files.held_keys()),
-        Selection::Profiles(_) => select_by(files, selection, |id| files.holders(id)),
+        Selection::Profiles(_) => select_by(files, selection, None, |id| files.holders(id)),
     }
 }
 
@@ -695,14 +698,16 @@ pub fn select_held(
     selection: &Selection,
     held: &HeldKeys,
 ) -> Result<Selected, ProfileError> {
-    select_by(files, selection, |id| {
+    select_by(files, selection, Some(held.len()), |id| {
         held.get(id).cloned().unwrap_or_default()
     })
 }
 
+/// `keys`: how many distinct keys the files hold, where known (a candidate is one of them).
 fn select_by(
     files: &AwsFiles,
     selection: &Selection,
+    keys: Option<usize>,
     mut holders: impl FnMut(&AccessKeyId) -> Vec<Holder>,
 ) -> Result<Selected, ProfileError> {
     let mut out = Selected::default();
@@ -719,11 +724,13 @@ fn select_by(
         }
         Selection::All => {
             let (credentials, config) = (&files.credentials, &files.config);
-            // At most one skip or candidate per profile: no vector grows by copying itself.
+            // At most one skip per profile, one candidate per key: no vector grows by copying
+            // itself.
             let most = credentials.profile_count() + config.profile_count();
+            let keys = keys.unwrap_or(most).min(most);
             out.skipped.reserve(most);
-            out.candidates.reserve(most);
-            index.reserve(most);
+            out.candidates.reserve(keys);
+            index.reserve(keys);
             let views = credentials
                 .profiles()
                 .map(|(name, s)| View::with(files, name, Some(s), config.profile_section(name)))
