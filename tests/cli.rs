@@ -994,6 +994,11 @@ fn all_profiles_and_status_use_each_profiles_mfa_serial_too() {
     );
     moto.reset();
     moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
+    // --token-code before the subcommand, or as one of its options.
+    let out = run(&home, &["status", "--token-code", "123456"]);
+    assert_code(&out, 0);
+    moto.reset();
+    moto.set_mfa_devices(&[(ALICE_MFA, "123456")]);
     let out = run(&home, &["--token-code", "123456", "status"]);
     assert_code(&out, 0);
     let log = moto.log();

@@ -20,6 +20,8 @@ struct Tty {
     /// Everything written to the terminal (stdout and stderr), escape sequences included.
     output: String,
     timed_out: Option<String>,
+    /// Whether the terminal echoed input once the program had ended.
+    echo: Option<bool>,
 }
 
 /// Runs the binary in `home`, in a pseudo-terminal, with `env` added and `args`. `steps`: each
@@ -90,6 +92,7 @@ fn pty_run(
             .unwrap_or("")
             .to_owned(),
         timed_out: j.get("timed_out").and_then(Json::as_str).map(str::to_owned),
+        echo: j.get("echo").and_then(Json::as_bool),
     };
     assert!(t.timed_out.is_none(), "{t:#?}");
     t
@@ -241,6 +244,10 @@ fn the_mfa_prompt_names_the_device_and_the_code_typed_rotates() {
     moto.set_mfa_devices(&[(ALICE_MFA, "314159")]);
     let t = tty(&home, &[], &[], &[(&prompt, Some("314159"))]);
     assert_eq!(t.status, 0, "{t:#?}");
+    // Typed unseen, as the aws CLI takes it, and the echo is back afterwards.
+    assert!(!t.output.contains("314159"), "the code was echoed: {t:#?}");
+    assert!(t.output.contains(&format!("{prompt}\r\n")), "{t:#?}");
+    assert_eq!(t.echo, Some(true), "{t:#?}");
     let ids = key_ids(&moto, "alice");
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_ne!(ids[0], k.id);
@@ -274,13 +281,16 @@ fn two_mfa_profiles_are_asked_one_after_the_other() {
     );
     assert_eq!(t.status, 0, "{t:#?}");
     // One question at a time: the second is asked once the first is answered (two at once
-    // would share the terminal, and one answer would go to either).
+    // would share the terminal, and one answer would go to either). The code is not echoed; the
+    // line it ends is.
     let first = t.output.find("MFA code for").expect("a prompt");
     let second = t.output.rfind("MFA code for").expect("a prompt");
     assert!(
-        t.output[first..second].contains("271828"),
+        t.output[first..second].contains('\n'),
         "the second prompt came before the first answer: {t:#?}"
     );
+    assert!(!t.output.contains("271828"), "a code was echoed: {t:#?}");
+    assert_eq!(t.echo, Some(true), "{t:#?}");
     let serials: Vec<_> = moto
         .log()
         .into_iter()
@@ -309,6 +319,8 @@ fn ctrl_c_at_the_mfa_prompt_ends_the_run_at_once_and_changes_nothing() {
         let took = start.elapsed();
         assert_eq!(t.status, 130, "{args:?}: {t:#?}");
         assert!(t.output.contains("interrupted"), "{args:?}: {t:#?}");
+        // The prompt had turned the echo off: the interrupted run turns it back on.
+        assert_eq!(t.echo, Some(true), "{args:?}: {t:#?}");
         assert!(
             took < std::time::Duration::from_secs(10),
             "{args:?}: {took:?}"

@@ -79,12 +79,18 @@ pub(crate) enum Command {
         /// Whose keys (default: the profile's user).
         #[arg(long, value_name = "NAME")]
         user_name: Option<String>,
+        /// The MFA code for a profile with `mfa_serial` (prompted for on a terminal otherwise).
+        #[arg(long, value_name = "CODE")]
+        token_code: Option<String>,
     },
     /// One row per profile: user, key id, age, status, last used, files, due or not.
     Status {
         /// Mark keys older than this as due (`90d`, `12h`).
         #[arg(long, value_name = "DURATION")]
         older_than: Option<String>,
+        /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
+        #[arg(long, value_name = "CODE")]
+        token_code: Option<String>,
     },
     /// Print a completion script.
     Completion {

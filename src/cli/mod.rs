@@ -124,8 +124,10 @@ pub(crate) fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => Err(exit(130, "interrupted; run the same command again to finish or undo an interrupted rotation")),
         }
     });
-    // A question may still be waiting for a line on stdin (Ctrl-C came first): do not wait for it.
+    // A question may still be waiting for a line on stdin (Ctrl-C came first): do not wait for it,
+    // but give the terminal its echo back if an MFA prompt had turned it off.
     runtime.shutdown_background();
+    prompt::restore_terminal();
     match result {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
@@ -300,10 +302,15 @@ async fn run(cli: Cli) -> Result<u8> {
             "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
         ));
     }
-    let token: Option<String> = match &cli.command {
-        Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.clone(),
-        _ => cli.rotate.token_code.clone(),
+    // The subcommand's own --token-code, else the one given before it.
+    let own = match &cli.command {
+        Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.as_ref(),
+        Some(
+            Command::ListAccessKeys { token_code, .. } | Command::Status { token_code, .. },
+        ) => token_code.as_ref(),
+        _ => None,
     };
+    let token: Option<String> = own.or(cli.rotate.token_code.as_ref()).cloned();
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let token_source: aws::TokenSource = Arc::new(move |serial: &str| match &token {
         Some(t) => Ok(t.clone()),
@@ -361,10 +368,10 @@ async fn run(cli: Cli) -> Result<u8> {
             )
             .await
         }
-        Some(Command::ListAccessKeys { user_name }) => {
+        Some(Command::ListAccessKeys { user_name, .. }) => {
             list_access_keys(&settings, &files, &aws, user_name.as_deref()).await
         }
-        Some(Command::Status { older_than }) => {
+        Some(Command::Status { older_than, .. }) => {
             status(&settings, &paths, &files, &aws, older_than.as_deref()).await
         }
         Some(Command::Completion { .. } | Command::Man | Command::InstallAlias) => Ok(0),

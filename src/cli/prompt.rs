@@ -131,17 +131,22 @@ pub(crate) fn confirm(q: &Question) -> Outcome {
     }
 }
 
-/// Asks for an MFA code. Blocks until a line is typed: run it on a blocking thread, so that
-/// Ctrl-C ends the run meanwhile (as `confirm`).
+/// Asks for an MFA code, typed unseen (as the aws CLI's `getpass` prompt takes it). Blocks until
+/// a line is typed: run it on a blocking thread, so that Ctrl-C ends the run meanwhile (as
+/// `confirm`); the run's end puts the terminal back ([`restore_terminal`]).
 pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
     let mut e = std::io::stderr();
     let _ = write!(e, "MFA code for {serial}: ");
     let _ = e.flush();
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|err| {
+    let hidden = hide_input();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        restore_terminal();
+        // The Enter that ended the line was not echoed either.
+        let _ = writeln!(e);
+    }
+    read.map_err(|err| {
             Failure::new(
                 FailureClass::Other,
                 None,
@@ -159,6 +164,56 @@ pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
         ));
     }
     Ok(code)
+}
+
+/// The terminal's settings from before the echo was turned off, while it is: to put back
+/// however the run ends (Ctrl-C included, which does not wait for the line).
+#[cfg(unix)]
+static ECHOING: std::sync::Mutex<Option<rustix::termios::Termios>> = std::sync::Mutex::new(None);
+
+/// Turns the echo of stdin's terminal off; whether it did (stdin is a terminal that echoed).
+#[cfg(unix)]
+fn hide_input() -> bool {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let Ok(before) = tcgetattr(&stdin) else {
+        return false;
+    };
+    if !before.local_modes.contains(LocalModes::ECHO) {
+        return false;
+    }
+    let mut quiet = before.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    let mut saved = ECHOING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if tcsetattr(&stdin, OptionalActions::Now, &quiet).is_err() {
+        return false;
+    }
+    *saved = Some(before);
+    true
+}
+
+#[cfg(not(unix))]
+fn hide_input() -> bool {
+    false
+}
+
+/// Puts back the terminal's echo if a prompt turned it off. Called when a prompt is answered
+/// and when the run ends.
+pub(crate) fn restore_terminal() {
+    #[cfg(unix)]
+    {
+        let saved = ECHOING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(before) = saved {
+            let _ = rustix::termios::tcsetattr(
+                std::io::stdin(),
+                rustix::termios::OptionalActions::Now,
+                &before,
+            );
+        }
+    }
 }
 
 #[cfg(test)]

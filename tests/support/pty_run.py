@@ -16,7 +16,8 @@ everything the program writes is read until it exits.
 Prints one JSON object on stdout:
   {"status": exit status (or -SIGNAL), "output": all it wrote (UTF-8, raw: escape sequences and
    \\r kept), "matched": [seconds from the start at which each expect matched],
-   "timed_out": null, or the step (or "exit") that did not happen within --timeout seconds}
+   "timed_out": null, or the step (or "exit") that did not happen within --timeout seconds,
+   "echo": whether the terminal echoes input once the program has ended (null if unknown)}
 On a timeout the program is killed. Python 3 stdlib only.
 """
 
@@ -123,6 +124,12 @@ def main(argv):
             pass
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
+    # The terminal's settings as the program left them (on Linux the master's tcgetattr reads the
+    # terminal's own): a program that turns the echo off must turn it back on.
+    try:
+        echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+    except termios.error:
+        echo = None
     os.close(fd)
     json.dump(
         {
@@ -130,6 +137,7 @@ def main(argv):
             "output": out.decode("utf-8", "replace"),
             "matched": matched,
             "timed_out": timed_out,
+            "echo": echo,
         },
         sys.stdout,
     )
