@@ -305,9 +305,9 @@ async fn run(cli: Cli) -> Result<u8> {
     // The subcommand's own --token-code, else the one given before it.
     let own = match &cli.command {
         Some(Command::Rotate(r) | Command::Plan(r)) => r.token_code.as_ref(),
-        Some(
-            Command::ListAccessKeys { token_code, .. } | Command::Status { token_code, .. },
-        ) => token_code.as_ref(),
+        Some(Command::ListAccessKeys { token_code, .. } | Command::Status { token_code, .. }) => {
+            token_code.as_ref()
+        }
         _ => None,
     };
     let token: Option<String> = own.or(cli.rotate.token_code.as_ref()).cloned();

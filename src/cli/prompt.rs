@@ -147,12 +147,12 @@ pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
         let _ = writeln!(e);
     }
     read.map_err(|err| {
-            Failure::new(
-                FailureClass::Other,
-                None,
-                format!("the MFA code could not be read from the terminal: {err}"),
-            )
-        })?;
+        Failure::new(
+            FailureClass::Other,
+            None,
+            format!("the MFA code could not be read from the terminal: {err}"),
+        )
+    })?;
     let code = line.trim().to_owned();
     if code.is_empty() {
         return Err(Failure::new(
@@ -184,7 +184,9 @@ fn hide_input() -> bool {
     }
     let mut quiet = before.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
-    let mut saved = ECHOING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut saved = ECHOING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if tcsetattr(&stdin, OptionalActions::Now, &quiet).is_err() {
         return false;
     }
