@@ -729,6 +729,15 @@ fn mfa_profiles_rotate_through_a_session_made_with_the_code() {
         "the old key is gone"
     );
     let session = moto.assert_rotated_through_a_session(&k.id, ALICE_MFA, &id);
+    // The session outlasts the wait for the new key (--verify-timeout, 120 s by default) by a
+    // quarter of an hour: STS's shortest, 900 s, could end before the old key is retired.
+    let expires_in = moto
+        .sessions()
+        .iter()
+        .find(|s| s.id == session)
+        .map(|s| s.expires_in)
+        .expect("the session is known to the proxy");
+    assert!((1000.0..=1020.0).contains(&expires_in), "{expires_in}");
     let delete = moto
         .log()
         .into_iter()

@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::rotation::{Failure, FailureClass};
 use aws_rotate_keys::session::Signer;
-use aws_rotate_keys::time::Timestamp;
+use aws_rotate_keys::time::{Span, Timestamp};
 
 /// Connection settings, from the command line, environment and profile (see `settings`).
 #[derive(Debug, Clone, Default)]
@@ -57,6 +57,21 @@ pub(crate) struct Aws {
     token: TokenSource,
     /// The keys' timestamps as IAM sent them, for `cli_timestamp_format = wire`.
     wire: Arc<WireDates>,
+    /// How long an MFA session is asked for (see [`Aws::keep_sessions_for`]).
+    session_seconds: std::sync::atomic::AtomicI32,
+}
+
+/// STS's shortest session, and the default of a long-term key's `GetSessionToken`.
+const SESSION_MIN_SECONDS: i32 = 900;
+const SESSION_MAX_SECONDS: i32 = 43_200;
+
+/// The MFA session's length for a run that may wait `verify` for a new key (see
+/// [`Aws::keep_sessions_for`]).
+fn session_seconds(verify: Span) -> i32 {
+    let want = (verify.as_millis() / 1000).saturating_add(SESSION_MIN_SECONDS as u64);
+    i32::try_from(want)
+        .unwrap_or(SESSION_MAX_SECONDS)
+        .clamp(SESSION_MIN_SECONDS, SESSION_MAX_SECONDS)
 }
 
 impl Aws {
@@ -92,6 +107,7 @@ impl Aws {
             making: Mutex::new(()),
             token,
             wire,
+            session_seconds: std::sync::atomic::AtomicI32::new(SESSION_MIN_SECONDS),
         })
     }
 
@@ -233,6 +249,16 @@ impl Aws {
         Ok(client)
     }
 
+    /// Makes MFA sessions last the whole of a run that may wait `verify` for a new key (the old
+    /// key is retired with the session after that wait): that wait plus a quarter of an hour,
+    /// within STS's 15 minutes to 12 hours. The session stays in memory only.
+    pub(crate) fn keep_sessions_for(&self, verify: Span) {
+        self.session_seconds.store(
+            session_seconds(verify),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     async fn mfa_session(
         &self,
         profile: Option<&str>,
@@ -261,7 +287,10 @@ impl Aws {
             .get_session_token()
             .serial_number(serial)
             .token_code(code)
-            .duration_seconds(900)
+            .duration_seconds(
+                self.session_seconds
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
             .send()
             .await
             .map_err(|e| session_failure(classify(&e), serial))?;
@@ -803,6 +832,17 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mfa_sessions_outlast_the_wait_for_the_new_key() {
+        // The default --verify-timeout (120 s): a quarter of an hour more.
+        assert_eq!(session_seconds(Span::from_secs(120)), 1020);
+        assert_eq!(session_seconds(Span::from_secs(0)), 900);
+        assert_eq!(session_seconds(Span::from_secs(7200)), 8100);
+        // STS's longest session for a long-term key's GetSessionToken.
+        assert_eq!(session_seconds(Span::from_secs(86_400)), 43_200);
+        assert_eq!(session_seconds(Span::from_millis(u64::MAX)), 43_200);
+    }
 
     fn date(id: Option<&str>, field: DateField, text: &str) -> WireDate {
         WireDate {

@@ -427,6 +427,7 @@ async fn rotate(
         yes: r.yes,
         verify_timeout: span("--verify-timeout", &r.verify_timeout)?,
     };
+    aws.keep_sessions_for(options.verify_timeout);
     if r.user_name.is_none() && env("AWS_ACCESS_KEY_ID").is_some() {
         return Err(exit(
             253,
