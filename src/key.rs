@@ -43,24 +43,13 @@ impl fmt::Display for AccessKeyId {
 /// Whether every byte is printable ASCII other than a space (`u8::is_ascii_graphic`), eight bytes
 /// at a time: `--all-profiles` checks every id and secret of the files.
 fn all_graphic(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // Per byte, on its low seven bits (no carry crosses into the next byte): the high bit
-        // of `from_bang` is set from '!' up, that of `from_del` at DEL (0x7f).
-        let low = x & LOWS;
-        let from_bang = low + ONES * (0x80 - u64::from(b'!'));
-        let from_del = low + ONES; // 0x7f + 1 reaches the high bit
-        if (x | !from_bang | from_del) & HIGHS != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(u8::is_ascii_graphic)
+    use crate::swar::{LOWS, at_least, none_flagged};
+    none_flagged(
+        bytes,
+        // Non-ASCII (the high bit itself), below '!', or DEL.
+        |x| x | !at_least(x & LOWS, b'!') | at_least(x & LOWS, 0x7f),
+        |b| !b.is_ascii_graphic(),
+    )
 }
 
 /// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
@@ -219,20 +208,7 @@ mod tests {
 
     #[test]
     fn all_graphic_is_the_bytewise_rule() {
-        for c in 0..=255u8 {
-            for len in 1..=17 {
-                for at in 0..len {
-                    let mut bytes = vec![b'K'; len];
-                    bytes[at] = c;
-                    assert_eq!(
-                        all_graphic(&bytes),
-                        c.is_ascii_graphic(),
-                        "{c:#x} at {at} of {len}"
-                    );
-                }
-            }
-        }
-        assert!(all_graphic(b""));
+        crate::swar::assert_bytewise(all_graphic, |c| c.is_ascii_graphic(), b'K');
     }
 
     #[test]

@@ -259,11 +259,9 @@ fn line_end(bytes: &[u8], from: usize) -> usize {
 /// searches, both in one pass (a byte-wise count was a tenth of the time of parsing a large
 /// file).
 fn count_bytes(bytes: &[u8], needles: [u8; 2]) -> [usize; 2] {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // The high bit of each byte is set where that byte of `x` is non-zero (no borrows between
-    // bytes, unlike the test in `line_end`), so the zero bytes are the unset ones.
-    let zeros = |x: u64| (!(((x & LOWS) + LOWS) | x) & !LOWS).count_ones() as usize;
+    use crate::swar::{HIGHS, ONES, nonzero};
+    // The zero bytes of `x` are those whose high bit `nonzero` leaves clear.
+    let zeros = |x: u64| (!nonzero(x) & HIGHS).count_ones() as usize;
     let [a, b] = needles.map(|n| ONES * u64::from(n));
     let mut chunks = bytes.chunks_exact(8);
     let mut n = [0, 0];

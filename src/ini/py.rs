@@ -125,27 +125,13 @@ pub(super) fn lower(s: &str) -> Cow<'_, str> {
 /// Whether `bytes` holds only ASCII with no capital letter (so `lower` leaves it as it is).
 /// Eight bytes at a time: every key of a file goes through here.
 fn plain_lowercase(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        // Per byte, on its low seven bits (no carry can cross into the next byte): the high
-        // bit of `from_a` is set from 'A' up, that of `past_z` from '[' up.
-        let low = x & LOWS;
-        let from_a = low + ONES * (0x80 - u64::from(b'A'));
-        let past_z = low + ONES * (0x80 - u64::from(b'['));
-        if (x | (from_a & !past_z)) & HIGHS != 0 {
-            return false;
-        }
-    }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| b.is_ascii() && !b.is_ascii_uppercase())
+    use crate::swar::{LOWS, at_least, none_flagged};
+    none_flagged(
+        bytes,
+        // Non-ASCII (the high bit itself), or from 'A' to 'Z'.
+        |x| x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'[')),
+        |b| !b.is_ascii() || b.is_ascii_uppercase(),
+    )
 }
 
 /// Why [`shlex_split`] failed: unbalanced quotes or a trailing backslash, where Python raises
@@ -262,22 +248,11 @@ mod tests {
 
     #[test]
     fn plain_lowercase_is_the_bytewise_rule() {
-        let bytewise = |b: &[u8]| b.iter().all(|&c| c.is_ascii() && !c.is_ascii_uppercase());
-        let alphabet: Vec<u8> = (0..=255).collect();
-        for &c in &alphabet {
-            for len in 1..=17 {
-                for at in 0..len {
-                    let mut bytes = vec![b'k'; len];
-                    bytes[at] = c;
-                    assert_eq!(
-                        plain_lowercase(&bytes),
-                        bytewise(&bytes),
-                        "{c:#x} at {at} of {len}"
-                    );
-                }
-            }
-        }
-        assert!(plain_lowercase(b""));
+        crate::swar::assert_bytewise(
+            plain_lowercase,
+            |c| c.is_ascii() && !c.is_ascii_uppercase(),
+            b'k',
+        );
         assert!(matches!(lower("aws_access_key_id"), Cow::Borrowed(_)));
         assert!(
             matches!(lower("\u{e9}t\u{e9}"), Cow::Borrowed(_)),
