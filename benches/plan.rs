@@ -190,7 +190,9 @@ fn parse_select_one_decide(bencher: Bencher, n: usize) {
                 AwsFiles::parse_owned(black_box(config), black_box(credentials)).expect("parses");
             let mut selected = profile::select(&files, &selection).expect("resolves");
             let c = selected.candidates.pop().expect("one candidate");
-            let d = decide(c, &alice, &files.held_keys());
+            // Where the user's keys are held, as a run of a few named profiles finds them.
+            let held = files.held_keys_of(std::slice::from_ref(&c.access_key_id));
+            let d = decide(c, &alice, &held);
             assert!(matches!(d, Decision::Rotate(_)));
             d
         });

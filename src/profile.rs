@@ -107,6 +107,17 @@ impl AwsFiles {
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> HeldKeys {
+        self.held_where(|value| AccessKeyId::new(value))
+    }
+
+    /// [`AwsFiles::held_keys`] for the keys `ids` only: what deciding one key's rotation reads
+    /// (the user's keys), without a map of every key of a large file.
+    pub fn held_keys_of(&self, ids: &[AccessKeyId]) -> HeldKeys {
+        self.held_where(|value| ids.iter().find(|id| id.as_str() == value).cloned())
+    }
+
+    /// The holders of the key ids that `id` takes from an `aws_access_key_id` value.
+    fn held_where(&self, mut id: impl FnMut(&str) -> Option<AccessKeyId>) -> HeldKeys {
         let mut ids = HeldKeys::default();
         for file in [FileKind::Credentials, FileKind::Config] {
             let doc = self.document(file);
@@ -114,7 +125,7 @@ impl AwsFiles {
                 let Some(e) = doc.raw_entry(section, "aws_access_key_id") else {
                     continue;
                 };
-                let Some(id) = AccessKeyId::new(doc.raw_value(e)) else {
+                let Some(id) = id(doc.raw_value(e)) else {
                     continue;
                 };
                 // The same rule as `Document::key_holders`: a session's keys are not a holder.

@@ -295,9 +295,12 @@ pub struct Session {
     planned: bool,
     handled_profiles: BTreeSet<String>,
     busy_users: BTreeSet<UserName>,
-    /// Every key the files hold now, and where: each task's decision reads them, and parsing a
-    /// large file once per task would make `--all-profiles` quadratic. Dropped whenever a file
-    /// changes.
+    /// The files as they are now, parsed: dropped whenever a file changes.
+    files: Option<Arc<AwsFiles>>,
+    /// With `--all-profiles` (or many named profiles: [`maps_every_key`]), every key the files
+    /// hold now, and where: each task's decision reads them, and finding them once per task
+    /// would make the run quadratic. (A few named profiles find the holders of the user's keys
+    /// alone, for each decision.) Dropped whenever a file changes.
     held: Option<Arc<HeldKeys>>,
     /// The selection as [`Session::new`] resolved it to validate the command line, for the
     /// planning that follows at once when no journal is pending. Dropped whenever a file changes.
@@ -307,6 +310,16 @@ pub struct Session {
     live_from: usize,
     /// How many tasks have a request in flight.
     in_flight: usize,
+}
+
+/// Whether a run finds every key the files hold once, for all its decisions: with
+/// `--all-profiles` or many named profiles. With a few, each decision finds where the user's
+/// keys are held (a pass over the files that makes no map of a large file's every key).
+fn maps_every_key(selection: &Selection) -> bool {
+    match selection {
+        Selection::All => true,
+        Selection::Profiles(p) => p.len() > 8,
+    }
 }
 
 impl Session {
@@ -320,9 +333,10 @@ impl Session {
         request: Request,
         cfg: Config,
     ) -> Result<Self, SessionError> {
-        let files = AwsFiles::parse(config, credentials)?;
-        // Every key the files hold: selecting and each decision read them.
-        let held = Arc::new(files.held_keys());
+        let files = Arc::new(AwsFiles::parse(config, credentials)?);
+        // With --all-profiles (or many profiles), every key the files hold: selecting and each
+        // decision read them.
+        let held = maps_every_key(&request.selection).then(|| Arc::new(files.held_keys()));
         let selected = if request.admin_user.is_some() {
             match &request.selection {
                 Selection::Profiles(p) if p.len() == 1 => {
@@ -340,7 +354,10 @@ impl Session {
             None
         } else {
             // Validate the selection now: a bad profile stops the run before any request.
-            Some(profile::select_held(&files, &request.selection, &held)?)
+            Some(match &held {
+                Some(held) => profile::select_held(&files, &request.selection, held)?,
+                None => profile::select(&files, &request.selection)?,
+            })
         };
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
@@ -385,7 +402,8 @@ impl Session {
             planned: false,
             handled_profiles,
             busy_users: BTreeSet::new(),
-            held: Some(held),
+            files: Some(files),
+            held,
             selected,
             live_from: 0,
             in_flight: 0,
@@ -410,7 +428,7 @@ impl Session {
             self.queue(selected);
             return;
         }
-        let files = match AwsFiles::parse(&self.config, &self.credentials) {
+        let files = match self.files() {
             Ok(f) => f,
             Err(e) => {
                 self.tasks
@@ -446,14 +464,18 @@ impl Session {
             });
             return;
         }
-        let held = match self.held() {
-            Ok(h) => h,
-            Err(e) => {
-                self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
-                return;
+        let selected = if maps_every_key(&self.request.selection) {
+            match self.held() {
+                Ok(held) => profile::select_held(&files, &self.request.selection, &held),
+                Err(e) => {
+                    self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
+                    return;
+                }
             }
+        } else {
+            profile::select(&files, &self.request.selection)
         };
-        match profile::select_held(&files, &self.request.selection, &held) {
+        match selected {
             Ok(selected) => self.queue(selected),
             Err(e) => self.tasks.push(self.failed_task(Vec::new(), e.to_string())),
         }
@@ -831,6 +853,7 @@ impl Session {
         };
         if let Ok(Some(new)) = edit.apply(file, text) {
             *text = new;
+            self.files = None;
             self.held = None;
             self.selected = None;
         }
@@ -857,17 +880,38 @@ impl Session {
     }
 
     /// The keys the files hold as they are now: parsed once until one of them changes.
+    /// The files as they are now.
+    fn files(&mut self) -> Result<Arc<AwsFiles>, FileError> {
+        if let Some(files) = &self.files {
+            return Ok(Arc::clone(files));
+        }
+        let files = Arc::new(AwsFiles::parse(&self.config, &self.credentials)?);
+        self.files = Some(Arc::clone(&files));
+        Ok(files)
+    }
+
+    /// Every key the files hold now, and where.
     fn held(&mut self) -> Result<Arc<HeldKeys>, FileError> {
         if let Some(held) = &self.held {
             return Ok(Arc::clone(held));
         }
-        let held = Arc::new(AwsFiles::parse(&self.config, &self.credentials)?.held_keys());
+        let held = Arc::new(self.files()?.held_keys());
         self.held = Some(Arc::clone(&held));
         Ok(held)
     }
 
+    /// Where the files hold `keys` (and the task's own key): all that a decision reads of them.
+    fn held_for(&mut self, task: TaskId, keys: &[KeyMeta]) -> Result<Arc<HeldKeys>, FileError> {
+        if maps_every_key(&self.request.selection) {
+            return self.held();
+        }
+        let mut ids: Vec<AccessKeyId> = keys.iter().map(|k| k.access_key_id.clone()).collect();
+        ids.extend(self.tasks[task].key.clone());
+        Ok(Arc::new(self.files()?.held_keys_of(&ids)))
+    }
+
     fn decide(&mut self, task: TaskId, keys: Vec<KeyMeta>, now: Timestamp) -> State {
-        let held = match self.held() {
+        let held = match self.held_for(task, &keys) {
             Ok(h) => h,
             Err(e) => {
                 return done(TaskOutcome::Failed {

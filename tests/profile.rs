@@ -515,6 +515,25 @@ fn holders_span_both_files() {
         vec![holder(FileKind::Credentials, "other", Some("other"), 6)]
     );
     assert_eq!(held[&id("AKIASHARED0000000001")].len(), 2);
+
+    // The holders of some keys only: the same entries as the whole map's (a key held nowhere
+    // has none), in the same order.
+    for ids in [
+        vec![id("AKIASHARED0000000001")],
+        vec![id("AKIAOTHER00000000001"), id("AKIANOBODY0000000001")],
+        vec![],
+    ] {
+        let some = f.held_keys_of(&ids);
+        let want: std::collections::HashMap<_, _> = held
+            .iter()
+            .filter(|(k, _)| ids.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(some.len(), want.len(), "{ids:?}");
+        for (k, v) in &want {
+            assert_eq!(some.get(k), Some(v), "{k}");
+        }
+    }
 }
 
 #[test]
