@@ -47,15 +47,10 @@ pub(crate) fn float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
-    // Rust's `{:e}` gives the same shortest round-trip digits as Python's repr.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, decpt) = shortest_digits(f.abs());
     let sign = if f.is_sign_negative() { "-" } else { "" };
-    // value = 0.DIGITS x 10^decpt
-    let decpt = exp + 1;
     if !(-4 < decpt && decpt <= 16) {
+        let exp = decpt - 1;
         let (first, rest) = digits.split_at(1);
         let frac = if rest.is_empty() {
             String::new()
@@ -75,6 +70,27 @@ pub(crate) fn float_repr(f: f64) -> String {
         format!("{int}.{frac}")
     };
     format!("{sign}{body}")
+}
+
+/// The shortest digits that read back to `f` (finite, not negative), and where the decimal
+/// point goes: `f` = 0.DIGITS x 10^decpt. Where two such digit strings are equally near `f`
+/// (an exact tie, such as 22585703881852.8125), the even one, as Python's repr (David Gay's
+/// algorithm) and ryu choose; Rust's own formatting rounds such a tie up. serde_json formats
+/// with ryu, whose output is read back here.
+fn shortest_digits(f: f64) -> (String, i32) {
+    if f == 0.0 {
+        return ("0".to_owned(), 1);
+    }
+    let text = serde_json::Number::from_f64(f).map_or_else(|| format!("{f:e}"), |n| n.to_string());
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text.as_str(), "0"));
+    let exp: i32 = exp.trim_start_matches('+').parse().unwrap_or(0);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // mantissa = INT.FRAC x 10^exp = 0.(INT FRAC) x 10^(len(INT) + exp)
+    let all = format!("{int}{frac}");
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0');
+    let decpt = i32::try_from(int.len()).unwrap_or(0) + exp - i32::try_from(lead).unwrap_or(0);
+    (digits.to_owned(), decpt)
 }
 
 /// `str(n)` of a JSON number: an integer as is, a float as `repr`.
@@ -316,6 +332,14 @@ mod tests {
             (-0.0, "-0.0"),
             (1e300, "1e+300"),
             (12.34, "12.34"),
+            // An exact tie between two shortest forms: Python takes the even digit.
+            (22_585_703_881_852.812, "22585703881852.812"), // exactly ….8125
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (100.0, "100.0"),
+            (0.5, "0.5"),
+            (1e-4, "0.0001"),
+            (123.456e10, "1234560000000.0"),
         ] {
             assert_eq!(float_repr(f), want, "{f}");
         }
