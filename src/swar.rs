@@ -21,6 +21,70 @@ pub(crate) const fn nonzero(x: u64) -> u64 {
     ((x & LOWS) + LOWS) | x
 }
 
+/// The index of the first byte at or after `from` that is `a` or `b`, if any.
+///
+/// A byte of `x ^ (ONES * a)` is zero where `x` has an `a`, and `(v - ONES) & !v & HIGHS` is
+/// non-zero when some byte of `v` is zero, with the lowest zero byte always flagged (a borrow can
+/// only flag bytes above it), which is the one wanted.
+#[inline]
+pub(crate) fn find_either(bytes: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hit = has_zero(x ^ wa) | has_zero(x ^ wb);
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let rest = bytes.get(i..)?;
+    rest.iter().position(|&c| c == a || c == b).map(|k| i + k)
+}
+
+/// How many bytes of `bytes` are `a`, and how many are `b`: eight at a time, each byte's answer
+/// (0 or 1) added in its own lane, the lanes summed every 255 words (before one can overflow).
+pub(crate) fn count_either(bytes: &[u8], a: u8, b: u8) -> [usize; 2] {
+    // The zero bytes of `x`, as 1 in their lane.
+    let zeros = |x: u64| ((!nonzero(x) & HIGHS) >> 7) & ONES;
+    // The sum of a word's byte lanes (each at most 255): the even and the odd lanes as four
+    // 16-bit lanes each, summed into the top 16 bits by a multiplication.
+    let total = |lanes: u64| {
+        const EVEN: u64 = 0x00ff_00ff_00ff_00ff;
+        const K: u64 = 0x0001_0001_0001_0001;
+        let sum = |l: u64| (l.wrapping_mul(K) >> 48) as usize;
+        sum(lanes & EVEN) + sum((lanes >> 8) & EVEN)
+    };
+    let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
+    let mut n = [0, 0];
+    let mut chunks = bytes.chunks_exact(8);
+    loop {
+        let (mut la, mut lb) = (0, 0);
+        let mut words = 0;
+        for chunk in chunks.by_ref().take(255) {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word);
+            la += zeros(x ^ wa);
+            lb += zeros(x ^ wb);
+            words += 1;
+        }
+        n[0] += total(la);
+        n[1] += total(lb);
+        if words < 255 {
+            break;
+        }
+    }
+    for &c in chunks.remainder() {
+        n[0] += usize::from(c == a);
+        n[1] += usize::from(c == b);
+    }
+    n
+}
+
 /// Whether no byte of `bytes` is flagged: `flag` tests a word (the high bit of each byte set
 /// where that byte is flagged), `flag_byte` the bytes left over after the last whole word.
 pub(crate) fn none_flagged(
@@ -59,6 +123,38 @@ pub(crate) fn assert_bytewise(test: impl Fn(&[u8]) -> bool, rule: impl Fn(u8) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_and_count_either_are_the_bytewise_answers() {
+        let texts: [&[u8]; 4] = [b"", b"[", b"a[b]c=", b"0123456789abcdef[0123456789abcde=["];
+        let mut long = vec![b'['; 255 * 8 * 3 + 5];
+        long[700] = b'=';
+        for text in texts.into_iter().chain([long.as_slice()]) {
+            for from in 0..=text.len().min(40) {
+                let rest = &text[from..];
+                let want = rest
+                    .iter()
+                    .position(|&c| c == b'[' || c == b'=')
+                    .map(|k| k + from);
+                assert_eq!(find_either(text, from, b'[', b'='), want);
+                let count = |n| rest.iter().filter(|&&c| c == n).count();
+                assert_eq!(count_either(rest, b'[', b'='), [count(b'['), count(b'=')]);
+            }
+        }
+        let all: Vec<u8> = (0..=255).chain(0..=255).collect();
+        for a in 0..=255u8 {
+            let b = a.wrapping_add(1);
+            assert_eq!(count_either(&all, a, b), [2, 2], "{a}");
+            let first = |from: usize| {
+                all[from..]
+                    .iter()
+                    .position(|&c| c == a || c == b)
+                    .map(|k| k + from)
+            };
+            assert_eq!(find_either(&all, 0, a, b), first(0), "{a}");
+            assert_eq!(find_either(&all, 256, b, a), first(256), "{a}");
+        }
+    }
 
     #[test]
     fn at_least_and_nonzero_are_exact_in_every_byte() {

@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
 use super::{CompactString, py};
 use super::{
@@ -201,6 +202,12 @@ type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// Reads `text` as botocore does. See the module docs of [`super`] for the rules.
 pub(super) fn parse(kind: FileKind, text: String) -> Result<Document, ParseError> {
+    parse_as(kind, text, true)
+}
+
+/// [`parse`], reading the common lines by [`Reader::plain_line`] (`plain`), or every line by
+/// the general rules only (for the test that the two agree).
+fn parse_as(kind: FileKind, text: String, plain: bool) -> Result<Document, ParseError> {
     // Spans and lines are kept in 32 bits.
     if u32::try_from(text.len()).is_err() {
         return Err(ParseError {
@@ -209,6 +216,7 @@ pub(super) fn parse(kind: FileKind, text: String) -> Result<Document, ParseError
         });
     }
     let mut reader = Reader::new(kind, &text);
+    reader.plain = plain;
     let bytes = text.as_bytes();
     // The BOM is skipped, not stripped: spans keep pointing into the original text.
     let mut pos = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -230,53 +238,8 @@ pub(super) fn parse(kind: FileKind, text: String) -> Result<Document, ParseError
 }
 
 /// The index of the first `\n` or `\r` at or after `from`, or the length.
-///
-/// Eight bytes at a time: a byte of `x ^ 0x0a0a…` is zero where `x` has a `\n`, and
-/// `(v - 0x0101…) & !v & 0x8080…` is non-zero when some byte of `v` is zero, with the lowest
-/// zero byte always flagged (a borrow can only flag bytes above it), which is the one wanted.
 fn line_end(bytes: &[u8], from: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let hit = has_zero(x ^ (ONES * u64::from(b'\n'))) | has_zero(x ^ (ONES * u64::from(b'\r')));
-        if hit != 0 {
-            return i + (hit.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    bytes
-        .get(i..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
-        .map_or(bytes.len(), |k| i + k)
-}
-
-/// How many times each of two bytes occurs in `bytes`: eight bytes at a time, as [`line_end`]
-/// searches, both in one pass (a byte-wise count was a tenth of the time of parsing a large
-/// file).
-fn count_bytes(bytes: &[u8], needles: [u8; 2]) -> [usize; 2] {
-    use crate::swar::{HIGHS, ONES, nonzero};
-    // The zero bytes of `x` are those whose high bit `nonzero` leaves clear.
-    let zeros = |x: u64| (!nonzero(x) & HIGHS).count_ones() as usize;
-    let [a, b] = needles.map(|n| ONES * u64::from(n));
-    let mut chunks = bytes.chunks_exact(8);
-    let mut n = [0, 0];
-    for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        n[0] += zeros(x ^ a);
-        n[1] += zeros(x ^ b);
-    }
-    for &byte in chunks.remainder() {
-        n[0] += usize::from(byte == needles[0]);
-        n[1] += usize::from(byte == needles[1]);
-    }
-    n
+    crate::swar::find_either(bytes, from, b'\n', b'\r').unwrap_or(bytes.len())
 }
 
 /// The state of configparser's `_read` loop, plus what botocore derives afterwards.
@@ -318,6 +281,8 @@ struct Reader<'t> {
     cur_has_empty_key: bool,
     /// The first non-fatal error: configparser collects them and raises at the end.
     deferred: Option<ParseError>,
+    /// Read the common lines by [`Reader::plain_line`].
+    plain: bool,
     /// For nested blocks with a line that has no `=`: entry -> that line.
     bad_nested: FastMap<usize, usize>,
     /// Every entry whose value is a nested block (it starts with a line break), so that finding
@@ -330,7 +295,7 @@ impl<'t> Reader<'t> {
         // At most one section per `[`: counting them (a vectorized loop) sizes the tables so
         // that a large file does not rehash and copy its way up. A `[` in a value or comment
         // wastes a slot. Likewise, nearly every entry has a `=`.
-        let [guess, entries] = count_bytes(text.as_bytes(), [b'[', b'=']);
+        let [guess, entries] = crate::swar::count_either(text.as_bytes(), b'[', b'=');
         Self {
             kind,
             text,
@@ -352,6 +317,7 @@ impl<'t> Reader<'t> {
             big_section_keys: FastSet::default(),
             cur_has_empty_key: false,
             deferred: None,
+            plain: true,
             bad_nested: FastMap::default(),
             nested_blocks: Vec::new(),
         }
@@ -359,6 +325,11 @@ impl<'t> Reader<'t> {
 
     /// One physical line: `text[start..end]`, its terminator excluded.
     fn line(&mut self, lineno: usize, start: usize, end: usize) -> Result<(), ParseError> {
+        if self.plain {
+            if let Some(read) = self.plain_line(lineno, start, end) {
+                return read;
+            }
+        }
         let text = self.text;
         let raw = &text[start..end];
         let unindented = py::lstrip(raw);
@@ -401,15 +372,6 @@ impl<'t> Reader<'t> {
         }
         let written = py::rstrip(&value[..delim]);
         let key = py::lower(written);
-        if self.has_key(section, &key) {
-            return Err(ParseError {
-                line: lineno,
-                kind: ParseErrorKind::DuplicateKey {
-                    section: self.sections[section].header.to_string(),
-                    key: key.into_owned(),
-                },
-            });
-        }
         // The value's span: past the delimiter and the whitespace after it (to the end of the
         // line for an empty value), then the stripped value. `value` is the stripped line, so
         // what follows its delimiter needs only its left side stripped.
@@ -420,7 +382,110 @@ impl<'t> Reader<'t> {
         } else {
             start + lead + delim + 1 + (after.len() - stripped.len())
         };
-        let span = span_start..span_start + stripped.len();
+        // `value` starts at `start + lead`, and the key at its start.
+        let key_at = start + lead..start + lead + written.len();
+        self.key_line(
+            lineno,
+            section,
+            key_at,
+            key,
+            span_start..span_start + stripped.len(),
+        )
+    }
+
+    /// The common line, read without the general rules' passes: blank, a comment, or `key =
+    /// value` in a section with an ASCII key, ASCII whitespace around the key and value, and no
+    /// continuation. `None` for any other line (a header, a continuation, anything unusual),
+    /// which [`Reader::line`] reads in full; where both apply they agree (a property test checks
+    /// them against each other).
+    #[inline]
+    fn plain_line(
+        &mut self,
+        lineno: usize,
+        start: usize,
+        end: usize,
+    ) -> Option<Result<(), ParseError>> {
+        let text = self.text;
+        let bytes = text.as_bytes().get(..end)?;
+        let mut i = start;
+        while i < end && matches!(bytes[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let Some(&first) = bytes.get(i) else {
+            // Blank: it joins the current value if a continuation line follows.
+            if self.opt.is_some() {
+                self.pending_blanks += 1;
+            }
+            return Some(Ok(()));
+        };
+        match first {
+            b'#' | b';' => return Some(Ok(())),
+            // A header, other whitespace, or a character Python may count as whitespace.
+            b'[' | 0x80.. => return None,
+            b if py::is_ascii_space(b) => return None,
+            _ => {}
+        }
+        let indent = i - start;
+        let section = self.cur?;
+        if self.opt.is_some() && indent > self.indent_level {
+            return None;
+        }
+        // The key: up to the first delimiter (on this line: else an error, which the general
+        // rules report, as they do an empty key), ASCII only.
+        let j = crate::swar::find_either(bytes, i, b'=', b':')?;
+        if j == i {
+            return None;
+        }
+        let lower = py::plain_lowercase(bytes.get(i..j)?);
+        if !lower && !bytes.get(i..j)?.is_ascii() {
+            return None;
+        }
+        let mut key_end = j;
+        while py::is_ascii_space(bytes[key_end - 1]) {
+            key_end -= 1;
+        }
+        // The line's end, right-stripped; `j` is a delimiter, so it stays past it.
+        let mut e = end;
+        while py::is_ascii_space(bytes[e - 1]) {
+            e -= 1;
+        }
+        let mut v = j + 1;
+        while v < e && py::is_ascii_space(bytes[v]) {
+            v += 1;
+        }
+        if bytes[e - 1] >= 0x80 || bytes.get(v).is_some_and(|&b| v < e && b >= 0x80) {
+            return None;
+        }
+        self.indent_level = indent;
+        let written = text.get(i..key_end)?;
+        let key = if !lower {
+            Cow::Owned(written.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(written)
+        };
+        let span = if v == e { end..end } else { v..e };
+        Some(self.key_line(lineno, section, i..key_end, key, span))
+    }
+
+    /// A `key = value` line of `section` (whose delimiter is not the line's first character):
+    /// the key as written at `key_at`, lowercased, and the value's span.
+    fn key_line(
+        &mut self,
+        lineno: usize,
+        section: usize,
+        key_at: Range<usize>,
+        key: Cow<'t, str>,
+        span: Range<usize>,
+    ) -> Result<(), ParseError> {
+        if self.has_key(section, &key) {
+            return Err(ParseError {
+                line: lineno,
+                kind: ParseErrorKind::DuplicateKey {
+                    section: self.sections[section].header.to_string(),
+                    key: key.into_owned(),
+                },
+            });
+        }
         self.pending_blanks = 0;
         if key.is_empty() {
             // configparser's `optname` is '' now: falsy, so nothing continues it.
@@ -430,7 +495,7 @@ impl<'t> Reader<'t> {
         }
         self.remember_key(section, &key);
         self.opt = Some(self.entries.len());
-        self.opt_may_nest = stripped.is_empty();
+        self.opt_may_nest = span.is_empty();
         // The text is under 4 GiB (checked first), so positions and line numbers fit.
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let known = super::known(&key)
@@ -444,9 +509,8 @@ impl<'t> Reader<'t> {
             })),
         };
         self.entries.push(RawEntry {
-            // `value` starts at `start + lead`, and the key at its start.
-            key_start: narrow(start + lead),
-            key_len: narrow(written.len()),
+            key_start: narrow(key_at.start),
+            key_len: narrow(key_at.len()),
             start: narrow(span.start),
             len: narrow(span.len()),
             line: narrow(lineno),
@@ -801,33 +865,87 @@ fn parse_nested(value: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    #[test]
-    fn count_byte_counts_every_occurrence() {
-        let texts = [
-            "",
-            "[",
-            "a[b[c",
-            "[[[[[[[[[",
-            "x]y\u{e9}[\u{ff}[[",
-            "0123456789abcdef[0123456789abcdef[",
-        ];
-        for text in texts {
-            for start in 0..text.len() {
-                let bytes = &text.as_bytes()[start..];
-                let want = bytes.iter().filter(|&&b| b == b'[').count();
-                let other = bytes.iter().filter(|&&b| b == b']').count();
-                assert_eq!(
-                    count_bytes(bytes, [b'[', b']']),
-                    [want, other],
-                    "{text:?} from {start}"
-                );
+    /// Everything a parse gives, values and spans included.
+    fn dump(parsed: Result<Document, ParseError>) -> String {
+        let doc = match parsed {
+            Ok(doc) => doc,
+            Err(e) => return format!("error {e:?}"),
+        };
+        let mut out = String::new();
+        for s in doc.sections() {
+            out.push_str(&format!("[{}] {} {:?}\n", s.header, s.line, s.kind));
+            for e in doc.raw_entries(s) {
+                let more = e.more.as_ref();
+                out.push_str(&format!(
+                    "{:?}={:?} {} {:?} {:?} {} {:?} {:?}\n",
+                    doc.raw_key(e),
+                    doc.raw_value(e),
+                    e.line(),
+                    e.span(),
+                    e.key_start..e.key_start + e.key_len,
+                    e.known,
+                    more.and_then(|m| m.key.as_deref()),
+                    more.and_then(|m| m.nested.as_ref()),
+                ));
             }
         }
-        let all: Vec<u8> = (0..=255).chain(0..=255).collect();
-        for needle in 0..=255u8 {
-            let other = needle.wrapping_add(1);
-            assert_eq!(count_bytes(&all, [needle, other]), [2, 2], "{needle}");
+        out.push_str(&format!("{:?} {:?}", doc.profile_order, doc.defaults));
+        out
+    }
+
+    /// Lines made of the pieces where the common-line reading could go wrong: whitespace of every
+    /// kind, delimiters, brackets, comment marks, case and non-ASCII letters.
+    fn line() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            " ",
+            "  ",
+            "\t",
+            "\u{b}",
+            "\u{c}",
+            "\u{1f}",
+            "\u{a0}",
+            "\u{3000}",
+            "=",
+            ":",
+            "[",
+            "]",
+            "#",
+            ";",
+            "a",
+            "Key",
+            "KEY",
+            "aws_access_key_id",
+            "\u{e9}",
+            "\u{c9}",
+            "x=y",
+            "[default]",
+            "[profile A]",
+            "[DEFAULT]",
+            "\u{85}",
+            "\"",
+        ]);
+        prop::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn common_lines_read_as_the_general_rules_read_them(
+            lines in prop::collection::vec(line(), 0..12),
+            ends in prop::sample::select(vec!["\n", "\r\n", "\r"]),
+            credentials in any::<bool>(),
+        ) {
+            let mut text = String::from("[s]\n");
+            for l in &lines {
+                text.push_str(l);
+                text.push_str(ends);
+            }
+            let kind = if credentials { FileKind::Credentials } else { FileKind::Config };
+            prop_assert_eq!(
+                dump(parse_as(kind, text.clone(), true)),
+                dump(parse_as(kind, text, false))
+            );
         }
     }
 }

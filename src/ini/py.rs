@@ -36,7 +36,8 @@ pub(super) fn strip(s: &str) -> &str {
 }
 
 /// Whether an ASCII byte is whitespace to Python.
-fn is_ascii_space(b: u8) -> bool {
+#[inline]
+pub(super) fn is_ascii_space(b: u8) -> bool {
     matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
@@ -124,7 +125,7 @@ pub(super) fn lower(s: &str) -> Cow<'_, str> {
 
 /// Whether `bytes` holds only ASCII with no capital letter (so `lower` leaves it as it is).
 /// Eight bytes at a time: every key of a file goes through here.
-fn plain_lowercase(bytes: &[u8]) -> bool {
+pub(super) fn plain_lowercase(bytes: &[u8]) -> bool {
     use crate::swar::{LOWS, at_least, none_flagged};
     none_flagged(
         bytes,
@@ -206,6 +207,17 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
 /// two, else nothing (also when shlex fails).
 pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
     let bytes = header.as_bytes();
+    // The usual header, `profile NAME`: two words, one space apart, neither with a quote, an
+    // escape or whitespace.
+    let plain = |b: &u8| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\');
+    if let Some(space) = bytes.iter().position(|b| !plain(b)) {
+        if space > 0 && bytes[space] == b' ' {
+            let name = &bytes[space + 1..];
+            if !name.is_empty() && name.iter().all(plain) {
+                return header.get(space + 1..).map(CompactString::new);
+            }
+        }
+    }
     // One pass for the common header, `profile NAME`: word boundaries at shlex's whitespace
     // (ASCII, so the offsets are character boundaries). A quote or an escape needs real shlex,
     // unless three words came before it: shlex can neither join nor drop those.
