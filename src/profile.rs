@@ -13,8 +13,7 @@ use serde::Serialize;
 
 use crate::ini::parse::FastMap;
 use crate::ini::{
-    CompactString, Document, Entry, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind,
-    known,
+    CompactString, Document, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind, known,
 };
 use crate::key::{AccessKeyId, SecretAccessKey};
 use crate::plan::HeldKeys;
@@ -107,18 +106,23 @@ impl AwsFiles {
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> HeldKeys {
-        self.held_where(|value| AccessKeyId::new(value))
+        // At most a key per section: sized once, the map does not rehash its way up.
+        let sections = self.credentials.sections().len() + self.config.sections().len();
+        self.held_where(sections, |value| AccessKeyId::new(value))
     }
 
     /// [`AwsFiles::held_keys`] for the keys `ids` only: what deciding one key's rotation reads
     /// (the user's keys), without a map of every key of a large file.
     pub fn held_keys_of(&self, ids: &[AccessKeyId]) -> HeldKeys {
-        self.held_where(|value| ids.iter().find(|id| id.as_str() == value).cloned())
+        self.held_where(ids.len(), |value| {
+            ids.iter().find(|id| id.as_str() == value).cloned()
+        })
     }
 
-    /// The holders of the key ids that `id` takes from an `aws_access_key_id` value.
-    fn held_where(&self, mut id: impl FnMut(&str) -> Option<AccessKeyId>) -> HeldKeys {
-        let mut ids = HeldKeys::default();
+    /// The holders of the key ids that `id` takes from an `aws_access_key_id` value (at most
+    /// `keys` of them).
+    fn held_where(&self, keys: usize, mut id: impl FnMut(&str) -> Option<AccessKeyId>) -> HeldKeys {
+        let mut ids = HeldKeys::with_capacity_and_hasher(keys, Default::default());
         for file in [FileKind::Credentials, FileKind::Config] {
             let doc = self.document(file);
             for section in doc.sections() {
@@ -132,12 +136,15 @@ impl AwsFiles {
                 if doc.has_session_token(section) {
                     continue;
                 }
-                ids.entry(id).or_default().push(Holder {
-                    file,
-                    section: section.header.clone(),
-                    profile: profile_of(&section.kind),
-                    line: e.line(),
-                });
+                // Most keys have one holder.
+                ids.entry(id)
+                    .or_insert_with(|| Vec::with_capacity(1))
+                    .push(Holder {
+                        file,
+                        section: section.header.clone(),
+                        profile: profile_of(&section.kind),
+                        line: e.line(),
+                    });
             }
         }
         ids
@@ -443,13 +450,8 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The profile's entry for `key` in one file (its own, else `[DEFAULT]`'s).
-    fn entry(&self, file: FileKind, key: &str) -> Option<Entry<'a>> {
-        let doc = self.files.document(file);
-        self.raw(file, key).map(|e| doc.view(e))
-    }
-
-    /// [`View::entry`] as stored (`key` lowercase).
+    /// The profile's stored entry for `key` (lowercase) in one file: its own, else
+    /// `[DEFAULT]`'s.
     #[inline]
     fn raw(&self, file: FileKind, key: &str) -> Option<&'a RawEntry> {
         let f = match file {
@@ -539,7 +541,8 @@ fn static_keys(view: &View<'_>) -> Result<Option<Resolved>, ProfileError> {
 /// them: `None` when that file has no `aws_access_key_id` for it.
 fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileError> {
     let profile = view.profile;
-    let Some(id_entry) = view.entry(file, KEY_ID) else {
+    let doc = view.files.document(file);
+    let Some(id_entry) = view.raw(file, KEY_ID) else {
         return Ok(None);
     };
     let bad = |line, problem| ProfileError::BadKeys {
@@ -548,54 +551,54 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
         line,
         problem,
     };
-    if id_entry.value.is_empty() {
+    if doc.raw_value(id_entry).is_empty() {
         return Ok(None);
     }
-    if view.entry(file, "aws_session_token").is_some()
-        || view.entry(file, "aws_security_token").is_some()
+    if view.raw(file, "aws_session_token").is_some()
+        || view.raw(file, "aws_security_token").is_some()
     {
         return Ok(Some(Class::Other(ProfileKind::Session)));
     }
-    let Some(secret_entry) = view.entry(file, SECRET) else {
+    let Some(secret_entry) = view.raw(file, SECRET) else {
         return Err(bad(
-            id_entry.line,
+            id_entry.line(),
             "aws_access_key_id has no aws_secret_access_key beside it",
         ));
     };
-    if id_entry.multiline {
+    if id_entry.multiline() {
         return Err(bad(
-            id_entry.line,
+            id_entry.line(),
             "aws_access_key_id continues on the next line; put it on one line",
         ));
     }
-    if secret_entry.multiline {
+    if secret_entry.multiline() {
         return Err(bad(
-            secret_entry.line,
+            secret_entry.line(),
             "aws_secret_access_key continues on the next line; put it on one line",
         ));
     }
-    let Some(id) = AccessKeyId::new(id_entry.value) else {
+    let Some(id) = AccessKeyId::new(doc.raw_value(id_entry)) else {
         return Err(bad(
-            id_entry.line,
+            id_entry.line(),
             "aws_access_key_id is not a valid access key id",
         ));
     };
-    let Some(secret) = SecretAccessKey::new(secret_entry.value) else {
+    let Some(secret) = SecretAccessKey::new(doc.raw_value(secret_entry)) else {
         return Err(bad(
-            secret_entry.line,
+            secret_entry.line(),
             "aws_secret_access_key is empty or not a valid secret",
         ));
     };
     // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
     let section = match view.section(file) {
-        Some(s) if view.files.document(file).raw_entry(s, KEY_ID).is_some() => s.header.clone(),
+        Some(s) if doc.raw_entry(s, KEY_ID).is_some() => s.header.clone(),
         _ => CompactString::const_new("DEFAULT"),
     };
     let location = Holder {
         file,
         section,
         profile: Some(CompactString::new(profile)),
-        line: id_entry.line,
+        line: id_entry.line(),
     };
     Ok(Some(Class::Static(Resolved {
         profile: CompactString::new(profile),
