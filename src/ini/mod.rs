@@ -90,6 +90,8 @@ pub struct Document {
     sections: Vec<Section>,
     /// Every section's entries, in file order: a section holds a range of them.
     entries: Vec<RawEntry>,
+    /// What the entries that are not spans of the text hold.
+    extras: Extras,
     /// Profile name -> index of the section botocore uses for it (the later one).
     profiles: parse::NameIndex,
     /// For each profile, in the file order of its first section: the section botocore uses.
@@ -191,29 +193,30 @@ pub(crate) fn known(key: &str) -> Option<usize> {
     })
 }
 
-/// An entry as a [`Document`] stores it: 32 bytes, with no string of its own where the key is
-/// written in lowercase and the value fits on its line (both are spans of the text). A large
-/// file holds tens of thousands of these, and its parse costs as much in the memory it touches
-/// as in instructions.
+/// An entry as a [`Document`] stores it: 20 bytes, spans of the text. The rare entry that needs
+/// a string of its own (a key that lowercasing changes, a value that continues on later lines)
+/// keeps it among the document's [`Extras`]. A large file holds tens of thousands of entries,
+/// and its parse costs as much in the memory it touches as in instructions.
 #[derive(Clone)]
 pub(crate) struct RawEntry {
-    /// The key's span, as written (right-stripped).
+    /// Where the key starts (as written); it also finds the entry's [`Extra`], if any.
     key_start: u32,
-    key_len: u32,
     /// The value's span on the key's line.
     start: u32,
     len: u32,
     line: u32,
+    /// The key's length as written (right-stripped), when the key is the text's.
+    key_len: u16,
     /// The key's place in [`KNOWN`], or [`RawEntry::UNKNOWN`].
     known: u8,
-    /// What the text alone does not give: rare.
-    more: Option<Box<Extra>>,
+    /// [`RawEntry::OWN_KEY`], [`RawEntry::MULTILINE`].
+    flags: u8,
 }
 
 /// The part of an entry that is not a span of the text.
 #[derive(Clone, Default)]
 struct Extra {
-    /// The key lowercased, where that changed it.
+    /// The key lowercased, where that changed it (or the key, if too long for a span).
     key: Option<CompactString>,
     /// The whole value, lines joined with `\n`, once a continuation line follows.
     value: Option<String>,
@@ -221,8 +224,44 @@ struct Extra {
     nested: Option<Vec<(String, String)>>,
 }
 
+/// The [`Extra`]s of a document's entries, by the position of the entry's key, in file order.
+#[derive(Clone, Default)]
+pub(crate) struct Extras(Vec<(u32, Extra)>);
+
+impl Extras {
+    fn get(&self, key_start: u32) -> Option<&Extra> {
+        let i = self
+            .0
+            .binary_search_by_key(&key_start, |(at, _)| *at)
+            .ok()?;
+        self.0.get(i).map(|(_, x)| x)
+    }
+
+    /// The extra of the entry at `key_start`, made if it has none: the last entry's only, so the
+    /// list stays in file order.
+    fn last_or_new(&mut self, key_start: u32) -> &mut Extra {
+        if self.0.last().is_none_or(|(at, _)| *at != key_start) {
+            self.0.push((key_start, Extra::default()));
+        }
+        let last = self.0.len() - 1;
+        &mut self.0[last].1
+    }
+
+    fn get_mut(&mut self, key_start: u32) -> Option<&mut Extra> {
+        let i = self
+            .0
+            .binary_search_by_key(&key_start, |(at, _)| *at)
+            .ok()?;
+        self.0.get_mut(i).map(|(_, x)| x)
+    }
+}
+
 impl RawEntry {
     pub(super) const UNKNOWN: u8 = u8::MAX;
+    /// Its key is its [`Extra`]'s.
+    const OWN_KEY: u8 = 1;
+    /// Its value is its [`Extra`]'s.
+    const MULTILINE: u8 = 2;
 
     /// The key's place in [`KNOWN`], if it is one of them.
     pub(crate) fn known(&self) -> Option<usize> {
@@ -236,31 +275,43 @@ impl RawEntry {
 
     /// Whether continuation lines follow.
     pub(crate) fn multiline(&self) -> bool {
-        self.more.as_ref().is_some_and(|m| m.value.is_some())
+        self.flags & Self::MULTILINE != 0
     }
 
     pub(super) fn span(&self) -> Range<usize> {
         self.start as usize..self.start as usize + self.len as usize
     }
 
-    /// The key (lowercased), given the document's text.
-    pub(super) fn key_in<'a>(&'a self, text: &'a str) -> &'a str {
-        match self.more.as_ref().and_then(|m| m.key.as_deref()) {
-            Some(key) => key,
-            None => {
-                let start = self.key_start as usize;
-                text.get(start..start + self.key_len as usize)
-                    .unwrap_or_default()
-            }
+    /// The key (lowercased), given the document's text and extras.
+    pub(super) fn key_in<'a>(&self, text: &'a str, extras: &'a Extras) -> &'a str {
+        if self.flags & Self::OWN_KEY != 0 {
+            return extras
+                .get(self.key_start)
+                .and_then(|x| x.key.as_deref())
+                .unwrap_or_default();
         }
+        let start = self.key_start as usize;
+        text.get(start..start + usize::from(self.key_len))
+            .unwrap_or_default()
     }
 
-    /// The value, given the document's text.
-    fn value_in<'a>(&'a self, text: &'a str) -> &'a str {
-        match self.more.as_ref().and_then(|m| m.value.as_deref()) {
-            Some(value) => value,
-            None => text.get(self.span()).unwrap_or_default(),
+    /// The value, given the document's text and extras.
+    fn value_in<'a>(&self, text: &'a str, extras: &'a Extras) -> &'a str {
+        if self.multiline() {
+            return extras
+                .get(self.key_start)
+                .and_then(|x| x.value.as_deref())
+                .unwrap_or_default();
         }
+        text.get(self.span()).unwrap_or_default()
+    }
+
+    /// Its nested pairs, given the document's extras.
+    fn nested_in<'a>(&self, extras: &'a Extras) -> Option<&'a [(String, String)]> {
+        if !self.multiline() {
+            return None;
+        }
+        extras.get(self.key_start)?.nested.as_deref()
     }
 }
 
@@ -534,12 +585,12 @@ impl Document {
 
     /// A stored entry's value. `e` must come from this document.
     pub(crate) fn raw_value<'a>(&'a self, e: &'a RawEntry) -> &'a str {
-        e.value_in(&self.text)
+        e.value_in(&self.text, &self.extras)
     }
 
     /// A stored entry's key (lowercased). `e` must come from this document.
     pub(crate) fn raw_key<'a>(&'a self, e: &'a RawEntry) -> &'a str {
-        e.key_in(&self.text)
+        e.key_in(&self.text, &self.extras)
     }
 
     /// A stored entry as the public [`Entry`]. `e` must come from this document.
@@ -550,7 +601,7 @@ impl Document {
             line: e.line(),
             value_span: e.span(),
             multiline: e.multiline(),
-            nested: e.more.as_ref().and_then(|m| m.nested.as_deref()),
+            nested: e.nested_in(&self.extras),
         }
     }
 }
@@ -620,11 +671,20 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_pointer_width = "64")]
-    fn a_stored_entry_is_32_bytes() {
+    fn a_key_too_long_for_a_span_is_kept_whole() {
+        let key = "k".repeat(70_000);
+        let text = format!("[a]\n{key} = v\nUpper = w\n  more\n");
+        let doc = creds(&text);
+        assert_eq!(doc.get("a", &key).map(|e| e.value), Some("v"));
+        let upper = doc.get("a", "upper").expect("lowercased");
+        assert_eq!((upper.key, upper.value, upper.multiline), ("upper", "w\nmore", true));
+    }
+
+    #[test]
+    fn a_stored_entry_is_20_bytes() {
         // A 10,000-profile file stores about 35,000 of them: their size is most of a parse's
         // memory, and the pages it touches are much of its time (benches/plan.rs).
-        assert_eq!(std::mem::size_of::<RawEntry>(), 32);
+        assert_eq!(std::mem::size_of::<RawEntry>(), 20);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use super::{CompactString, py};
 use super::{
-    Document, Extra, FileKind, ParseError, ParseErrorKind, RawEntry, Section, SectionKind,
+    Document, Extras, FileKind, ParseError, ParseErrorKind, RawEntry, Section, SectionKind,
 };
 
 /// configparser's `default_section`.
@@ -260,6 +260,8 @@ struct Reader<'t> {
     opt_may_nest: bool,
     /// Every section's entries, in file order.
     entries: Vec<RawEntry>,
+    /// Their strings that are not spans of the text.
+    extras: Extras,
     /// Where the current section's entries start in [`Reader::entries`].
     section_start: usize,
     /// The headers seen (never `DEFAULT`): strict mode refuses a second one. Unused for a
@@ -301,6 +303,7 @@ impl<'t> Reader<'t> {
             text,
             sections: Vec::with_capacity(guess),
             entries: Vec::with_capacity(entries),
+            extras: Extras::default(),
             section_start: 0,
             cur: None,
             opt: None,
@@ -501,21 +504,27 @@ impl<'t> Reader<'t> {
         let known = super::known(&key)
             .and_then(|k| u8::try_from(k).ok())
             .unwrap_or(RawEntry::UNKNOWN);
-        let more = match key {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(key) => Some(Box::new(Extra {
-                key: Some(CompactString::from(key)),
-                ..Extra::default()
-            })),
+        let key_start = narrow(key_at.start);
+        // A key that lowercasing changed, or too long for a span, is kept as a string.
+        let key_len = match (key, u16::try_from(key_at.len())) {
+            (Cow::Borrowed(_), Ok(len)) => Some(len),
+            (key, _) => {
+                self.extras.last_or_new(key_start).key = Some(CompactString::from(key));
+                None
+            }
         };
         self.entries.push(RawEntry {
-            key_start: narrow(key_at.start),
-            key_len: narrow(key_at.len()),
+            key_start,
             start: narrow(span.start),
             len: narrow(span.len()),
             line: narrow(lineno),
+            key_len: key_len.unwrap_or(0),
             known,
-            more,
+            flags: if key_len.is_some() {
+                0
+            } else {
+                RawEntry::OWN_KEY
+            },
         });
         Ok(())
     }
@@ -531,8 +540,10 @@ impl<'t> Reader<'t> {
             self.nested_blocks.push(entry);
         }
         let span = e.span();
-        let more = e.more.get_or_insert_with(Box::default);
-        let value = more
+        e.flags |= RawEntry::MULTILINE;
+        let value = self
+            .extras
+            .last_or_new(e.key_start)
             .value
             .get_or_insert_with(|| text.get(span).unwrap_or_default().to_owned());
         for _ in 0..=self.pending_blanks {
@@ -658,7 +669,9 @@ impl<'t> Reader<'t> {
         }
         let entries = self.current();
         if entries.len() <= SMALL_SECTION {
-            entries.iter().any(|e| e.key_in(self.text) == key)
+            entries
+                .iter()
+                .any(|e| e.key_in(self.text, &self.extras) == key)
         } else {
             self.big_section_keys.contains(key)
         }
@@ -678,7 +691,7 @@ impl<'t> Reader<'t> {
             self.big_section_keys.extend(
                 entries
                     .iter()
-                    .map(|e| CompactString::new(e.key_in(self.text))),
+                    .map(|e| CompactString::new(e.key_in(self.text, &self.extras))),
             );
         }
         if entries.len() >= SMALL_SECTION {
@@ -710,6 +723,7 @@ impl<'t> Reader<'t> {
             text: String::new(),
             sections: self.sections,
             entries: self.entries,
+            extras: self.extras,
             profiles: self.profiles,
             profile_order: self.profile_order,
             defaults: self.defaults,
@@ -727,8 +741,11 @@ impl<'t> Reader<'t> {
             if self.bad_nested.contains_key(&i) {
                 continue;
             }
-            if let Some(more) = self.entries.get_mut(i).and_then(|e| e.more.as_mut()) {
-                more.nested = more.value.as_deref().map(parse_nested);
+            let Some(at) = self.entries.get(i).map(|e| e.key_start) else {
+                continue;
+            };
+            if let Some(extra) = self.extras.get_mut(at) {
+                extra.nested = extra.value.as_deref().map(parse_nested);
             }
         }
         Ok(())
@@ -745,7 +762,7 @@ impl<'t> Reader<'t> {
         for &i in &self.defaults {
             for (j, e) in entries(&self.sections[i]) {
                 if let Some(&line) = self.bad_nested.get(&j) {
-                    bad_defaults.push((e.key_in(self.text), line));
+                    bad_defaults.push((e.key_in(self.text, &self.extras), line));
                 }
             }
         }
@@ -759,7 +776,7 @@ impl<'t> Reader<'t> {
                 }
             }
             for &(key, line) in &bad_defaults {
-                if !entries(s).any(|(_, e)| e.key_in(self.text) == key) {
+                if !entries(s).any(|(_, e)| e.key_in(self.text, &self.extras) == key) {
                     return Err(bad_nested(line));
                 }
             }
@@ -877,17 +894,17 @@ mod tests {
         for s in doc.sections() {
             out.push_str(&format!("[{}] {} {:?}\n", s.header, s.line, s.kind));
             for e in doc.raw_entries(s) {
-                let more = e.more.as_ref();
                 out.push_str(&format!(
-                    "{:?}={:?} {} {:?} {:?} {} {:?} {:?}\n",
+                    "{:?}={:?} {} {:?} {} {} {} {} {:?}\n",
                     doc.raw_key(e),
                     doc.raw_value(e),
                     e.line(),
                     e.span(),
-                    e.key_start..e.key_start + e.key_len,
+                    e.key_start,
+                    e.key_len,
                     e.known,
-                    more.and_then(|m| m.key.as_deref()),
-                    more.and_then(|m| m.nested.as_ref()),
+                    e.flags,
+                    e.nested_in(&doc.extras),
                 ));
             }
         }
