@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ini::parse::FastMap;
+use crate::ini::parse::NameIndex;
 use crate::ini::{
     CompactString, Document, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind, known,
 };
@@ -106,9 +106,9 @@ impl AwsFiles {
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> HeldKeys {
-        // At most a key per section: sized once, the map does not rehash its way up.
-        let sections = self.credentials.sections().len() + self.config.sections().len();
-        self.held_where(sections, |value| AccessKeyId::new(value))
+        // Not sized from the sections: most do not hold a key, or share one, and a table sized
+        // for all of them touches twice the memory (as many pages as the rehashes cost).
+        self.held_where(0, |value| AccessKeyId::new(value))
     }
 
     /// [`AwsFiles::held_keys`] for the keys `ids` only: what deciding one key's rotation reads
@@ -725,7 +725,9 @@ fn select_by(
     mut holders: impl FnMut(&AccessKeyId) -> Vec<Holder>,
 ) -> Result<Selected, ProfileError> {
     let mut out = Selected::default();
-    let mut index: FastMap<AccessKeyId, usize> = FastMap::default();
+    // Key id -> its candidate: a table of indexes, a quarter of the memory of a map that
+    // holds the ids too.
+    let mut index = NameIndex::default();
     match selection {
         Selection::Profiles(names) => {
             let resolved: Vec<Resolved> = names
@@ -742,9 +744,11 @@ fn select_by(
             // itself.
             let most = credentials.profile_count() + config.profile_count();
             let keys = keys.unwrap_or(most).min(most);
-            out.skipped.reserve(most);
+            // A profile is skipped or a candidate's: when every held key is a candidate's, no
+            // more than this are skipped.
+            out.skipped.reserve(most - keys);
             out.candidates.reserve(keys);
-            index.reserve(keys);
+            index = NameIndex::with_capacity(keys);
             let views = credentials
                 .profiles()
                 .map(|(name, s)| View::with(files, name, Some(s), config.profile_section(name)))
@@ -779,14 +783,14 @@ impl Selected {
     /// place that holds it), else one more profile of the key's candidate.
     fn add(
         &mut self,
-        index: &mut FastMap<AccessKeyId, usize>,
+        index: &mut NameIndex,
         r: Resolved,
         holders: &mut impl FnMut(&AccessKeyId) -> Vec<Holder>,
     ) {
-        if let Some(c) = index
-            .get(&r.access_key_id)
-            .map(|&i| &mut self.candidates[i])
-        {
+        let candidates = &self.candidates;
+        let id_of = |i: usize| candidates[i].access_key_id.as_str();
+        if let Some(i) = index.get(r.access_key_id.as_str(), id_of) {
+            let c = &mut self.candidates[i];
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
             }
@@ -796,7 +800,8 @@ impl Selected {
             return;
         }
         let holders = holders(&r.access_key_id);
-        index.insert(r.access_key_id.clone(), self.candidates.len());
+        // Candidates are far fewer than `NameIndex::MAX` (one per key of a file under 4 GiB).
+        index.insert(r.access_key_id.as_str(), candidates.len(), id_of);
         self.candidates.push(Candidate {
             profiles: vec![r.profile],
             holder: r.holder,

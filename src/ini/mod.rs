@@ -677,7 +677,10 @@ mod tests {
         let doc = creds(&text);
         assert_eq!(doc.get("a", &key).map(|e| e.value), Some("v"));
         let upper = doc.get("a", "upper").expect("lowercased");
-        assert_eq!((upper.key, upper.value, upper.multiline), ("upper", "w\nmore", true));
+        assert_eq!(
+            (upper.key, upper.value, upper.multiline),
+            ("upper", "w\nmore", true)
+        );
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn mix(mut h: u64) -> u64 {
 /// file, every such read is a cache miss), and slots are 8 bytes so that the table of a
 /// 10,000-profile file stays within a core's cache.
 #[derive(Clone, Default)]
-pub(super) struct NameIndex {
+pub(crate) struct NameIndex {
     /// A power of two long, at most 3/4 full.
     slots: Vec<Slot>,
     len: usize,
@@ -112,10 +112,10 @@ impl NameIndex {
         tag: 0,
     };
     /// The most sections a table can index (a file of at least 12 GB would hold more).
-    pub(super) const MAX: usize = Self::EMPTY as usize - 1;
+    pub(crate) const MAX: usize = Self::EMPTY as usize - 1;
 
     /// A table with room for `n` names before it grows.
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         let mut index = Self::default();
         if n > 0 {
             index.slots = vec![Self::VACANT; (n + n / 3 + 1).next_power_of_two().max(16)];
@@ -129,7 +129,7 @@ impl NameIndex {
     }
 
     /// The index stored for `name`.
-    pub(super) fn get<'s>(&self, name: &str, name_of: impl Fn(usize) -> &'s str) -> Option<usize> {
+    pub(crate) fn get<'s>(&self, name: &str, name_of: impl Fn(usize) -> &'s str) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
         let hash = Self::hash(name);
         let tag = (hash >> 32) as u32;
@@ -148,7 +148,7 @@ impl NameIndex {
     }
 
     /// Stores `index` (at most [`NameIndex::MAX`]) under `name`, returning the index it replaces.
-    fn insert<'s>(
+    pub(crate) fn insert<'s>(
         &mut self,
         name: &str,
         index: usize,
