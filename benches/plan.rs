@@ -213,66 +213,70 @@ fn select_one(bencher: Bencher, n: usize) {
     });
 }
 
-/// (e) `plan --all-profiles` as the core runs it: a [`Session`] resolves every profile, asks for
-/// each key's user and that user's keys (answered at once here: the key alone), and plans every
-/// rotation. Each decision reads the keys the files hold: parsing them once per task instead of
-/// once per run made this quadratic.
+/// (e) `plan --all-profiles` as the core runs it: a [`Session`] takes the texts as the shell
+/// read them (copied, untimed, before each run), resolves every profile, asks for each key's
+/// user and that user's keys (answered at once here: the key alone), plans every rotation, and
+/// gives up its results as the shell takes them. Each decision reads the keys the files hold:
+/// parsing them once per task instead of once per run made this quadratic.
 #[divan::bench(args = SIZES, sample_count = 10, sample_size = 1)]
 fn session_plan_all(bencher: Bencher, n: usize) {
     let (config, credentials) = files(n);
-    bencher.counter(bytes(&config, &credentials)).bench(|| {
-        let request = Request {
-            selection: Selection::All,
-            admin_user: None,
-            options: Options::default(),
-            mode: Mode::Plan,
-            max_concurrency: 8,
-        };
-        let mut session = Session::new(
-            black_box(&config),
-            black_box(&credentials),
-            &[],
-            request,
-            Config::default(),
-        )
-        .expect("starts");
-        while !session.is_done() {
-            let Some(action) = session.poll_action() else {
-                panic!("a plan run waits for nothing");
+    bencher
+        .counter(bytes(&config, &credentials))
+        .with_inputs(|| (config.clone(), credentials.clone()))
+        .bench_values(|(config, credentials)| {
+            let request = Request {
+                selection: Selection::All,
+                admin_user: None,
+                options: Options::default(),
+                mode: Mode::Plan,
+                max_concurrency: 8,
             };
-            let task = action.task();
-            let outcome = match action {
-                SessionAction::Identify {
-                    signer: Signer::Static { access_key_id, .. },
-                    ..
-                } => {
-                    let index: usize = access_key_id.as_str()[4..]
-                        .parse()
-                        .expect("generated ids are numbered");
-                    Outcome::Verified {
-                        arn: format!("arn:aws:iam::123456789012:user/user{}", user_of(index)),
+            let mut session = Session::new_owned(
+                black_box(config),
+                black_box(credentials),
+                &[],
+                request,
+                Config::default(),
+            )
+            .expect("starts");
+            while !session.is_done() {
+                let Some(action) = session.poll_action() else {
+                    panic!("a plan run waits for nothing");
+                };
+                let task = action.task();
+                let outcome = match action {
+                    SessionAction::Identify {
+                        signer: Signer::Static { access_key_id, .. },
+                        ..
+                    } => {
+                        let index: usize = access_key_id.as_str()[4..]
+                            .parse()
+                            .expect("generated ids are numbered");
+                        Outcome::Verified {
+                            arn: format!("arn:aws:iam::123456789012:user/user{}", user_of(index)),
+                        }
                     }
-                }
-                SessionAction::ListKeys {
-                    signer: Signer::Static { access_key_id, .. },
-                    ..
-                } => Outcome::Keys(vec![KeyMeta {
-                    access_key_id,
-                    status: KeyStatus::Active,
-                    create_date: Timestamp::from_secs(1_690_000_000),
-                    last_used: None,
-                }]),
-                other => panic!("unexpected in a plan run: {other:?}"),
-            };
-            session.handle_outcome(task, outcome, NOW);
-        }
-        let planned = session
-            .results()
-            .iter()
-            .filter(|r| matches!(r.outcome, TaskOutcome::Planned(_)))
-            .count();
-        // Profiles 8k, 8k+1 and 8k+5 hold a key each (8k+6 shares 8k+5's).
-        assert_eq!(planned, n.div_ceil(8) * 3);
-        planned
-    });
+                    SessionAction::ListKeys {
+                        signer: Signer::Static { access_key_id, .. },
+                        ..
+                    } => Outcome::Keys(vec![KeyMeta {
+                        access_key_id,
+                        status: KeyStatus::Active,
+                        create_date: Timestamp::from_secs(1_690_000_000),
+                        last_used: None,
+                    }]),
+                    other => panic!("unexpected in a plan run: {other:?}"),
+                };
+                session.handle_outcome(task, outcome, NOW);
+            }
+            let planned = session
+                .into_results()
+                .iter()
+                .filter(|r| matches!(r.outcome, TaskOutcome::Planned(_)))
+                .count();
+            // Profiles 8k, 8k+1 and 8k+5 hold a key each (8k+6 shares 8k+5's).
+            assert_eq!(planned, n.div_ceil(8) * 3);
+            planned
+        });
 }

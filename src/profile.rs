@@ -58,6 +58,11 @@ impl AwsFiles {
         })
     }
 
+    /// The texts, given back: (config, credentials).
+    pub fn into_texts(self) -> (String, String) {
+        (self.config.into_text(), self.credentials.into_text())
+    }
+
     /// One of the two documents.
     pub fn document(&self, file: FileKind) -> &Document {
         match file {

@@ -288,6 +288,7 @@ struct Task {
 pub struct Session {
     request: Request,
     cfg: Config,
+    /// The files' texts while `files` is `None` (after a change); empty while `files` holds them.
     config: String,
     credentials: String,
     tasks: Vec<Task>,
@@ -333,7 +334,25 @@ impl Session {
         request: Request,
         cfg: Config,
     ) -> Result<Self, SessionError> {
-        let files = Arc::new(AwsFiles::parse(config, credentials)?);
+        Self::new_owned(
+            config.to_owned(),
+            credentials.to_owned(),
+            journals,
+            request,
+            cfg,
+        )
+    }
+
+    /// [`Session::new`], keeping the texts the caller gives up instead of copying them (see
+    /// [`AwsFiles::parse_owned`]): the shell's, read from disk for this run.
+    pub fn new_owned(
+        config: String,
+        credentials: String,
+        journals: &[(String, String)],
+        request: Request,
+        cfg: Config,
+    ) -> Result<Self, SessionError> {
+        let files = Arc::new(AwsFiles::parse_owned(config, credentials)?);
         // With --all-profiles (or many profiles), every key the files hold: selecting and each
         // decision read them.
         let held = maps_every_key(&request.selection).then(|| Arc::new(files.held_keys()));
@@ -395,8 +414,9 @@ impl Session {
         let mut s = Self {
             request,
             cfg,
-            config: config.to_owned(),
-            credentials: credentials.to_owned(),
+            // The texts are in `files` until a file changes.
+            config: String::new(),
+            credentials: String::new(),
             tasks,
             skipped: Vec::new(),
             planned: false,
@@ -587,6 +607,21 @@ impl Session {
             .collect()
     }
 
+    /// [`Session::results`], moved out of the finished session instead of copied.
+    pub fn into_results(self) -> Vec<TaskResult> {
+        self.tasks
+            .into_iter()
+            .filter_map(|t| match t.state {
+                State::Done(o) => Some(TaskResult {
+                    profiles: t.profiles,
+                    access_key_id: t.key,
+                    outcome: *o,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The worst exit status among the results (0 when all went well).
     pub fn exit_status(&self) -> u8 {
         // 252 and 253 say "change the command line or files"; 254 and 255 "something failed":
@@ -598,9 +633,12 @@ impl Session {
             254 => 3,
             _ => 4,
         };
-        self.results()
+        self.tasks
             .iter()
-            .map(|r| r.outcome.exit_status())
+            .filter_map(|t| match &t.state {
+                State::Done(o) => Some(o.exit_status()),
+                _ => None,
+            })
             .max_by_key(|s| rank(*s))
             .unwrap_or(0)
     }
@@ -847,16 +885,31 @@ impl Session {
     }
 
     fn mirror(&mut self, file: FileKind, edit: &KeyEdit) {
-        let text = match file {
-            FileKind::Config => &mut self.config,
-            FileKind::Credentials => &mut self.credentials,
+        let current = match (&self.files, file) {
+            (Some(files), _) => files.document(file).text(),
+            (None, FileKind::Config) => &self.config,
+            (None, FileKind::Credentials) => &self.credentials,
         };
-        if let Ok(Some(new)) = edit.apply(file, text) {
-            *text = new;
-            self.files = None;
-            self.held = None;
-            self.selected = None;
+        let Ok(Some(new)) = edit.apply(file, current) else {
+            return;
+        };
+        // The texts leave the parsed files, which are stale now (without a copy, unless a
+        // decision still holds them).
+        if let Some(files) = self.files.take() {
+            (self.config, self.credentials) = match Arc::try_unwrap(files) {
+                Ok(files) => files.into_texts(),
+                Err(shared) => (
+                    shared.config.text().to_owned(),
+                    shared.credentials.text().to_owned(),
+                ),
+            };
         }
+        match file {
+            FileKind::Config => self.config = new,
+            FileKind::Credentials => self.credentials = new,
+        }
+        self.held = None;
+        self.selected = None;
     }
 
     fn identified(&mut self, task: TaskId, arn: &str) -> State {
@@ -886,6 +939,9 @@ impl Session {
             return Ok(Arc::clone(files));
         }
         let files = Arc::new(AwsFiles::parse(&self.config, &self.credentials)?);
+        // The parsed files hold the texts now; `mirror` takes them back.
+        self.config = String::new();
+        self.credentials = String::new();
         self.files = Some(Arc::clone(&files));
         Ok(files)
     }

@@ -473,7 +473,7 @@ async fn rotate(
         seed,
         ..Config::default()
     };
-    let mut session = Session::new(&config, &credentials, &journals, request, cfg)
+    let mut session = Session::new_owned(config, credentials, &journals, request, cfg)
         .map_err(|e| session_error(paths, e))?;
     for s in session.skipped_profiles() {
         if cli.global.debug {
@@ -489,7 +489,8 @@ async fn rotate(
         output: settings.output.clone(),
     };
     driver::drive(&mut session, &io).await;
-    let results = session.results();
+    let status = session.exit_status();
+    let results = session.into_results();
     let admin = r.user_name.is_some();
     let mut shown = Ok(());
     // Admin mode printed the new key as it was made; the rest is a summary.
@@ -501,7 +502,7 @@ async fn rotate(
     for res in &results {
         explain(res, interactive);
     }
-    with_status(shown, session.exit_status())
+    with_status(shown, status)
 }
 
 /// The exit status of a command whose result could not be printed (a failed `--query`, a pager

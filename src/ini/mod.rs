@@ -427,6 +427,11 @@ impl Document {
         &self.text
     }
 
+    /// The text, given back.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     /// Every section, in file order.
     pub fn sections(&self) -> &[Section] {
         &self.sections
