@@ -664,8 +664,9 @@ pub enum SkipReason {
     },
     /// Credentials of another kind.
     Kind(ProfileKind),
-    /// The profile cannot be read as it stands.
-    Error(ProfileError),
+    /// The profile cannot be read as it stands. (Boxed: rare, and a large file skips thousands
+    /// of profiles for the other reasons, each as large as the largest reason.)
+    Error(Box<ProfileError>),
 }
 
 impl fmt::Display for SkipReason {
@@ -771,7 +772,7 @@ fn select_by(
                     }
                     Ok(Class::RoleFrom(source_profile)) => SkipReason::Role { source_profile },
                     Ok(Class::Other(kind)) => SkipReason::Kind(kind),
-                    Err(e) => SkipReason::Error(e),
+                    Err(e) => SkipReason::Error(Box::new(e)),
                 };
                 out.skipped.push(SkippedProfile {
                     profile: CompactString::new(view.profile),

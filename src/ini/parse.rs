@@ -313,7 +313,8 @@ impl<'t> Reader<'t> {
             // Only headers that are no profile's (and profiles named twice) go in here: few.
             headers: NameIndex::default(),
             profiles: NameIndex::with_capacity(guess),
-            profile_order: Vec::new(),
+            // Nearly every section is a profile.
+            profile_order: Vec::with_capacity(guess),
             replaced_profile: false,
             defaults: Vec::new(),
             default_keys: FastSet::default(),
