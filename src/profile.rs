@@ -723,6 +723,17 @@ pub fn select_held(
     })
 }
 
+/// [`select`] for a caller that finds each candidate's holders itself when it needs them (the
+/// session, at each decision: the files may have changed since): every `holders` is left empty.
+/// `held` is every key the files hold, where known already (it sizes the result).
+pub(crate) fn select_unplaced(
+    files: &AwsFiles,
+    selection: &Selection,
+    held: Option<&HeldKeys>,
+) -> Result<Selected, ProfileError> {
+    select_by(files, selection, held.map(HeldKeys::len), |_| Vec::new())
+}
+
 /// `keys`: how many distinct keys the files hold, where known (a candidate is one of them).
 fn select_by(
     files: &AwsFiles,

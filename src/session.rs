@@ -373,10 +373,12 @@ impl Session {
             None
         } else {
             // Validate the selection now: a bad profile stops the run before any request.
-            Some(match &held {
-                Some(held) => profile::select_held(&files, &request.selection, held)?,
-                None => profile::select(&files, &request.selection)?,
-            })
+            // Each decision finds the holders of its key as the files are then.
+            Some(profile::select_unplaced(
+                &files,
+                &request.selection,
+                held.as_deref(),
+            )?)
         };
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
@@ -486,14 +488,14 @@ impl Session {
         }
         let selected = if maps_every_key(&self.request.selection) {
             match self.held() {
-                Ok(held) => profile::select_held(&files, &self.request.selection, &held),
+                Ok(held) => profile::select_unplaced(&files, &self.request.selection, Some(&held)),
                 Err(e) => {
                     self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
                     return;
                 }
             }
         } else {
-            profile::select(&files, &self.request.selection)
+            profile::select_unplaced(&files, &self.request.selection, None)
         };
         match selected {
             Ok(selected) => self.queue(selected),
