@@ -86,12 +86,10 @@ pub(crate) fn count_either(bytes: &[u8], a: u8, b: u8) -> [usize; 2] {
 }
 
 /// Whether no byte of `bytes` is flagged: `flag` tests a word (the high bit of each byte set
-/// where that byte is flagged), `flag_byte` the bytes left over after the last whole word.
-pub(crate) fn none_flagged(
-    bytes: &[u8],
-    flag: impl Fn(u64) -> u64,
-    flag_byte: impl Fn(u8) -> bool,
-) -> bool {
+/// where that byte is flagged). The bytes after the last whole word are tested as one more word,
+/// padded with `fill`, a byte that `flag` passes.
+#[inline]
+pub(crate) fn none_flagged(bytes: &[u8], flag: impl Fn(u64) -> u64, fill: u8) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0; 8];
@@ -100,7 +98,10 @@ pub(crate) fn none_flagged(
             return false;
         }
     }
-    !chunks.remainder().iter().any(|&b| flag_byte(b))
+    let rest = chunks.remainder();
+    let mut word = [fill; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    flag(u64::from_le_bytes(word)) & HIGHS == 0
 }
 
 /// Checks a word-at-a-time test of "every byte passes" against `rule` on each byte: every byte

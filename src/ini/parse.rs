@@ -817,13 +817,17 @@ fn section_kind(kind: FileKind, header: &str) -> SectionKind {
         // `build_profile_map`: prefixes are tested with `startswith`, and the name is the second
         // of exactly two shlex words (the first word is never checked).
         FileKind::Config => {
-            let name = || py::shlex_second_of_two(header);
+            // The second shlex word, found in one pass when the header is `PREFIX NAME`.
+            let name = |prefix: &str| match py::plain_second_word(header, prefix.len()) {
+                Some(name) => Some(CompactString::new(name)),
+                None => py::shlex_second_of_two(header),
+            };
             if header.starts_with("profile") {
-                name().map_or(SectionKind::Other, SectionKind::Profile)
+                name("profile").map_or(SectionKind::Other, SectionKind::Profile)
             } else if header.starts_with("sso-session") {
-                name().map_or(SectionKind::Other, SectionKind::SsoSession)
+                name("sso-session").map_or(SectionKind::Other, SectionKind::SsoSession)
             } else if header.starts_with("services") {
-                name().map_or(SectionKind::Other, SectionKind::Services)
+                name("services").map_or(SectionKind::Other, SectionKind::Services)
             } else if header == "default" {
                 SectionKind::Profile(CompactString::new(header))
             } else {

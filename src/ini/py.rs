@@ -131,7 +131,7 @@ pub(super) fn plain_lowercase(bytes: &[u8]) -> bool {
         bytes,
         // Non-ASCII (the high bit itself), or from 'A' to 'Z'.
         |x| x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'[')),
-        |b| !b.is_ascii() || b.is_ascii_uppercase(),
+        b'a',
     )
 }
 
@@ -203,21 +203,24 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
     Ok(words)
 }
 
+/// [`shlex_second_of_two`] of the usual header, `profile NAME`, whose first word is known to be
+/// the `first` bytes (none special to shlex): `NAME` when one space follows them and `NAME` has
+/// no quote, escape or whitespace; `None` when the full reading is needed.
+pub(super) fn plain_second_word(header: &str, first: usize) -> Option<&str> {
+    use crate::swar::{HIGHS, ONES, nonzero};
+    let name = header.get(first..)?.strip_prefix(' ')?;
+    // Per byte, the high bit where it is one of shlex's whitespace, quotes or escape.
+    let special = |x: u64| {
+        let eq = |b: u8| !nonzero(x ^ (ONES * u64::from(b))) & HIGHS;
+        eq(b' ') | eq(b'\t') | eq(b'\r') | eq(b'\n') | eq(b'"') | eq(b'\'') | eq(b'\\')
+    };
+    (!name.is_empty() && crate::swar::none_flagged(name.as_bytes(), special, b'a')).then_some(name)
+}
+
 /// botocore's `_parse_section`: the second word of `shlex.split(header)` when there are exactly
 /// two, else nothing (also when shlex fails).
 pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
     let bytes = header.as_bytes();
-    // The usual header, `profile NAME`: two words, one space apart, neither with a quote, an
-    // escape or whitespace.
-    let plain = |b: &u8| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\');
-    if let Some(space) = bytes.iter().position(|b| !plain(b)) {
-        if space > 0 && bytes[space] == b' ' {
-            let name = &bytes[space + 1..];
-            if !name.is_empty() && name.iter().all(plain) {
-                return header.get(space + 1..).map(CompactString::new);
-            }
-        }
-    }
     // One pass for the common header, `profile NAME`: word boundaries at shlex's whitespace
     // (ASCII, so the offsets are character boundaries). A quote or an escape needs real shlex,
     // unless three words came before it: shlex can neither join nor drop those.
@@ -371,6 +374,15 @@ mod tests {
                 want,
                 "{header:?}"
             );
+            // Where the one-pass reading of `FIRST NAME` answers, it agrees.
+            let plain = |b: u8| !matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\\');
+            for first in 1..=header.len() {
+                if header.as_bytes()[..first].iter().all(|&b| plain(b)) {
+                    if let Some(name) = plain_second_word(&header, first) {
+                        assert_eq!(Some(name.to_owned()), want, "{header:?} after {first}");
+                    }
+                }
+            }
             // The next string, as an odometer over the alphabet.
             if stack.len() < 6 {
                 stack.push(0);
