@@ -277,7 +277,8 @@ struct Task {
     journal_id: Option<String>,
     state: State,
     in_flight: bool,
-    plan: Option<Plan>,
+    /// Boxed: a large run holds thousands of tasks, and only a rotating one has a plan here.
+    plan: Option<Box<Plan>>,
     /// Retries of the request before the plan (throttling, 5xx).
     attempts: u32,
     wait_until: Option<Timestamp>,
@@ -506,6 +507,7 @@ impl Session {
     /// A task per selected key, but for the profiles an interrupted rotation dealt with.
     fn queue(&mut self, selected: Selected) {
         self.skipped = selected.skipped;
+        self.tasks.reserve(selected.candidates.len());
         for c in selected.candidates {
             if c.profiles
                 .iter()
@@ -560,7 +562,7 @@ impl Session {
 
     /// The plan a task is executing, once decided.
     pub fn plan(&self, task: TaskId) -> Option<&Plan> {
-        self.tasks.get(task).and_then(|t| t.plan.as_ref())
+        self.tasks.get(task).and_then(|t| t.plan.as_deref())
     }
 
     /// The journal id of a task's rotation (the shell names the journal file after it).
@@ -998,7 +1000,7 @@ impl Session {
             Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
             Decision::Rotate(p) if self.request.mode == Mode::Plan => done(TaskOutcome::Planned(p)),
             Decision::Rotate(p) => {
-                self.tasks[task].plan = Some(p.clone());
+                self.tasks[task].plan = Some(Box::new(p.clone()));
                 if p.make_room.as_ref().is_some_and(|r| r.needs_confirmation) {
                     State::Confirm(Box::new(p), keys)
                 } else {
@@ -1038,7 +1040,7 @@ impl Session {
             rot.set_caller_profile(p.clone());
         }
         t.journal_id = Some(rot.journal_id());
-        t.plan = Some(plan);
+        t.plan = Some(Box::new(plan));
         State::Rotating(Box::new(rot))
     }
 }
