@@ -457,7 +457,13 @@ fn decide_inner(
                 return Err(PlanError::DeleteInUse { key: d.clone() });
             }
             Some(d) => {
-                let meta = find(d).expect("checked above: --delete names one of the user's keys");
+                // Checked above already; the same refusal, should that ever change.
+                let Some(meta) = find(d) else {
+                    return Err(PlanError::DeleteNotFound {
+                        user: user.clone(),
+                        key: d.clone(),
+                    });
+                };
                 removal(
                     meta,
                     RemovalReason::NamedByDelete,

@@ -622,22 +622,24 @@ impl Rotation {
                     }
                 },
                 Step::Verify => {
-                    let new = self
-                        .journal
-                        .new_key
-                        .as_ref()
-                        .expect("Verify follows a created or journaled key");
+                    let Some(new) = self.journal.new_key.as_ref() else {
+                        self.cannot_continue("there is no new key to verify");
+                        continue;
+                    };
                     Action::VerifyKey {
                         access_key_id: new.access_key_id.clone(),
                         secret: new.secret.clone(),
                     }
                 }
-                Step::WriteFiles => match self.files_todo.first() {
-                    Some(&file) => Action::UpdateFile {
-                        file,
-                        edit: self.forward_edit(),
-                    },
-                    None => {
+                Step::WriteFiles => match (self.files_todo.first(), self.forward_edit()) {
+                    (Some(&file), Some(edit)) => Action::UpdateFile { file, edit },
+                    (Some(_), None) => {
+                        self.cannot_continue(
+                            "the files were to change, but the old or the new key is not known",
+                        );
+                        continue;
+                    }
+                    (None, _) => {
                         self.step = Step::RetireOld;
                         continue;
                     }
@@ -683,11 +685,10 @@ impl Rotation {
                     }
                 },
                 Step::Deliver => {
-                    let new = self
-                        .journal
-                        .new_key
-                        .as_ref()
-                        .expect("delivery follows a created key");
+                    let Some(new) = self.journal.new_key.as_ref() else {
+                        self.cannot_continue("there is no new key to hand over");
+                        continue;
+                    };
                     Action::DeliverKey {
                         user_name: self.journal.user_name.clone(),
                         access_key_id: new.access_key_id.clone(),
@@ -1108,22 +1109,41 @@ impl Rotation {
         }
     }
 
-    fn forward_edit(&self) -> KeyEdit {
-        let old = self
-            .journal
-            .old_access_key_id
-            .clone()
-            .expect("files are written only for a profile's key");
-        let new = self
-            .journal
-            .new_key
-            .as_ref()
-            .expect("files are written after the key exists");
-        KeyEdit {
-            from: old,
+    /// The edit that puts the new key where the old one is (both are known by the time files
+    /// are written: a profile's rotation names its old key, and files change after the new one
+    /// works).
+    fn forward_edit(&self) -> Option<KeyEdit> {
+        let new = self.journal.new_key.as_ref()?;
+        Some(KeyEdit {
+            from: self.journal.old_access_key_id.clone()?,
             to_id: new.access_key_id.clone(),
             to_secret: new.secret.clone(),
+        })
+    }
+
+    /// A state the rotation cannot go on from (neither a run nor a journal, as they are checked,
+    /// reaches one): it stops where it is and says so, instead of stopping the program. It
+    /// deletes nothing and keeps the journal: without the keys it lacks, it cannot tell what an
+    /// undo would break.
+    fn cannot_continue(&mut self, what: &str) {
+        if self.report.error.is_none() {
+            self.report.error = Some(ReportError {
+                operation: None,
+                failure: Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!(
+                        "aws-rotate-keys cannot go on with this rotation: {what}. This is a bug; \
+                         please report it"
+                    ),
+                ),
+            });
         }
+        self.report.left_to_do.push(
+            "nothing more was changed and the journal beside the credentials file is kept: check the user's keys with `aws iam list-access-keys` and the profile's files, then move the journal aside"
+                .into(),
+        );
+        self.finish(Status::Failed);
     }
 
     fn undo_edit(&self) -> Option<KeyEdit> {

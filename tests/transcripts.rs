@@ -1194,3 +1194,83 @@ fn ambiguous_create_with_a_stale_list_leaves_no_hidden_key() {
     .run();
     assert_ne!(ended.status, Some(Status::Rotated), "{}", ended.log);
 }
+
+/// A journal that names no old key cannot come from a run, and the parser refuses one; built by
+/// hand, resuming it stops with a message when the files are due (not a panic), and changes
+/// nothing it cannot account for.
+#[test]
+fn a_rotation_that_cannot_go_on_stops_and_says_so() {
+    let new = id("AKIANEWKEY0000000001");
+    let journal = Journal {
+        state: JournalState::Pending,
+        user_name: UserName::new("alice"),
+        account: ACCOUNT.to_owned(),
+        admin: false,
+        profiles: vec!["default".to_owned()],
+        caller_profile: None,
+        old_access_key_id: None,
+        old_secret: None,
+        old_key_action: plan::OldKeyAction::Delete,
+        known_keys: Vec::new(),
+        new_key: Some(aws_rotate_keys::journal::NewKey {
+            access_key_id: new.clone(),
+            secret: secret("newsecret0000000000000000000000000000001"),
+            create_date: T0,
+        }),
+        started: T0,
+        verify_timeout: None,
+    };
+    let keys = [KeyMeta {
+        access_key_id: new.clone(),
+        status: KeyStatus::Active,
+        create_date: T0,
+        last_used: None,
+    }];
+    let mut now = T0;
+    let mut rot = Rotation::resume(journal, &keys, cfg(), now);
+    let mut deleted = Vec::new();
+    for _ in 0..100 {
+        if rot.is_done() {
+            break;
+        }
+        let Some(action) = rot.poll_action() else {
+            if rot.is_done() {
+                break;
+            }
+            now = rot
+                .poll_timeout()
+                .expect("a rotation in progress waits for a time");
+            rot.handle_timeout(now);
+            continue;
+        };
+        let outcome = match action {
+            Action::VerifyKey { .. } => Outcome::Verified {
+                arn: format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+            },
+            Action::UpdateFile { .. } => panic!("a file changed with no old key to replace"),
+            Action::DeleteKey { access_key_id, .. } => {
+                deleted.push(access_key_id);
+                Outcome::Done
+            }
+            _ => Outcome::Done,
+        };
+        rot.handle_outcome(outcome, now);
+    }
+    let report = rot.report();
+    assert!(rot.is_done());
+    assert_eq!(report.status, Status::Failed);
+    assert!(deleted.is_empty(), "no key is deleted: {deleted:?}");
+    let error = report
+        .error
+        .as_ref()
+        .expect("the report says what happened");
+    assert!(error.failure.message.contains("This is a bug"), "{error:?}");
+    assert!(
+        report
+            .left_to_do
+            .iter()
+            .any(|l| l.contains("list-access-keys")),
+        "{:?}",
+        report.left_to_do
+    );
+}
