@@ -12,6 +12,9 @@ is a StringIO, which the table formatter cannot ask for a width (80, as when `aw
 pipe), or with "columns" a pseudo-terminal of that width (TIOCGWINSZ answers it, as for `aws` on
 a terminal; output post-processing off, so the bytes arrive as written). tests/cli_output.rs
 checks that it prints what the `aws` command itself prints.
+
+The master is read up to an end mark written to the slave after the command, not until EIO:
+Linux may report the slave closed before the last bytes written to it reach the master.
 """
 
 import fcntl
@@ -23,6 +26,8 @@ import struct
 import sys
 import termios
 import threading
+
+END = b"\x00aws_batch.py: end of output\x00"
 
 from awscli import clidriver
 
@@ -44,21 +49,18 @@ def run(request):
         attrs = termios.tcgetattr(slave)
         attrs[1] &= ~termios.OPOST
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        chunks = []
+        received = bytearray()
 
         def drain():
-            while True:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
+            while not received.endswith(END):
+                chunk = os.read(master, 65536)
                 if not chunk:
                     break
-                chunks.append(chunk)
+                received.extend(chunk)
 
         reader = threading.Thread(target=drain)
         reader.start()
-        out = open(slave, "w", encoding="utf-8", closefd=True)
+        out = open(slave, "w", encoding="utf-8", closefd=False)
     else:
         out = io.StringIO()
     sys.stdout, sys.stderr = out, err
@@ -67,10 +69,15 @@ def run(request):
     finally:
         sys.stdout, sys.stderr = saved
     if columns:
-        out.close()
+        out.flush()
+        os.write(slave, END)
         reader.join()
+        out.close()
+        os.close(slave)
         os.close(master)
-        text = b"".join(chunks).decode("utf-8")
+        if not received.endswith(END):
+            raise SystemExit("aws_batch.py: the terminal closed before the end mark")
+        text = bytes(received[: -len(END)]).decode("utf-8")
     else:
         text = out.getvalue()
     return {"rc": rc, "stdout": text, "stderr": err.getvalue()}

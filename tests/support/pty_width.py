@@ -8,6 +8,11 @@ that the bytes arrive as written (no \\n -> \\r\\n). stdin is /dev/null, stderr 
 exit status is the command's. tests/cli_output.rs uses it to give the aws CLI and
 aws-rotate-keys the same terminal width: awscli/table.py asks stdout's terminal for it
 (TIOCGWINSZ) and takes 80 when stdout is not a terminal; COLUMNS plays no part.
+
+Reading the master until EIO can lose the end of the output: Linux may report the slave closed
+before the last bytes written to it have reached the master. So the slave stays open here, and
+once the command has exited an end mark is written to it and the master is read up to the mark:
+everything the command wrote comes before it.
 """
 
 import fcntl
@@ -17,6 +22,18 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
+
+END = b"\x00pty_width.py: end of output\x00"
+
+
+def drain(master, out):
+    """Read the master into out until it ends with END (the command's output, then END)."""
+    while not out.endswith(END):
+        chunk = os.read(master, 65536)
+        if not chunk:
+            break
+        out.extend(chunk)
 
 
 def main():
@@ -28,18 +45,16 @@ def main():
     attrs[1] &= ~termios.OPOST
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=slave)
-    os.close(slave)
-    out = bytearray()
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its side
-            break
-        if not chunk:
-            break
-        out.extend(chunk)
+    reader = threading.Thread(target=drain, args=(master, out := bytearray()))
+    reader.start()
     status = child.wait()
-    sys.stdout.buffer.write(bytes(out))
+    os.write(slave, END)
+    reader.join()
+    os.close(slave)
+    os.close(master)
+    if not out.endswith(END):
+        sys.exit("pty_width.py: the terminal closed before the end mark")
+    sys.stdout.buffer.write(bytes(out[: -len(END)]))
     sys.stdout.flush()
     sys.exit(status)
 
