@@ -6,9 +6,11 @@
 //! prints it; `rotate` executes it with [`crate::rotation::Rotation`].
 
 use std::fmt;
+use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::ini::parse::NameIndex;
 use crate::key::{AccessKeyId, KeyMeta, KeyStatus, UserName};
 use crate::profile::{Candidate, Holder};
 use crate::time::{Span, Timestamp};
@@ -334,8 +336,121 @@ impl PlanError {
     }
 }
 
-/// Keys held by profiles in the files: id → holders (from [`crate::profile::AwsFiles::held_keys`]).
-pub type HeldKeys = crate::ini::FastMap<AccessKeyId, Vec<Holder>>;
+/// Keys held by profiles in the files: each key id with every place that holds it (from
+/// [`crate::profile::AwsFiles::held_keys`]), in the order the places were given.
+///
+/// One vector of keys, one of holders (each key's side by side), and a table of indexes: a
+/// large file holds thousands of keys, most with one holder, and a map of vectors spent an
+/// allocation on each and three times the memory.
+#[derive(Clone, Default)]
+pub struct HeldKeys {
+    /// Each key once, in the order first given, with its holders' place in `holders`.
+    keys: Vec<(AccessKeyId, Range<u32>)>,
+    holders: Vec<Holder>,
+    /// Key id -> its index in `keys`.
+    index: NameIndex,
+}
+
+impl HeldKeys {
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when the files hold no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn find(&self, id: &str) -> Option<usize> {
+        self.index.get(id, |i| self.keys[i].0.as_str())
+    }
+
+    /// Every place that holds key `id` (`None` when none does).
+    pub fn get(&self, id: &AccessKeyId) -> Option<&[Holder]> {
+        let (_, range) = &self.keys[self.find(id.as_str())?];
+        self.holders.get(range.start as usize..range.end as usize)
+    }
+
+    /// True when some place holds key `id`.
+    pub fn contains_key(&self, id: &AccessKeyId) -> bool {
+        self.find(id.as_str()).is_some()
+    }
+
+    /// Each key with its holders, in the order first given.
+    pub fn iter(&self) -> impl Iterator<Item = (&AccessKeyId, &[Holder])> {
+        self.keys.iter().map(|(id, range)| {
+            let holders = self
+                .holders
+                .get(range.start as usize..range.end as usize)
+                .unwrap_or_default();
+            (id, holders)
+        })
+    }
+
+    /// Each key, in the order first given.
+    pub fn keys(&self) -> impl Iterator<Item = &AccessKeyId> {
+        self.keys.iter().map(|(id, _)| id)
+    }
+
+    /// The holders given as (key, holder) pairs: `keys` of them distinct where known (it sizes
+    /// the index), at most `most` pairs (it sizes the vectors: room they do not use is never
+    /// touched, while growing one copies it).
+    pub(crate) fn collect(
+        keys: usize,
+        most: usize,
+        pairs: impl IntoIterator<Item = (AccessKeyId, Holder)>,
+    ) -> Self {
+        let mut held = Self {
+            keys: Vec::with_capacity(keys.max(most)),
+            holders: Vec::new(),
+            index: NameIndex::with_capacity(keys),
+        };
+        // Each holder with its key's number (keys are numbered in the order first given); a
+        // key's count of holders waits in its range's end.
+        let mut numbered: Vec<(u32, Holder)> = Vec::with_capacity(keys.max(most));
+        for (id, holder) in pairs {
+            let k = match held.find(id.as_str()) {
+                Some(k) => k,
+                None => {
+                    let k = held.keys.len();
+                    let keys = &held.keys;
+                    held.index.insert(id.as_str(), k, |i| keys[i].0.as_str());
+                    held.keys.push((id, 0..0));
+                    k
+                }
+            };
+            held.keys[k].1.end += 1;
+            // Keys and holders are far fewer than u32::MAX (each takes a line of a file).
+            numbered.push((k as u32, holder));
+        }
+        // Each key's holders side by side, in the order given: a stable sort by key number,
+        // rarely needed (a key's holders are mostly neighbours in the files, or alone).
+        if !numbered.is_sorted_by_key(|&(k, _)| k) {
+            numbered.sort_by_key(|&(k, _)| k);
+        }
+        let mut start = 0;
+        for (_, range) in &mut held.keys {
+            let count = range.end;
+            *range = start..start + count;
+            start += count;
+        }
+        held.holders = numbered.into_iter().map(|(_, h)| h).collect();
+        held
+    }
+}
+
+impl FromIterator<(AccessKeyId, Holder)> for HeldKeys {
+    fn from_iter<I: IntoIterator<Item = (AccessKeyId, Holder)>>(pairs: I) -> Self {
+        Self::collect(0, 0, pairs)
+    }
+}
+
+impl fmt::Debug for HeldKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 fn holder_names(held: &HeldKeys, id: &AccessKeyId) -> Vec<String> {
     let mut names: Vec<String> = held

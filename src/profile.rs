@@ -111,8 +111,8 @@ impl AwsFiles {
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> HeldKeys {
-        // Not sized from the sections: most do not hold a key, or share one, and a table sized
-        // for all of them touches twice the memory (as many pages as the rehashes cost).
+        // Not sized from the sections: most do not hold a key, or share one, and tables sized
+        // for all of them touch twice the memory (as many pages as growing costs).
         self.held_where(0, |value| AccessKeyId::new(value))
     }
 
@@ -125,34 +125,34 @@ impl AwsFiles {
     }
 
     /// The holders of the key ids that `id` takes from an `aws_access_key_id` value (at most
-    /// `keys` of them).
+    /// `keys` of them, where known).
     fn held_where(&self, keys: usize, mut id: impl FnMut(&str) -> Option<AccessKeyId>) -> HeldKeys {
-        let mut ids = HeldKeys::with_capacity_and_hasher(keys, Default::default());
-        for file in [FileKind::Credentials, FileKind::Config] {
-            let doc = self.document(file);
-            for section in doc.sections() {
-                let Some(e) = doc.raw_entry(section, "aws_access_key_id") else {
-                    continue;
-                };
-                let Some(id) = id(doc.raw_value(e)) else {
-                    continue;
-                };
+        let pairs = [FileKind::Credentials, FileKind::Config]
+            .into_iter()
+            .flat_map(|file| {
+                let doc = self.document(file);
+                doc.sections()
+                    .iter()
+                    .map(move |section| (file, doc, section))
+            })
+            .filter_map(|(file, doc, section)| {
+                let e = doc.raw_entry(section, "aws_access_key_id")?;
+                let id = id(doc.raw_value(e))?;
                 // The same rule as `Document::key_holders`: a session's keys are not a holder.
                 if doc.has_session_token(section) {
-                    continue;
+                    return None;
                 }
-                // Most keys have one holder.
-                ids.entry(id)
-                    .or_insert_with(|| Vec::with_capacity(1))
-                    .push(Holder {
-                        file,
-                        section: section.header.clone(),
-                        profile: profile_of(&section.kind),
-                        line: e.line(),
-                    });
-            }
-        }
-        ids
+                let holder = Holder {
+                    file,
+                    section: section.header.clone(),
+                    profile: profile_of(&section.kind),
+                    line: e.line(),
+                };
+                Some((id, holder))
+            });
+        // Each section holds at most one key.
+        let sections = self.credentials.sections().len() + self.config.sections().len();
+        HeldKeys::collect(keys, sections, pairs)
     }
 }
 
@@ -719,7 +719,7 @@ pub fn select_held(
     held: &HeldKeys,
 ) -> Result<Selected, ProfileError> {
     select_by(files, selection, Some(held.len()), |id| {
-        held.get(id).cloned().unwrap_or_default()
+        held.get(id).map(<[Holder]>::to_vec).unwrap_or_default()
     })
 }
 

@@ -989,7 +989,10 @@ impl Session {
             (None, Some(c)) => {
                 // The holders as the files are now (an earlier task may have changed them).
                 let mut c = c.clone();
-                c.holders = held.get(&c.access_key_id).cloned().unwrap_or_default();
+                c.holders = held
+                    .get(&c.access_key_id)
+                    .map(<[_]>::to_vec)
+                    .unwrap_or_default();
                 Target::Profiles(c)
             }
             (None, None) => return done(unexpected("ListAccessKeys")),

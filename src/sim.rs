@@ -880,15 +880,15 @@ impl World {
         let files = self
             .files()
             .map_err(|e| Violation(format!("a file no longer parses: {e}")))?;
-        for (id, holders) in files.held_keys() {
-            if spec.options.delete.as_ref() == Some(&id) || check.initially_broken.contains(&id) {
+        for (id, holders) in files.held_keys().iter() {
+            if spec.options.delete.as_ref() == Some(id) || check.initially_broken.contains(id) {
                 continue;
             }
             let works = self
                 .iam
-                .key(&id)
+                .key(id)
                 .is_some_and(|k| k.status == KeyStatus::Active);
-            if !works && (check.initial_keys.contains(&id) || self.iam.created.contains(&id)) {
+            if !works && (check.initial_keys.contains(id) || self.iam.created.contains(id)) {
                 return Err(Violation(format!(
                     "files hold {id} ({holders:?}) but IAM has no active key by that id"
                 )));

@@ -63,16 +63,15 @@ fn candidate(key_id: &str, profiles: &[&str]) -> Candidate {
 
 /// Which profiles hold which key, as `AwsFiles::held_keys` reports it.
 fn held(entries: &[(&str, &[&str])]) -> HeldKeys {
-    let mut map = HeldKeys::default();
-    for (key_id, profiles) in entries {
-        let holders = profiles
-            .iter()
-            .enumerate()
-            .map(|(i, p)| holder(FileKind::Credentials, p, 2 + 4 * i))
-            .collect();
-        map.insert(id(key_id), holders);
-    }
-    map
+    entries
+        .iter()
+        .flat_map(|(key_id, profiles)| {
+            profiles
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (id(key_id), holder(FileKind::Credentials, p, 2 + 4 * i)))
+        })
+        .collect()
 }
 
 fn delete(key_id: &str) -> Options {
@@ -665,16 +664,16 @@ fn refusals_name_the_key_and_the_way_out() {
 #[test]
 fn a_key_held_only_by_a_non_profile_section_is_still_held() {
     let keys = vec![key("AKIAUSED", Active, 100), key("AKIAOTHER", Inactive, 10)];
-    let mut h = held(&[("AKIAUSED", &["default"])]);
-    h.insert(
-        id("AKIAOTHER"),
-        vec![Holder {
-            file: FileKind::Credentials,
-            section: "DEFAULT".into(),
-            profile: None,
-            line: 1,
-        }],
-    );
+    let default = Holder {
+        file: FileKind::Credentials,
+        section: "DEFAULT".into(),
+        profile: None,
+        line: 1,
+    };
+    let used = holder(FileKind::Credentials, "default", 2);
+    let h: HeldKeys = [(id("AKIAUSED"), used), (id("AKIAOTHER"), default)]
+        .into_iter()
+        .collect();
     let e = refuse(plan::decide(
         &profile_target("AKIAUSED"),
         &alice(),
@@ -882,20 +881,20 @@ mod props {
             .enumerate()
             .map(|(i, (status, age, _))| key(&name(i), *status, *age))
             .collect();
-        let mut held = HeldKeys::default();
-        for (i, (_, _, is_held)) in w.keys.iter().enumerate() {
-            if *is_held || w.in_use == Some(i) {
+        let held: HeldKeys = w
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|&(i, (_, _, is_held))| *is_held || w.in_use == Some(i))
+            .map(|(i, _)| {
                 let profile = if w.in_use == Some(i) {
                     "default".to_owned()
                 } else {
                     format!("p{i}")
                 };
-                held.insert(
-                    id(&name(i)),
-                    vec![holder(FileKind::Credentials, &profile, i + 1)],
-                );
-            }
-        }
+                (id(&name(i)), holder(FileKind::Credentials, &profile, i + 1))
+            })
+            .collect();
         let target = match w.in_use {
             None => Target::User(UserName::new("alice")),
             Some(i) => Target::Profiles(candidate(&name(i), &["default"])),
@@ -1063,4 +1062,51 @@ mod props {
             prop_assert_eq!(summary(&d), summary(&r));
         }
     }
+}
+
+#[test]
+fn held_keys_group_each_keys_holders_in_the_order_given() {
+    let h = |p: &str, line| holder(FileKind::Credentials, p, line);
+    // Interleaved: the holders of one key are not neighbours in the files.
+    let pairs = [
+        (id("AKIAB"), h("b1", 1)),
+        (id("AKIAA"), h("a1", 2)),
+        (id("AKIAB"), h("b2", 3)),
+        (id("AKIAC"), h("c1", 4)),
+        (id("AKIAA"), h("a2", 5)),
+        (id("AKIAB"), h("b3", 6)),
+    ];
+    let held: HeldKeys = pairs.iter().cloned().collect();
+    assert_eq!(held.len(), 3);
+    assert!(!held.is_empty());
+    assert_eq!(
+        held.keys().map(AccessKeyId::as_str).collect::<Vec<_>>(),
+        ["AKIAB", "AKIAA", "AKIAC"],
+        "keys in the order first given"
+    );
+    for key in ["AKIAA", "AKIAB", "AKIAC"] {
+        let want: Vec<Holder> = pairs
+            .iter()
+            .filter(|(k, _)| k.as_str() == key)
+            .map(|(_, h)| h.clone())
+            .collect();
+        assert_eq!(held.get(&id(key)), Some(&want[..]), "{key}");
+        assert!(held.contains_key(&id(key)));
+    }
+    assert_eq!(held.get(&id("AKIAZ")), None);
+    assert!(!held.contains_key(&id("AKIAZ")));
+    let listed: Vec<(String, usize)> = held
+        .iter()
+        .map(|(k, hs)| (k.to_string(), hs.len()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("AKIAB".into(), 3),
+            ("AKIAA".into(), 2),
+            ("AKIAC".into(), 1)
+        ]
+    );
+    assert!(HeldKeys::default().is_empty());
+    assert_eq!(HeldKeys::default().get(&id("AKIAA")), None);
 }

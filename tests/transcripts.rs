@@ -114,22 +114,23 @@ impl World {
 
     /// Every key the files hold, with its holders, as `AwsFiles::held_keys` would say.
     fn held(&self) -> HeldKeys {
-        let mut map = HeldKeys::default();
+        let mut pairs = Vec::new();
         for (file, sections) in &self.files {
             for (i, s) in sections.iter().enumerate() {
                 let profile = match (file, s.header.strip_prefix("profile ")) {
                     (FileKind::Config, Some(p)) => p.to_owned(),
                     _ => s.header.clone(),
                 };
-                map.entry(s.id.clone()).or_default().push(Holder {
+                let holder = Holder {
                     file: *file,
                     section: s.header.as_str().into(),
                     profile: Some(profile.into()),
                     line: 1 + 3 * i,
-                });
+                };
+                pairs.push((s.id.clone(), holder));
             }
         }
-        map
+        pairs.into_iter().collect()
     }
 
     /// The candidate for the key that `profiles` hold.
@@ -139,7 +140,7 @@ impl World {
             profiles: profiles.iter().map(|&p| p.into()).collect(),
             holder: profiles[0].into(),
             secret: secret(self.secret_of(&key).expect("the candidate's key exists")),
-            holders: self.held().remove(&key).unwrap_or_default(),
+            holders: self.held().get(&key).map(<[_]>::to_vec).unwrap_or_default(),
             access_key_id: key,
             mfa_serial: None,
         }
