@@ -403,12 +403,12 @@ impl HeldKeys {
     ) -> Self {
         let mut held = Self {
             keys: Vec::with_capacity(keys.max(most)),
-            holders: Vec::new(),
+            holders: Vec::with_capacity(keys.max(most)),
             index: NameIndex::with_capacity(keys),
         };
-        // Each holder with its key's number (keys are numbered in the order first given); a
-        // key's count of holders waits in its range's end.
-        let mut numbered: Vec<(u32, Holder)> = Vec::with_capacity(keys.max(most));
+        // Each holder's key, numbered in the order first given; a key's count of holders waits
+        // in its range's end.
+        let mut owners: Vec<u32> = Vec::with_capacity(keys.max(most));
         for (id, holder) in pairs {
             let k = match held.find(id.as_str()) {
                 Some(k) => k,
@@ -421,13 +421,16 @@ impl HeldKeys {
                 }
             };
             held.keys[k].1.end += 1;
-            // Keys and holders are far fewer than u32::MAX (each takes a line of a file).
-            numbered.push((k as u32, holder));
+            // Keys are far fewer than u32::MAX (each takes a line of a file).
+            owners.push(k as u32);
+            held.holders.push(holder);
         }
-        // Each key's holders side by side, in the order given: a stable sort by key number,
-        // rarely needed (a key's holders are mostly neighbours in the files, or alone).
-        if !numbered.is_sorted_by_key(|&(k, _)| k) {
-            numbered.sort_by_key(|&(k, _)| k);
+        // Each key's holders side by side, in the order given: rarely a change (a key's holders
+        // are mostly neighbours in the files, or alone), then a stable sort by key number.
+        if !owners.is_sorted() {
+            let mut order: Vec<usize> = (0..owners.len()).collect();
+            order.sort_by_key(|&i| owners[i]);
+            held.holders = order.iter().map(|&i| held.holders[i].clone()).collect();
         }
         let mut start = 0;
         for (_, range) in &mut held.keys {
@@ -435,7 +438,6 @@ impl HeldKeys {
             *range = start..start + count;
             start += count;
         }
-        held.holders = numbered.into_iter().map(|(_, h)| h).collect();
         held
     }
 }
