@@ -500,13 +500,23 @@ fn decide_inner(
 ) -> Result<Decision, PlanError> {
     let user = &identity.user_name;
     // A key listed twice (never from IAM; possible from a broken server) counts once.
-    let mut unique: Vec<KeyMeta> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !unique.iter().any(|u| u.access_key_id == k.access_key_id) {
-            unique.push(k.clone());
+    let listed_twice = keys
+        .iter()
+        .enumerate()
+        .any(|(i, k)| keys[..i].iter().any(|u| u.access_key_id == k.access_key_id));
+    let unique: Vec<KeyMeta>;
+    let keys = if listed_twice {
+        let mut once: Vec<KeyMeta> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !once.iter().any(|u| u.access_key_id == k.access_key_id) {
+                once.push(k.clone());
+            }
         }
-    }
-    let keys = unique.as_slice();
+        unique = once;
+        unique.as_slice()
+    } else {
+        keys
+    };
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete {
         if find(d).is_none() {
@@ -662,12 +672,15 @@ fn decide_inner(
             } else {
                 OldKeyAction::Delete
             };
-            let held_by = holder_names(held, &k.access_key_id);
-            if admin && action != OldKeyAction::Keep && !named && !held_by.is_empty() {
+            if admin
+                && action != OldKeyAction::Keep
+                && !named
+                && held.contains_key(&k.access_key_id)
+            {
                 // Admin mode writes no file: retiring a key that a profile holds would break it.
                 return Err(PlanError::AdminKeyHeld {
                     key: k.access_key_id.clone(),
-                    held_by,
+                    held_by: holder_names(held, &k.access_key_id),
                 });
             }
             let age = now.since(k.create_date);

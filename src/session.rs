@@ -980,15 +980,23 @@ impl Session {
                 });
             }
         };
-        let t = &self.tasks[task];
-        let Some(identity) = t.identity.clone() else {
+        let Task {
+            identity,
+            candidate,
+            ..
+        } = &mut self.tasks[task];
+        let Some(identity) = identity.as_ref() else {
             return done(unexpected("GetCallerIdentity"));
         };
-        let target = match (&self.request.admin_user, &t.candidate) {
-            (Some(user), _) => Target::User(user.clone()),
-            (None, Some(c)) => {
+        // The candidate is lent to the decision (not copied: a large run decides thousands)
+        // and given back without its holders.
+        let target = match (&self.request.admin_user, candidate.take()) {
+            (Some(user), c) => {
+                *candidate = c;
+                Target::User(user.clone())
+            }
+            (None, Some(mut c)) => {
                 // The holders as the files are now (an earlier task may have changed them).
-                let mut c = c.clone();
                 c.holders = held
                     .get(&c.access_key_id)
                     .map(<[_]>::to_vec)
@@ -997,7 +1005,11 @@ impl Session {
             }
             (None, None) => return done(unexpected("ListAccessKeys")),
         };
-        let decision = plan::decide(&target, &identity, &keys, &held, &self.request.options, now);
+        let decision = plan::decide(&target, identity, &keys, &held, &self.request.options, now);
+        if let Target::Profiles(mut c) = target {
+            c.holders = Vec::new();
+            *candidate = Some(c);
+        }
         match decision {
             Decision::Skip(s) => done(TaskOutcome::Skipped(s)),
             Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
