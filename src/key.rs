@@ -4,6 +4,7 @@
 //! need the raw text (the file splice and the shell's request signer) call [`SecretAccessKey::expose`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Serialize, Serializer};
@@ -53,20 +54,22 @@ fn all_graphic(bytes: &[u8]) -> bool {
 }
 
 /// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
+///
+/// Shared, not copied, when cloned: a run hands a key's secret to every request it signs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SecretAccessKey(String);
+pub struct SecretAccessKey(Arc<str>);
 
 impl SecretAccessKey {
     /// Wraps a secret. Returns `None` for text that no file could hold on one line.
-    pub fn new(secret: impl Into<String>) -> Option<Self> {
-        let secret = secret.into();
+    pub fn new(secret: impl AsRef<str>) -> Option<Self> {
+        let secret = secret.as_ref();
         // A value that a file cannot hold as itself: botocore strips the whitespace around a
         // value and ends it at a line break.
         // Real secrets are printable ASCII without spaces: checked a byte at a time first.
         let ok = !secret.is_empty()
             && (all_graphic(secret.as_bytes())
                 || (secret.trim() == secret && !secret.chars().any(|c| c.is_control())));
-        ok.then_some(Self(secret))
+        ok.then(|| Self(Arc::from(secret)))
     }
 
     /// The raw secret: for the file splice and the request signer only.

@@ -25,6 +25,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::ini::{FileKind, KeyEdit};
@@ -48,8 +49,9 @@ pub enum Signer {
     /// Static keys (from a profile or a journal); with `mfa_serial`, IAM calls go through an
     /// MFA session made from them (`sts:GetSessionToken`).
     Static {
-        /// The profile they come from, if any (for messages and the MFA prompt).
-        profile: Option<String>,
+        /// The profile they come from, if any (for messages and the MFA prompt). A short name
+        /// is held inline: the signer is copied into every request of its task.
+        profile: Option<CompactString>,
         /// The key.
         access_key_id: AccessKeyId,
         /// Its secret.
@@ -465,7 +467,7 @@ impl Session {
             let caller = p[0].clone();
             let signer = match profile::resolve(&files, &caller) {
                 Ok(r) => Signer::Static {
-                    profile: Some(caller.clone()),
+                    profile: Some(caller.as_str().into()),
                     access_key_id: r.access_key_id,
                     secret: r.secret,
                     mfa_serial: r.mfa_serial,
@@ -519,7 +521,7 @@ impl Session {
                 profiles: c.profiles.iter().map(|p| p.as_str().to_owned()).collect(),
                 key: Some(c.access_key_id.clone()),
                 signer: Signer::Static {
-                    profile: Some(c.holder.as_str().to_owned()),
+                    profile: Some(c.holder.clone()),
                     access_key_id: c.access_key_id.clone(),
                     secret: c.secret.clone(),
                     mfa_serial: c.mfa_serial.clone(),
@@ -1044,15 +1046,15 @@ impl Session {
         let mut cfg = self.cfg.clone();
         cfg.seed = cfg.seed.wrapping_add(task as u64);
         let mut rot = Rotation::new(&plan, secret, keys, identity, cfg, now);
-        if let (
-            true,
+        let caller = match &t.signer {
             Signer::Static {
                 profile: Some(p), ..
-            }
-            | Signer::Profile(p),
-        ) = (plan.admin, &t.signer)
-        {
-            rot.set_caller_profile(p.clone());
+            } => Some(p.as_str()),
+            Signer::Profile(p) => Some(p.as_str()),
+            Signer::Static { profile: None, .. } => None,
+        };
+        if let (true, Some(p)) = (plan.admin, caller) {
+            rot.set_caller_profile(p.to_owned());
         }
         t.journal_id = Some(rot.journal_id());
         t.plan = Some(Box::new(plan));
@@ -1082,7 +1084,7 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
         .find_map(|p| profile::resolve(files, p).ok().and_then(|r| r.mfa_serial));
     if let (Some(id), Some(secret)) = (&journal.old_access_key_id, &journal.old_secret) {
         out.push(Signer::Static {
-            profile: journal.profiles.first().cloned(),
+            profile: journal.profiles.first().map(|p| p.as_str().into()),
             access_key_id: id.clone(),
             secret: secret.clone(),
             mfa_serial: mfa.clone(),
@@ -1091,7 +1093,7 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
     for p in &journal.profiles {
         if let Ok(r) = profile::resolve(files, p) {
             let s = Signer::Static {
-                profile: Some(p.clone()),
+                profile: Some(p.as_str().into()),
                 access_key_id: r.access_key_id,
                 secret: r.secret,
                 mfa_serial: r.mfa_serial,
@@ -1104,7 +1106,7 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
     if let Some(p) = &journal.caller_profile {
         match profile::resolve(files, p) {
             Ok(r) => out.push(Signer::Static {
-                profile: Some(p.clone()),
+                profile: Some(p.as_str().into()),
                 access_key_id: r.access_key_id,
                 secret: r.secret,
                 mfa_serial: r.mfa_serial,

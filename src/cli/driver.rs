@@ -185,7 +185,7 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                             let aws = io.aws.clone();
                             let profile = match &signer {
                                 aws_rotate_keys::session::Signer::Static { profile, .. } => {
-                                    profile.clone()
+                                    profile.as_deref().map(str::to_owned)
                                 }
                                 aws_rotate_keys::session::Signer::Profile(p) => Some(p.clone()),
                             };

@@ -605,7 +605,7 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
 fn signer_for(files: &AwsFiles, profile: &str) -> Result<Signer> {
     match profile::resolve(files, profile) {
         Ok(r) => Ok(Signer::Static {
-            profile: Some(profile.to_owned()),
+            profile: Some(profile.into()),
             access_key_id: r.access_key_id,
             secret: r.secret,
             mfa_serial: r.mfa_serial,
@@ -696,7 +696,7 @@ async fn status(
     let mut worst = 0u8;
     for c in &selected.candidates {
         let signer = Signer::Static {
-            profile: Some(c.holder.as_str().to_owned()),
+            profile: Some(c.holder.clone()),
             access_key_id: c.access_key_id.clone(),
             secret: c.secret.clone(),
             mfa_serial: c.mfa_serial.clone(),
