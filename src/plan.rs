@@ -73,20 +73,30 @@ impl Identity {
         let err = || NotAUser {
             arn: arn.to_owned(),
         };
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        // The first five colons split the six fields (the resource may hold more): found in
+        // one pass over the bytes, as a run of thousands of keys reads as many ARNs.
+        let mut colons = [0; 5];
+        let mut found = 0;
+        for (i, b) in arn.bytes().enumerate() {
+            if b == b':' {
+                colons[found] = i;
+                found += 1;
+                if found == colons.len() {
+                    break;
+                }
+            }
+        }
+        if found < colons.len() {
             return Err(err());
-        };
+        }
+        let field = |n: usize| &arn[if n == 0 { 0 } else { colons[n - 1] + 1 }..colons[n]];
+        if field(0) != "arn" || field(2) != "iam" || !field(3).is_empty() {
+            return Err(err());
+        }
+        let (account, resource) = (field(4), &arn[colons[4] + 1..]);
         let name = resource
             .strip_prefix("user/")
-            .and_then(|p| p.rsplit('/').next())
+            .map(|p| p.rsplit_once('/').map_or(p, |(_, name)| name))
             .ok_or_else(err)?;
         if name.is_empty() || account.is_empty() {
             return Err(err());

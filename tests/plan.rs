@@ -794,8 +794,46 @@ fn identity_from_arn() {
         "arn:aws:iam::123456789012:role/carol",
         "arn:aws:iam::123456789012:user/",
         "not an arn",
+        "arn:aws:iam::123456789012",
+        "arn:aws:iam:x:123456789012:user/carol",
+        ":aws:iam::123456789012:user/carol",
+        "arn:aws:iam:::user/carol",
     ] {
         assert!(Identity::from_arn(bad).is_err(), "{bad}");
+    }
+    // A colon past the fifth belongs to the resource.
+    let odd = Identity::from_arn("arn:aws-cn:iam::123456789012:user/a:b").expect("a user");
+    assert_eq!(odd.user_name, UserName::new("a:b"));
+}
+
+proptest::proptest! {
+    /// The ARN reader agrees with the rules spelled out as `str::splitn` reads them.
+    #[test]
+    fn identity_from_arn_reads_the_six_fields(
+        fields in (
+            "arn|x|",
+            "aws|aws-cn|",
+            "iam|sts|:",
+            "|x|:",
+            "123456789012||1:2",
+            "user/a|user/p/q/b|user/|user/a/|role/r|user/a:b|user/é|",
+        ),
+        count in 1..=6usize,
+    ) {
+        let (f0, f1, f2, f3, f4, f5) = fields;
+        let arn = [f0, f1, f2, f3, f4, f5][..count].join(":");
+        let mut parts = arn.splitn(6, ':');
+        let fields: Vec<&str> = (0..6).filter_map(|_| parts.next()).collect();
+        let want = match fields[..] {
+            ["arn", _, "iam", "", account, resource] if !account.is_empty() => resource
+                .strip_prefix("user/")
+                .and_then(|p| p.rsplit('/').next())
+                .filter(|name| !name.is_empty())
+                .map(|name| (account.to_owned(), UserName::new(name))),
+            _ => None,
+        };
+        let got = Identity::from_arn(&arn).ok().map(|i| (i.account, i.user_name));
+        proptest::prop_assert_eq!(got, want);
     }
 }
 
