@@ -13,10 +13,17 @@ use serde::Serialize;
 
 use crate::ini::parse::NameIndex;
 use crate::ini::{
-    CompactString, Document, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind, known,
+    CompactString, Document, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind,
 };
 use crate::key::{AccessKeyId, SecretAccessKey};
 use crate::plan::HeldKeys;
+
+/// The place in [`KNOWN`] of a setting named by a literal, found while compiling.
+macro_rules! at {
+    ($key:literal) => {
+        const { crate::ini::place($key) }
+    };
+}
 
 /// The two files, parsed. A missing file is an empty text.
 #[derive(Debug, Clone)]
@@ -306,7 +313,6 @@ pub struct Resolved {
     pub mfa_serial: Option<String>,
 }
 
-const SECRET: &str = "aws_secret_access_key";
 const KEY_ID: &str = "aws_access_key_id";
 
 /// Resolves `profile` to the static keys it uses, following `source_profile`.
@@ -323,8 +329,8 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
         match classify(&view)? {
             Class::Static(found) => {
                 let mfa_serial = view
-                    .setting("mfa_serial")
-                    .or_else(|| View::new(files, profile).setting("mfa_serial"))
+                    .setting(at!("mfa_serial"))
+                    .or_else(|| View::new(files, profile).setting(at!("mfa_serial")))
                     .map(str::to_owned);
                 return Ok(Resolved {
                     profile: CompactString::new(profile),
@@ -339,7 +345,7 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                     // botocore: a role profile may name itself as its source when it also holds keys.
                     match static_keys(&view)? {
                         Some(found) => {
-                            let mfa_serial = view.setting("mfa_serial").map(str::to_owned);
+                            let mfa_serial = view.setting(at!("mfa_serial")).map(str::to_owned);
                             return Ok(Resolved {
                                 profile: CompactString::new(profile),
                                 holder: CompactString::from(current),
@@ -455,19 +461,15 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The profile's stored entry for `key` (lowercase) in one file: its own, else
-    /// `[DEFAULT]`'s.
+    /// The profile's stored entry for the setting at place `key` of [`KNOWN`] (see [`at!`]) in
+    /// one file: its own, else `[DEFAULT]`'s.
     #[inline]
-    fn raw(&self, file: FileKind, key: &str) -> Option<&'a RawEntry> {
+    fn raw(&self, file: FileKind, key: usize) -> Option<&'a RawEntry> {
         let f = match file {
             FileKind::Credentials => 0,
             FileKind::Config => 1,
         };
-        if let Some(i) = known(key) {
-            return self.found[f][i];
-        }
-        let section = self.section(file)?;
-        self.files.document(file).raw_lookup(section, key)
+        self.found[f].get(key).copied().flatten()
     }
 
     /// The profile's section in one file.
@@ -481,7 +483,7 @@ impl<'a> View<'a> {
     /// A setting as botocore sees it (the credentials file's value, else the config's), if it is
     /// not empty.
     #[inline]
-    fn setting(&self, key: &str) -> Option<&'a str> {
+    fn setting(&self, key: usize) -> Option<&'a str> {
         let value = |file| {
             let doc = self.files.document(file);
             self.raw(file, key).map(|e| doc.raw_value(e))
@@ -492,7 +494,7 @@ impl<'a> View<'a> {
     }
 
     #[inline]
-    fn has(&self, key: &str) -> bool {
+    fn has(&self, key: usize) -> bool {
         self.setting(key).is_some()
     }
 }
@@ -500,29 +502,32 @@ impl<'a> View<'a> {
 fn classify(view: &View<'_>) -> Result<Class, ProfileError> {
     // botocore's assume-role provider leaves a profile with a web identity token file to the
     // web-identity provider (EKS and CI OIDC roles).
-    if view.has("web_identity_token_file") {
+    if view.has(at!("web_identity_token_file")) {
         return Ok(Class::Other(ProfileKind::WebIdentity));
     }
-    if view.has("role_arn") {
-        if let Some(source) = view.setting("source_profile") {
+    if view.has(at!("role_arn")) {
+        if let Some(source) = view.setting(at!("source_profile")) {
             return Ok(Class::RoleFrom(CompactString::new(source)));
         }
-        return Ok(Class::Other(if view.has("credential_source") {
+        return Ok(Class::Other(if view.has(at!("credential_source")) {
             ProfileKind::CredentialSource
         } else {
             ProfileKind::Role
         }));
     }
-    if view.has("sso_session") || view.has("sso_start_url") || view.has("sso_account_id") {
+    if view.has(at!("sso_session"))
+        || view.has(at!("sso_start_url"))
+        || view.has(at!("sso_account_id"))
+    {
         return Ok(Class::Other(ProfileKind::Sso));
     }
-    if view.has("login_session") {
+    if view.has(at!("login_session")) {
         return Ok(Class::Other(ProfileKind::LoginSession));
     }
     if let Some(found) = keys_in(view, FileKind::Credentials)? {
         return Ok(found);
     }
-    if view.has("credential_process") {
+    if view.has(at!("credential_process")) {
         return Ok(Class::Other(ProfileKind::CredentialProcess));
     }
     if let Some(found) = keys_in(view, FileKind::Config)? {
@@ -547,7 +552,7 @@ fn static_keys(view: &View<'_>) -> Result<Option<Resolved>, ProfileError> {
 fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileError> {
     let profile = view.profile;
     let doc = view.files.document(file);
-    let Some(id_entry) = view.raw(file, KEY_ID) else {
+    let Some(id_entry) = view.raw(file, at!("aws_access_key_id")) else {
         return Ok(None);
     };
     let bad = |line, problem| ProfileError::BadKeys {
@@ -559,12 +564,12 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
     if doc.raw_value(id_entry).is_empty() {
         return Ok(None);
     }
-    if view.raw(file, "aws_session_token").is_some()
-        || view.raw(file, "aws_security_token").is_some()
+    if view.raw(file, at!("aws_session_token")).is_some()
+        || view.raw(file, at!("aws_security_token")).is_some()
     {
         return Ok(Some(Class::Other(ProfileKind::Session)));
     }
-    let Some(secret_entry) = view.raw(file, SECRET) else {
+    let Some(secret_entry) = view.raw(file, at!("aws_secret_access_key")) else {
         return Err(bad(
             id_entry.line(),
             "aws_access_key_id has no aws_secret_access_key beside it",
@@ -613,7 +618,7 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
         location,
         // The profile's own (or [DEFAULT]'s), as botocore reads it: `--all-profiles` and
         // `status` take it from here; `resolve` puts the holder's in after a source_profile chain.
-        mfa_serial: view.setting("mfa_serial").map(str::to_owned),
+        mfa_serial: view.setting(at!("mfa_serial")).map(str::to_owned),
     })))
 }
 

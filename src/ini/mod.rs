@@ -170,6 +170,27 @@ pub(crate) const KNOWN: [&str; 14] = [
     "mfa_serial",
 ];
 
+/// The place in [`KNOWN`] of a setting that code reads by name, found while compiling:
+/// `const { place("role_arn") }` (a name not in [`KNOWN`] fails the build).
+pub(crate) const fn place(key: &str) -> usize {
+    let key = key.as_bytes();
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let name = KNOWN[i].as_bytes();
+        if name.len() == key.len() {
+            let mut j = 0;
+            while j < key.len() && name[j] == key[j] {
+                j += 1;
+            }
+            if j == key.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a setting in KNOWN")
+}
+
 /// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length).
 /// Inlined: with a literal key (as classifying a profile asks), it folds to a constant.
 #[inline(always)]
@@ -665,6 +686,7 @@ mod tests {
     fn known_settings_and_their_places_agree() {
         for (i, key) in KNOWN.iter().enumerate() {
             assert_eq!(known(key), Some(i), "{key}");
+            assert_eq!(place(key), i, "{key}");
         }
         assert_eq!(known("region"), None);
         assert_eq!(
