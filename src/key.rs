@@ -132,11 +132,12 @@ impl<T> Serialize for Sensitive<T> {
 /// An IAM user name (`UserName` in IAM's API).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct UserName(String);
+pub struct UserName(CompactString);
 
 impl UserName {
-    /// Wraps a user name.
-    pub fn new(name: impl Into<String>) -> Self {
+    /// Wraps a user name. (Held inline when short, as most are: a run copies a task's user name
+    /// into each of its requests.)
+    pub fn new(name: impl Into<CompactString>) -> Self {
         Self(name.into())
     }
 
