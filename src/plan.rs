@@ -509,23 +509,22 @@ fn decide_inner(
     now: Timestamp,
 ) -> Result<Decision, PlanError> {
     let user = &identity.user_name;
-    // A key listed twice (never from IAM; possible from a broken server) counts once.
-    let listed_twice = keys
-        .iter()
-        .enumerate()
-        .any(|(i, k)| keys[..i].iter().any(|u| u.access_key_id == k.access_key_id));
+    // A key listed twice (never from IAM; possible from a broken server) counts once: the list
+    // is copied only then.
+    let first = |i: &usize| {
+        !keys[..*i]
+            .iter()
+            .any(|u| u.access_key_id == keys[*i].access_key_id)
+    };
     let unique: Vec<KeyMeta>;
-    let keys = if listed_twice {
-        let mut once: Vec<KeyMeta> = Vec::with_capacity(keys.len());
-        for k in keys {
-            if !once.iter().any(|u| u.access_key_id == k.access_key_id) {
-                once.push(k.clone());
-            }
-        }
-        unique = once;
-        unique.as_slice()
-    } else {
+    let keys = if (0..keys.len()).all(|i| first(&i)) {
         keys
+    } else {
+        unique = (0..keys.len())
+            .filter(first)
+            .map(|i| keys[i].clone())
+            .collect();
+        unique.as_slice()
     };
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete {

@@ -118,8 +118,9 @@ impl AwsFiles {
 
     /// Every key id held anywhere in the files, with its holders: one pass over the sections.
     pub fn held_keys(&self) -> HeldKeys {
-        // Not sized from the sections: most do not hold a key, or share one, and tables sized
-        // for all of them touch twice the memory (as many pages as growing costs).
+        // The index is not sized from the sections: most do not hold a key, or share one, and
+        // a table sized for all of them touches twice the memory (as many pages as growing
+        // costs). The vectors are, in `held_where`: room they do not use is never touched.
         self.held_where(0, |value| AccessKeyId::new(value))
     }
 

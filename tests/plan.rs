@@ -1148,3 +1148,28 @@ fn held_keys_group_each_keys_holders_in_the_order_given() {
     assert!(HeldKeys::default().is_empty());
     assert_eq!(HeldKeys::default().get(&id("AKIAA")), None);
 }
+
+#[test]
+fn a_key_listed_twice_counts_once() {
+    // A broken server's answer: the key in use twice, then an inactive one. Counted as three
+    // keys it would be over the quota; counted once each, the inactive key makes room.
+    let keys = vec![
+        key("AKIAUSED", Active, 100),
+        key("AKIAUSED", Active, 100),
+        key("AKIAOTHER", Inactive, 10),
+    ];
+    let p = rotate(plan::decide(
+        &profile_target("AKIAUSED"),
+        &alice(),
+        &keys,
+        &held(&[("AKIAUSED", &["default"])]),
+        &Options {
+            yes: true,
+            ..Options::default()
+        },
+        NOW,
+    ));
+    let room = p.make_room.expect("room is needed");
+    assert_eq!(room.access_key_id, id("AKIAOTHER"));
+    assert_eq!(p.old_key.map(|k| k.access_key_id), Some(id("AKIAUSED")));
+}

@@ -191,8 +191,8 @@ pub(crate) const fn place(key: &str) -> usize {
     panic!("not a setting in KNOWN")
 }
 
-/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length).
-/// Inlined: with a literal key (as classifying a profile asks), it folds to a constant.
+/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length): how
+/// the parser tags each entry it reads. Code that names a setting uses [`place`] instead.
 #[inline(always)]
 pub(crate) fn known(key: &str) -> Option<usize> {
     Some(match key {
