@@ -135,11 +135,13 @@ pub(crate) fn confirm(q: &Question) -> Outcome {
 /// a line is typed: run it on a blocking thread, so that Ctrl-C ends the run meanwhile (as
 /// `confirm`); the run's end puts the terminal back ([`restore_terminal`]).
 pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
+    // The echo goes off before the prompt shows, as getpass does it: a code typed as soon as
+    // the prompt appears (by a quick hand or an expect script) is never echoed.
+    let hidden = hide_input();
     let mut e = std::io::stderr();
     let _ = write!(e, "MFA code for {serial}: ");
     let _ = e.flush();
     let mut line = String::new();
-    let hidden = hide_input();
     let read = std::io::stdin().lock().read_line(&mut line);
     if hidden {
         restore_terminal();
