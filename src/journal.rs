@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use crate::key::{AccessKeyId, SecretAccessKey, Sensitive, UserName};
 use crate::plan::OldKeyAction;
 use crate::time::Timestamp;
+use compact_str::CompactString;
 
 /// How far the interrupted rotation got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub struct Journal {
     /// Admin mode (`--user-name`): no files change.
     pub admin: bool,
     /// The profiles being rotated.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// Admin mode: the profile whose credentials made the calls (to resume with them).
     pub caller_profile: Option<String>,
     /// The key being replaced.
@@ -167,7 +168,7 @@ impl Journal {
             };
             let (k, v) = (k.trim(), v.trim());
             match k {
-                "profile" => profiles.push(v.to_owned()),
+                "profile" => profiles.push(CompactString::new(v)),
                 "known_key" => {
                     known_keys.push(AccessKeyId::new(v).ok_or_else(|| err(i + 1, "bad key id"))?)
                 }

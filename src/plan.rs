@@ -8,6 +8,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::ini::parse::NameIndex;
@@ -70,20 +71,44 @@ pub struct NotAUser {
 impl Identity {
     /// Reads an IAM user's ARN (`arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`).
     pub fn from_arn(arn: &str) -> Result<Self, NotAUser> {
+        let (account, name) = Self::fields(arn)?;
+        Ok(Self {
+            account: account.to_owned(),
+            arn: arn.to_owned(),
+            user_name: UserName::new(name),
+        })
+    }
+
+    /// [`Identity::from_arn`], keeping the string it is given as the ARN (a run of thousands of
+    /// keys reads as many ARNs, each one an answer it owns already).
+    pub fn from_arn_owned(arn: String) -> Result<Self, NotAUser> {
+        let (account, name) = Self::fields(&arn)?;
+        let (account, user_name) = (account.to_owned(), UserName::new(name));
+        Ok(Self {
+            account,
+            arn,
+            user_name,
+        })
+    }
+
+    /// The account and the user name of an IAM user's ARN.
+    fn fields(arn: &str) -> Result<(&str, &str), NotAUser> {
         let err = || NotAUser {
             arn: arn.to_owned(),
         };
-        // The first five colons split the six fields (the resource may hold more): found in
-        // one pass over the bytes, as a run of thousands of keys reads as many ARNs.
+        // The first five colons split the six fields (the resource may hold more), and the last
+        // `/` after them ends the path: found in one pass over the bytes.
         let mut colons = [0; 5];
         let mut found = 0;
+        let mut last_slash = None;
         for (i, b) in arn.bytes().enumerate() {
-            if b == b':' {
-                colons[found] = i;
-                found += 1;
-                if found == colons.len() {
-                    break;
+            if found < colons.len() {
+                if b == b':' {
+                    colons[found] = i;
+                    found += 1;
                 }
+            } else if b == b'/' {
+                last_slash = Some(i);
             }
         }
         if found < colons.len() {
@@ -93,19 +118,16 @@ impl Identity {
         if field(0) != "arn" || field(2) != "iam" || !field(3).is_empty() {
             return Err(err());
         }
-        let (account, resource) = (field(4), &arn[colons[4] + 1..]);
-        let name = resource
-            .strip_prefix("user/")
-            .map(|p| p.rsplit_once('/').map_or(p, |(_, name)| name))
-            .ok_or_else(err)?;
+        let account = field(4);
+        // `user/` starts the resource; its own `/` is the last when there is no path.
+        if !arn[colons[4] + 1..].starts_with("user/") {
+            return Err(err());
+        }
+        let name = last_slash.map_or("", |i| &arn[i + 1..]);
         if name.is_empty() || account.is_empty() {
             return Err(err());
         }
-        Ok(Self {
-            account: account.to_owned(),
-            arn: arn.to_owned(),
-            user_name: UserName::new(name),
-        })
+        Ok((account, name))
     }
 
     /// Whether `arn` names the same user in the same account.
@@ -199,7 +221,7 @@ pub struct OldKey {
 #[serde(rename_all = "PascalCase")]
 pub struct Plan {
     /// The profiles whose key is replaced (empty in admin mode).
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// Whose key: the IAM user.
     pub user_name: UserName,
     /// The user's account.
@@ -221,7 +243,7 @@ pub struct Plan {
 #[serde(rename_all = "PascalCase")]
 pub struct Skip {
     /// The profiles concerned.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// The key left alone.
     pub access_key_id: Option<AccessKeyId>,
     /// Its age.
@@ -556,11 +578,7 @@ fn decide_inner(
                     user: user.clone(),
                 });
             };
-            (
-                c.profiles.iter().map(|p| p.as_str().to_owned()).collect(),
-                Some(meta),
-                c.holders.clone(),
-            )
+            (c.profiles.clone(), Some(meta), c.holders.clone())
         }
         Target::User(_) => (Vec::new(), None, Vec::new()),
     };

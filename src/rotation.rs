@@ -25,6 +25,7 @@
 //! old key back, the new key is deleted. [`Rotation::resume`] picks up an interrupted rotation
 //! from its journal.
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::ini::{FileKind, KeyEdit};
@@ -300,7 +301,7 @@ pub struct ReportError {
 #[serde(rename_all = "PascalCase")]
 pub struct Report {
     /// The profiles whose key was rotated.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// Whose key.
     pub user_name: UserName,
     /// How it ended.

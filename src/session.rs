@@ -208,7 +208,7 @@ impl TaskOutcome {
 #[serde(rename_all = "PascalCase")]
 pub struct TaskResult {
     /// The profiles concerned.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<CompactString>,
     /// The key concerned (before the run).
     pub access_key_id: Option<AccessKeyId>,
     /// What happened.
@@ -271,7 +271,7 @@ enum State {
 
 #[derive(Debug, Clone)]
 struct Task {
-    profiles: Vec<String>,
+    profiles: Vec<CompactString>,
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
     signer: Signer,
@@ -297,7 +297,7 @@ pub struct Session {
     tasks: Vec<Task>,
     skipped: Vec<SkippedProfile>,
     planned: bool,
-    handled_profiles: BTreeSet<String>,
+    handled_profiles: BTreeSet<CompactString>,
     busy_users: BTreeSet<UserName>,
     /// The files as they are now, parsed: dropped whenever a file changes.
     files: Option<Arc<AwsFiles>>,
@@ -518,7 +518,7 @@ impl Session {
                 continue;
             }
             self.tasks.push(Task {
-                profiles: c.profiles.iter().map(|p| p.as_str().to_owned()).collect(),
+                profiles: c.profiles.clone(),
                 key: Some(c.access_key_id.clone()),
                 signer: Signer::Static {
                     profile: Some(c.holder.clone()),
@@ -538,7 +538,7 @@ impl Session {
         }
     }
 
-    fn failed_task(&self, profiles: Vec<String>, message: String) -> Task {
+    fn failed_task(&self, profiles: Vec<CompactString>, message: String) -> Task {
         Task {
             profiles,
             key: None,
@@ -823,7 +823,7 @@ impl Session {
                 _ => done(unexpected("ListAccessKeys")),
             },
             State::Identify => match outcome {
-                Outcome::Verified { arn } => self.identified(task, &arn),
+                Outcome::Verified { arn } => self.identified(task, arn),
                 Outcome::Failed(failure) => done(TaskOutcome::Failed {
                     operation: "GetCallerIdentity",
                     failure,
@@ -918,14 +918,14 @@ impl Session {
         self.selected = None;
     }
 
-    fn identified(&mut self, task: TaskId, arn: &str) -> State {
-        let caller = match Identity::from_arn(arn) {
+    fn identified(&mut self, task: TaskId, arn: String) -> State {
+        let caller = match Identity::from_arn_owned(arn) {
             Ok(i) => i,
             Err(e) => return done(TaskOutcome::NotAUser(e)),
         };
         let identity = match &self.request.admin_user {
             Some(user) => {
-                let partition = arn.split(':').nth(1).unwrap_or("aws");
+                let partition = caller.arn.split(':').nth(1).unwrap_or("aws");
                 Identity {
                     arn: format!("arn:{partition}:iam::{}:user/{user}", caller.account),
                     account: caller.account,

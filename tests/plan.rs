@@ -832,7 +832,10 @@ proptest::proptest! {
                 .map(|name| (account.to_owned(), UserName::new(name))),
             _ => None,
         };
-        let got = Identity::from_arn(&arn).ok().map(|i| (i.account, i.user_name));
+        let got = Identity::from_arn(&arn).ok();
+        proptest::prop_assert_eq!(&Identity::from_arn_owned(arn.clone()).ok(), &got);
+        proptest::prop_assert_eq!(got.as_ref().map(|i| i.arn.as_str()), want.as_ref().map(|_| arn.as_str()));
+        let got = got.map(|i| (i.account, i.user_name));
         proptest::prop_assert_eq!(got, want);
     }
 }

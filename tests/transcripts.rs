@@ -1207,7 +1207,7 @@ fn a_rotation_that_cannot_go_on_stops_and_says_so() {
         user_name: UserName::new("alice"),
         account: ACCOUNT.to_owned(),
         admin: false,
-        profiles: vec!["default".to_owned()],
+        profiles: vec!["default".into()],
         caller_profile: None,
         old_access_key_id: None,
         old_secret: None,

@@ -42,7 +42,7 @@ impl Question {
         let mut keys = Vec::new();
         if let Some(old) = &plan.old_key {
             // The profiles of the run, then any other section that holds the same key.
-            let mut profiles = plan.profiles.clone();
+            let mut profiles: Vec<String> = plan.profiles.iter().map(|p| p.to_string()).collect();
             for h in &plan.files {
                 if let Some(p) = &h.profile {
                     if !profiles.iter().any(|q| q == p.as_str()) {
