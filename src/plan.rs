@@ -96,34 +96,35 @@ impl Identity {
         let err = || NotAUser {
             arn: arn.to_owned(),
         };
-        // The first five colons split the six fields (the resource may hold more), and the last
-        // `/` after them ends the path: found in one pass over the bytes.
-        let mut colons = [0; 5];
-        let mut found = 0;
-        let mut last_slash = None;
-        for (i, b) in arn.bytes().enumerate() {
-            if found < colons.len() {
-                if b == b':' {
-                    colons[found] = i;
-                    found += 1;
-                }
-            } else if b == b'/' {
-                last_slash = Some(i);
-            }
-        }
-        if found < colons.len() {
+        // `arn:PARTITION:iam::ACCOUNT:RESOURCE`: the first five colons split the six fields (the
+        // resource may hold more). Each field is found by a byte search for the colon ending it
+        // (the std string searchers cost more to set up than an ARN's few bytes take to read);
+        // every offset is at an ASCII byte, so a char boundary.
+        let bytes = arn.as_bytes();
+        let colon = |from: usize| {
+            let rest = bytes.get(from..)?;
+            rest.iter().position(|&b| b == b':').map(|i| from + i)
+        };
+        let partition_end = colon(4)
+            .filter(|_| bytes.starts_with(b"arn:"))
+            .ok_or_else(err)?;
+        let account_start = partition_end + 1 + "iam::".len();
+        if bytes.get(partition_end + 1..account_start) != Some(b"iam::".as_slice()) {
             return Err(err());
         }
-        let field = |n: usize| &arn[if n == 0 { 0 } else { colons[n - 1] + 1 }..colons[n]];
-        if field(0) != "arn" || field(2) != "iam" || !field(3).is_empty() {
+        let account_end = colon(account_start).ok_or_else(err)?;
+        let account = arn.get(account_start..account_end).ok_or_else(err)?;
+        // `user/` starts the resource; the last `/` ends the path (that one, with none).
+        let path_start = account_end + 1 + "user/".len();
+        if bytes.get(account_end + 1..path_start) != Some(b"user/".as_slice()) {
             return Err(err());
         }
-        let account = field(4);
-        // `user/` starts the resource; its own `/` is the last when there is no path.
-        if !arn[colons[4] + 1..].starts_with("user/") {
-            return Err(err());
-        }
-        let name = last_slash.map_or("", |i| &arn[i + 1..]);
+        let path = bytes.get(path_start..).unwrap_or_default();
+        let name_start = path
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(path_start, |i| path_start + i + 1);
+        let name = arn.get(name_start..).ok_or_else(err)?;
         if name.is_empty() || account.is_empty() {
             return Err(err());
         }

@@ -211,8 +211,9 @@ pub struct TaskResult {
     pub profiles: Vec<CompactString>,
     /// The key concerned (before the run).
     pub access_key_id: Option<AccessKeyId>,
-    /// What happened.
-    pub outcome: TaskOutcome,
+    /// What happened (boxed as the session holds it: a results list of thousands of tasks
+    /// stays small, and giving it up moves no outcome).
+    pub outcome: Box<TaskOutcome>,
 }
 
 /// Why a session cannot start: nothing was sent, nothing changed.
@@ -606,7 +607,7 @@ impl Session {
                 State::Done(o) => Some(TaskResult {
                     profiles: t.profiles.clone(),
                     access_key_id: t.key.clone(),
-                    outcome: (**o).clone(),
+                    outcome: o.clone(),
                 }),
                 _ => None,
             })
@@ -621,7 +622,7 @@ impl Session {
                 State::Done(o) => Some(TaskResult {
                     profiles: t.profiles,
                     access_key_id: t.key,
-                    outcome: *o,
+                    outcome: o,
                 }),
                 _ => None,
             })

@@ -465,7 +465,7 @@ impl World {
             if self.iam.keys.iter().any(|k| text.contains(&k.secret)) {
                 return Err(Violation("a secret appears in a result".into()));
             }
-            match r.outcome {
+            match *r.outcome {
                 TaskOutcome::Rotation(report) => reports.push(report),
                 TaskOutcome::Refused(e) => refused.push(e),
                 TaskOutcome::NeedsConfirmation(_) => needs_confirmation += 1,

@@ -191,6 +191,6 @@ pub fn session_plan_all(config: String, credentials: String) -> usize {
     session
         .into_results()
         .iter()
-        .filter(|r| matches!(r.outcome, TaskOutcome::Planned(_)))
+        .filter(|r| matches!(*r.outcome, TaskOutcome::Planned(_)))
         .count()
 }

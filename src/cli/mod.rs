@@ -540,7 +540,7 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
     } else {
         format!("profile {}: ", res.profiles.join(", "))
     };
-    match &res.outcome {
+    match &*res.outcome {
         TaskOutcome::Rotation(rep) => {
             if let Some(e) = &rep.error {
                 eprintln!(

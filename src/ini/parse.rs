@@ -808,8 +808,9 @@ fn bad_nested(line: usize) -> ParseError {
 /// longest run up to a later `]` (anything may follow it), at least one character long.
 fn section_header(value: &str) -> Option<&str> {
     let rest = value.strip_prefix('[')?;
-    let close = rest.rfind(']')?;
-    (close > 0).then(|| &rest[..close])
+    // A byte search: `]` is ASCII, so where it is found is a char boundary.
+    let close = rest.bytes().rposition(|b| b == b']')?;
+    (close > 0).then(|| rest.get(..close)).flatten()
 }
 
 /// What botocore makes of a (non-`DEFAULT`) header.
