@@ -54,7 +54,7 @@ pub struct Journal {
     /// Whose key.
     pub user_name: UserName,
     /// The user's account.
-    pub account: String,
+    pub account: CompactString,
     /// Admin mode (`--user-name`): no files change.
     pub admin: bool,
     /// The profiles being rotated.
@@ -256,7 +256,7 @@ impl Journal {
         Ok(Journal {
             state,
             user_name: UserName::new(need("user_name")?.0),
-            account: need("account")?.0.to_owned(),
+            account: CompactString::new(need("account")?.0),
             admin,
             profiles,
             caller_profile: get("caller_profile").map(|(v, _)| v.to_owned()),

@@ -51,7 +51,7 @@ impl Default for Options {
 #[serde(rename_all = "PascalCase")]
 pub struct Identity {
     /// The 12-digit account.
-    pub account: String,
+    pub account: CompactString,
     /// The user's ARN, `arn:aws:iam::123456789012:user/path/name`.
     pub arn: String,
     /// The user name: the ARN's last path element.
@@ -73,7 +73,7 @@ impl Identity {
     pub fn from_arn(arn: &str) -> Result<Self, NotAUser> {
         let (account, name) = Self::fields(arn)?;
         Ok(Self {
-            account: account.to_owned(),
+            account: CompactString::new(account),
             arn: arn.to_owned(),
             user_name: UserName::new(name),
         })
@@ -83,7 +83,7 @@ impl Identity {
     /// keys reads as many ARNs, each one an answer it owns already).
     pub fn from_arn_owned(arn: String) -> Result<Self, NotAUser> {
         let (account, name) = Self::fields(&arn)?;
-        let (account, user_name) = (account.to_owned(), UserName::new(name));
+        let (account, user_name) = (CompactString::new(account), UserName::new(name));
         Ok(Self {
             account,
             arn,
@@ -226,7 +226,7 @@ pub struct Plan {
     /// Whose key: the IAM user.
     pub user_name: UserName,
     /// The user's account.
-    pub account: String,
+    pub account: CompactString,
     /// True with `--user-name`: the key is printed, no file changes.
     pub admin: bool,
     /// The key replaced (`None` only in admin mode for a user with no key).

@@ -992,25 +992,26 @@ impl Session {
             return done(unexpected("GetCallerIdentity"));
         };
         // The candidate is lent to the decision (not copied: a large run decides thousands)
-        // and given back without its holders.
+        // and given back. It has no holders: a plan's files are the key's holders as the files
+        // are now (an earlier task may have changed them), copied once into the plan below.
         let target = match (&self.request.admin_user, candidate.take()) {
             (Some(user), c) => {
                 *candidate = c;
                 Target::User(user.clone())
             }
-            (None, Some(mut c)) => {
-                // The holders as the files are now (an earlier task may have changed them).
-                c.holders = held
+            (None, Some(c)) => Target::Profiles(c),
+            (None, None) => return done(unexpected("ListAccessKeys")),
+        };
+        let mut decision =
+            plan::decide(&target, identity, &keys, &held, &self.request.options, now);
+        if let Target::Profiles(c) = target {
+            if let Decision::Rotate(p) = &mut decision {
+                debug_assert!(c.holders.is_empty() && p.files.is_empty());
+                p.files = held
                     .get(&c.access_key_id)
                     .map(<[_]>::to_vec)
                     .unwrap_or_default();
-                Target::Profiles(c)
             }
-            (None, None) => return done(unexpected("ListAccessKeys")),
-        };
-        let decision = plan::decide(&target, identity, &keys, &held, &self.request.options, now);
-        if let Target::Profiles(mut c) = target {
-            c.holders = Vec::new();
             *candidate = Some(c);
         }
         match decision {

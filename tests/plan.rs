@@ -835,7 +835,7 @@ proptest::proptest! {
         let got = Identity::from_arn(&arn).ok();
         proptest::prop_assert_eq!(&Identity::from_arn_owned(arn.clone()).ok(), &got);
         proptest::prop_assert_eq!(got.as_ref().map(|i| i.arn.as_str()), want.as_ref().map(|_| arn.as_str()));
-        let got = got.map(|i| (i.account, i.user_name));
+        let got = got.map(|i| (i.account.to_string(), i.user_name));
         proptest::prop_assert_eq!(got, want);
     }
 }

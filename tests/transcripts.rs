@@ -1205,7 +1205,7 @@ fn a_rotation_that_cannot_go_on_stops_and_says_so() {
     let journal = Journal {
         state: JournalState::Pending,
         user_name: UserName::new("alice"),
-        account: ACCOUNT.to_owned(),
+        account: ACCOUNT.into(),
         admin: false,
         profiles: vec!["default".into()],
         caller_profile: None,
