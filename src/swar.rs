@@ -45,6 +45,42 @@ pub(crate) fn find_either(bytes: &[u8], from: usize, a: u8, b: u8) -> Option<usi
     rest.iter().position(|&c| c == a || c == b).map(|k| i + k)
 }
 
+/// The index of the first `=` or `:` (a key's delimiter) in `bytes`, if any, and whether every
+/// byte before it is ASCII and not a capital letter (a key that lowercasing leaves as it is):
+/// [`find_either`] and the test of [`crate::ini`]'s `plain_lowercase` in one pass over the key.
+#[inline]
+pub(crate) fn find_delimiter_plain(bytes: &[u8]) -> Option<(usize, bool)> {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let (eq, colon) = (ONES * u64::from(b'='), ONES * u64::from(b':'));
+    // Non-ASCII (the high bit itself), or from 'A' to 'Z'.
+    let odd = |x: u64| (x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'['))) & HIGHS;
+    let mut plain = true;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hit = has_zero(x ^ eq) | has_zero(x ^ colon);
+        if hit != 0 {
+            // The bytes below the delimiter's (whose high bit is the lowest flagged).
+            let below = (hit & hit.wrapping_neg()) - 1;
+            return Some((
+                i + (hit.trailing_zeros() / 8) as usize,
+                plain && odd(x) & below == 0,
+            ));
+        }
+        plain &= odd(x) == 0;
+        i += 8;
+    }
+    for (k, &c) in bytes.get(i..)?.iter().enumerate() {
+        if c == b'=' || c == b':' {
+            return Some((i + k, plain));
+        }
+        plain &= c.is_ascii() && !c.is_ascii_uppercase();
+    }
+    None
+}
+
 /// How many bytes of `bytes` are `a`, and how many are `b`: eight at a time, each byte's answer
 /// (0 or 1) added in its own lane, the lanes summed every 255 words (before one can overflow).
 pub(crate) fn count_either(bytes: &[u8], a: u8, b: u8) -> [usize; 2] {
@@ -154,6 +190,42 @@ mod tests {
             };
             assert_eq!(find_either(&all, 0, a, b), first(0), "{a}");
             assert_eq!(find_either(&all, 256, b, a), first(256), "{a}");
+        }
+    }
+
+    #[test]
+    fn find_delimiter_plain_is_the_bytewise_answer() {
+        let want = |bytes: &[u8]| {
+            let at = bytes.iter().position(|&c| c == b'=' || c == b':')?;
+            let plain = bytes[..at]
+                .iter()
+                .all(|&c| c.is_ascii() && !c.is_ascii_uppercase());
+            Some((at, plain))
+        };
+        // Every byte value at every place of a line of up to 17 bytes, before, at or after the
+        // delimiter, which is placed at every position (or left out).
+        for len in 1..=17 {
+            for delim in (0..len).map(Some).chain([None]) {
+                for at in 0..len {
+                    for c in 0..=255u8 {
+                        let mut line = vec![b'k'; len];
+                        if let Some(d) = delim {
+                            line[d] = if (at + usize::from(c)) % 2 == 0 {
+                                b'='
+                            } else {
+                                b':'
+                            };
+                        }
+                        line[at] = c;
+                        let expected = want(&line);
+                        assert_eq!(
+                            find_delimiter_plain(&line),
+                            expected,
+                            "{c:#x} at {at} of {len}, delimiter {delim:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 

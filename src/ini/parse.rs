@@ -284,6 +284,8 @@ struct Reader<'t> {
     big_section_keys: FastSet<CompactString>,
     /// The current (non-`DEFAULT`) section had a line with an empty key (`= value`).
     cur_has_empty_key: bool,
+    /// The current section is a `[DEFAULT]`.
+    cur_defaults: bool,
     /// The first non-fatal error: configparser collects them and raises at the end.
     deferred: Option<ParseError>,
     /// Read the common lines by [`Reader::plain_line`].
@@ -323,6 +325,7 @@ impl<'t> Reader<'t> {
             default_keys: FastSet::default(),
             big_section_keys: FastSet::default(),
             cur_has_empty_key: false,
+            cur_defaults: false,
             deferred: None,
             plain: true,
             bad_nested: FastMap::default(),
@@ -439,11 +442,11 @@ impl<'t> Reader<'t> {
         }
         // The key: up to the first delimiter (on this line: else an error, which the general
         // rules report, as they do an empty key), ASCII only.
-        let j = crate::swar::find_either(bytes, i, b'=', b':')?;
+        let (key_len, lower) = crate::swar::find_delimiter_plain(bytes.get(i..)?)?;
+        let j = i + key_len;
         if j == i {
             return None;
         }
-        let lower = py::plain_lowercase(bytes.get(i..j)?);
         if !lower && !bytes.get(i..j)?.is_ascii() {
             return None;
         }
@@ -484,7 +487,10 @@ impl<'t> Reader<'t> {
         key: Cow<'t, str>,
         span: Range<usize>,
     ) -> Result<(), ParseError> {
-        if self.has_key(section, &key) {
+        let known = super::known(&key)
+            .and_then(|k| u8::try_from(k).ok())
+            .unwrap_or(RawEntry::UNKNOWN);
+        if self.has_key(&key, known) {
             return Err(ParseError {
                 line: lineno,
                 kind: ParseErrorKind::DuplicateKey {
@@ -494,20 +500,16 @@ impl<'t> Reader<'t> {
             });
         }
         self.pending_blanks = 0;
+        self.remember_key(&key);
         if key.is_empty() {
             // configparser's `optname` is '' now: falsy, so nothing continues it.
             self.opt = None;
-            self.remember_key(section, &key);
             return Ok(());
         }
-        self.remember_key(section, &key);
         self.opt = Some(self.entries.len());
         self.opt_may_nest = span.is_empty();
         // The text is under 4 GiB (checked first), so positions and line numbers fit.
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let known = super::known(&key)
-            .and_then(|k| u8::try_from(k).ok())
-            .unwrap_or(RawEntry::UNKNOWN);
         let key_start = narrow(key_at.start);
         // A key that lowercasing changed, or too long for a span, is kept as a string.
         let key_len = match (key, u16::try_from(key_at.len())) {
@@ -583,6 +585,7 @@ impl<'t> Reader<'t> {
             self.defaults.push(index);
         }
         self.cur = Some(index);
+        self.cur_defaults = kind == SectionKind::Defaults;
         self.section_start = self.entries.len();
         let at = u32::try_from(self.section_start).unwrap_or(u32::MAX);
         self.sections.push(Section {
@@ -659,30 +662,45 @@ impl<'t> Reader<'t> {
         self.deferred.get_or_insert(ParseError { line, kind });
     }
 
-    fn is_defaults(&self, section: usize) -> bool {
-        self.sections[section].kind == SectionKind::Defaults
-    }
-
     /// Whether the current section (all of `[DEFAULT]`, for a `[DEFAULT]`) has `key` already.
-    fn has_key(&self, section: usize, key: &str) -> bool {
-        if self.is_defaults(section) {
+    /// `known` is its tag (see [`RawEntry::known`]): a key's tag follows from the key, so a
+    /// known key is there exactly when its tag is, and an unknown one can only be among the
+    /// untagged entries.
+    #[inline]
+    fn has_key(&self, key: &str, known: u8) -> bool {
+        if self.cur_defaults {
             return self.default_keys.contains(key);
         }
         if key.is_empty() {
             return self.cur_has_empty_key;
         }
         let entries = self.current();
-        if entries.len() <= SMALL_SECTION {
-            entries
-                .iter()
-                .any(|e| e.key_in(self.text, &self.extras) == key)
-        } else {
-            self.big_section_keys.contains(key)
+        if entries.len() > SMALL_SECTION {
+            return self.big_section_keys.contains(key);
+        }
+        if known != RawEntry::UNKNOWN {
+            return entries.iter().any(|e| e.known == known);
+        }
+        entries
+            .iter()
+            .any(|e| e.known == RawEntry::UNKNOWN && e.key_in(self.text, &self.extras) == key)
+    }
+
+    /// Notes that the current section has `key` now: nothing to do for the common key of a
+    /// small section, whose entries are searched instead.
+    #[inline]
+    fn remember_key(&mut self, key: &str) {
+        let count = self.entries.len() - self.section_start;
+        if self.cur_defaults || key.is_empty() || count >= SMALL_SECTION {
+            self.remember_key_where_noted(key, count);
         }
     }
 
-    fn remember_key(&mut self, section: usize, key: &str) {
-        if self.is_defaults(section) {
+    /// [`Reader::remember_key`] for `[DEFAULT]`, an empty key, or a section of `count` entries
+    /// that has outgrown [`SMALL_SECTION`].
+    #[cold]
+    fn remember_key_where_noted(&mut self, key: &str, count: usize) {
+        if self.cur_defaults {
             self.default_keys.insert(CompactString::new(key));
             return;
         }
@@ -690,17 +708,15 @@ impl<'t> Reader<'t> {
             self.cur_has_empty_key = true;
             return;
         }
-        let entries = self.entries.get(self.section_start..).unwrap_or_default();
-        if entries.len() == SMALL_SECTION {
+        if count == SMALL_SECTION {
+            let entries = self.entries.get(self.section_start..).unwrap_or_default();
             self.big_section_keys.extend(
                 entries
                     .iter()
                     .map(|e| CompactString::new(e.key_in(self.text, &self.extras))),
             );
         }
-        if entries.len() >= SMALL_SECTION {
-            self.big_section_keys.insert(CompactString::new(key));
-        }
+        self.big_section_keys.insert(CompactString::new(key));
     }
 
     /// The end of `_read` (deferred errors), then `raw_config_parse`'s nested blocks, then the
