@@ -314,8 +314,6 @@ pub struct Resolved {
     pub mfa_serial: Option<String>,
 }
 
-const KEY_ID: &str = "aws_access_key_id";
-
 /// Resolves `profile` to the static keys it uses, following `source_profile`.
 pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError> {
     if !files.exists(profile) {
@@ -602,18 +600,19 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
     };
     // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
     let section = match view.section(file) {
-        Some(s) if doc.raw_entry(s, KEY_ID).is_some() => s.header.clone(),
+        Some(s) if doc.owns(s, id_entry) => s.header.clone(),
         _ => CompactString::const_new("DEFAULT"),
     };
+    let name = CompactString::new(profile);
     let location = Holder {
         file,
         section,
-        profile: Some(CompactString::new(profile)),
+        profile: Some(name.clone()),
         line: id_entry.line(),
     };
     Ok(Some(Class::Static(Resolved {
-        profile: CompactString::new(profile),
-        holder: CompactString::new(profile),
+        profile: name.clone(),
+        holder: name,
         access_key_id: id,
         secret,
         location,
@@ -812,7 +811,9 @@ impl Selected {
     ) {
         let candidates = &self.candidates;
         let id_of = |i: usize| candidates[i].access_key_id.as_str();
-        if let Some(i) = index.get(r.access_key_id.as_str(), id_of) {
+        // Candidates are far fewer than `NameIndex::MAX` (one per key of a file under 4 GiB).
+        let next = candidates.len();
+        if let Some(i) = index.get_or_insert(r.access_key_id.as_str(), next, id_of) {
             let c = &mut self.candidates[i];
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
@@ -823,8 +824,6 @@ impl Selected {
             return;
         }
         let holders = holders(&r.access_key_id);
-        // Candidates are far fewer than `NameIndex::MAX` (one per key of a file under 4 GiB).
-        index.insert(r.access_key_id.as_str(), candidates.len(), id_of);
         self.candidates.push(Candidate {
             profiles: vec![r.profile],
             holder: r.holder,

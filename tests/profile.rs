@@ -162,6 +162,27 @@ fn default_profile_from_credentials() {
 }
 
 #[test]
+fn keys_inherited_from_default_are_placed_in_default() {
+    // configparser's [DEFAULT] gives its keys to every section without its own.
+    let credentials = "[DEFAULT]\naws_access_key_id = AKIAINHERITED0000001\n\
+                       aws_secret_access_key = inherited\n[own]\n\
+                       aws_access_key_id = AKIAOWN0000000000001\naws_secret_access_key = own\n\
+                       [bare]\nregion = eu-west-1\n";
+    let f = files("", credentials);
+    let r = resolve(&f, "bare");
+    assert_eq!(r.access_key_id, id("AKIAINHERITED0000001"));
+    assert_eq!(
+        r.location,
+        holder(FileKind::Credentials, "DEFAULT", Some("bare"), 2)
+    );
+    let r = resolve(&f, "own");
+    assert_eq!(
+        r.location,
+        holder(FileKind::Credentials, "own", Some("own"), 5)
+    );
+}
+
+#[test]
 fn keys_in_config_without_a_credentials_file() {
     let f = files(
         "[default]\naws_access_key_id = AKIAONLY000000000001\naws_secret_access_key = s3cret\n",

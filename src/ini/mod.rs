@@ -594,6 +594,14 @@ impl Document {
             .unwrap_or_default()
     }
 
+    /// Whether `e` is one of `section`'s own entries (not a `[DEFAULT]`'s). Both must come from
+    /// this document.
+    pub(crate) fn owns(&self, section: &Section, e: &RawEntry) -> bool {
+        self.raw_entries(section)
+            .as_ptr_range()
+            .contains(&std::ptr::from_ref(e))
+    }
+
     /// A section's own stored entry for `key` (as stored: lowercase).
     pub(crate) fn raw_entry(&self, section: &Section, key: &str) -> Option<&RawEntry> {
         let entries = self.raw_entries(section).iter();

@@ -157,6 +157,29 @@ impl NameIndex {
         index: usize,
         name_of: impl Fn(usize) -> &'s str,
     ) -> Option<usize> {
+        self.store(name, index, name_of, true)
+    }
+
+    /// The index stored for `name`, if any; else stores `index` (at most [`NameIndex::MAX`])
+    /// under it. One probe, where [`NameIndex::get`] then [`NameIndex::insert`] take two.
+    pub(crate) fn get_or_insert<'s>(
+        &mut self,
+        name: &str,
+        index: usize,
+        name_of: impl Fn(usize) -> &'s str,
+    ) -> Option<usize> {
+        self.store(name, index, name_of, false)
+    }
+
+    /// [`NameIndex::insert`] (`replace`) or [`NameIndex::get_or_insert`].
+    #[inline]
+    fn store<'s>(
+        &mut self,
+        name: &str,
+        index: usize,
+        name_of: impl Fn(usize) -> &'s str,
+        replace: bool,
+    ) -> Option<usize> {
         debug_assert!(index <= Self::MAX);
         let index = index.min(Self::MAX) as u32;
         if (self.len + 1) * 4 > self.slots.len() * 3 {
@@ -180,7 +203,9 @@ impl NameIndex {
                 return None;
             }
             if slot.tag == tag && name_of(slot.index as usize) == name {
-                self.slots[i].index = index;
+                if replace {
+                    self.slots[i].index = index;
+                }
                 return Some(slot.index as usize);
             }
             i = (i + 1) & mask;
