@@ -272,6 +272,8 @@ enum State {
 
 #[derive(Debug, Clone)]
 struct Task {
+    /// The profiles of a task without a candidate (a journal resumed, a failure before any
+    /// plan); a candidate's task has its candidate's (see [`Task::profiles`]).
     profiles: Vec<CompactString>,
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
@@ -285,6 +287,16 @@ struct Task {
     /// Retries of the request before the plan (throttling, 5xx).
     attempts: u32,
     wait_until: Option<Timestamp>,
+}
+
+impl Task {
+    /// The profiles the task is about.
+    fn profiles(&self) -> &[CompactString] {
+        match &self.candidate {
+            Some(c) => &c.profiles,
+            None => &self.profiles,
+        }
+    }
 }
 
 /// A run. See the module docs.
@@ -519,7 +531,7 @@ impl Session {
                 continue;
             }
             self.tasks.push(Task {
-                profiles: c.profiles.clone(),
+                profiles: Vec::new(),
                 key: Some(c.access_key_id.clone()),
                 signer: Signer::Static {
                     profile: Some(c.holder.clone()),
@@ -605,7 +617,7 @@ impl Session {
             .iter()
             .filter_map(|t| match &t.state {
                 State::Done(o) => Some(TaskResult {
-                    profiles: t.profiles.clone(),
+                    profiles: t.profiles().to_vec(),
                     access_key_id: t.key.clone(),
                     outcome: o.clone(),
                 }),
@@ -620,7 +632,10 @@ impl Session {
             .into_iter()
             .filter_map(|t| match t.state {
                 State::Done(o) => Some(TaskResult {
-                    profiles: t.profiles,
+                    profiles: match t.candidate {
+                        Some(c) => c.profiles,
+                        None => t.profiles,
+                    },
                     access_key_id: t.key,
                     outcome: o,
                 }),

@@ -1176,3 +1176,76 @@ fn a_key_listed_twice_counts_once() {
     assert_eq!(room.access_key_id, id("AKIAOTHER"));
     assert_eq!(p.old_key.map(|k| k.access_key_id), Some(id("AKIAUSED")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A `plan` run through a session: what its results name.
+
+/// `plan --all-profiles` on two profiles sharing a key and one of their own, every request
+/// answered at once: each result names the profiles of its key, whether the results are copied
+/// out of the session or moved.
+#[test]
+fn a_plan_sessions_results_name_each_keys_profiles() {
+    use aws_rotate_keys::profile::Selection;
+    use aws_rotate_keys::rotation::{Config, Outcome};
+    use aws_rotate_keys::session::{Mode, Request, Session, SessionAction, Signer, TaskOutcome};
+
+    let credentials = "[a]\naws_access_key_id = AKIASHARED0000000001\naws_secret_access_key = s\n\
+                       [b]\naws_access_key_id = AKIASHARED0000000001\naws_secret_access_key = s\n\
+                       [c]\naws_access_key_id = AKIAOWN0000000000001\naws_secret_access_key = t\n";
+    let request = Request {
+        selection: Selection::All,
+        admin_user: None,
+        options: Options::default(),
+        mode: Mode::Plan,
+        max_concurrency: 4,
+    };
+    let mut session =
+        Session::new("", credentials, &[], request, Config::default()).expect("starts");
+    while !session.is_done() {
+        let action = session.poll_action().expect("a plan run waits for nothing");
+        let task = action.task();
+        let outcome = match action {
+            SessionAction::Identify { .. } => Outcome::Verified {
+                arn: "arn:aws:iam::123456789012:user/alice".into(),
+            },
+            SessionAction::ListKeys {
+                signer: Signer::Static { access_key_id, .. },
+                ..
+            } => Outcome::Keys(vec![KeyMeta {
+                access_key_id,
+                status: KeyStatus::Active,
+                create_date: Timestamp::from_secs(1_600_000_000),
+                last_used: None,
+            }]),
+            other => panic!("unexpected in a plan run: {other:?}"),
+        };
+        session.handle_outcome(task, outcome, Timestamp::from_secs(1_700_000_000));
+    }
+    let names = |results: Vec<aws_rotate_keys::session::TaskResult>| {
+        let mut names: Vec<(String, Vec<String>)> = results
+            .into_iter()
+            .map(|r| {
+                let TaskOutcome::Planned(p) = *r.outcome else {
+                    panic!("planned: {:?}", r.outcome);
+                };
+                assert_eq!(
+                    p.profiles, r.profiles,
+                    "the plan's profiles are the result's"
+                );
+                let key = r.access_key_id.map(|k| k.to_string()).unwrap_or_default();
+                (key, r.profiles.iter().map(|p| p.to_string()).collect())
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let want = vec![
+        ("AKIAOWN0000000000001".to_owned(), vec!["c".to_owned()]),
+        (
+            "AKIASHARED0000000001".to_owned(),
+            vec!["a".to_owned(), "b".to_owned()],
+        ),
+    ];
+    assert_eq!(names(session.results()), want);
+    assert_eq!(names(session.into_results()), want);
+}
