@@ -492,9 +492,15 @@ impl<'a> View<'a> {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether [`View::setting`] has the setting, told from the entry alone: classifying every
+    /// profile of a large file reads no value it does not need.
     #[inline]
     fn has(&self, key: usize) -> bool {
-        self.setting(key).is_some()
+        let found = |file| self.raw(file, key).map(|e| (file, e));
+        match found(FileKind::Credentials).or_else(|| found(FileKind::Config)) {
+            Some((file, e)) => !self.files.document(file).raw_value_is_empty(e),
+            None => false,
+        }
     }
 }
 

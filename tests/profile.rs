@@ -345,12 +345,23 @@ aws_session_token = IQoJb3JpZ2luX2VjEXAMPLE
 
 [profile empty]
 region = eu-west-1
+
+[profile blankrole]
+role_arn =
+web_identity_token_file =
+sso_session = corp
+
+[profile shadowed]
+credential_process = /usr/local/bin/creds
 ";
     let credentials = "\
 [session]
 aws_access_key_id = ASIASESSION000000001
 aws_secret_access_key = tempSecret
 aws_session_token = IQoJb3JpZ2luX2VjEXAMPLE
+
+[shadowed]
+credential_process =
 ";
     let f = files(config, credentials);
     let cases = [
@@ -366,6 +377,10 @@ aws_session_token = IQoJb3JpZ2luX2VjEXAMPLE
         ("session", ProfileKind::Session),
         ("cfgsession", ProfileKind::Session),
         ("empty", ProfileKind::NoCredentials),
+        // An empty setting is no setting.
+        ("blankrole", ProfileKind::Sso),
+        // The credentials file's (empty) value is the one read.
+        ("shadowed", ProfileKind::NoCredentials),
     ];
     let mut wrong = Vec::new();
     for (name, kind) in cases {

@@ -618,8 +618,19 @@ impl Document {
     }
 
     /// A stored entry's value. `e` must come from this document.
+    #[inline]
     pub(crate) fn raw_value<'a>(&'a self, e: &'a RawEntry) -> &'a str {
         e.value_in(&self.text, &self.extras)
+    }
+
+    /// Whether a stored entry's value is empty, without reading the text (a value on one line is
+    /// empty exactly when its span is). `e` must come from this document.
+    #[inline]
+    pub(crate) fn raw_value_is_empty(&self, e: &RawEntry) -> bool {
+        if e.multiline() {
+            return self.raw_value(e).is_empty();
+        }
+        e.len == 0
     }
 
     /// A stored entry's key (lowercased). `e` must come from this document.
