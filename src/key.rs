@@ -55,11 +55,23 @@ fn all_graphic(bytes: &[u8]) -> bool {
 
 /// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
 ///
-/// Shared, not copied, when cloned: a run hands a key's secret to every request it signs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretAccessKey(Arc<str>);
+/// An AWS secret (40 characters) is held inline: `--all-profiles` reads thousands of them, and
+/// an allocation each cost more than the rest of reading one. A longer one is shared, not
+/// copied, when cloned.
+#[derive(Clone)]
+pub struct SecretAccessKey(SecretRepr);
+
+#[derive(Clone)]
+enum SecretRepr {
+    /// The text's bytes (a copy of a `str`, so UTF-8) and its length; the rest are zero.
+    Inline([u8; SecretAccessKey::INLINE], u8),
+    Shared(Arc<str>),
+}
 
 impl SecretAccessKey {
+    /// The longest secret held inline.
+    const INLINE: usize = 46;
+
     /// Wraps a secret. Returns `None` for text that no file could hold on one line.
     pub fn new(secret: impl AsRef<str>) -> Option<Self> {
         let secret = secret.as_ref();
@@ -69,14 +81,40 @@ impl SecretAccessKey {
         let ok = !secret.is_empty()
             && (all_graphic(secret.as_bytes())
                 || (secret.trim() == secret && !secret.chars().any(|c| c.is_control())));
-        ok.then(|| Self(Arc::from(secret)))
+        if !ok {
+            return None;
+        }
+        let mut bytes = [0; Self::INLINE];
+        Some(Self(match bytes.get_mut(..secret.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(secret.as_bytes());
+                // At most INLINE, so it fits.
+                SecretRepr::Inline(bytes, secret.len() as u8)
+            }
+            None => SecretRepr::Shared(Arc::from(secret)),
+        }))
     }
 
     /// The raw secret: for the file splice and the request signer only.
     pub fn expose(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Copied from a `str` whole: always UTF-8, so never the empty fallback.
+            SecretRepr::Inline(bytes, len) => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            SecretRepr::Shared(s) => s,
+        }
     }
 }
+
+impl PartialEq for SecretAccessKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for SecretAccessKey {}
 
 impl fmt::Debug for SecretAccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +251,23 @@ mod tests {
     #[test]
     fn all_graphic_is_the_bytewise_rule() {
         crate::swar::assert_bytewise(all_graphic, |c| c.is_ascii_graphic(), b'K');
+    }
+
+    #[test]
+    fn a_secret_of_any_length_is_exposed_as_given() {
+        // Lengths around the inline limit, ASCII and multi-byte (é is two bytes).
+        for len in 1..=60 {
+            for unit in ["k", "é"] {
+                let text = unit.repeat(len);
+                let secret = SecretAccessKey::new(&text).expect("a valid secret");
+                assert_eq!(secret.expose(), text);
+                let copy = secret.clone();
+                assert_eq!(copy.expose(), text);
+                assert_eq!(copy, secret);
+                assert_ne!(SecretAccessKey::new(format!("{text}x")), Some(secret));
+            }
+        }
+        assert!(std::mem::size_of::<SecretAccessKey>() <= 48);
     }
 
     #[test]
