@@ -277,7 +277,9 @@ struct Task {
     profiles: Vec<CompactString>,
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
-    signer: Signer,
+    /// What the task's requests are signed with, where that is not its candidate's own keys
+    /// (a resumed journal's; see [`Task::signer`]).
+    signer: Option<Signer>,
     identity: Option<Identity>,
     journal_id: Option<String>,
     state: State,
@@ -290,6 +292,20 @@ struct Task {
 }
 
 impl Task {
+    /// What the task's requests are signed with: its candidate's keys, unless it has others.
+    fn signer(&self) -> Signer {
+        match (&self.signer, &self.candidate) {
+            (Some(signer), _) => signer.clone(),
+            (None, Some(c)) => Signer::Static {
+                profile: Some(c.holder.clone()),
+                access_key_id: c.access_key_id.clone(),
+                secret: c.secret.clone(),
+                mfa_serial: c.mfa_serial.clone(),
+            },
+            (None, None) => Signer::Profile(String::new()),
+        }
+    }
+
     /// The profiles the task is about.
     fn profiles(&self) -> &[CompactString] {
         match &self.candidate {
@@ -411,10 +427,12 @@ impl Session {
                     profiles: journal.profiles.clone(),
                     key: journal.old_access_key_id.clone(),
                     candidate: None,
-                    signer: signers
-                        .first()
-                        .cloned()
-                        .unwrap_or(Signer::Profile(String::new())),
+                    signer: Some(
+                        signers
+                            .first()
+                            .cloned()
+                            .unwrap_or(Signer::Profile(String::new())),
+                    ),
                     identity: None,
                     journal_id: Some(name.clone()),
                     state: State::ResumeList {
@@ -491,7 +509,7 @@ impl Session {
                 profiles: Vec::new(),
                 key: None,
                 candidate: None,
-                signer,
+                signer: Some(signer),
                 identity: None,
                 journal_id: None,
                 state: State::Identify,
@@ -533,12 +551,7 @@ impl Session {
             self.tasks.push(Task {
                 profiles: Vec::new(),
                 key: Some(c.access_key_id.clone()),
-                signer: Signer::Static {
-                    profile: Some(c.holder.clone()),
-                    access_key_id: c.access_key_id.clone(),
-                    secret: c.secret.clone(),
-                    mfa_serial: c.mfa_serial.clone(),
-                },
+                signer: None,
                 candidate: Some(c),
                 identity: None,
                 journal_id: None,
@@ -556,7 +569,7 @@ impl Session {
             profiles,
             key: None,
             candidate: None,
-            signer: Signer::Profile(String::new()),
+            signer: Some(Signer::Profile(String::new())),
             identity: None,
             journal_id: None,
             state: done(TaskOutcome::Failed {
@@ -700,7 +713,7 @@ impl Session {
                     next,
                 } => match signers.get(*next) {
                     Some(signer) => {
-                        task.signer = signer.clone();
+                        task.signer = Some(signer.clone());
                         SessionAction::ListKeys {
                             task: id,
                             signer: signer.clone(),
@@ -721,7 +734,7 @@ impl Session {
                 },
                 State::Identify => SessionAction::Identify {
                     task: id,
-                    signer: task.signer.clone(),
+                    signer: task.signer(),
                 },
                 State::WaitUser => {
                     let user = task.identity.as_ref().map(|i| i.user_name.clone())?;
@@ -736,7 +749,7 @@ impl Session {
                     let user = task.identity.as_ref().map(|i| i.user_name.clone())?;
                     SessionAction::ListKeys {
                         task: id,
-                        signer: task.signer.clone(),
+                        signer: task.signer(),
                         user_name: user,
                     }
                 }
@@ -748,7 +761,7 @@ impl Session {
                     let action = rot.poll_action()?;
                     SessionAction::Rotation {
                         task: id,
-                        signer: task.signer.clone(),
+                        signer: task.signer(),
                         action,
                     }
                 }
@@ -1063,12 +1076,17 @@ impl Session {
         let mut cfg = self.cfg.clone();
         cfg.seed = cfg.seed.wrapping_add(task as u64);
         let mut rot = Rotation::new(&plan, secret, keys, identity, cfg, now);
-        let caller = match &t.signer {
-            Signer::Static {
-                profile: Some(p), ..
-            } => Some(p.as_str()),
-            Signer::Profile(p) => Some(p.as_str()),
-            Signer::Static { profile: None, .. } => None,
+        let caller = match (&t.signer, &t.candidate) {
+            (
+                Some(Signer::Static {
+                    profile: Some(p), ..
+                }),
+                _,
+            ) => Some(p.as_str()),
+            (Some(Signer::Profile(p)), _) => Some(p.as_str()),
+            (Some(Signer::Static { profile: None, .. }), _) => None,
+            (None, Some(c)) => Some(c.holder.as_str()),
+            (None, None) => None,
         };
         if let (true, Some(p)) = (plan.admin, caller) {
             rot.set_caller_profile(p.to_owned());
