@@ -278,7 +278,7 @@ struct Task {
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
     /// What the task's requests are signed with, where that is not its candidate's own keys
-    /// (a resumed journal's; see [`Task::signer`]).
+    /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]).
     signer: Option<Signer>,
     identity: Option<Identity>,
     journal_id: Option<String>,
