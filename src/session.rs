@@ -278,8 +278,9 @@ struct Task {
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
     /// What the task's requests are signed with, where that is not its candidate's own keys
-    /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]).
-    signer: Option<Signer>,
+    /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]). Boxed: most tasks
+    /// have none, and a large run holds thousands of tasks.
+    signer: Option<Box<Signer>>,
     identity: Option<Identity>,
     journal_id: Option<String>,
     state: State,
@@ -294,7 +295,7 @@ struct Task {
 impl Task {
     /// What the task's requests are signed with: its candidate's keys, unless it has others.
     fn signer(&self) -> Signer {
-        match (&self.signer, &self.candidate) {
+        match (self.signer.as_deref(), &self.candidate) {
             (Some(signer), _) => signer.clone(),
             (None, Some(c)) => Signer::Static {
                 profile: Some(c.holder.clone()),
@@ -427,12 +428,12 @@ impl Session {
                     profiles: journal.profiles.clone(),
                     key: journal.old_access_key_id.clone(),
                     candidate: None,
-                    signer: Some(
+                    signer: Some(Box::new(
                         signers
                             .first()
                             .cloned()
                             .unwrap_or(Signer::Profile(String::new())),
-                    ),
+                    )),
                     identity: None,
                     journal_id: Some(name.clone()),
                     state: State::ResumeList {
@@ -509,7 +510,7 @@ impl Session {
                 profiles: Vec::new(),
                 key: None,
                 candidate: None,
-                signer: Some(signer),
+                signer: Some(Box::new(signer)),
                 identity: None,
                 journal_id: None,
                 state: State::Identify,
@@ -569,7 +570,7 @@ impl Session {
             profiles,
             key: None,
             candidate: None,
-            signer: Some(Signer::Profile(String::new())),
+            signer: None,
             identity: None,
             journal_id: None,
             state: done(TaskOutcome::Failed {
@@ -713,7 +714,7 @@ impl Session {
                     next,
                 } => match signers.get(*next) {
                     Some(signer) => {
-                        task.signer = Some(signer.clone());
+                        task.signer = Some(Box::new(signer.clone()));
                         SessionAction::ListKeys {
                             task: id,
                             signer: signer.clone(),
@@ -1076,7 +1077,7 @@ impl Session {
         let mut cfg = self.cfg.clone();
         cfg.seed = cfg.seed.wrapping_add(task as u64);
         let mut rot = Rotation::new(&plan, secret, keys, identity, cfg, now);
-        let caller = match (&t.signer, &t.candidate) {
+        let caller = match (t.signer.as_deref(), &t.candidate) {
             (
                 Some(Signer::Static {
                     profile: Some(p), ..
