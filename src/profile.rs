@@ -483,24 +483,23 @@ impl<'a> View<'a> {
     /// not empty.
     #[inline]
     fn setting(&self, key: usize) -> Option<&'a str> {
-        let value = |file| {
-            let doc = self.files.document(file);
-            self.raw(file, key).map(|e| doc.raw_value(e))
-        };
-        value(FileKind::Credentials)
-            .or_else(|| value(FileKind::Config))
-            .filter(|v| !v.is_empty())
+        let (doc, e) = self.read(key)?;
+        Some(doc.raw_value(e)).filter(|v| !v.is_empty())
     }
 
     /// Whether [`View::setting`] has the setting, told from the entry alone: classifying every
     /// profile of a large file reads no value it does not need.
     #[inline]
     fn has(&self, key: usize) -> bool {
-        let found = |file| self.raw(file, key).map(|e| (file, e));
-        match found(FileKind::Credentials).or_else(|| found(FileKind::Config)) {
-            Some((file, e)) => !self.files.document(file).raw_value_is_empty(e),
-            None => false,
-        }
+        self.read(key)
+            .is_some_and(|(doc, e)| !doc.raw_value_is_empty(e))
+    }
+
+    /// The entry botocore reads for a setting: the credentials file's, else the config's.
+    #[inline]
+    fn read(&self, key: usize) -> Option<(&'a Document, &'a RawEntry)> {
+        let found = |file| Some((self.files.document(file), self.raw(file, key)?));
+        found(FileKind::Credentials).or_else(|| found(FileKind::Config))
     }
 }
 

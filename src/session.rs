@@ -1077,17 +1077,10 @@ impl Session {
         let mut cfg = self.cfg.clone();
         cfg.seed = cfg.seed.wrapping_add(task as u64);
         let mut rot = Rotation::new(&plan, secret, keys, identity, cfg, now);
-        let caller = match (t.signer.as_deref(), &t.candidate) {
-            (
-                Some(Signer::Static {
-                    profile: Some(p), ..
-                }),
-                _,
-            ) => Some(p.as_str()),
-            (Some(Signer::Profile(p)), _) => Some(p.as_str()),
-            (Some(Signer::Static { profile: None, .. }), _) => None,
-            (None, Some(c)) => Some(c.holder.as_str()),
-            (None, None) => None,
+        let caller = match t.signer.as_deref() {
+            Some(Signer::Static { profile, .. }) => profile.as_deref(),
+            Some(Signer::Profile(p)) => Some(p.as_str()),
+            None => t.candidate.as_ref().map(|c| c.holder.as_str()),
         };
         if let (true, Some(p)) = (plan.admin, caller) {
             rot.set_caller_profile(p.to_owned());

@@ -21,6 +21,21 @@ pub(crate) const fn nonzero(x: u64) -> u64 {
     ((x & LOWS) + LOWS) | x
 }
 
+/// The word of eight bytes `chunk` (which must be eight bytes long), read little-endian.
+#[inline(always)]
+pub(crate) fn word(chunk: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(chunk);
+    u64::from_le_bytes(word)
+}
+
+/// Per byte of `x`, the high bit is set where the byte is not ASCII or is a capital letter: the
+/// bytes that lowercasing a key may change.
+#[inline(always)]
+pub(crate) const fn non_ascii_or_capital(x: u64) -> u64 {
+    (x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'['))) & HIGHS
+}
+
 /// The index of the first byte at or after `from` that is `a` or `b`, if any.
 ///
 /// A byte of `x ^ (ONES * a)` is zero where `x` has an `a`, and `(v - ONES) & !v & HIGHS` is
@@ -32,9 +47,7 @@ pub(crate) fn find_either(bytes: &[u8], from: usize, a: u8, b: u8) -> Option<usi
     let (wa, wb) = (ONES * u64::from(a), ONES * u64::from(b));
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+        let x = word(chunk);
         let hit = has_zero(x ^ wa) | has_zero(x ^ wb);
         if hit != 0 {
             return Some(i + (hit.trailing_zeros() / 8) as usize);
@@ -47,19 +60,16 @@ pub(crate) fn find_either(bytes: &[u8], from: usize, a: u8, b: u8) -> Option<usi
 
 /// The index of the first `=` or `:` (a key's delimiter) in `bytes`, if any, and whether every
 /// byte before it is ASCII and not a capital letter (a key that lowercasing leaves as it is):
-/// [`find_either`] and the test of [`crate::ini`]'s `plain_lowercase` in one pass over the key.
+/// [`find_either`] and [`non_ascii_or_capital`] in one pass over the key.
 #[inline]
 pub(crate) fn find_delimiter_plain(bytes: &[u8]) -> Option<(usize, bool)> {
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let (eq, colon) = (ONES * u64::from(b'='), ONES * u64::from(b':'));
-    // Non-ASCII (the high bit itself), or from 'A' to 'Z'.
-    let odd = |x: u64| (x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'['))) & HIGHS;
+    let odd = non_ascii_or_capital;
     let mut plain = true;
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
+        let x = word(chunk);
         let hit = has_zero(x ^ eq) | has_zero(x ^ colon);
         if hit != 0 {
             // The bytes below the delimiter's (whose high bit is the lowest flagged).
@@ -101,9 +111,7 @@ pub(crate) fn count_either(bytes: &[u8], a: u8, b: u8) -> [usize; 2] {
         let (mut la, mut lb) = (0, 0);
         let mut words = 0;
         for chunk in chunks.by_ref().take(255) {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(word);
+            let x = word(chunk);
             la += zeros(x ^ wa);
             lb += zeros(x ^ wb);
             words += 1;
@@ -128,9 +136,7 @@ pub(crate) fn count_either(bytes: &[u8], a: u8, b: u8) -> [usize; 2] {
 pub(crate) fn none_flagged(bytes: &[u8], flag: impl Fn(u64) -> u64, fill: u8) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        if flag(u64::from_le_bytes(word)) & HIGHS != 0 {
+        if flag(word(chunk)) & HIGHS != 0 {
             return false;
         }
     }

@@ -64,9 +64,7 @@ fn fold(mut h: u64, bytes: &[u8]) -> u64 {
     h = step(h, bytes.len() as u64);
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        h = step(h, u64::from_le_bytes(word));
+        h = step(h, crate::swar::word(chunk));
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {

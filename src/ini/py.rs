@@ -126,13 +126,7 @@ pub(super) fn lower(s: &str) -> Cow<'_, str> {
 /// Whether `bytes` holds only ASCII with no capital letter (so `lower` leaves it as it is).
 /// Eight bytes at a time: every key of a file goes through here.
 pub(super) fn plain_lowercase(bytes: &[u8]) -> bool {
-    use crate::swar::{LOWS, at_least, none_flagged};
-    none_flagged(
-        bytes,
-        // Non-ASCII (the high bit itself), or from 'A' to 'Z'.
-        |x| x | (at_least(x & LOWS, b'A') & !at_least(x & LOWS, b'[')),
-        b'a',
-    )
+    crate::swar::none_flagged(bytes, crate::swar::non_ascii_or_capital, b'a')
 }
 
 /// Why [`shlex_split`] failed: unbalanced quotes or a trailing backslash, where Python raises
