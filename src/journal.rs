@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn refuses_damaged_text() {
-        let text = sample(JournalState::Pending).render().into_inner();
+        let text = sample(JournalState::Pending).render().expose().clone();
         assert!(Journal::parse(&text.replace("state = pending", "state = maybe")).is_err());
         assert!(Journal::parse(&text.replace("version = 1", "version = 2")).is_err());
         let cut: String = text

@@ -2,12 +2,14 @@
 //!
 //! The secret type never shows its value through `Debug`, `Display` or serde; the two places that
 //! need the raw text (the file splice and the shell's request signer) call [`SecretAccessKey::expose`].
+//! Its memory is zeroed when the last copy is dropped.
 
 use std::fmt;
 use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::{Serialize, Serializer};
+use zeroize::Zeroizing;
 
 use crate::time::Timestamp;
 
@@ -24,8 +26,7 @@ impl AccessKeyId {
     /// that test servers with other id shapes still work).
     pub fn new(id: impl AsRef<str>) -> Option<Self> {
         let id = id.as_ref();
-        let ok = !id.is_empty() && id.len() <= 128 && all_graphic(id.as_bytes());
-        // Real ids (20 characters) are kept inline: copying one allocates nothing.
+        let ok = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
         ok.then(|| Self(CompactString::new(id)))
     }
 
@@ -41,70 +42,26 @@ impl fmt::Display for AccessKeyId {
     }
 }
 
-/// Whether every byte is printable ASCII other than a space (`u8::is_ascii_graphic`), eight bytes
-/// at a time: `--all-profiles` checks every id and secret of the files.
-fn all_graphic(bytes: &[u8]) -> bool {
-    use crate::swar::{LOWS, at_least, none_flagged};
-    none_flagged(
-        bytes,
-        // Non-ASCII (the high bit itself), below '!', or DEL.
-        |x| x | !at_least(x & LOWS, b'!') | at_least(x & LOWS, 0x7f),
-        b'A',
-    )
-}
-
-/// A secret access key. Its value is shown only by [`SecretAccessKey::expose`].
-///
-/// An AWS secret (40 characters) is held inline: `--all-profiles` reads thousands of them, and
-/// an allocation each cost more than the rest of reading one. A longer one is shared, not
-/// copied, when cloned.
+/// A secret access key. Its value is shown only by [`SecretAccessKey::expose`]. Copies share
+/// one allocation, which is zeroed when the last of them is dropped.
 #[derive(Clone)]
-pub struct SecretAccessKey(SecretRepr);
-
-#[derive(Clone)]
-enum SecretRepr {
-    /// The text's bytes (a copy of a `str`, so UTF-8) and its length; the rest are zero.
-    Inline([u8; SecretAccessKey::INLINE], u8),
-    Shared(Arc<str>),
-}
+pub struct SecretAccessKey(Arc<Zeroizing<String>>);
 
 impl SecretAccessKey {
-    /// The longest secret held inline.
-    const INLINE: usize = 46;
-
     /// Wraps a secret. Returns `None` for text that no file could hold on one line.
     pub fn new(secret: impl AsRef<str>) -> Option<Self> {
         let secret = secret.as_ref();
         // A value that a file cannot hold as itself: botocore strips the whitespace around a
         // value and ends it at a line break.
-        // Real secrets are printable ASCII without spaces: checked a byte at a time first.
         let ok = !secret.is_empty()
-            && (all_graphic(secret.as_bytes())
-                || (secret.trim() == secret && !secret.chars().any(|c| c.is_control())));
-        if !ok {
-            return None;
-        }
-        let mut bytes = [0; Self::INLINE];
-        Some(Self(match bytes.get_mut(..secret.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(secret.as_bytes());
-                // At most INLINE, so it fits.
-                SecretRepr::Inline(bytes, secret.len() as u8)
-            }
-            None => SecretRepr::Shared(Arc::from(secret)),
-        }))
+            && secret.trim() == secret
+            && !secret.chars().any(|c| c.is_control());
+        ok.then(|| Self(Arc::new(Zeroizing::new(secret.to_owned()))))
     }
 
     /// The raw secret: for the file splice and the request signer only.
     pub fn expose(&self) -> &str {
-        match &self.0 {
-            // Copied from a `str` whole: always UTF-8, so never the empty fallback.
-            SecretRepr::Inline(bytes, len) => bytes
-                .get(..usize::from(*len))
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
-            SecretRepr::Shared(s) => s,
-        }
+        &self.0
     }
 }
 
@@ -134,34 +91,30 @@ impl Serialize for SecretAccessKey {
     }
 }
 
-/// Any value that may hold a secret (a journal's text, say): redacted like [`SecretAccessKey`].
+/// Text that may hold a secret (a journal's): redacted like [`SecretAccessKey`], and zeroed
+/// when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Sensitive<T>(T);
+pub struct Sensitive<T: zeroize::Zeroize>(Zeroizing<T>);
 
-impl<T> Sensitive<T> {
+impl<T: zeroize::Zeroize> Sensitive<T> {
     /// Wraps a value.
     pub fn new(value: T) -> Self {
-        Self(value)
+        Self(Zeroizing::new(value))
     }
 
     /// The raw value: for writing it to a 0600 file.
     pub fn expose(&self) -> &T {
         &self.0
     }
-
-    /// Unwraps the raw value.
-    pub fn into_inner(self) -> T {
-        self.0
-    }
 }
 
-impl<T> fmt::Debug for Sensitive<T> {
+impl<T: zeroize::Zeroize> fmt::Debug for Sensitive<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Sensitive(***)")
     }
 }
 
-impl<T> Serialize for Sensitive<T> {
+impl<T: zeroize::Zeroize> Serialize for Sensitive<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str("[redacted]")
     }
@@ -249,13 +202,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_graphic_is_the_bytewise_rule() {
-        crate::swar::assert_bytewise(all_graphic, |c| c.is_ascii_graphic(), b'K');
-    }
-
-    #[test]
     fn a_secret_of_any_length_is_exposed_as_given() {
-        // Lengths around the inline limit, ASCII and multi-byte (é is two bytes).
+        // ASCII and multi-byte (é is two bytes).
         for len in 1..=60 {
             for unit in ["k", "é"] {
                 let text = unit.repeat(len);
@@ -267,7 +215,6 @@ mod tests {
                 assert_ne!(SecretAccessKey::new(format!("{text}x")), Some(secret));
             }
         }
-        assert!(std::mem::size_of::<SecretAccessKey>() <= 48);
     }
 
     #[test]

@@ -75,5 +75,4 @@ pub mod rotation;
 pub mod session;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
-mod swar;
 pub mod time;

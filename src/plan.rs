@@ -6,12 +6,11 @@
 //! prints it; `rotate` executes it with [`crate::rotation::Rotation`].
 
 use std::fmt;
-use std::ops::Range;
 
 use compact_str::CompactString;
+use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::ini::parse::NameIndex;
 use crate::key::{AccessKeyId, KeyMeta, KeyStatus, UserName};
 use crate::profile::{Candidate, Holder};
 use crate::time::{Span, Timestamp};
@@ -71,64 +70,28 @@ pub struct NotAUser {
 impl Identity {
     /// Reads an IAM user's ARN (`arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`).
     pub fn from_arn(arn: &str) -> Result<Self, NotAUser> {
-        let (account, name) = Self::fields(arn)?;
+        let not_a_user = || NotAUser {
+            arn: arn.to_owned(),
+        };
+        // Six fields; the resource (the last) may hold more colons.
+        let fields: Vec<&str> = arn.splitn(6, ':').collect();
+        let [prefix, _partition, service, region, account, resource] = fields[..] else {
+            return Err(not_a_user());
+        };
+        if prefix != "arn" || service != "iam" || !region.is_empty() || account.is_empty() {
+            return Err(not_a_user());
+        }
+        // `user/PATH/NAME`: the name is the last path element.
+        let name = resource
+            .strip_prefix("user/")
+            .and_then(|path| path.rsplit('/').next())
+            .filter(|name| !name.is_empty())
+            .ok_or_else(not_a_user)?;
         Ok(Self {
             account: CompactString::new(account),
             arn: arn.to_owned(),
             user_name: UserName::new(name),
         })
-    }
-
-    /// [`Identity::from_arn`], keeping the string it is given as the ARN (a run of thousands of
-    /// keys reads as many ARNs, each one an answer it owns already).
-    pub fn from_arn_owned(arn: String) -> Result<Self, NotAUser> {
-        let (account, name) = Self::fields(&arn)?;
-        let (account, user_name) = (CompactString::new(account), UserName::new(name));
-        Ok(Self {
-            account,
-            arn,
-            user_name,
-        })
-    }
-
-    /// The account and the user name of an IAM user's ARN.
-    fn fields(arn: &str) -> Result<(&str, &str), NotAUser> {
-        let err = || NotAUser {
-            arn: arn.to_owned(),
-        };
-        // `arn:PARTITION:iam::ACCOUNT:RESOURCE`: the first five colons split the six fields (the
-        // resource may hold more). Each field is found by a byte search for the colon ending it
-        // (the std string searchers cost more to set up than an ARN's few bytes take to read);
-        // every offset is at an ASCII byte, so a char boundary.
-        let bytes = arn.as_bytes();
-        let colon = |from: usize| {
-            let rest = bytes.get(from..)?;
-            rest.iter().position(|&b| b == b':').map(|i| from + i)
-        };
-        let partition_end = colon(4)
-            .filter(|_| bytes.starts_with(b"arn:"))
-            .ok_or_else(err)?;
-        let account_start = partition_end + 1 + "iam::".len();
-        if bytes.get(partition_end + 1..account_start) != Some(b"iam::".as_slice()) {
-            return Err(err());
-        }
-        let account_end = colon(account_start).ok_or_else(err)?;
-        let account = arn.get(account_start..account_end).ok_or_else(err)?;
-        // `user/` starts the resource; the last `/` ends the path (that one, with none).
-        let path_start = account_end + 1 + "user/".len();
-        if bytes.get(account_end + 1..path_start) != Some(b"user/".as_slice()) {
-            return Err(err());
-        }
-        let path = bytes.get(path_start..).unwrap_or_default();
-        let name_start = path
-            .iter()
-            .rposition(|&b| b == b'/')
-            .map_or(path_start, |i| path_start + i + 1);
-        let name = arn.get(name_start..).ok_or_else(err)?;
-        if name.is_empty() || account.is_empty() {
-            return Err(err());
-        }
-        Ok((account, name))
     }
 
     /// Whether `arn` names the same user in the same account.
@@ -370,120 +333,54 @@ impl PlanError {
 }
 
 /// Keys held by profiles in the files: each key id with every place that holds it (from
-/// [`crate::profile::AwsFiles::held_keys`]), in the order the places were given.
-///
-/// One vector of keys, one of holders (each key's side by side), and a table of indexes: a
-/// large file holds thousands of keys, most with one holder, and a map of vectors spent an
-/// allocation on each and three times the memory.
-#[derive(Clone, Default)]
-pub struct HeldKeys {
-    /// Each key once, in the order first given, with its holders' place in `holders`.
-    keys: Vec<(AccessKeyId, Range<u32>)>,
-    holders: Vec<Holder>,
-    /// Key id -> its index in `keys`.
-    index: NameIndex,
-}
+/// [`crate::profile::AwsFiles::held_keys`]), keys and places in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldKeys(IndexMap<AccessKeyId, Vec<Holder>, foldhash::fast::RandomState>);
 
 impl HeldKeys {
+    /// Notes that `holder` holds key `id`.
+    pub fn add(&mut self, id: AccessKeyId, holder: Holder) {
+        self.0.entry(id).or_default().push(holder);
+    }
+
     /// How many keys are held.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.0.len()
     }
 
     /// True when the files hold no key.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    fn find(&self, id: &str) -> Option<usize> {
-        self.index.get(id, |i| self.keys[i].0.as_str())
+        self.0.is_empty()
     }
 
     /// Every place that holds key `id` (`None` when none does).
     pub fn get(&self, id: &AccessKeyId) -> Option<&[Holder]> {
-        let (_, range) = &self.keys[self.find(id.as_str())?];
-        self.holders.get(range.start as usize..range.end as usize)
+        self.0.get(id).map(Vec::as_slice)
     }
 
     /// True when some place holds key `id`.
     pub fn contains_key(&self, id: &AccessKeyId) -> bool {
-        self.find(id.as_str()).is_some()
+        self.0.contains_key(id)
     }
 
     /// Each key with its holders, in the order first given.
     pub fn iter(&self) -> impl Iterator<Item = (&AccessKeyId, &[Holder])> {
-        self.keys.iter().map(|(id, range)| {
-            let holders = self
-                .holders
-                .get(range.start as usize..range.end as usize)
-                .unwrap_or_default();
-            (id, holders)
-        })
+        self.0.iter().map(|(id, holders)| (id, holders.as_slice()))
     }
 
     /// Each key, in the order first given.
     pub fn keys(&self) -> impl Iterator<Item = &AccessKeyId> {
-        self.keys.iter().map(|(id, _)| id)
-    }
-
-    /// The holders given as (key, holder) pairs: `keys` of them distinct where known (it sizes
-    /// the index), at most `most` pairs (it sizes the vectors: room they do not use is never
-    /// touched, while growing one copies it).
-    pub(crate) fn collect(
-        keys: usize,
-        most: usize,
-        pairs: impl IntoIterator<Item = (AccessKeyId, Holder)>,
-    ) -> Self {
-        let mut held = Self {
-            keys: Vec::with_capacity(keys.max(most)),
-            holders: Vec::with_capacity(keys.max(most)),
-            index: NameIndex::with_capacity(keys),
-        };
-        // Each holder's key, numbered in the order first given; a key's count of holders waits
-        // in its range's end.
-        let mut owners: Vec<u32> = Vec::with_capacity(keys.max(most));
-        for (id, holder) in pairs {
-            let k = match held.find(id.as_str()) {
-                Some(k) => k,
-                None => {
-                    let k = held.keys.len();
-                    let keys = &held.keys;
-                    held.index.insert(id.as_str(), k, |i| keys[i].0.as_str());
-                    held.keys.push((id, 0..0));
-                    k
-                }
-            };
-            held.keys[k].1.end += 1;
-            // Keys are far fewer than u32::MAX (each takes a line of a file).
-            owners.push(k as u32);
-            held.holders.push(holder);
-        }
-        // Each key's holders side by side, in the order given: rarely a change (a key's holders
-        // are mostly neighbours in the files, or alone), then a stable sort by key number.
-        if !owners.is_sorted() {
-            let mut order: Vec<usize> = (0..owners.len()).collect();
-            order.sort_by_key(|&i| owners[i]);
-            held.holders = order.iter().map(|&i| held.holders[i].clone()).collect();
-        }
-        let mut start = 0;
-        for (_, range) in &mut held.keys {
-            let count = range.end;
-            *range = start..start + count;
-            start += count;
-        }
-        held
+        self.0.keys()
     }
 }
 
 impl FromIterator<(AccessKeyId, Holder)> for HeldKeys {
     fn from_iter<I: IntoIterator<Item = (AccessKeyId, Holder)>>(pairs: I) -> Self {
-        Self::collect(0, 0, pairs)
-    }
-}
-
-impl fmt::Debug for HeldKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        let mut held = Self::default();
+        for (id, holder) in pairs {
+            held.add(id, holder);
+        }
+        held
     }
 }
 
@@ -532,23 +429,14 @@ fn decide_inner(
     now: Timestamp,
 ) -> Result<Decision, PlanError> {
     let user = &identity.user_name;
-    // A key listed twice (never from IAM; possible from a broken server) counts once: the list
-    // is copied only then.
-    let first = |i: &usize| {
-        !keys[..*i]
-            .iter()
-            .any(|u| u.access_key_id == keys[*i].access_key_id)
-    };
-    let unique: Vec<KeyMeta>;
-    let keys = if (0..keys.len()).all(|i| first(&i)) {
-        keys
-    } else {
-        unique = (0..keys.len())
-            .filter(first)
-            .map(|i| keys[i].clone())
-            .collect();
-        unique.as_slice()
-    };
+    // A key listed twice (never from IAM; possible from a broken server) counts once.
+    let mut unique: Vec<KeyMeta> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.iter().any(|u| u.access_key_id == k.access_key_id) {
+            unique.push(k.clone());
+        }
+    }
+    let keys = unique.as_slice();
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete {
         if find(d).is_none() {
@@ -579,7 +467,12 @@ fn decide_inner(
                     user: user.clone(),
                 });
             };
-            (c.profiles.clone(), Some(meta), c.holders.clone())
+            // Every section that holds the key gets the new one.
+            let files = held
+                .get(&c.access_key_id)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default();
+            (c.profiles.clone(), Some(meta), files)
         }
         Target::User(_) => (Vec::new(), None, Vec::new()),
     };

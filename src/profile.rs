@@ -11,19 +11,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::ini::parse::NameIndex;
+use indexmap::IndexMap;
+
 use crate::ini::{
-    CompactString, Document, FileKind, KNOWN, ParseError, RawEntry, Section, SectionKind,
+    CompactString, Document, FileKind, ParseError, RawEntry, Section, SectionKind, Setting,
 };
 use crate::key::{AccessKeyId, SecretAccessKey};
 use crate::plan::HeldKeys;
-
-/// The place in [`KNOWN`] of a setting named by a literal, found while compiling.
-macro_rules! at {
-    ($key:literal) => {
-        const { crate::ini::place($key) }
-    };
-}
 
 /// The two files, parsed. A missing file is an empty text.
 #[derive(Debug, Clone)]
@@ -45,23 +39,21 @@ pub struct FileError {
 }
 
 impl AwsFiles {
-    /// Parses both texts.
-    pub fn parse(config: &str, credentials: &str) -> Result<Self, FileError> {
-        Self::parse_owned(config.to_owned(), credentials.to_owned())
-    }
-
-    /// [`AwsFiles::parse`] of texts the caller gives up (see [`Document::parse_owned`]).
+    /// Parses both texts (kept by the documents: given, or copied from a `&str`).
     ///
     /// # Errors
     ///
-    /// As [`AwsFiles::parse`].
-    pub fn parse_owned(config: String, credentials: String) -> Result<Self, FileError> {
-        let parse = |file, text| {
-            Document::parse_owned(file, text).map_err(|error| FileError { file, error })
+    /// The first file that botocore would not read, and where.
+    pub fn parse(
+        config: impl Into<String>,
+        credentials: impl Into<String>,
+    ) -> Result<Self, FileError> {
+        let parse = |file, text: String| {
+            Document::parse(file, text).map_err(|error| FileError { file, error })
         };
         Ok(Self {
-            config: parse(FileKind::Config, config)?,
-            credentials: parse(FileKind::Credentials, credentials)?,
+            config: parse(FileKind::Config, config.into())?,
+            credentials: parse(FileKind::Credentials, credentials.into())?,
         })
     }
 
@@ -82,9 +74,8 @@ impl AwsFiles {
     /// each once.
     pub fn profile_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.credentials.profile_names();
-        let mut seen: std::collections::HashSet<&str> = names.iter().copied().collect();
         for name in self.config.profile_names() {
-            if seen.insert(name) {
+            if self.credentials.profile_section(name).is_none() {
                 names.push(name);
             }
         }
@@ -98,69 +89,34 @@ impl AwsFiles {
 
     /// Every section, in either file, that holds key `id` (see [`Document::key_holders`]).
     pub fn holders(&self, id: &AccessKeyId) -> Vec<Holder> {
-        let mut out = Vec::new();
+        self.held_keys()
+            .get(id)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Every key id held anywhere in the files, with its holders (the credentials file's first).
+    pub fn held_keys(&self) -> HeldKeys {
+        let mut held = HeldKeys::default();
         for file in [FileKind::Credentials, FileKind::Config] {
             let doc = self.document(file);
-            for section in doc.key_holders(id) {
+            for section in doc.sections() {
+                let Some(id) = doc.held_key(section).and_then(AccessKeyId::new) else {
+                    continue;
+                };
                 let line = doc
-                    .raw_entry(section, "aws_access_key_id")
-                    .map_or(section.line, |e| e.line());
-                out.push(Holder {
-                    file,
-                    section: section.header.clone(),
-                    profile: profile_of(&section.kind),
-                    line,
-                });
-            }
-        }
-        out
-    }
-
-    /// Every key id held anywhere in the files, with its holders: one pass over the sections.
-    pub fn held_keys(&self) -> HeldKeys {
-        // The index is not sized from the sections: most do not hold a key, or share one, and
-        // a table sized for all of them touches twice the memory (as many pages as growing
-        // costs). The vectors are, in `held_where`: room they do not use is never touched.
-        self.held_where(0, |value| AccessKeyId::new(value))
-    }
-
-    /// [`AwsFiles::held_keys`] for the keys `ids` only: what deciding one key's rotation reads
-    /// (the user's keys), without a map of every key of a large file.
-    pub fn held_keys_of(&self, ids: &[AccessKeyId]) -> HeldKeys {
-        self.held_where(ids.len(), |value| {
-            ids.iter().find(|id| id.as_str() == value).cloned()
-        })
-    }
-
-    /// The holders of the key ids that `id` takes from an `aws_access_key_id` value (at most
-    /// `keys` of them, where known).
-    fn held_where(&self, keys: usize, mut id: impl FnMut(&str) -> Option<AccessKeyId>) -> HeldKeys {
-        let pairs = [FileKind::Credentials, FileKind::Config]
-            .into_iter()
-            .flat_map(|file| {
-                let doc = self.document(file);
-                doc.sections()
-                    .iter()
-                    .map(move |section| (file, doc, section))
-            })
-            .filter_map(|(file, doc, section)| {
-                let e = doc.raw_entry(section, "aws_access_key_id")?;
-                let id = id(doc.raw_value(e))?;
-                // The same rule as `Document::key_holders`: a session's keys are not a holder.
-                if doc.has_session_token(section) {
-                    return None;
-                }
+                    .raw_entry(section, Setting::AccessKeyId.key())
+                    .map_or(section.line, RawEntry::line);
                 let holder = Holder {
                     file,
                     section: section.header.clone(),
                     profile: profile_of(&section.kind),
-                    line: e.line(),
+                    line,
                 };
-                Some((id, holder))
-            });
-        // Each section holds at most one key.
-        let sections = self.credentials.sections().len() + self.config.sections().len();
-        HeldKeys::collect(keys, sections, pairs)
+                held.add(id, holder);
+            }
+        }
+        held
     }
 }
 
@@ -328,8 +284,8 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
         match classify(&view)? {
             Class::Static(found) => {
                 let mfa_serial = view
-                    .setting(at!("mfa_serial"))
-                    .or_else(|| View::new(files, profile).setting(at!("mfa_serial")))
+                    .setting(Setting::MfaSerial)
+                    .or_else(|| View::new(files, profile).setting(Setting::MfaSerial))
                     .map(str::to_owned);
                 return Ok(Resolved {
                     profile: CompactString::new(profile),
@@ -344,7 +300,7 @@ pub fn resolve(files: &AwsFiles, profile: &str) -> Result<Resolved, ProfileError
                     // botocore: a role profile may name itself as its source when it also holds keys.
                     match static_keys(&view)? {
                         Some(found) => {
-                            let mfa_serial = view.setting(at!("mfa_serial")).map(str::to_owned);
+                            let mfa_serial = view.setting(Setting::MfaSerial).map(str::to_owned);
                             return Ok(Resolved {
                                 profile: CompactString::new(profile),
                                 holder: CompactString::from(current),
@@ -402,73 +358,22 @@ enum Class {
     Other(ProfileKind),
 }
 
-/// One profile's sections in both files, found once, and its [`KNOWN`] settings found in one
-/// scan of each: classifying a profile reads a dozen settings, and `--all-profiles` classifies
-/// every profile.
+/// One profile's sections in both files, and the settings botocore reads for it.
 struct View<'a> {
     files: &'a AwsFiles,
     profile: &'a str,
     credentials: Option<&'a Section>,
     config: Option<&'a Section>,
-    /// Per file (credentials, config): the entry each [`KNOWN`] setting reads, its section's own
-    /// or else `[DEFAULT]`'s, as [`Document::lookup`] finds it.
-    found: [[Option<&'a RawEntry>; KNOWN.len()]; 2],
 }
 
 impl<'a> View<'a> {
     fn new(files: &'a AwsFiles, profile: &'a str) -> Self {
-        let credentials = files.credentials.profile_section(profile);
-        let config = files.config.profile_section(profile);
-        Self::with(files, profile, credentials, config)
-    }
-
-    /// The view of a profile whose sections are known already.
-    fn with(
-        files: &'a AwsFiles,
-        profile: &'a str,
-        credentials: Option<&'a Section>,
-        config: Option<&'a Section>,
-    ) -> Self {
-        let scan = |doc: &'a Document, section: Option<&'a Section>| {
-            let mut found = [None; KNOWN.len()];
-            let Some(section) = section else {
-                return found;
-            };
-            for e in doc.raw_entries(section) {
-                if let Some(i) = e.known() {
-                    found[i] = Some(e);
-                }
-            }
-            for d in doc.defaults() {
-                for e in doc.raw_entries(d) {
-                    if let Some(i) = e.known() {
-                        found[i].get_or_insert(e);
-                    }
-                }
-            }
-            found
-        };
         Self {
             files,
             profile,
-            credentials,
-            config,
-            found: [
-                scan(&files.credentials, credentials),
-                scan(&files.config, config),
-            ],
+            credentials: files.credentials.profile_section(profile),
+            config: files.config.profile_section(profile),
         }
-    }
-
-    /// The profile's stored entry for the setting at place `key` of [`KNOWN`] (see [`at!`]) in
-    /// one file: its own, else `[DEFAULT]`'s.
-    #[inline]
-    fn raw(&self, file: FileKind, key: usize) -> Option<&'a RawEntry> {
-        let f = match file {
-            FileKind::Credentials => 0,
-            FileKind::Config => 1,
-        };
-        self.found[f].get(key).copied().flatten()
     }
 
     /// The profile's section in one file.
@@ -479,59 +384,59 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The profile's stored entry for a setting in one file: its own, else `[DEFAULT]`'s (none
+    /// where the file has no section for the profile).
+    fn raw(&self, file: FileKind, setting: Setting) -> Option<&'a RawEntry> {
+        let section = self.section(file)?;
+        self.files.document(file).raw_lookup(section, setting.key())
+    }
+
     /// A setting as botocore sees it (the credentials file's value, else the config's), if it is
     /// not empty.
-    #[inline]
-    fn setting(&self, key: usize) -> Option<&'a str> {
-        let (doc, e) = self.read(key)?;
-        Some(doc.raw_value(e)).filter(|v| !v.is_empty())
+    fn setting(&self, setting: Setting) -> Option<&'a str> {
+        let read = |file| {
+            let doc = self.files.document(file);
+            Some(doc.raw_value(self.raw(file, setting)?))
+        };
+        read(FileKind::Credentials)
+            .or_else(|| read(FileKind::Config))
+            .filter(|v| !v.is_empty())
     }
 
-    /// Whether [`View::setting`] has the setting, told from the entry alone: classifying every
-    /// profile of a large file reads no value it does not need.
-    #[inline]
-    fn has(&self, key: usize) -> bool {
-        self.read(key)
-            .is_some_and(|(doc, e)| !doc.raw_value_is_empty(e))
-    }
-
-    /// The entry botocore reads for a setting: the credentials file's, else the config's.
-    #[inline]
-    fn read(&self, key: usize) -> Option<(&'a Document, &'a RawEntry)> {
-        let found = |file| Some((self.files.document(file), self.raw(file, key)?));
-        found(FileKind::Credentials).or_else(|| found(FileKind::Config))
+    fn has(&self, setting: Setting) -> bool {
+        self.setting(setting).is_some()
     }
 }
 
 fn classify(view: &View<'_>) -> Result<Class, ProfileError> {
     // botocore's assume-role provider leaves a profile with a web identity token file to the
     // web-identity provider (EKS and CI OIDC roles).
-    if view.has(at!("web_identity_token_file")) {
+    if view.has(Setting::WebIdentityTokenFile) {
         return Ok(Class::Other(ProfileKind::WebIdentity));
     }
-    if view.has(at!("role_arn")) {
-        if let Some(source) = view.setting(at!("source_profile")) {
+    if view.has(Setting::RoleArn) {
+        if let Some(source) = view.setting(Setting::SourceProfile) {
             return Ok(Class::RoleFrom(CompactString::new(source)));
         }
-        return Ok(Class::Other(if view.has(at!("credential_source")) {
+        return Ok(Class::Other(if view.has(Setting::CredentialSource) {
             ProfileKind::CredentialSource
         } else {
             ProfileKind::Role
         }));
     }
-    if view.has(at!("sso_session"))
-        || view.has(at!("sso_start_url"))
-        || view.has(at!("sso_account_id"))
+    if view.has(Setting::SsoSession)
+        || view.has(Setting::SsoStartUrl)
+        || view.has(Setting::SsoAccountId)
     {
         return Ok(Class::Other(ProfileKind::Sso));
     }
-    if view.has(at!("login_session")) {
+    if view.has(Setting::LoginSession) {
         return Ok(Class::Other(ProfileKind::LoginSession));
     }
     if let Some(found) = keys_in(view, FileKind::Credentials)? {
         return Ok(found);
     }
-    if view.has(at!("credential_process")) {
+    if view.has(Setting::CredentialProcess) {
         return Ok(Class::Other(ProfileKind::CredentialProcess));
     }
     if let Some(found) = keys_in(view, FileKind::Config)? {
@@ -556,7 +461,7 @@ fn static_keys(view: &View<'_>) -> Result<Option<Resolved>, ProfileError> {
 fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileError> {
     let profile = view.profile;
     let doc = view.files.document(file);
-    let Some(id_entry) = view.raw(file, at!("aws_access_key_id")) else {
+    let Some(id_entry) = view.raw(file, Setting::AccessKeyId) else {
         return Ok(None);
     };
     let bad = |line, problem| ProfileError::BadKeys {
@@ -568,12 +473,12 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
     if doc.raw_value(id_entry).is_empty() {
         return Ok(None);
     }
-    if view.raw(file, at!("aws_session_token")).is_some()
-        || view.raw(file, at!("aws_security_token")).is_some()
+    if view.raw(file, Setting::SessionToken).is_some()
+        || view.raw(file, Setting::SecurityToken).is_some()
     {
         return Ok(Some(Class::Other(ProfileKind::Session)));
     }
-    let Some(secret_entry) = view.raw(file, at!("aws_secret_access_key")) else {
+    let Some(secret_entry) = view.raw(file, Setting::SecretAccessKey) else {
         return Err(bad(
             id_entry.line(),
             "aws_access_key_id has no aws_secret_access_key beside it",
@@ -605,7 +510,7 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
     };
     // The entry is the profile section's own, or inherited from configparser's [DEFAULT].
     let section = match view.section(file) {
-        Some(s) if doc.owns(s, id_entry) => s.header.clone(),
+        Some(s) if Document::owns(s, id_entry) => s.header.clone(),
         _ => CompactString::const_new("DEFAULT"),
     };
     let name = CompactString::new(profile);
@@ -623,7 +528,7 @@ fn keys_in(view: &View<'_>, file: FileKind) -> Result<Option<Class>, ProfileErro
         location,
         // The profile's own (or [DEFAULT]'s), as botocore reads it: `--all-profiles` and
         // `status` take it from here; `resolve` puts the holder's in after a source_profile chain.
-        mfa_serial: view.setting(at!("mfa_serial")).map(str::to_owned),
+        mfa_serial: view.setting(Setting::MfaSerial).map(str::to_owned),
     })))
 }
 
@@ -647,8 +552,6 @@ pub struct Candidate {
     pub access_key_id: AccessKeyId,
     /// Its secret.
     pub secret: SecretAccessKey,
-    /// Every section in either file that holds the key: all of them get the new one.
-    pub holders: Vec<Holder>,
     /// `mfa_serial` for the IAM calls, if the profile has one.
     pub mfa_serial: Option<String>,
 }
@@ -663,8 +566,7 @@ pub struct SkippedProfile {
     pub reason: SkipReason,
 }
 
-/// Why `--all-profiles` leaves a profile out. Kept as data, and put in words only when shown:
-/// a large file skips thousands of profiles that nobody reads about.
+/// Why `--all-profiles` leaves a profile out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
     /// An assumed role: the keys are those of the named source profile.
@@ -674,9 +576,8 @@ pub enum SkipReason {
     },
     /// Credentials of another kind.
     Kind(ProfileKind),
-    /// The profile cannot be read as it stands. (Boxed: rare, and a large file skips thousands
-    /// of profiles for the other reasons, each as large as the largest reason.)
-    Error(Box<ProfileError>),
+    /// The profile cannot be read as it stands.
+    Error(ProfileError),
 }
 
 impl fmt::Display for SkipReason {
@@ -715,127 +616,57 @@ pub struct Selected {
 /// sent). With `--all-profiles`, every profile that holds static keys itself is rotated; the rest
 /// are listed as skipped.
 pub fn select(files: &AwsFiles, selection: &Selection) -> Result<Selected, ProfileError> {
-    match selection {
-        Selection::All => select_held(files, selection, &files.held_keys()),
-        Selection::Profiles(_) => select_by(files, selection, None, |id| files.holders(id)),
-    }
-}
-
-/// [`select`], with every key the files hold found already (as [`AwsFiles::held_keys`] finds
-/// them): a run needs them again to plan, and finding them is a pass over both files.
-pub fn select_held(
-    files: &AwsFiles,
-    selection: &Selection,
-    held: &HeldKeys,
-) -> Result<Selected, ProfileError> {
-    select_by(files, selection, Some(held.len()), |id| {
-        held.get(id).map(<[Holder]>::to_vec).unwrap_or_default()
-    })
-}
-
-/// [`select`] for a caller that finds each candidate's holders itself when it needs them (the
-/// session, at each decision: the files may have changed since): every `holders` is left empty.
-/// `held` is every key the files hold, where known already (it sizes the result).
-pub(crate) fn select_unplaced(
-    files: &AwsFiles,
-    selection: &Selection,
-    held: Option<&HeldKeys>,
-) -> Result<Selected, ProfileError> {
-    select_by(files, selection, held.map(HeldKeys::len), |_| Vec::new())
-}
-
-/// `keys`: how many distinct keys the files hold, where known (a candidate is one of them).
-fn select_by(
-    files: &AwsFiles,
-    selection: &Selection,
-    keys: Option<usize>,
-    mut holders: impl FnMut(&AccessKeyId) -> Vec<Holder>,
-) -> Result<Selected, ProfileError> {
-    let mut out = Selected::default();
-    // Key id -> its candidate: a table of indexes, a quarter of the memory of a map that
-    // holds the ids too.
-    let mut index = NameIndex::default();
-    match selection {
-        Selection::Profiles(names) => {
-            let resolved: Vec<Resolved> = names
-                .iter()
-                .map(|p| resolve(files, p))
-                .collect::<Result<_, _>>()?;
-            for r in resolved {
-                out.add(&mut index, r, &mut holders);
-            }
-        }
-        Selection::All => {
-            let (credentials, config) = (&files.credentials, &files.config);
-            // At most one skip per profile, one candidate per key: no vector grows by copying
-            // itself.
-            let most = credentials.profile_count() + config.profile_count();
-            let keys = keys.unwrap_or(most).min(most);
-            // A profile is skipped or a candidate's: when every held key is a candidate's, no
-            // more than this are skipped.
-            out.skipped.reserve(most - keys);
-            out.candidates.reserve(keys);
-            index = NameIndex::with_capacity(keys);
-            let views = credentials
-                .profiles()
-                .map(|(name, s)| View::with(files, name, Some(s), config.profile_section(name)))
-                .chain(
-                    config
-                        .profiles()
-                        .filter(|(name, _)| credentials.profile_section(name).is_none())
-                        .map(|(name, s)| View::with(files, name, None, Some(s))),
-                );
-            for view in views {
-                let reason = match classify(&view) {
-                    Ok(Class::Static(r)) => {
-                        out.add(&mut index, r, &mut holders);
-                        continue;
-                    }
-                    Ok(Class::RoleFrom(source_profile)) => SkipReason::Role { source_profile },
-                    Ok(Class::Other(kind)) => SkipReason::Kind(kind),
-                    Err(e) => SkipReason::Error(Box::new(e)),
-                };
-                out.skipped.push(SkippedProfile {
-                    profile: CompactString::new(view.profile),
-                    reason,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-impl Selected {
-    /// Adds a resolved profile: a new candidate for a key not seen yet (`holders` finds every
-    /// place that holds it), else one more profile of the key's candidate.
-    fn add(
-        &mut self,
-        index: &mut NameIndex,
-        r: Resolved,
-        holders: &mut impl FnMut(&AccessKeyId) -> Vec<Holder>,
-    ) {
-        let candidates = &self.candidates;
-        let id_of = |i: usize| candidates[i].access_key_id.as_str();
-        // Candidates are far fewer than `NameIndex::MAX` (one per key of a file under 4 GiB).
-        let next = candidates.len();
-        if let Some(i) = index.get_or_insert(r.access_key_id.as_str(), next, id_of) {
-            let c = &mut self.candidates[i];
+    let mut candidates: IndexMap<AccessKeyId, Candidate, foldhash::fast::RandomState> =
+        IndexMap::default();
+    let mut skipped = Vec::new();
+    let mut add = |r: Resolved| match candidates.get_mut(&r.access_key_id) {
+        Some(c) => {
             if !c.profiles.contains(&r.profile) {
                 c.profiles.push(r.profile);
             }
             if c.mfa_serial.is_none() {
                 c.mfa_serial = r.mfa_serial;
             }
-            return;
         }
-        let holders = holders(&r.access_key_id);
-        self.candidates.push(Candidate {
-            profiles: vec![r.profile],
-            holder: r.holder,
-            access_key_id: r.access_key_id,
-            secret: r.secret,
-            holders,
-            mfa_serial: r.mfa_serial,
-        });
+        None => {
+            let c = Candidate {
+                profiles: vec![r.profile],
+                holder: r.holder,
+                access_key_id: r.access_key_id.clone(),
+                secret: r.secret,
+                mfa_serial: r.mfa_serial,
+            };
+            candidates.insert(r.access_key_id, c);
+        }
+    };
+    match selection {
+        Selection::Profiles(names) => {
+            let resolved: Vec<Resolved> = names
+                .iter()
+                .map(|p| resolve(files, p))
+                .collect::<Result<_, _>>()?;
+            resolved.into_iter().for_each(&mut add);
+        }
+        Selection::All => {
+            for name in files.profile_names() {
+                let reason = match classify(&View::new(files, name)) {
+                    Ok(Class::Static(r)) => {
+                        add(r);
+                        continue;
+                    }
+                    Ok(Class::RoleFrom(source_profile)) => SkipReason::Role { source_profile },
+                    Ok(Class::Other(kind)) => SkipReason::Kind(kind),
+                    Err(e) => SkipReason::Error(e),
+                };
+                skipped.push(SkippedProfile {
+                    profile: CompactString::new(name),
+                    reason,
+                });
+            }
+        }
     }
+    Ok(Selected {
+        candidates: candidates.into_values().collect(),
+        skipped,
+    })
 }

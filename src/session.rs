@@ -23,19 +23,18 @@
 //! earlier rotations left them. It reads nothing itself.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use compact_str::CompactString;
 use serde::Serialize;
 
-use crate::ini::{FileKind, KeyEdit};
+use crate::ini::{Document, FileKind, KeyEdit};
 use crate::journal::Journal;
 use crate::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
 use crate::plan::{
     self, Decision, HeldKeys, Identity, NotAUser, Options, Plan, PlanError, Skip, Target,
 };
 use crate::profile::{
-    self, AwsFiles, Candidate, FileError, ProfileError, Selected, Selection, SkippedProfile,
+    self, AwsFiles, Candidate, FileError, ProfileError, Selection, SkippedProfile,
 };
 use crate::rotation::{Action, Config, Failure, FailureClass, Outcome, Report, Rotation, Status};
 use crate::time::Timestamp;
@@ -49,8 +48,7 @@ pub enum Signer {
     /// Static keys (from a profile or a journal); with `mfa_serial`, IAM calls go through an
     /// MFA session made from them (`sts:GetSessionToken`).
     Static {
-        /// The profile they come from, if any (for messages and the MFA prompt). A short name
-        /// is held inline: the signer is copied into every request of its task.
+        /// The profile they come from, if any (for messages and the MFA prompt).
         profile: Option<CompactString>,
         /// The key.
         access_key_id: AccessKeyId,
@@ -211,9 +209,8 @@ pub struct TaskResult {
     pub profiles: Vec<CompactString>,
     /// The key concerned (before the run).
     pub access_key_id: Option<AccessKeyId>,
-    /// What happened (boxed as the session holds it: a results list of thousands of tasks
-    /// stays small, and giving it up moves no outcome).
-    pub outcome: Box<TaskOutcome>,
+    /// What happened.
+    pub outcome: TaskOutcome,
 }
 
 /// Why a session cannot start: nothing was sent, nothing changed.
@@ -273,29 +270,44 @@ enum State {
 #[derive(Debug, Clone)]
 struct Task {
     /// The profiles of a task without a candidate (a journal resumed, a failure before any
-    /// plan); a candidate's task has its candidate's (see [`Task::profiles`]).
+    /// plan); a candidate's task has its candidate's.
     profiles: Vec<CompactString>,
     key: Option<AccessKeyId>,
     candidate: Option<Candidate>,
     /// What the task's requests are signed with, where that is not its candidate's own keys
-    /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]). Boxed: most tasks
-    /// have none, and a large run holds thousands of tasks.
-    signer: Option<Box<Signer>>,
+    /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]).
+    signer: Option<Signer>,
     identity: Option<Identity>,
     journal_id: Option<String>,
     state: State,
     in_flight: bool,
-    /// Boxed: a large run holds thousands of tasks, and only a rotating one has a plan here.
-    plan: Option<Box<Plan>>,
+    /// The plan a rotating task executes.
+    plan: Option<Plan>,
     /// Retries of the request before the plan (throttling, 5xx).
     attempts: u32,
     wait_until: Option<Timestamp>,
 }
 
 impl Task {
+    fn new(state: State) -> Self {
+        Self {
+            profiles: Vec::new(),
+            key: None,
+            candidate: None,
+            signer: None,
+            identity: None,
+            journal_id: None,
+            state,
+            in_flight: false,
+            plan: None,
+            attempts: 0,
+            wait_until: None,
+        }
+    }
+
     /// What the task's requests are signed with: its candidate's keys, unless it has others.
     fn signer(&self) -> Signer {
-        match (self.signer.as_deref(), &self.candidate) {
+        match (&self.signer, &self.candidate) {
             (Some(signer), _) => signer.clone(),
             (None, Some(c)) => Signer::Static {
                 profile: Some(c.holder.clone()),
@@ -306,14 +318,6 @@ impl Task {
             (None, None) => Signer::Profile(String::new()),
         }
     }
-
-    /// The profiles the task is about.
-    fn profiles(&self) -> &[CompactString] {
-        match &self.candidate {
-            Some(c) => &c.profiles,
-            None => &self.profiles,
-        }
-    }
 }
 
 /// A run. See the module docs.
@@ -321,39 +325,21 @@ impl Task {
 pub struct Session {
     request: Request,
     cfg: Config,
-    /// The files' texts while `files` is `None` (after a change); empty while `files` holds them.
-    config: String,
-    credentials: String,
+    /// The files as they are now: every edit the session orders is mirrored here.
+    files: AwsFiles,
+    /// Every key the files hold now, and where: found when a decision needs it, dropped
+    /// whenever a file changes.
+    held: Option<HeldKeys>,
     tasks: Vec<Task>,
     skipped: Vec<SkippedProfile>,
     planned: bool,
     handled_profiles: BTreeSet<CompactString>,
     busy_users: BTreeSet<UserName>,
-    /// The files as they are now, parsed: dropped whenever a file changes.
-    files: Option<Arc<AwsFiles>>,
-    /// With `--all-profiles` (or many named profiles: [`maps_every_key`]), every key the files
-    /// hold now, and where: each task's decision reads them, and finding them once per task
-    /// would make the run quadratic. (A few named profiles find the holders of the user's keys
-    /// alone, for each decision.) Dropped whenever a file changes.
-    held: Option<Arc<HeldKeys>>,
-    /// The selection as [`Session::new`] resolved it to validate the command line, for the
-    /// planning that follows at once when no journal is pending. Dropped whenever a file changes.
-    selected: Option<Selected>,
     /// Tasks before this one are all done (done is final): scans start here, so that a run of
-    /// thousands of keys does not go over the finished ones for every request.
+    /// many keys does not go over the finished ones for every request.
     live_from: usize,
     /// How many tasks have a request in flight.
     in_flight: usize,
-}
-
-/// Whether a run finds every key the files hold once, for all its decisions: with
-/// `--all-profiles` or many named profiles. With a few, each decision finds where the user's
-/// keys are held (a pass over the files that makes no map of a large file's every key).
-fn maps_every_key(selection: &Selection) -> bool {
-    match selection {
-        Selection::All => true,
-        Selection::Profiles(p) => p.len() > 8,
-    }
 }
 
 impl Session {
@@ -361,58 +347,30 @@ impl Session {
     ///
     /// `journals` are `(id, text)` pairs of the journal files found beside the credentials file.
     pub fn new(
-        config: &str,
-        credentials: &str,
+        config: impl Into<String>,
+        credentials: impl Into<String>,
         journals: &[(String, String)],
         request: Request,
         cfg: Config,
     ) -> Result<Self, SessionError> {
-        Self::new_owned(
-            config.to_owned(),
-            credentials.to_owned(),
-            journals,
-            request,
-            cfg,
-        )
-    }
-
-    /// [`Session::new`], keeping the texts the caller gives up instead of copying them (see
-    /// [`AwsFiles::parse_owned`]): the shell's, read from disk for this run.
-    pub fn new_owned(
-        config: String,
-        credentials: String,
-        journals: &[(String, String)],
-        request: Request,
-        cfg: Config,
-    ) -> Result<Self, SessionError> {
-        let files = Arc::new(AwsFiles::parse_owned(config, credentials)?);
-        // With --all-profiles (or many profiles), every key the files hold: selecting and each
-        // decision read them.
-        let held = maps_every_key(&request.selection).then(|| Arc::new(files.held_keys()));
-        let selected = if request.admin_user.is_some() {
-            match &request.selection {
-                Selection::Profiles(p) if p.len() == 1 => {
-                    if profile::kind(&files, &p[0]).is_err()
-                        || !files.profile_names().contains(&p[0].as_str())
-                    {
-                        return Err(ProfileError::NotFound {
-                            profile: p[0].clone(),
-                        }
-                        .into());
+        let files = AwsFiles::parse(config, credentials)?;
+        match (&request.admin_user, &request.selection) {
+            (Some(_), Selection::Profiles(p)) if p.len() == 1 => {
+                if profile::kind(&files, &p[0]).is_err()
+                    || !files.profile_names().contains(&p[0].as_str())
+                {
+                    return Err(ProfileError::NotFound {
+                        profile: p[0].clone(),
                     }
+                    .into());
                 }
-                _ => return Err(SessionError::AdminNeedsOneProfile),
             }
-            None
-        } else {
-            // Validate the selection now: a bad profile stops the run before any request.
-            // Each decision finds the holders of its key as the files are then.
-            Some(profile::select_unplaced(
-                &files,
-                &request.selection,
-                held.as_deref(),
-            )?)
-        };
+            (Some(_), _) => return Err(SessionError::AdminNeedsOneProfile),
+            // A bad profile stops the run before any request.
+            (None, selection) => {
+                profile::select(&files, selection)?;
+            }
+        }
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
         if request.mode == Mode::Rotate {
@@ -424,44 +382,29 @@ impl Session {
                 let signers = resume_signers(&journal, &files);
                 // Until this journal is dealt with, its profiles must not rotate afresh.
                 handled_profiles.extend(journal.profiles.iter().cloned());
-                tasks.push(Task {
-                    profiles: journal.profiles.clone(),
-                    key: journal.old_access_key_id.clone(),
-                    candidate: None,
-                    signer: Some(Box::new(
-                        signers
-                            .first()
-                            .cloned()
-                            .unwrap_or(Signer::Profile(String::new())),
-                    )),
-                    identity: None,
-                    journal_id: Some(name.clone()),
-                    state: State::ResumeList {
-                        journal: Box::new(journal),
-                        signers,
-                        next: 0,
-                    },
-                    in_flight: false,
-                    plan: None,
-                    attempts: 0,
-                    wait_until: None,
-                });
+                let mut task = Task::new(State::Queued);
+                task.profiles = journal.profiles.clone();
+                task.key = journal.old_access_key_id.clone();
+                task.signer = signers.first().cloned();
+                task.journal_id = Some(name.clone());
+                task.state = State::ResumeList {
+                    journal: Box::new(journal),
+                    signers,
+                    next: 0,
+                };
+                tasks.push(task);
             }
         }
         let mut s = Self {
             request,
             cfg,
-            // The texts are in `files` until a file changes.
-            config: String::new(),
-            credentials: String::new(),
+            files,
+            held: None,
             tasks,
             skipped: Vec::new(),
             planned: false,
             handled_profiles,
             busy_users: BTreeSet::new(),
-            files: Some(files),
-            held,
-            selected,
             live_from: 0,
             in_flight: 0,
         };
@@ -481,106 +424,44 @@ impl Session {
             return;
         }
         self.planned = true;
-        if let Some(selected) = self.selected.take() {
-            self.queue(selected);
-            return;
-        }
-        let files = match self.files() {
-            Ok(f) => f,
-            Err(e) => {
-                self.tasks
-                    .push(self.failed_task(Vec::new(), format!("{e}")));
-                return;
-            }
-        };
         if let (Some(_), Selection::Profiles(p)) =
             (&self.request.admin_user, &self.request.selection)
         {
             let caller = p[0].clone();
-            let signer = match profile::resolve(&files, &caller) {
+            let signer = match profile::resolve(&self.files, &caller) {
                 Ok(r) => Signer::Static {
                     profile: Some(caller.as_str().into()),
                     access_key_id: r.access_key_id,
                     secret: r.secret,
                     mfa_serial: r.mfa_serial,
                 },
-                Err(_) => Signer::Profile(caller.clone()),
+                Err(_) => Signer::Profile(caller),
             };
-            self.tasks.push(Task {
-                profiles: Vec::new(),
-                key: None,
-                candidate: None,
-                signer: Some(Box::new(signer)),
-                identity: None,
-                journal_id: None,
-                state: State::Identify,
-                in_flight: false,
-                plan: None,
-                attempts: 0,
-                wait_until: None,
-            });
+            let mut task = Task::new(State::Identify);
+            task.signer = Some(signer);
+            self.tasks.push(task);
             return;
         }
-        let selected = if maps_every_key(&self.request.selection) {
-            match self.held() {
-                Ok(held) => profile::select_unplaced(&files, &self.request.selection, Some(&held)),
-                Err(e) => {
-                    self.tasks.push(self.failed_task(Vec::new(), e.to_string()));
-                    return;
-                }
+        let selected = match profile::select(&self.files, &self.request.selection) {
+            Ok(selected) => selected,
+            Err(e) => {
+                self.tasks.push(failed_task(e.to_string()));
+                return;
             }
-        } else {
-            profile::select_unplaced(&files, &self.request.selection, None)
         };
-        match selected {
-            Ok(selected) => self.queue(selected),
-            Err(e) => self.tasks.push(self.failed_task(Vec::new(), e.to_string())),
-        }
-    }
-
-    /// A task per selected key, but for the profiles an interrupted rotation dealt with.
-    fn queue(&mut self, selected: Selected) {
         self.skipped = selected.skipped;
-        self.tasks.reserve(selected.candidates.len());
         for c in selected.candidates {
+            // A profile an interrupted rotation dealt with is not rotated again this run.
             if c.profiles
                 .iter()
                 .all(|p| self.handled_profiles.contains(p.as_str()))
             {
                 continue;
             }
-            self.tasks.push(Task {
-                profiles: Vec::new(),
-                key: Some(c.access_key_id.clone()),
-                signer: None,
-                candidate: Some(c),
-                identity: None,
-                journal_id: None,
-                state: State::Identify,
-                in_flight: false,
-                plan: None,
-                attempts: 0,
-                wait_until: None,
-            });
-        }
-    }
-
-    fn failed_task(&self, profiles: Vec<CompactString>, message: String) -> Task {
-        Task {
-            profiles,
-            key: None,
-            candidate: None,
-            signer: None,
-            identity: None,
-            journal_id: None,
-            state: done(TaskOutcome::Failed {
-                operation: "ReadFiles",
-                failure: Failure::new(FailureClass::Other, None, message),
-            }),
-            in_flight: false,
-            plan: None,
-            attempts: 0,
-            wait_until: None,
+            let mut task = Task::new(State::Identify);
+            task.key = Some(c.access_key_id.clone());
+            task.candidate = Some(c);
+            self.tasks.push(task);
         }
     }
 
@@ -591,7 +472,7 @@ impl Session {
 
     /// The plan a task is executing, once decided.
     pub fn plan(&self, task: TaskId) -> Option<&Plan> {
-        self.tasks.get(task).and_then(|t| t.plan.as_deref())
+        self.tasks.get(task).and_then(|t| t.plan.as_ref())
     }
 
     /// The journal id of a task's rotation (the shell names the journal file after it).
@@ -626,32 +507,17 @@ impl Session {
     }
 
     /// Every task's result, in order (resumed journals first).
-    pub fn results(&self) -> Vec<TaskResult> {
-        self.tasks
-            .iter()
-            .filter_map(|t| match &t.state {
-                State::Done(o) => Some(TaskResult {
-                    profiles: t.profiles().to_vec(),
-                    access_key_id: t.key.clone(),
-                    outcome: o.clone(),
-                }),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// [`Session::results`], moved out of the finished session instead of copied.
     pub fn into_results(self) -> Vec<TaskResult> {
         self.tasks
             .into_iter()
             .filter_map(|t| match t.state {
-                State::Done(o) => Some(TaskResult {
+                State::Done(outcome) => Some(TaskResult {
                     profiles: match t.candidate {
                         Some(c) => c.profiles,
                         None => t.profiles,
                     },
                     access_key_id: t.key,
-                    outcome: o,
+                    outcome: *outcome,
                 }),
                 _ => None,
             })
@@ -714,7 +580,7 @@ impl Session {
                     next,
                 } => match signers.get(*next) {
                     Some(signer) => {
-                        task.signer = Some(Box::new(signer.clone()));
+                        task.signer = Some(signer.clone());
                         SessionAction::ListKeys {
                             task: id,
                             signer: signer.clone(),
@@ -853,7 +719,7 @@ impl Session {
                 _ => done(unexpected("ListAccessKeys")),
             },
             State::Identify => match outcome {
-                Outcome::Verified { arn } => self.identified(task, arn),
+                Outcome::Verified { arn } => self.identified(task, &arn),
                 Outcome::Failed(failure) => done(TaskOutcome::Failed {
                     operation: "GetCallerIdentity",
                     failure,
@@ -920,36 +786,23 @@ impl Session {
         rot.in_flight().cloned()
     }
 
+    /// Applies to the session's copy of the files an edit the shell made to the real ones.
     fn mirror(&mut self, file: FileKind, edit: &KeyEdit) {
-        let current = match (&self.files, file) {
-            (Some(files), _) => files.document(file).text(),
-            (None, FileKind::Config) => &self.config,
-            (None, FileKind::Credentials) => &self.credentials,
-        };
-        let Ok(Some(new)) = edit.apply(file, current) else {
+        let Ok(Some(applied)) = edit.apply(file, self.files.document(file).text()) else {
             return;
         };
-        // The texts leave the parsed files, which are stale now (without a copy, unless a
-        // decision still holds them).
-        if let Some(files) = self.files.take() {
-            (self.config, self.credentials) = match Arc::try_unwrap(files) {
-                Ok(files) => files.into_texts(),
-                Err(shared) => (
-                    shared.config.text().to_owned(),
-                    shared.credentials.text().to_owned(),
-                ),
-            };
+        // The edit parsed the new text already: it parses.
+        if let Ok(doc) = Document::parse(file, applied.text) {
+            match file {
+                FileKind::Config => self.files.config = doc,
+                FileKind::Credentials => self.files.credentials = doc,
+            }
+            self.held = None;
         }
-        match file {
-            FileKind::Config => self.config = new,
-            FileKind::Credentials => self.credentials = new,
-        }
-        self.held = None;
-        self.selected = None;
     }
 
-    fn identified(&mut self, task: TaskId, arn: String) -> State {
-        let caller = match Identity::from_arn_owned(arn) {
+    fn identified(&mut self, task: TaskId, arn: &str) -> State {
+        let caller = match Identity::from_arn(arn) {
             Ok(i) => i,
             Err(e) => return done(TaskOutcome::NotAUser(e)),
         };
@@ -968,88 +821,25 @@ impl Session {
         State::WaitUser
     }
 
-    /// The keys the files hold as they are now: parsed once until one of them changes.
-    /// The files as they are now.
-    fn files(&mut self) -> Result<Arc<AwsFiles>, FileError> {
-        if let Some(files) = &self.files {
-            return Ok(Arc::clone(files));
-        }
-        let files = Arc::new(AwsFiles::parse(&self.config, &self.credentials)?);
-        // The parsed files hold the texts now; `mirror` takes them back.
-        self.config = String::new();
-        self.credentials = String::new();
-        self.files = Some(Arc::clone(&files));
-        Ok(files)
-    }
-
-    /// Every key the files hold now, and where.
-    fn held(&mut self) -> Result<Arc<HeldKeys>, FileError> {
-        if let Some(held) = &self.held {
-            return Ok(Arc::clone(held));
-        }
-        let held = Arc::new(self.files()?.held_keys());
-        self.held = Some(Arc::clone(&held));
-        Ok(held)
-    }
-
-    /// Where the files hold `keys` (and the task's own key): all that a decision reads of them.
-    fn held_for(&mut self, task: TaskId, keys: &[KeyMeta]) -> Result<Arc<HeldKeys>, FileError> {
-        if maps_every_key(&self.request.selection) {
-            return self.held();
-        }
-        let mut ids: Vec<AccessKeyId> = keys.iter().map(|k| k.access_key_id.clone()).collect();
-        ids.extend(self.tasks[task].key.clone());
-        Ok(Arc::new(self.files()?.held_keys_of(&ids)))
-    }
-
     fn decide(&mut self, task: TaskId, keys: Vec<KeyMeta>, now: Timestamp) -> State {
-        let held = match self.held_for(task, &keys) {
-            Ok(h) => h,
-            Err(e) => {
-                return done(TaskOutcome::Failed {
-                    operation: "ReadFiles",
-                    failure: Failure::new(FailureClass::Other, None, e.to_string()),
-                });
-            }
-        };
-        let Task {
-            identity,
-            candidate,
-            ..
-        } = &mut self.tasks[task];
-        let Some(identity) = identity.as_ref() else {
+        let files = &self.files;
+        let held = self.held.get_or_insert_with(|| files.held_keys());
+        let t = &self.tasks[task];
+        let Some(identity) = &t.identity else {
             return done(unexpected("GetCallerIdentity"));
         };
-        // The candidate is lent to the decision (not copied: a large run decides thousands)
-        // and given back. It has no holders: a plan's files are the key's holders as the files
-        // are now (an earlier task may have changed them), copied once into the plan below.
-        let target = match (&self.request.admin_user, candidate.take()) {
-            (Some(user), c) => {
-                *candidate = c;
-                Target::User(user.clone())
-            }
-            (None, Some(c)) => Target::Profiles(c),
+        let target = match (&self.request.admin_user, &t.candidate) {
+            (Some(user), _) => Target::User(user.clone()),
+            (None, Some(c)) => Target::Profiles(c.clone()),
             (None, None) => return done(unexpected("ListAccessKeys")),
         };
-        let mut decision =
-            plan::decide(&target, identity, &keys, &held, &self.request.options, now);
-        if let Target::Profiles(c) = target {
-            if let Decision::Rotate(p) = &mut decision {
-                debug_assert!(c.holders.is_empty() && p.files.is_empty());
-                p.files = held
-                    .get(&c.access_key_id)
-                    .map(<[_]>::to_vec)
-                    .unwrap_or_default();
-            }
-            *candidate = Some(c);
-        }
-        match decision {
+        match plan::decide(&target, identity, &keys, held, &self.request.options, now) {
             Decision::Skip(s) => done(TaskOutcome::Skipped(s)),
             Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
             Decision::Rotate(p) if self.request.mode == Mode::Plan => done(TaskOutcome::Planned(p)),
             Decision::Rotate(p) => {
-                self.tasks[task].plan = Some(Box::new(p.clone()));
                 if p.make_room.as_ref().is_some_and(|r| r.needs_confirmation) {
+                    self.tasks[task].plan = Some(p.clone());
                     State::Confirm(Box::new(p), keys)
                 } else {
                     self.start_rotation(task, p, &keys, now)
@@ -1077,7 +867,7 @@ impl Session {
         let mut cfg = self.cfg.clone();
         cfg.seed = cfg.seed.wrapping_add(task as u64);
         let mut rot = Rotation::new(&plan, secret, keys, identity, cfg, now);
-        let caller = match t.signer.as_deref() {
+        let caller = match &t.signer {
             Some(Signer::Static { profile, .. }) => profile.as_deref(),
             Some(Signer::Profile(p)) => Some(p.as_str()),
             None => t.candidate.as_ref().map(|c| c.holder.as_str()),
@@ -1086,7 +876,7 @@ impl Session {
             rot.set_caller_profile(p.to_owned());
         }
         t.journal_id = Some(rot.journal_id());
-        t.plan = Some(Box::new(plan));
+        t.plan = Some(plan);
         State::Rotating(Box::new(rot))
     }
 }
@@ -1148,4 +938,11 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
 
 fn done(outcome: TaskOutcome) -> State {
     State::Done(Box::new(outcome))
+}
+
+fn failed_task(message: String) -> Task {
+    Task::new(done(TaskOutcome::Failed {
+        operation: "ReadFiles",
+        failure: Failure::new(FailureClass::Other, None, message),
+    }))
 }

@@ -460,12 +460,12 @@ impl World {
         let mut reports = Vec::new();
         let mut refused = Vec::new();
         let (mut needs_confirmation, mut skipped) = (0, 0);
-        for r in session.results() {
+        for r in session.into_results() {
             let text = format!("{r:?}");
             if self.iam.keys.iter().any(|k| text.contains(&k.secret)) {
                 return Err(Violation("a secret appears in a result".into()));
             }
-            match *r.outcome {
+            match r.outcome {
                 TaskOutcome::Rotation(report) => reports.push(report),
                 TaskOutcome::Refused(e) => refused.push(e),
                 TaskOutcome::NeedsConfirmation(_) => needs_confirmation += 1,
@@ -663,8 +663,8 @@ impl World {
             Action::UpdateFile { file, edit } => {
                 let text = self.file_mut(*file).clone();
                 match edit.apply(*file, &text) {
-                    Ok(Some(new)) => {
-                        *self.file_mut(*file) = new;
+                    Ok(Some(applied)) => {
+                        *self.file_mut(*file) = applied.text;
                         Outcome::Done
                     }
                     Ok(None) => Outcome::Unchanged,

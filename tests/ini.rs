@@ -549,7 +549,7 @@ proptest! {
         let edit = key_edit(FROM);
         let expected_holders: Vec<&Section> = before.key_holders(&edit.from);
         let out = edit.apply(kind, &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let Some(out) = out else {
+        let Some(out) = out.map(|a| a.text) else {
             prop_assert!(expected_holders.is_empty());
             return Ok(());
         };
@@ -633,7 +633,7 @@ proptest! {
                 let edit = KeyEdit { from: from.clone(), ..key_edit("AKIA") };
                 let holders = doc.key_holders(&from);
                 let out = match edit.apply(kind, &text) {
-                    Ok(Some(out)) => out,
+                    Ok(Some(applied)) => applied.text,
                     Ok(None) => {
                         prop_assert!(holders.is_empty());
                         continue;
@@ -769,10 +769,12 @@ fn rotate_a_key_shared_by_both_files() {
         to_id: AccessKeyId::new("AKIANEWKEY0000000001").expect("valid"),
         to_secret: SecretAccessKey::new("n3w/S3cret").expect("valid"),
     };
-    let out = edit
+    let applied = edit
         .apply(FileKind::Credentials, credentials)
         .expect("edits")
         .expect("holds the key");
+    assert_eq!(applied.profiles, ["default", "shared"]);
+    let out = applied.text;
     let doc = Document::parse(FileKind::Credentials, &out).expect("parses");
     for p in ["default", "shared"] {
         assert_eq!(
@@ -796,7 +798,8 @@ fn rotate_a_key_shared_by_both_files() {
     let out = edit
         .apply(FileKind::Config, config)
         .expect("edits")
-        .expect("holds the key");
+        .expect("holds the key")
+        .text;
     let doc = Document::parse(FileKind::Config, &out).expect("parses");
     assert_eq!(
         doc.get("static", "aws_access_key_id").map(|e| e.value),

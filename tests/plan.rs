@@ -52,11 +52,6 @@ fn candidate(key_id: &str, profiles: &[&str]) -> Candidate {
         holder: profiles[0].into(),
         access_key_id: id(key_id),
         secret: SecretAccessKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").expect("valid"),
-        holders: profiles
-            .iter()
-            .enumerate()
-            .map(|(i, p)| holder(FileKind::Credentials, p, 2 + 4 * i))
-            .collect(),
         mfa_serial: None,
     }
 }
@@ -535,8 +530,9 @@ fn refuse(d: Decision) -> PlanError {
 
 #[test]
 fn plan_carries_profiles_files_and_removal_details() {
-    let mut c = candidate("AKIAUSED", &["default", "work"]);
-    c.holders.push(holder(FileKind::Config, "work", 7));
+    let c = candidate("AKIAUSED", &["default", "work"]);
+    let mut held = held(&[("AKIAUSED", &["default"])]);
+    held.add(id("AKIAUSED"), holder(FileKind::Config, "work", 7));
     let mut other = key("AKIAOTHER", Inactive, 10);
     other.last_used = Some(Timestamp::from_secs(1_690_000_000));
     let keys = vec![key("AKIAUSED", Active, 100), other];
@@ -548,7 +544,7 @@ fn plan_carries_profiles_files_and_removal_details() {
         &Target::Profiles(c.clone()),
         &alice(),
         &keys,
-        &held(&[("AKIAUSED", &["default"])]),
+        &held,
         &options,
         NOW,
     ));
@@ -556,7 +552,8 @@ fn plan_carries_profiles_files_and_removal_details() {
     assert_eq!(p.user_name, UserName::new("alice"));
     assert_eq!(p.account, "123456789012");
     assert!(!p.admin);
-    assert_eq!(p.files, c.holders);
+    // Every place that holds the key, in either file.
+    assert_eq!(Some(p.files.as_slice()), held.get(&id("AKIAUSED")));
     assert_eq!(p.verify_timeout, Span::from_secs(30));
     let old = p.old_key.expect("an old key");
     assert_eq!(old.age, Span::from_secs(100 * 86_400));
@@ -833,7 +830,6 @@ proptest::proptest! {
             _ => None,
         };
         let got = Identity::from_arn(&arn).ok();
-        proptest::prop_assert_eq!(&Identity::from_arn_owned(arn.clone()).ok(), &got);
         proptest::prop_assert_eq!(got.as_ref().map(|i| i.arn.as_str()), want.as_ref().map(|_| arn.as_str()));
         let got = got.map(|i| (i.account.to_string(), i.user_name));
         proptest::prop_assert_eq!(got, want);
@@ -1225,7 +1221,7 @@ fn a_plan_sessions_results_name_each_keys_profiles() {
         let mut names: Vec<(String, Vec<String>)> = results
             .into_iter()
             .map(|r| {
-                let TaskOutcome::Planned(p) = *r.outcome else {
+                let TaskOutcome::Planned(p) = r.outcome else {
                     panic!("planned: {:?}", r.outcome);
                 };
                 assert_eq!(
@@ -1246,6 +1242,5 @@ fn a_plan_sessions_results_name_each_keys_profiles() {
             vec!["a".to_owned(), "b".to_owned()],
         ),
     ];
-    assert_eq!(names(session.results()), want);
     assert_eq!(names(session.into_results()), want);
 }

@@ -554,22 +554,6 @@ fn holders_span_both_files() {
         held.get(&id("AKIASHARED0000000001")).map(<[_]>::len),
         Some(2)
     );
-
-    // The holders of some keys only: the same entries as the whole map's (a key held nowhere
-    // has none), in the same order.
-    for ids in [
-        vec![id("AKIASHARED0000000001")],
-        vec![id("AKIAOTHER00000000001"), id("AKIANOBODY0000000001")],
-        vec![],
-    ] {
-        let some = f.held_keys_of(&ids);
-        let want: std::collections::HashMap<_, _> =
-            held.iter().filter(|(k, _)| ids.contains(k)).collect();
-        assert_eq!(some.len(), want.len(), "{ids:?}");
-        for (k, v) in want {
-            assert_eq!(some.get(k), Some(v), "{k}");
-        }
-    }
 }
 
 #[test]
@@ -594,25 +578,8 @@ aws_secret_access_key = sharedSecret
     let c = &sel.candidates[0];
     assert_eq!(c.profiles, vec!["deploy".to_owned(), "default".to_owned()]);
     assert_eq!(c.holder, "deploy");
-    assert_eq!(c.holders.len(), 2);
+    assert_eq!(f.holders(&c.access_key_id).len(), 2);
     assert!(sel.skipped.is_empty());
-}
-
-#[test]
-fn selecting_with_the_held_keys_found_once_selects_the_same() {
-    let config = format!(
-        "{SHARED_CONFIG}\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = other\n"
-    );
-    let f = files(&config, SHARED_CREDENTIALS);
-    let held = f.held_keys();
-    for selection in [
-        Selection::All,
-        Selection::Profiles(vec!["role".into(), "deploy".into(), "default".into()]),
-    ] {
-        let once = profile::select_held(&f, &selection, &held).expect("resolves");
-        assert_eq!(once, profile::select(&f, &selection).expect("resolves"));
-        assert!(once.candidates.iter().all(|c| !c.holders.is_empty()));
-    }
 }
 
 #[test]
@@ -690,7 +657,7 @@ region = us-west-2
         ]
     );
     assert_eq!(
-        sel.candidates[0].holders,
+        f.holders(&sel.candidates[0].access_key_id),
         vec![
             holder(FileKind::Credentials, "default", Some("default"), 2),
             holder(FileKind::Config, "profile deploy", Some("deploy"), 5),

@@ -140,7 +140,6 @@ impl World {
             profiles: profiles.iter().map(|&p| p.into()).collect(),
             holder: profiles[0].into(),
             secret: secret(self.secret_of(&key).expect("the candidate's key exists")),
-            holders: self.held().get(&key).map(<[_]>::to_vec).unwrap_or_default(),
             access_key_id: key,
             mfa_serial: None,
         }

@@ -121,7 +121,8 @@ pub(crate) async fn drive(session: &mut Session, io: &Io) {
                             let changed = (|| -> anyhow::Result<bool> {
                                 let text = files::read(&path)?;
                                 match edit.apply(file, &text) {
-                                    Ok(Some(new)) => {
+                                    Ok(Some(applied)) => {
+                                        let new = applied.text;
                                         debug(
                                             io,
                                             format_args!(

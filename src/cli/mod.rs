@@ -271,7 +271,7 @@ fn read_files(paths: &files::Paths) -> Result<(String, String)> {
 }
 
 fn parse_files(paths: &files::Paths, config: String, credentials: String) -> Result<AwsFiles> {
-    AwsFiles::parse_owned(config, credentials).map_err(|e| {
+    AwsFiles::parse(config, credentials).map_err(|e| {
         let path = paths.of(e.file);
         exit(
             253,
@@ -473,7 +473,7 @@ async fn rotate(
         seed,
         ..Config::default()
     };
-    let mut session = Session::new_owned(config, credentials, &journals, request, cfg)
+    let mut session = Session::new(config, credentials, &journals, request, cfg)
         .map_err(|e| session_error(paths, e))?;
     for s in session.skipped_profiles() {
         if cli.global.debug {
@@ -540,7 +540,7 @@ fn explain(res: &aws_rotate_keys::session::TaskResult, interactive: bool) {
     } else {
         format!("profile {}: ", res.profiles.join(", "))
     };
-    match &*res.outcome {
+    match &res.outcome {
         TaskOutcome::Rotation(rep) => {
             if let Some(e) = &rep.error {
                 eprintln!(
@@ -737,7 +737,7 @@ async fn status(
         }
         rows.extend(output::status_rows(
             &c.profiles,
-            &c.holders,
+            &files.holders(&c.access_key_id),
             &c.access_key_id,
             &answers,
             paths,

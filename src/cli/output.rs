@@ -211,7 +211,7 @@ fn status_name(s: Status) -> &'static str {
 pub(crate) fn result_value(r: &TaskResult, renderer: &Renderer) -> Value {
     let mut m = Map::new();
     m.insert("Profiles".into(), json!(r.profiles));
-    match &*r.outcome {
+    match &r.outcome {
         TaskOutcome::Rotation(rep) => {
             let mut v = serde_json::to_value(rep).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
@@ -549,12 +549,12 @@ mod tests {
         TaskResult {
             profiles: vec!["ci".into()],
             access_key_id: Some(id("AKIAEXAMPLE000000005")),
-            outcome: Box::new(TaskOutcome::Skipped(Skip {
+            outcome: TaskOutcome::Skipped(Skip {
                 profiles: vec!["ci".into()],
                 access_key_id: Some(id("AKIAEXAMPLE000000005")),
                 age: Span::from_secs(12 * 86_400 + 3600),
                 older_than: Span::from_secs(90 * 86_400),
-            })),
+            }),
         }
     }
 
@@ -602,18 +602,18 @@ mod tests {
             TaskResult {
                 profiles: rotated.profiles.clone(),
                 access_key_id: rotated.old_access_key_id.clone(),
-                outcome: Box::new(TaskOutcome::Rotation(rotated)),
+                outcome: TaskOutcome::Rotation(rotated),
             },
             TaskResult {
                 profiles: rolled_back.profiles.clone(),
                 access_key_id: rolled_back.old_access_key_id.clone(),
-                outcome: Box::new(TaskOutcome::Rotation(rolled_back)),
+                outcome: TaskOutcome::Rotation(rolled_back),
             },
             skipped(),
             TaskResult {
                 profiles: vec!["work".into()],
                 access_key_id: Some(id("AKIAEXAMPLE000000003")),
-                outcome: Box::new(TaskOutcome::NeedsConfirmation(plan(true))),
+                outcome: TaskOutcome::NeedsConfirmation(plan(true)),
             },
         ]
     }
@@ -623,7 +623,7 @@ mod tests {
             TaskResult {
                 profiles: vec!["work".into()],
                 access_key_id: Some(id("AKIAEXAMPLE000000003")),
-                outcome: Box::new(TaskOutcome::Planned(plan(false))),
+                outcome: TaskOutcome::Planned(plan(false)),
             },
             skipped(),
         ]

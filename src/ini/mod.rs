@@ -9,6 +9,10 @@
 //! or a value, since either may hold a secret (for the same reason [`Entry`]'s `Debug` output
 //! leaves values out).
 //!
+//! Hand-written because no crate reads these files losslessly: rust-ini and configparser ports
+//! drop comments when they write (zonyitoo/rust-ini#77), and none keeps the byte spans a splice
+//! needs.
+//!
 //! # What is read, and why exactly so
 //!
 //! The truth is botocore's `configloader` on top of Python 3.11's `configparser.RawConfigParser`
@@ -54,22 +58,21 @@
 //! - Option names are lowercased as Python 3.11 (Unicode 14.0) does, with a table of the letters
 //!   that gained lowercase forms since; a mark assigned after Unicode 14 next to a final sigma
 //!   could still lowercase differently. No real key is affected.
-//! - Input is a `&str`: a file that is not UTF-8 (where Python raises `UnicodeDecodeError`) must be
+//! - Input is text: a file that is not UTF-8 (where Python raises `UnicodeDecodeError`) must be
 //!   refused by whoever reads it.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
 pub use compact_str::CompactString;
+use indexmap::IndexMap;
 
 use crate::key::AccessKeyId;
 
 mod edit;
-pub(crate) mod parse;
-pub use parse::{FastHasher, FastMap};
+mod parse;
 mod py;
-pub use edit::{EditError, KeyEdit};
+pub use edit::{Applied, EditError, KeyEdit, SettingEdit};
 
 /// Which of the two files a text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -88,14 +91,9 @@ pub struct Document {
     kind: FileKind,
     text: String,
     sections: Vec<Section>,
-    /// Every section's entries, in file order: a section holds a range of them.
-    entries: Vec<RawEntry>,
-    /// What the entries that are not spans of the text hold.
-    extras: Extras,
-    /// Profile name -> index of the section botocore uses for it (the later one).
-    profiles: parse::NameIndex,
-    /// For each profile, in the file order of its first section: the section botocore uses.
-    profile_order: Vec<usize>,
+    /// Profile name -> index of the section botocore uses for it (the later one), in the file
+    /// order of the name's first section.
+    profiles: IndexMap<CompactString, usize, foldhash::fast::RandomState>,
     /// Indexes of the `[DEFAULT]` sections, in file order.
     defaults: Vec<usize>,
 }
@@ -123,10 +121,12 @@ pub struct Section {
     pub header: CompactString,
     /// 1-based line of the header.
     pub line: usize,
+    /// Where the line after the header starts (a byte offset in the text).
+    pub(crate) header_end: usize,
     /// What the header names.
     pub kind: SectionKind,
-    /// Its entries: a range of [`Document`]'s.
-    entries: Range<u32>,
+    /// Its own entries, in file order (`= value` lines with no key are not kept).
+    entries: Vec<RawEntry>,
 }
 
 /// One `key = value` (or `key: value`) entry, as a [`Document`] gives it out.
@@ -151,188 +151,86 @@ pub struct Entry<'a> {
     pub nested: Option<&'a [(String, String)]>,
 }
 
-/// The settings that classifying and resolving a profile read, in the order of [`known`]. The
-/// parser tags each entry with its place here, so that finding one compares a byte, not a string.
-pub(crate) const KNOWN: [&str; 14] = [
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_security_token",
-    "web_identity_token_file",
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-    "login_session",
-    "credential_process",
-    "mfa_serial",
-];
+/// The settings that classifying and resolving a profile read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `aws_access_key_id`.
+    AccessKeyId,
+    /// `aws_secret_access_key`.
+    SecretAccessKey,
+    /// `aws_session_token`.
+    SessionToken,
+    /// `aws_security_token` (the older name of the session token).
+    SecurityToken,
+    /// `web_identity_token_file`.
+    WebIdentityTokenFile,
+    /// `role_arn`.
+    RoleArn,
+    /// `source_profile`.
+    SourceProfile,
+    /// `credential_source`.
+    CredentialSource,
+    /// `sso_session`.
+    SsoSession,
+    /// `sso_start_url`.
+    SsoStartUrl,
+    /// `sso_account_id`.
+    SsoAccountId,
+    /// `login_session`.
+    LoginSession,
+    /// `credential_process`.
+    CredentialProcess,
+    /// `mfa_serial`.
+    MfaSerial,
+}
 
-/// The place in [`KNOWN`] of a setting that code reads by name, found while compiling:
-/// `const { place("role_arn") }` (a name not in [`KNOWN`] fails the build).
-pub(crate) const fn place(key: &str) -> usize {
-    let key = key.as_bytes();
-    let mut i = 0;
-    while i < KNOWN.len() {
-        let name = KNOWN[i].as_bytes();
-        if name.len() == key.len() {
-            let mut j = 0;
-            while j < key.len() && name[j] == key[j] {
-                j += 1;
-            }
-            if j == key.len() {
-                return i;
-            }
+impl Setting {
+    /// The key as the files spell it (lowercase, as stored).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::AccessKeyId => "aws_access_key_id",
+            Self::SecretAccessKey => "aws_secret_access_key",
+            Self::SessionToken => "aws_session_token",
+            Self::SecurityToken => "aws_security_token",
+            Self::WebIdentityTokenFile => "web_identity_token_file",
+            Self::RoleArn => "role_arn",
+            Self::SourceProfile => "source_profile",
+            Self::CredentialSource => "credential_source",
+            Self::SsoSession => "sso_session",
+            Self::SsoStartUrl => "sso_start_url",
+            Self::SsoAccountId => "sso_account_id",
+            Self::LoginSession => "login_session",
+            Self::CredentialProcess => "credential_process",
+            Self::MfaSerial => "mfa_serial",
         }
-        i += 1;
     }
-    panic!("not a setting in KNOWN")
 }
 
-/// A setting's place in [`KNOWN`] (a `match`, which compiles to a switch on the length): how
-/// the parser tags each entry it reads. Code that names a setting uses [`place`] instead.
-#[inline(always)]
-pub(crate) fn known(key: &str) -> Option<usize> {
-    Some(match key {
-        "aws_access_key_id" => 0,
-        "aws_secret_access_key" => 1,
-        "aws_session_token" => 2,
-        "aws_security_token" => 3,
-        "web_identity_token_file" => 4,
-        "role_arn" => 5,
-        "source_profile" => 6,
-        "credential_source" => 7,
-        "sso_session" => 8,
-        "sso_start_url" => 9,
-        "sso_account_id" => 10,
-        "login_session" => 11,
-        "credential_process" => 12,
-        "mfa_serial" => 13,
-        _ => return None,
-    })
-}
-
-/// An entry as a [`Document`] stores it: 20 bytes, spans of the text. The rare entry that needs
-/// a string of its own (a key that lowercasing changes, a value that continues on later lines)
-/// keeps it among the document's [`Extras`]. A large file holds tens of thousands of entries,
-/// and its parse costs as much in the memory it touches as in instructions.
+/// An entry as a [`Document`] stores it: its value as a span of the text, or as a string of its
+/// own once continuation lines follow.
 #[derive(Clone)]
 pub(crate) struct RawEntry {
-    /// Where the key starts (as written); it also finds the entry's [`Extra`], if any.
-    key_start: u32,
+    /// Lowercased, as configparser stores it.
+    key: CompactString,
     /// The value's span on the key's line.
-    start: u32,
-    len: u32,
-    line: u32,
-    /// The key's length as written (right-stripped), when the key is the text's.
-    key_len: u16,
-    /// The key's place in [`KNOWN`], or [`RawEntry::UNKNOWN`].
-    known: u8,
-    /// [`RawEntry::OWN_KEY`], [`RawEntry::MULTILINE`].
-    flags: u8,
-}
-
-/// The part of an entry that is not a span of the text.
-#[derive(Clone, Default)]
-struct Extra {
-    /// The key lowercased, where that changed it (or the key, if too long for a span).
-    key: Option<CompactString>,
-    /// The whole value, lines joined with `\n`, once a continuation line follows.
-    value: Option<String>,
+    span: Range<usize>,
+    /// 1-based line of the key.
+    line: usize,
+    /// The whole value (lines joined with `\n`) once a continuation line follows.
+    joined: Option<String>,
     /// Its nested pairs, if the value is a well-formed nested block.
     nested: Option<Vec<(String, String)>>,
 }
 
-/// The [`Extra`]s of a document's entries, by the position of the entry's key, in file order.
-#[derive(Clone, Default)]
-pub(crate) struct Extras(Vec<(u32, Extra)>);
-
-impl Extras {
-    fn get(&self, key_start: u32) -> Option<&Extra> {
-        let i = self
-            .0
-            .binary_search_by_key(&key_start, |(at, _)| *at)
-            .ok()?;
-        self.0.get(i).map(|(_, x)| x)
-    }
-
-    /// The extra of the entry at `key_start`, made if it has none: the last entry's only, so the
-    /// list stays in file order.
-    fn last_or_new(&mut self, key_start: u32) -> &mut Extra {
-        if self.0.last().is_none_or(|(at, _)| *at != key_start) {
-            self.0.push((key_start, Extra::default()));
-        }
-        let last = self.0.len() - 1;
-        &mut self.0[last].1
-    }
-
-    fn get_mut(&mut self, key_start: u32) -> Option<&mut Extra> {
-        let i = self
-            .0
-            .binary_search_by_key(&key_start, |(at, _)| *at)
-            .ok()?;
-        self.0.get_mut(i).map(|(_, x)| x)
-    }
-}
-
 impl RawEntry {
-    pub(super) const UNKNOWN: u8 = u8::MAX;
-    /// Its key is its [`Extra`]'s.
-    const OWN_KEY: u8 = 1;
-    /// Its value is its [`Extra`]'s.
-    const MULTILINE: u8 = 2;
-
-    /// The key's place in [`KNOWN`], if it is one of them.
-    pub(crate) fn known(&self) -> Option<usize> {
-        (self.known != Self::UNKNOWN).then_some(usize::from(self.known))
-    }
-
     /// 1-based line of the key.
     pub(crate) fn line(&self) -> usize {
-        self.line as usize
+        self.line
     }
 
     /// Whether continuation lines follow.
     pub(crate) fn multiline(&self) -> bool {
-        self.flags & Self::MULTILINE != 0
-    }
-
-    pub(super) fn span(&self) -> Range<usize> {
-        self.start as usize..self.start as usize + self.len as usize
-    }
-
-    /// The key (lowercased), given the document's text and extras.
-    pub(super) fn key_in<'a>(&self, text: &'a str, extras: &'a Extras) -> &'a str {
-        if self.flags & Self::OWN_KEY != 0 {
-            return extras
-                .get(self.key_start)
-                .and_then(|x| x.key.as_deref())
-                .unwrap_or_default();
-        }
-        let start = self.key_start as usize;
-        text.get(start..start + usize::from(self.key_len))
-            .unwrap_or_default()
-    }
-
-    /// The value, given the document's text and extras.
-    fn value_in<'a>(&self, text: &'a str, extras: &'a Extras) -> &'a str {
-        if self.multiline() {
-            return extras
-                .get(self.key_start)
-                .and_then(|x| x.value.as_deref())
-                .unwrap_or_default();
-        }
-        text.get(self.span()).unwrap_or_default()
-    }
-
-    /// Its nested pairs, given the document's extras.
-    fn nested_in<'a>(&self, extras: &'a Extras) -> Option<&'a [(String, String)]> {
-        if !self.multiline() {
-            return None;
-        }
-        extras.get(self.key_start)?.nested.as_deref()
+        self.joined.is_some()
     }
 }
 
@@ -352,20 +250,22 @@ impl fmt::Debug for Entry<'_> {
     }
 }
 
+impl fmt::Debug for RawEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawEntry")
+            .field("key", &self.key)
+            .field("line", &self.line)
+            .field("span", &self.span)
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Document")
             .field("kind", &self.kind)
             .field("text", &format_args!("<{} bytes>", self.text.len()))
             .field("sections", &self.sections)
-            .field(
-                "entries",
-                &self
-                    .entries
-                    .iter()
-                    .map(|e| self.view(e))
-                    .collect::<Vec<_>>(),
-            )
             .finish()
     }
 }
@@ -404,38 +304,21 @@ pub enum ParseErrorKind {
         /// The key.
         key: String,
     },
-    /// More sections than the reader indexes (over four billion: a file of many gigabytes).
-    #[error("too many sections; split the file")]
-    TooManySections,
-    /// A file of 4 GiB or more (the reader keeps positions in 32 bits).
-    #[error(
-        "the file is 4 GiB or larger; no aws file is that large, check that it is the right file"
-    )]
-    TooLarge,
     /// A nested block (`s3 =` then indented lines) with a line that has no `=`.
     #[error("a nested setting without '='")]
     BadNested,
 }
 
 impl Document {
-    /// Parses a file's text as botocore would read it.
+    /// Parses a file's text as botocore would read it. The document keeps the text (given, or
+    /// copied from a `&str`).
     ///
     /// # Errors
     ///
     /// A [`ParseError`] where botocore would raise one (see the module docs), with the 1-based
     /// line of the first offending line.
-    pub fn parse(kind: FileKind, text: &str) -> Result<Document, ParseError> {
-        parse::parse(kind, text.to_owned())
-    }
-
-    /// [`Document::parse`] of a text the caller gives up: the document keeps it as it is,
-    /// instead of a copy (for a large file, a copy costs as much as a tenth of the parse).
-    ///
-    /// # Errors
-    ///
-    /// As [`Document::parse`].
-    pub fn parse_owned(kind: FileKind, text: String) -> Result<Document, ParseError> {
-        parse::parse(kind, text)
+    pub fn parse(kind: FileKind, text: impl Into<String>) -> Result<Document, ParseError> {
+        parse::parse(kind, text.into(), true)
     }
 
     /// Which file this is.
@@ -460,36 +343,23 @@ impl Document {
 
     /// The profile names this file defines, in file order, each once.
     pub fn profile_names(&self) -> Vec<&str> {
-        self.profiles().map(|(name, _)| name).collect()
-    }
-
-    /// How many profiles this file defines.
-    pub fn profile_count(&self) -> usize {
-        self.profile_order.len()
+        self.profiles.keys().map(CompactString::as_str).collect()
     }
 
     /// Each profile this file defines, in the file order of its first section, with the
     /// section botocore uses for it (as [`Document::profile_section`] finds it).
     pub fn profiles(&self) -> impl Iterator<Item = (&str, &Section)> {
-        self.profile_order.iter().filter_map(|&i| {
-            let section = self.sections.get(i)?;
-            match &section.kind {
-                SectionKind::Profile(name) => Some((name.as_str(), section)),
-                _ => None,
-            }
-        })
+        self.profiles
+            .iter()
+            .filter_map(|(name, &i)| Some((name.as_str(), self.sections.get(i)?)))
     }
 
     /// The section botocore uses for profile `name` (the later one where two map to the name).
     pub fn profile_section(&self, name: &str) -> Option<&Section> {
-        let i = self
-            .profiles
-            .get(name, |i| parse::profile_name(&self.sections[i]))?;
-        self.sections.get(i)
+        self.sections.get(*self.profiles.get(name)?)
     }
 
     /// The `[sso-session NAME]` section botocore uses for `name` (the later one, as for profiles).
-    /// A scan: files hold a few of these at most.
     pub fn sso_session_section(&self, name: &str) -> Option<&Section> {
         self.sections
             .iter()
@@ -508,14 +378,14 @@ impl Document {
     /// A section's own entries, in file order. `section` must come from this document.
     pub fn entries<'a>(
         &'a self,
-        section: &Section,
+        section: &'a Section,
     ) -> impl DoubleEndedIterator<Item = Entry<'a>> + ExactSizeIterator {
-        self.raw_entries(section).iter().map(|e| self.view(e))
+        section.entries.iter().map(|e| self.view(e))
     }
 
     /// A section's own entry for `key` (lowercase, as stored), ignoring `[DEFAULT]`. `section`
     /// must come from this document.
-    pub fn entry<'a>(&'a self, section: &Section, key: &str) -> Option<Entry<'a>> {
+    pub fn entry<'a>(&'a self, section: &'a Section, key: &str) -> Option<Entry<'a>> {
         self.raw_entry(section, key).map(|e| self.view(e))
     }
 
@@ -526,26 +396,23 @@ impl Document {
 
     /// A section's setting as configparser reads it: its own entry, else `[DEFAULT]`'s. `key` is
     /// lowercased first, as configparser's `get` does. `section` must come from this document.
-    pub fn lookup<'a>(&'a self, section: &Section, key: &str) -> Option<Entry<'a>> {
-        self.raw_lookup(section, &option_key(key))
+    pub fn lookup<'a>(&'a self, section: &'a Section, key: &str) -> Option<Entry<'a>> {
+        self.raw_lookup(section, &py::lower(key))
             .map(|e| self.view(e))
     }
 
     /// Every setting a section reads, as configparser's `options()` lists them: its own entries in
     /// file order, then the `[DEFAULT]` ones it does not override. `section` must come from this
     /// document.
-    pub fn settings<'a>(&'a self, section: &Section) -> Vec<Entry<'a>> {
-        let own = self.raw_entries(section);
+    pub fn settings<'a>(&'a self, section: &'a Section) -> Vec<Entry<'a>> {
+        let own = &section.entries;
         let mut all: Vec<Entry<'a>> = own.iter().map(|e| self.view(e)).collect();
         if section.kind != SectionKind::Defaults {
             for d in self.defaults() {
                 all.extend(
-                    self.raw_entries(d)
+                    d.entries
                         .iter()
-                        .filter(|e| {
-                            let key = self.raw_key(e);
-                            !own.iter().any(|o| self.raw_key(o) == key)
-                        })
+                        .filter(|e| !own.iter().any(|o| o.key == e.key))
                         .map(|e| self.view(e)),
                 );
             }
@@ -562,98 +429,67 @@ impl Document {
     pub fn key_holders(&self, id: &AccessKeyId) -> Vec<&Section> {
         self.sections
             .iter()
-            .filter(|s| {
-                self.raw_entry(s, "aws_access_key_id")
-                    .is_some_and(|e| self.raw_value(e) == id.as_str())
-                    && !self.has_session_token(s)
-            })
+            .filter(|s| self.held_key(s) == Some(id.as_str()))
             .collect()
+    }
+
+    /// The key id a section holds as a key edit sees it (see [`Document::key_holders`]).
+    pub(crate) fn held_key<'a>(&'a self, section: &'a Section) -> Option<&'a str> {
+        let e = self.raw_entry(section, Setting::AccessKeyId.key())?;
+        (!self.has_session_token(section)).then(|| self.raw_value(e))
     }
 
     /// Whether a section reads an `aws_session_token` or `aws_security_token` (see
     /// [`Document::key_holders`]).
     pub(crate) fn has_session_token(&self, section: &Section) -> bool {
-        // KNOWN[2] and KNOWN[3].
-        let token = |s: &Section| {
-            self.raw_entries(s)
-                .iter()
-                .any(|e| matches!(e.known(), Some(2 | 3)))
-        };
-        token(section) || self.defaults().any(token)
+        [Setting::SessionToken, Setting::SecurityToken]
+            .iter()
+            .any(|s| self.raw_lookup(section, s.key()).is_some())
     }
 
     pub(crate) fn defaults(&self) -> impl Iterator<Item = &Section> {
-        self.defaults.iter().map(|&i| &self.sections[i])
+        self.defaults.iter().filter_map(|&i| self.sections.get(i))
     }
 
-    /// A section's stored entries.
-    pub(crate) fn raw_entries(&self, section: &Section) -> &[RawEntry] {
-        let Range { start, end } = section.entries;
-        self.entries
-            .get(start as usize..end as usize)
-            .unwrap_or_default()
-    }
-
-    /// Whether `e` is one of `section`'s own entries (not a `[DEFAULT]`'s). Both must come from
-    /// this document.
-    pub(crate) fn owns(&self, section: &Section, e: &RawEntry) -> bool {
-        self.raw_entries(section)
-            .as_ptr_range()
-            .contains(&std::ptr::from_ref(e))
+    /// Whether `e` is one of `section`'s own entries (not a `[DEFAULT]`'s).
+    pub(crate) fn owns(section: &Section, e: &RawEntry) -> bool {
+        section.entries.iter().any(|own| std::ptr::eq(own, e))
     }
 
     /// A section's own stored entry for `key` (as stored: lowercase).
-    pub(crate) fn raw_entry(&self, section: &Section, key: &str) -> Option<&RawEntry> {
-        let entries = self.raw_entries(section).iter();
-        match known(key) {
-            Some(k) => entries.clone().find(|e| e.known() == Some(k)),
-            None => entries.clone().find(|e| self.raw_key(e) == key),
-        }
+    pub(crate) fn raw_entry<'a>(&self, section: &'a Section, key: &str) -> Option<&'a RawEntry> {
+        section.entries.iter().find(|e| e.key == key)
     }
 
     /// [`Document::lookup`] for a key already lowercase, on the stored entries.
-    pub(crate) fn raw_lookup(&self, section: &Section, key: &str) -> Option<&RawEntry> {
+    pub(crate) fn raw_lookup<'a>(
+        &'a self,
+        section: &'a Section,
+        key: &str,
+    ) -> Option<&'a RawEntry> {
         self.raw_entry(section, key)
             .or_else(|| self.defaults().find_map(|d| self.raw_entry(d, key)))
     }
 
     /// A stored entry's value. `e` must come from this document.
-    #[inline]
     pub(crate) fn raw_value<'a>(&'a self, e: &'a RawEntry) -> &'a str {
-        e.value_in(&self.text, &self.extras)
-    }
-
-    /// Whether a stored entry's value is empty, without reading the text (a value on one line is
-    /// empty exactly when its span is). `e` must come from this document.
-    #[inline]
-    pub(crate) fn raw_value_is_empty(&self, e: &RawEntry) -> bool {
-        if e.multiline() {
-            return self.raw_value(e).is_empty();
+        match &e.joined {
+            Some(joined) => joined,
+            None => self.text.get(e.span.clone()).unwrap_or_default(),
         }
-        e.len == 0
-    }
-
-    /// A stored entry's key (lowercased). `e` must come from this document.
-    pub(crate) fn raw_key<'a>(&'a self, e: &'a RawEntry) -> &'a str {
-        e.key_in(&self.text, &self.extras)
     }
 
     /// A stored entry as the public [`Entry`]. `e` must come from this document.
     pub(crate) fn view<'a>(&'a self, e: &'a RawEntry) -> Entry<'a> {
         Entry {
-            key: self.raw_key(e),
+            key: &e.key,
             value: self.raw_value(e),
-            line: e.line(),
-            value_span: e.span(),
+            line: e.line,
+            value_span: e.span.clone(),
             multiline: e.multiline(),
-            nested: e.nested_in(&self.extras),
+            nested: e.nested.as_deref(),
         }
     }
-}
-
-/// A key as configparser's `optionxform` stores it, borrowing when it already is.
-fn option_key(key: &str) -> Cow<'_, str> {
-    py::lower(key)
 }
 
 #[cfg(test)]
@@ -683,17 +519,17 @@ mod tests {
     }
 
     #[test]
-    fn parse_owned_keeps_the_text_and_reads_the_same() {
+    fn parse_keeps_the_text_given_or_borrowed() {
         let text = "[a]\nAWS_Access_Key_ID = AKIA1\nk = one\n  two\n";
-        let owned = Document::parse_owned(FileKind::Credentials, text.to_owned()).expect("parses");
+        let owned = Document::parse(FileKind::Credentials, text.to_owned()).expect("parses");
         let borrowed = creds(text);
-        assert_eq!(owned.text(), text);
         for doc in [&owned, &borrowed] {
+            assert_eq!(doc.text(), text);
             assert_eq!(value(doc, "a", "aws_access_key_id"), Some("AKIA1"));
             assert_eq!(value(doc, "a", "k"), Some("one\ntwo"));
         }
         assert_eq!(
-            Document::parse_owned(FileKind::Credentials, "k = v\n".to_owned()).map(|_| ()),
+            Document::parse(FileKind::Credentials, "k = v\n").map(|_| ()),
             Err(ParseError {
                 line: 1,
                 kind: ParseErrorKind::OutsideSection
@@ -702,18 +538,14 @@ mod tests {
     }
 
     #[test]
-    fn known_settings_and_their_places_agree() {
-        for (i, key) in KNOWN.iter().enumerate() {
-            assert_eq!(known(key), Some(i), "{key}");
-            assert_eq!(place(key), i, "{key}");
+    fn settings_are_read_by_their_lowercase_key() {
+        let doc = creds("[a]\nRole_ARN = r\nMFA_Serial = m\n");
+        let a = doc.profile_section("a").expect("a profile");
+        for (setting, want) in [(Setting::RoleArn, "r"), (Setting::MfaSerial, "m")] {
+            let e = doc.raw_lookup(a, setting.key()).expect("set");
+            assert_eq!(doc.raw_value(e), want);
         }
-        assert_eq!(known("region"), None);
-        assert_eq!(
-            (KNOWN[2], KNOWN[3]),
-            ("aws_session_token", "aws_security_token"),
-            "has_session_token"
-        );
-        assert!(KNOWN.len() < usize::from(RawEntry::UNKNOWN));
+        assert!(doc.raw_lookup(a, Setting::SourceProfile.key()).is_none());
     }
 
     #[test]
@@ -727,13 +559,6 @@ mod tests {
             (upper.key, upper.value, upper.multiline),
             ("upper", "w\nmore", true)
         );
-    }
-
-    #[test]
-    fn a_stored_entry_is_20_bytes() {
-        // A 10,000-profile file stores about 35,000 of them: their size is most of a parse's
-        // memory, and the pages it touches are much of its time (benches/plan.rs).
-        assert_eq!(std::mem::size_of::<RawEntry>(), 20);
     }
 
     #[test]
@@ -893,7 +718,7 @@ mod tests {
         );
         let e = err(FileKind::Config, &format!("{bad}[a]\n"));
         assert_eq!((e.line, e.kind), (3, ParseErrorKind::BadNested));
-        assert!(Document::parse(FileKind::Config, &format!("{bad}[a]\ns3 = x\n")).is_ok());
+        assert!(Document::parse(FileKind::Config, format!("{bad}[a]\ns3 = x\n")).is_ok());
     }
 
     #[test]

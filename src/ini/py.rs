@@ -96,11 +96,12 @@ fn is_newer_uppercase(c: char) -> bool {
 /// them and they are kept. (Marks assigned after Unicode 14 could still change a final sigma's
 /// context; no real key holds one.)
 pub(super) fn lower(s: &str) -> Cow<'_, str> {
-    if plain_lowercase(s.as_bytes()) {
-        return Cow::Borrowed(s);
-    }
     if s.is_ascii() {
-        return Cow::Owned(s.to_ascii_lowercase());
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        };
     }
     let lowered = if s.chars().any(is_newer_uppercase) {
         let mut out = String::with_capacity(s.len());
@@ -121,12 +122,6 @@ pub(super) fn lower(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(lowered)
     }
-}
-
-/// Whether `bytes` holds only ASCII with no capital letter (so `lower` leaves it as it is).
-/// Eight bytes at a time: every key of a file goes through here.
-pub(super) fn plain_lowercase(bytes: &[u8]) -> bool {
-    crate::swar::none_flagged(bytes, crate::swar::non_ascii_or_capital, b'a')
 }
 
 /// Why [`shlex_split`] failed: unbalanced quotes or a trailing backslash, where Python raises
@@ -197,58 +192,11 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
     Ok(words)
 }
 
-/// [`shlex_second_of_two`] of the usual header, `profile NAME`, whose first word is known to be
-/// the `first` bytes (none special to shlex): `NAME` when one space follows them and `NAME` has
-/// no quote, escape or whitespace; `None` when the full reading is needed.
-pub(super) fn plain_second_word(header: &str, first: usize) -> Option<&str> {
-    use crate::swar::{HIGHS, ONES, nonzero};
-    let name = header.get(first..)?.strip_prefix(' ')?;
-    // Per byte, the high bit where it is one of shlex's whitespace, quotes or escape.
-    let special = |x: u64| {
-        let eq = |b: u8| !nonzero(x ^ (ONES * u64::from(b))) & HIGHS;
-        eq(b' ') | eq(b'\t') | eq(b'\r') | eq(b'\n') | eq(b'"') | eq(b'\'') | eq(b'\\')
-    };
-    (!name.is_empty() && crate::swar::none_flagged(name.as_bytes(), special, b'a')).then_some(name)
-}
-
 /// botocore's `_parse_section`: the second word of `shlex.split(header)` when there are exactly
 /// two, else nothing (also when shlex fails).
 pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
-    let bytes = header.as_bytes();
-    // One pass for the common header, `profile NAME`: word boundaries at shlex's whitespace
-    // (ASCII, so the offsets are character boundaries). A quote or an escape needs real shlex,
-    // unless three words came before it: shlex can neither join nor drop those.
-    let (mut words, mut second, mut end) = (0, 0, bytes.len());
-    let mut in_word = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' | b'\'' | b'\\' => {
-                let mut words = shlex_split(header).ok()?;
-                return (words.len() == 2)
-                    .then(|| words.pop().map(CompactString::from))
-                    .flatten();
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                if in_word && words == 2 {
-                    end = i;
-                }
-                in_word = false;
-            }
-            _ if !in_word => {
-                in_word = true;
-                words += 1;
-                match words {
-                    2 => second = i,
-                    3 => return None,
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-    (words == 2)
-        .then(|| header.get(second..end).map(CompactString::new))
-        .flatten()
+    let mut words = shlex_split(header).ok()?;
+    (words.len() == 2).then(|| words.pop().map(CompactString::from))?
 }
 
 #[cfg(test)]
@@ -256,12 +204,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_lowercase_is_the_bytewise_rule() {
-        crate::swar::assert_bytewise(
-            plain_lowercase,
-            |c| c.is_ascii() && !c.is_ascii_uppercase(),
-            b'k',
-        );
+    fn lower_borrows_what_is_lowercase_already() {
         assert!(matches!(lower("aws_access_key_id"), Cow::Borrowed(_)));
         assert!(
             matches!(lower("\u{e9}t\u{e9}"), Cow::Borrowed(_)),
@@ -355,39 +298,5 @@ mod tests {
             );
         }
         assert_eq!(shlex_second_of_two("profile \"a"), None);
-        // Every string of up to six characters over shlex's special ones: the one-pass reading
-        // agrees with splitting.
-        let alphabet = ['a', 'b', ' ', '\t', '"', '\'', '\\'];
-        let mut header = String::new();
-        let mut stack = vec![0usize; 0];
-        loop {
-            let words = shlex_split(&header).ok();
-            let want = words.filter(|w| w.len() == 2).map(|mut w| w.remove(1));
-            assert_eq!(
-                shlex_second_of_two(&header).map(String::from),
-                want,
-                "{header:?}"
-            );
-            // Where the one-pass reading of `FIRST NAME` answers, it agrees.
-            let plain = |b: u8| !matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\\');
-            for first in 1..=header.len() {
-                if header.as_bytes()[..first].iter().all(|&b| plain(b)) {
-                    if let Some(name) = plain_second_word(&header, first) {
-                        assert_eq!(Some(name.to_owned()), want, "{header:?} after {first}");
-                    }
-                }
-            }
-            // The next string, as an odometer over the alphabet.
-            if stack.len() < 6 {
-                stack.push(0);
-            } else {
-                while stack.last() == Some(&(alphabet.len() - 1)) {
-                    stack.pop();
-                }
-                let Some(last) = stack.last_mut() else { break };
-                *last += 1;
-            }
-            header = stack.iter().map(|&i| alphabet[i]).collect();
-        }
     }
 }
