@@ -330,21 +330,60 @@ pub struct Report {
     pub left_to_do: Vec<String>,
 }
 
+/// Where a rotation is, with what that step needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
-    WriteIntent,
-    MakeRoom,
-    Create,
-    Reconcile,
-    DeleteOrphans,
+    /// Write the journal (state `creating`) before the first change; then make room, if the plan
+    /// names a key to remove.
+    WriteIntent {
+        make_room: Option<AccessKeyId>,
+    },
+    /// Remove the key that makes room, if the plan names one.
+    MakeRoom(Option<AccessKeyId>),
+    /// Create the new key. `lost`: an earlier attempt's answer was lost, so its key may exist.
+    Create {
+        lost: Option<Failure>,
+    },
+    /// List the user's keys to find what a create whose answer was lost made.
+    Reconcile {
+        lost: Failure,
+    },
+    /// Delete keys nobody has the secret of (orphans of an interrupted create), then go on.
+    DeleteOrphans {
+        orphans: Vec<AccessKeyId>,
+        then: Box<Step>,
+    },
+    /// Write the journal with the new secret, before anything else.
     SaveSecret,
-    Verify,
-    WriteFiles,
+    /// Sign `GetCallerIdentity` with the new key until it answers as the user
+    /// [`Config::confirmations`] times in a row. `written`: files that may hold the new key
+    /// already (a resumed rotation's), for an undo.
+    Verify {
+        started: Timestamp,
+        deadline: Timestamp,
+        successes: u32,
+        written: Vec<FileKind>,
+    },
+    /// Put the new key into the files still `todo`; `written` hold it.
+    WriteFiles {
+        todo: Vec<FileKind>,
+        written: Vec<FileKind>,
+    },
+    /// Delete or deactivate the old key.
     RetireOld,
-    Deliver,
+    /// Admin mode: print the new key, then clear the journal and end with `status`.
+    Deliver(Status),
+    /// Remove the journal and end with this status.
     ClearJournal(Status),
-    MarkUndo,
-    RestoreFiles,
+    /// Undo: the journal says `undoing` first.
+    MarkUndo {
+        written: Vec<FileKind>,
+    },
+    /// Undo: the files in `written` get the old key back, last written first.
+    RestoreFiles {
+        written: Vec<FileKind>,
+    },
+    /// Undo: delete the new key.
     DeleteNew,
     Done,
 }
@@ -355,24 +394,18 @@ pub struct Rotation {
     cfg: Config,
     identity: Identity,
     journal: Journal,
-    make_room: Option<AccessKeyId>,
     step: Step,
     in_flight: Option<Action>,
     wait_until: Option<Timestamp>,
+    /// Attempts of the request in flight (throttling, 5xx), or of creates that lost their answer.
     attempts: u32,
     rng: u64,
-    orphans: Vec<AccessKeyId>,
-    after_orphans: Step,
-    files_todo: Vec<FileKind>,
-    files_written: Vec<FileKind>,
-    verify_started: Option<Timestamp>,
-    verify_deadline: Timestamp,
-    successes: u32,
+    /// The new key exists in IAM (as far as the rotation knows).
     new_exists: bool,
+    /// The old key still needs retiring.
     old_present: bool,
+    /// The old key still works: an undo can put it back.
     old_usable: bool,
-    delivered_status: Status,
-    last_create_failure: Option<Failure>,
     report: Report,
 }
 
@@ -392,7 +425,6 @@ impl Rotation {
         cfg: Config,
         now: Timestamp,
     ) -> Self {
-        let make_room = plan.make_room.as_ref().map(|r| r.access_key_id.clone());
         // Every key that exists before the create, the one about to make room included: any
         // other key found later is an orphan of this rotation's create.
         let known_keys = keys.iter().map(|k| k.access_key_id.clone()).collect();
@@ -414,22 +446,16 @@ impl Rotation {
             started: now,
             verify_timeout: Some(plan.verify_timeout),
         };
-        let files_todo = if plan.admin {
-            Vec::new()
-        } else {
-            ALL_FILES.to_vec()
-        };
         let cfg = Config {
             verify_timeout: plan.verify_timeout,
             ..cfg
         };
+        let make_room = plan.make_room.as_ref().map(|r| r.access_key_id.clone());
         Self::build(
             cfg,
             identity,
             journal,
-            make_room,
-            Step::WriteIntent,
-            files_todo,
+            Step::WriteIntent { make_room },
             true,
             false,
         )
@@ -459,7 +485,8 @@ impl Rotation {
             (Some(k), OldKeyAction::Deactivate) => k.status == KeyStatus::Active,
             (Some(_), _) => true,
         };
-        let files = if journal.admin {
+        // What the interrupted run wrote is unknown: restoring (if it comes to that) edits both.
+        let written = if journal.admin {
             Vec::new()
         } else {
             ALL_FILES.to_vec()
@@ -468,52 +495,37 @@ impl Rotation {
             .new_key
             .as_ref()
             .is_some_and(|n| listed(&n.access_key_id).is_some());
-        let orphans: Vec<AccessKeyId> = match journal.state {
-            JournalState::Creating => keys
-                .iter()
-                .map(|k| k.access_key_id.clone())
-                .filter(|id| {
-                    !journal.known_keys.contains(id)
-                        && journal.old_access_key_id.as_ref() != Some(id)
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
         let step = match journal.state {
-            JournalState::Creating => Step::DeleteOrphans,
-            JournalState::Pending if new_exists => Step::Verify,
-            JournalState::Pending | JournalState::Undoing => Step::RestoreFiles,
+            JournalState::Creating => Step::DeleteOrphans {
+                orphans: keys
+                    .iter()
+                    .map(|k| k.access_key_id.clone())
+                    .filter(|id| {
+                        !journal.known_keys.contains(id)
+                            && journal.old_access_key_id.as_ref() != Some(id)
+                    })
+                    .collect(),
+                then: Box::new(Step::ClearJournal(Status::CleanedUp)),
+            },
+            JournalState::Pending if new_exists => Step::Verify {
+                started: now,
+                deadline: now.add(cfg.verify_timeout),
+                successes: 0,
+                written,
+            },
+            JournalState::Pending | JournalState::Undoing => Step::RestoreFiles { written },
         };
-        let mut r = Self::build(
-            cfg,
-            identity,
-            journal,
-            None,
-            step.clone(),
-            files.clone(),
-            old_present,
-            true,
-        );
+        let mut r = Self::build(cfg, identity, journal, step, old_present, true);
         r.old_usable = old.is_some_and(|k| k.status == KeyStatus::Active);
-        r.orphans = orphans;
-        r.after_orphans = Step::ClearJournal(Status::CleanedUp);
-        // What the interrupted run wrote is unknown: restoring (if it comes to that) edits both.
-        r.files_written = files;
         r.new_exists = new_exists;
-        if step == Step::Verify {
-            r.start_verify(now);
-        }
         r
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn build(
         cfg: Config,
         identity: Identity,
         journal: Journal,
-        make_room: Option<AccessKeyId>,
         step: Step,
-        files_todo: Vec<FileKind>,
         old_present: bool,
         resumed: bool,
     ) -> Self {
@@ -538,23 +550,13 @@ impl Rotation {
             cfg,
             identity,
             journal,
-            make_room,
             step,
             in_flight: None,
             wait_until: None,
             attempts: 0,
-            orphans: Vec::new(),
-            after_orphans: Step::Create,
-            files_todo,
-            files_written: Vec::new(),
             new_exists: false,
-            old_usable: true,
-            delivered_status: Status::Rotated,
-            last_create_failure: None,
-            verify_started: None,
-            verify_deadline: Timestamp::from_millis(0),
-            successes: 0,
             old_present,
+            old_usable: true,
             report,
         }
     }
@@ -596,111 +598,118 @@ impl Rotation {
         if self.in_flight.is_some() || self.wait_until.is_some() {
             return None;
         }
-        loop {
+        let action = loop {
+            // Steps with nothing to send move on here.
             let action = match &self.step {
                 Step::Done => return None,
-                Step::WriteIntent | Step::SaveSecret | Step::MarkUndo => Action::WriteJournal {
-                    contents: self.journal.render(),
-                },
-                Step::MakeRoom => match &self.make_room {
-                    Some(id) => self.delete(id.clone(), DeletePurpose::MakeRoom),
+                Step::WriteIntent { .. } | Step::SaveSecret | Step::MarkUndo { .. } => {
+                    Some(Action::WriteJournal {
+                        contents: self.journal.render(),
+                    })
+                }
+                Step::MakeRoom(Some(id)) => Some(self.delete(id.clone(), DeletePurpose::MakeRoom)),
+                Step::MakeRoom(None) => {
+                    self.step = Step::Create { lost: None };
+                    None
+                }
+                Step::Create { .. } => Some(Action::CreateKey {
+                    user_name: self.journal.user_name.clone(),
+                }),
+                Step::Reconcile { .. } => Some(Action::ListKeys {
+                    user_name: self.journal.user_name.clone(),
+                }),
+                Step::DeleteOrphans { orphans, then } => match orphans.first() {
+                    Some(id) => Some(self.delete(id.clone(), DeletePurpose::Orphan)),
                     None => {
-                        self.step = Step::Create;
-                        continue;
+                        self.step = (**then).clone();
+                        None
                     }
                 },
-                Step::Create => Action::CreateKey {
-                    user_name: self.journal.user_name.clone(),
-                },
-                Step::Reconcile => Action::ListKeys {
-                    user_name: self.journal.user_name.clone(),
-                },
-                Step::DeleteOrphans => match self.orphans.first() {
-                    Some(id) => self.delete(id.clone(), DeletePurpose::Orphan),
-                    None => {
-                        self.step = self.after_orphans.clone();
-                        continue;
-                    }
-                },
-                Step::Verify => {
-                    let Some(new) = self.journal.new_key.as_ref() else {
-                        self.cannot_continue("there is no new key to verify");
-                        continue;
-                    };
-                    Action::VerifyKey {
+                Step::Verify { .. } => match &self.journal.new_key {
+                    Some(new) => Some(Action::VerifyKey {
                         access_key_id: new.access_key_id.clone(),
                         secret: new.secret.clone(),
+                    }),
+                    None => {
+                        self.cannot_continue("there is no new key to verify");
+                        None
                     }
-                }
-                Step::WriteFiles => match (self.files_todo.first(), self.forward_edit()) {
-                    (Some(&file), Some(edit)) => Action::UpdateFile { file, edit },
+                },
+                Step::WriteFiles { todo, .. } => match (todo.first(), self.forward_edit()) {
+                    (Some(&file), Some(edit)) => Some(Action::UpdateFile { file, edit }),
                     (Some(_), None) => {
                         self.cannot_continue(
                             "the files were to change, but the old or the new key is not known",
                         );
-                        continue;
+                        None
                     }
                     (None, _) => {
                         self.step = Step::RetireOld;
-                        continue;
+                        None
                     }
                 },
-                Step::RetireOld => {
-                    let old = self.journal.old_access_key_id.clone();
-                    match (old, self.journal.old_key_action) {
-                        (Some(id), OldKeyAction::Delete) if self.old_present => {
-                            self.delete(id, DeletePurpose::OldKey)
-                        }
-                        (Some(id), OldKeyAction::Deactivate) if self.old_present => {
-                            Action::DeactivateKey {
-                                user_name: self.journal.user_name.clone(),
-                                access_key_id: id,
-                            }
-                        }
-                        _ => {
-                            self.report.old_key_action = self
-                                .journal
-                                .old_access_key_id
-                                .as_ref()
-                                .map(|_| self.journal.old_key_action);
-                            self.step = self.after_retire(Status::Rotated);
-                            continue;
-                        }
-                    }
-                }
-                Step::RestoreFiles => match (self.files_written.last(), self.undo_edit()) {
-                    (Some(&file), Some(edit)) => Action::UpdateFile { file, edit },
+                Step::RetireOld => self.retire_old(),
+                Step::RestoreFiles { written } => match (written.last(), self.undo_edit()) {
+                    (Some(&file), Some(edit)) => Some(Action::UpdateFile { file, edit }),
                     _ => {
-                        self.files_written.clear();
                         self.step = Step::DeleteNew;
-                        continue;
+                        None
                     }
                 },
                 Step::DeleteNew => match &self.journal.new_key {
                     Some(new) if self.new_exists => {
-                        self.delete(new.access_key_id.clone(), DeletePurpose::Undo)
+                        Some(self.delete(new.access_key_id.clone(), DeletePurpose::Undo))
                     }
                     _ => {
                         self.step = Step::ClearJournal(Status::RolledBack);
-                        continue;
+                        None
                     }
                 },
-                Step::Deliver => {
-                    let Some(new) = self.journal.new_key.as_ref() else {
-                        self.cannot_continue("there is no new key to hand over");
-                        continue;
-                    };
-                    Action::DeliverKey {
+                Step::Deliver(_) => match &self.journal.new_key {
+                    Some(new) => Some(Action::DeliverKey {
                         user_name: self.journal.user_name.clone(),
                         access_key_id: new.access_key_id.clone(),
                         secret: new.secret.clone(),
                         create_date: new.create_date,
+                    }),
+                    None => {
+                        self.cannot_continue("there is no new key to hand over");
+                        None
                     }
-                }
-                Step::ClearJournal(_) => Action::RemoveJournal,
+                },
+                Step::ClearJournal(_) => Some(Action::RemoveJournal),
             };
-            self.in_flight = Some(action.clone());
-            return Some(action);
+            if let Some(action) = action {
+                break action;
+            }
+        };
+        self.in_flight = Some(action.clone());
+        Some(action)
+    }
+
+    /// The old key's deletion or deactivation; `None` (and the step after it) when it needs
+    /// neither.
+    fn retire_old(&mut self) -> Option<Action> {
+        let old = self.journal.old_access_key_id.clone();
+        match (old, self.journal.old_key_action) {
+            (Some(id), OldKeyAction::Delete) if self.old_present => {
+                Some(self.delete(id, DeletePurpose::OldKey))
+            }
+            (Some(id), OldKeyAction::Deactivate) if self.old_present => {
+                Some(Action::DeactivateKey {
+                    user_name: self.journal.user_name.clone(),
+                    access_key_id: id,
+                })
+            }
+            _ => {
+                self.report.old_key_action = self
+                    .journal
+                    .old_access_key_id
+                    .as_ref()
+                    .map(|_| self.journal.old_key_action);
+                self.step = self.after_retire(Status::Rotated);
+                None
+            }
         }
     }
 
@@ -723,7 +732,6 @@ impl Rotation {
             debug_assert!(false, "handle_outcome without an action in flight");
             return;
         };
-        let step = self.step.clone();
         let outcome = match outcome {
             // A key that is already gone is what a delete wanted.
             Outcome::Failed(f)
@@ -732,318 +740,421 @@ impl Rotation {
             {
                 Outcome::Done
             }
-            o => o,
+            o => fitting(&action, o),
         };
-        match step {
-            Step::WriteIntent => match outcome {
-                Outcome::Failed(f) => {
-                    self.record(&action, f);
-                    self.finish(Status::Failed);
-                }
-                _ => self.next(Step::MakeRoom),
-            },
-            Step::MakeRoom => match outcome {
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        self.record(&action, f);
-                        self.next(Step::ClearJournal(Status::Failed));
-                    }
-                }
-                _ => {
-                    self.report.removed_to_make_room = self.make_room.clone();
-                    self.next(Step::Create);
-                }
-            },
-            Step::Create => match outcome {
-                Outcome::KeyCreated {
+        let step = std::mem::replace(&mut self.step, Step::Done);
+        self.step = match step {
+            Step::WriteIntent { make_room } => self.wrote_intent(make_room, &action, outcome),
+            Step::MakeRoom(id) => self.made_room(id, &action, outcome, now),
+            Step::Create { lost } => self.created(lost, &action, outcome, now),
+            Step::Reconcile { lost } => self.reconciled(lost, &action, outcome, now),
+            Step::DeleteOrphans { orphans, then } => {
+                self.deleted_orphan(orphans, then, &action, outcome, now)
+            }
+            Step::SaveSecret => self.saved_secret(&action, outcome, now),
+            Step::Verify {
+                started,
+                deadline,
+                successes,
+                written,
+            } => self.verified(started, deadline, successes, written, &action, outcome, now),
+            Step::WriteFiles { todo, written } => self.wrote_file(todo, written, &action, outcome),
+            Step::RetireOld => self.retired_old(&action, outcome, now),
+            Step::Deliver(status) => self.delivered(status, &action, outcome),
+            Step::ClearJournal(status) => self.cleared_journal(status, outcome),
+            // Even if the journal could not say `undoing`, undoing goes on: a rerun that finds
+            // `pending` and no new key puts the old key back too.
+            Step::MarkUndo { written } => self.fresh(Step::RestoreFiles { written }),
+            Step::RestoreFiles { written } => self.restored_file(written, &action, outcome),
+            Step::DeleteNew => self.deleted_new(&action, outcome, now),
+            Step::Done => Step::Done,
+        };
+        if self.step == Step::Done {
+            self.wait_until = None;
+        }
+    }
+
+    fn wrote_intent(
+        &mut self,
+        make_room: Option<AccessKeyId>,
+        action: &Action,
+        outcome: Outcome,
+    ) -> Step {
+        match outcome {
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                self.finish(Status::Failed)
+            }
+            _ => self.fresh(Step::MakeRoom(make_room)),
+        }
+    }
+
+    fn made_room(
+        &mut self,
+        id: Option<AccessKeyId>,
+        action: &Action,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Step {
+        match outcome {
+            Outcome::Failed(f) if self.retry(&f, now) => Step::MakeRoom(id),
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                self.fresh(Step::ClearJournal(Status::Failed))
+            }
+            _ => {
+                self.report.removed_to_make_room = id;
+                self.fresh(Step::Create { lost: None })
+            }
+        }
+    }
+
+    fn created(
+        &mut self,
+        lost: Option<Failure>,
+        action: &Action,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Step {
+        match outcome {
+            Outcome::KeyCreated {
+                access_key_id,
+                secret,
+                create_date,
+            } => {
+                self.report.new_access_key_id = Some(access_key_id.clone());
+                self.journal.new_key = Some(NewKey {
                     access_key_id,
                     secret,
                     create_date,
-                } => {
-                    self.report.new_access_key_id = Some(access_key_id.clone());
-                    self.journal.new_key = Some(NewKey {
-                        access_key_id,
-                        secret,
-                        create_date,
-                    });
-                    self.journal.state = JournalState::Pending;
-                    self.new_exists = true;
-                    self.next(Step::SaveSecret);
-                }
-                Outcome::Failed(f) if f.class == FailureClass::Transient => {
-                    // The key may exist now, with its secret lost in the dropped answer.
-                    self.last_create_failure = Some(f);
-                    self.attempts += 1;
-                    self.step = Step::Reconcile;
-                    self.wait_until = Some(now.add(self.backoff(self.attempts)));
-                }
-                Outcome::Failed(f)
-                    if self.last_create_failure.is_some()
-                        && f.class == FailureClass::LimitExceeded =>
-                {
-                    // An earlier attempt's answer was lost and its key may exist although the
-                    // key list did not show it yet (IAM is eventually consistent). Keep the
-                    // `creating` journal: a rerun finds that key and deletes it without asking.
-                    self.record(&action, f);
-                    self.report.left_to_do.push(
-                        "run aws-rotate-keys again: it deletes the key that the interrupted create made, then rotates"
-                            .into(),
-                    );
-                    self.finish(Status::Failed);
-                }
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        self.record(&action, f);
-                        self.next(Step::ClearJournal(Status::Failed));
-                    }
-                }
-                _ => self.unexpected(&action, now),
-            },
-            Step::Reconcile => match outcome {
-                Outcome::Keys(keys) => {
-                    self.orphans = keys
-                        .into_iter()
-                        .map(|k| k.access_key_id)
-                        .filter(|id| {
-                            !self.journal.known_keys.contains(id)
-                                && self.journal.old_access_key_id.as_ref() != Some(id)
-                        })
-                        .collect();
-                    self.after_orphans = Step::Create;
-                    if self.attempts >= self.cfg.max_attempts {
-                        if let Some(f) = self.last_create_failure.take() {
-                            let create = Action::CreateKey {
-                                user_name: self.journal.user_name.clone(),
-                            };
-                            self.record(&create, f);
-                        }
-                        self.after_orphans = Step::ClearJournal(Status::Failed);
-                    }
-                    self.step = Step::DeleteOrphans;
-                }
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        // The journal stays (state `creating`): a rerun deletes any orphan.
-                        self.record(&action, f);
-                        self.report.left_to_do.push(
-                            "run aws-rotate-keys again: it removes any key this attempt may have created".into(),
-                        );
-                        self.finish(Status::Failed);
-                    }
-                }
-                _ => self.unexpected(&action, now),
-            },
-            Step::DeleteOrphans => match outcome {
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        let id = self.orphans.first().cloned();
-                        self.record(&action, f);
-                        if let Some(id) = id {
-                            self.report.left_to_do.push(format!(
-                                "run aws-rotate-keys again, or delete the orphan key yourself: aws iam delete-access-key --user-name {} --access-key-id {id}",
-                                self.journal.user_name
-                            ));
-                        }
-                        self.finish(Status::Failed);
-                    }
-                }
-                _ => {
-                    if !self.orphans.is_empty() {
-                        let id = self.orphans.remove(0);
-                        self.report.orphans_removed.push(id);
-                    }
-                }
-            },
-            Step::SaveSecret => match outcome {
-                Outcome::Failed(f) => {
-                    // The secret cannot reach disk: the key must go before anything else.
-                    self.record(&action, f);
-                    self.files_written.clear();
-                    self.next(Step::DeleteNew);
-                }
-                _ => self.start_verify(now),
-            },
-            Step::Verify => {
-                self.report.verify_attempts += 1;
-                match outcome {
-                    Outcome::Verified { arn } if self.identity.is_same_user(&arn) => {
-                        self.successes += 1;
-                        if self.successes >= self.cfg.confirmations {
-                            self.report.propagation_wait =
-                                self.verify_started.map(|t| now.since(t));
-                            self.next(Step::WriteFiles);
-                        } else {
-                            self.wait_until = Some(now.add(self.cfg.confirm_gap));
-                        }
-                    }
-                    Outcome::Verified { arn } => {
-                        self.record(
-                            &action,
-                            Failure::new(
-                                FailureClass::Other,
-                                None,
-                                format!(
-                                    "the new key answers as {arn}, not as user {} of account {}",
-                                    self.identity.user_name, self.identity.account
-                                ),
-                            ),
-                        );
-                        self.begin_undo();
-                    }
-                    Outcome::Failed(f) => {
-                        self.successes = 0;
-                        if now >= self.verify_deadline {
-                            let waited = self.verify_started.map_or(Span::ZERO, |t| now.since(t));
-                            self.record(
-                                &action,
-                                Failure {
-                                    message: format!(
-                                        "the new key did not work within {} (last answer: {})",
-                                        self.cfg.verify_timeout.max(waited),
-                                        f.message
-                                    ),
-                                    ..f
-                                },
-                            );
-                            self.begin_undo();
-                        } else {
-                            let n = self.report.verify_attempts;
-                            let wait = self.verify_backoff(n);
-                            let at = now.add(wait).min(self.verify_deadline);
-                            self.wait_until = Some(at);
-                        }
-                    }
-                    _ => self.unexpected(&action, now),
+                });
+                self.journal.state = JournalState::Pending;
+                self.new_exists = true;
+                self.fresh(Step::SaveSecret)
+            }
+            Outcome::Failed(f) if f.class == FailureClass::Transient => {
+                // The key may exist now, with its secret lost in the dropped answer.
+                self.attempts += 1;
+                self.wait_until = Some(now.add(self.backoff(self.attempts)));
+                Step::Reconcile { lost: f }
+            }
+            Outcome::Failed(f) if lost.is_some() && f.class == FailureClass::LimitExceeded => {
+                // An earlier attempt's answer was lost and its key may exist although the key
+                // list did not show it yet (IAM is eventually consistent). Keep the `creating`
+                // journal: a rerun finds that key and deletes it without asking.
+                self.record(action, f);
+                self.report.left_to_do.push(
+                    "run aws-rotate-keys again: it deletes the key that the interrupted create made, then rotates"
+                        .into(),
+                );
+                self.finish(Status::Failed)
+            }
+            Outcome::Failed(f) if self.retry(&f, now) => Step::Create { lost },
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                self.fresh(Step::ClearJournal(Status::Failed))
+            }
+            // `fitting` lets nothing else through.
+            _ => Step::Create { lost },
+        }
+    }
+
+    fn reconciled(
+        &mut self,
+        lost: Failure,
+        action: &Action,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Step {
+        match outcome {
+            Outcome::Keys(keys) => {
+                let orphans = keys
+                    .into_iter()
+                    .map(|k| k.access_key_id)
+                    .filter(|id| {
+                        !self.journal.known_keys.contains(id)
+                            && self.journal.old_access_key_id.as_ref() != Some(id)
+                    })
+                    .collect();
+                let then = if self.attempts >= self.cfg.max_attempts {
+                    let create = Action::CreateKey {
+                        user_name: self.journal.user_name.clone(),
+                    };
+                    self.record(&create, lost);
+                    Step::ClearJournal(Status::Failed)
+                } else {
+                    Step::Create { lost: Some(lost) }
+                };
+                Step::DeleteOrphans {
+                    orphans,
+                    then: Box::new(then),
                 }
             }
-            Step::WriteFiles => match outcome {
-                Outcome::Failed(f) => {
-                    self.record(&action, f);
-                    self.begin_undo();
-                }
-                Outcome::Unchanged => {
-                    self.files_todo.remove(0);
-                }
-                _ => {
-                    let file = self.files_todo.remove(0);
-                    self.files_written.push(file);
-                    self.report.files_updated.push(file);
-                }
-            },
-            Step::RetireOld => match outcome {
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        let id = self.journal.old_access_key_id.clone();
-                        self.record(&action, f);
-                        if let Some(id) = id {
-                            let user = &self.journal.user_name;
-                            self.report.left_to_do.push(match self.journal.old_key_action {
-                                OldKeyAction::Deactivate => format!(
-                                    "deactivate the old key yourself: aws iam update-access-key --user-name {user} --access-key-id {id} --status Inactive"
-                                ),
-                                _ => format!(
-                                    "delete the old key yourself: aws iam delete-access-key --user-name {user} --access-key-id {id}"
-                                ),
-                            });
-                        }
-                        let next = self.after_retire(Status::Incomplete);
-                        self.next(next);
-                    }
-                }
-                _ => {
-                    self.report.old_key_action = Some(self.journal.old_key_action);
-                    let next = self.after_retire(Status::Rotated);
-                    self.next(next);
-                }
-            },
-            Step::Deliver => {
-                let status = self.delivered_status;
-                match outcome {
-                    Outcome::Failed(f) => {
-                        // The journal is now the only copy of the secret: it stays.
-                        self.record(&action, f);
-                        self.report.left_to_do.push(
-                            "run aws-rotate-keys again to print the new key: its secret is kept in the journal until then"
-                                .into(),
-                        );
-                        self.finish(status);
-                    }
-                    _ => self.next(Step::ClearJournal(status)),
-                }
+            Outcome::Failed(f) if self.retry(&f, now) => Step::Reconcile { lost },
+            Outcome::Failed(f) => {
+                // The journal stays (state `creating`): a rerun deletes any orphan.
+                self.record(action, f);
+                self.report.left_to_do.push(
+                    "run aws-rotate-keys again: it removes any key this attempt may have created"
+                        .into(),
+                );
+                self.finish(Status::Failed)
             }
-            Step::ClearJournal(status) => {
-                if let Outcome::Failed(f) = outcome {
+            // `fitting` lets nothing else through.
+            _ => Step::Reconcile { lost },
+        }
+    }
+
+    fn deleted_orphan(
+        &mut self,
+        mut orphans: Vec<AccessKeyId>,
+        then: Box<Step>,
+        action: &Action,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Step {
+        match outcome {
+            Outcome::Failed(f) if self.retry(&f, now) => Step::DeleteOrphans { orphans, then },
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                if let Some(id) = orphans.first() {
                     self.report.left_to_do.push(format!(
-                        "remove the journal file yourself (it holds secrets); it could not be removed: {}",
-                        f.message
+                        "run aws-rotate-keys again, or delete the orphan key yourself: aws iam delete-access-key --user-name {} --access-key-id {id}",
+                        self.journal.user_name
                     ));
                 }
-                self.finish(status);
+                self.finish(Status::Failed)
             }
-            Step::MarkUndo => {
-                // Even if the journal could not say `undoing`, undoing goes on: a rerun that
-                // finds `pending` and no new key puts the old key back too.
-                self.next(Step::RestoreFiles);
+            _ => {
+                if !orphans.is_empty() {
+                    self.report.orphans_removed.push(orphans.remove(0));
+                }
+                Step::DeleteOrphans { orphans, then }
             }
-            Step::RestoreFiles => match outcome {
-                Outcome::Failed(f) => {
-                    // The file still holds the new key, which must therefore stay; the journal
-                    // stays too, so a rerun finishes the undo.
-                    self.record(&action, f);
-                    self.report.left_to_do.push(
-                        "run aws-rotate-keys again: it puts the old key back into the files and deletes the new one"
-                            .into(),
-                    );
-                    self.finish(Status::RolledBack);
+        }
+    }
+
+    fn saved_secret(&mut self, action: &Action, outcome: Outcome, now: Timestamp) -> Step {
+        match outcome {
+            Outcome::Failed(f) => {
+                // The secret cannot reach disk: the key must go before anything else.
+                self.record(action, f);
+                self.fresh(Step::DeleteNew)
+            }
+            _ => {
+                self.attempts = 0;
+                Step::Verify {
+                    started: now,
+                    deadline: now.add(self.cfg.verify_timeout),
+                    successes: 0,
+                    written: Vec::new(),
                 }
-                _ => {
-                    if let Some(file) = self.files_written.pop() {
-                        self.report.files_updated.retain(|f| *f != file);
-                    }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn verified(
+        &mut self,
+        started: Timestamp,
+        deadline: Timestamp,
+        successes: u32,
+        written: Vec<FileKind>,
+        action: &Action,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Step {
+        self.report.verify_attempts += 1;
+        match outcome {
+            Outcome::Verified { arn } if self.identity.is_same_user(&arn) => {
+                let successes = successes + 1;
+                if successes >= self.cfg.confirmations {
+                    self.report.propagation_wait = Some(now.since(started));
+                    let todo = if self.journal.admin {
+                        Vec::new()
+                    } else {
+                        ALL_FILES.to_vec()
+                    };
+                    return self.fresh(Step::WriteFiles { todo, written });
                 }
-            },
-            Step::DeleteNew => match outcome {
-                Outcome::Failed(f) => {
-                    if !self.retry(&f, now) {
-                        self.record(&action, f);
-                        if let Some(new) = &self.journal.new_key {
-                            self.report.left_to_do.push(format!(
-                                "run aws-rotate-keys again, or delete the unused new key yourself: aws iam delete-access-key --user-name {} --access-key-id {}",
-                                self.journal.user_name, new.access_key_id
-                            ));
-                        }
-                        // The journal stays so that a rerun deletes the new key.
-                        self.finish(Status::RolledBack);
-                    }
+                self.wait_until = Some(now.add(self.cfg.confirm_gap));
+                Step::Verify {
+                    started,
+                    deadline,
+                    successes,
+                    written,
                 }
-                _ => {
-                    self.new_exists = false;
-                    self.next(Step::ClearJournal(Status::RolledBack));
+            }
+            Outcome::Verified { arn } => {
+                let f = Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!(
+                        "the new key answers as {arn}, not as user {} of account {}",
+                        self.identity.user_name, self.identity.account
+                    ),
+                );
+                self.record(action, f);
+                self.begin_undo(written)
+            }
+            Outcome::Failed(f) if now >= deadline => {
+                let waited = now.since(started);
+                let message = format!(
+                    "the new key did not work within {} (last answer: {})",
+                    self.cfg.verify_timeout.max(waited),
+                    f.message
+                );
+                self.record(action, Failure { message, ..f });
+                self.begin_undo(written)
+            }
+            _ => {
+                // A failure before the deadline (`fitting` lets nothing else through).
+                let wait = self.verify_backoff(self.report.verify_attempts);
+                self.wait_until = Some(now.add(wait).min(deadline));
+                Step::Verify {
+                    started,
+                    deadline,
+                    successes: 0,
+                    written,
                 }
-            },
-            Step::Done => {}
+            }
+        }
+    }
+
+    fn wrote_file(
+        &mut self,
+        mut todo: Vec<FileKind>,
+        mut written: Vec<FileKind>,
+        action: &Action,
+        outcome: Outcome,
+    ) -> Step {
+        match outcome {
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                return self.begin_undo(written);
+            }
+            Outcome::Unchanged => {
+                todo.remove(0);
+            }
+            _ => {
+                let file = todo.remove(0);
+                written.push(file);
+                self.report.files_updated.push(file);
+            }
+        }
+        Step::WriteFiles { todo, written }
+    }
+
+    fn retired_old(&mut self, action: &Action, outcome: Outcome, now: Timestamp) -> Step {
+        match outcome {
+            Outcome::Failed(f) if self.retry(&f, now) => Step::RetireOld,
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                if let Some(id) = &self.journal.old_access_key_id {
+                    let user = &self.journal.user_name;
+                    self.report.left_to_do.push(match self.journal.old_key_action {
+                        OldKeyAction::Deactivate => format!(
+                            "deactivate the old key yourself: aws iam update-access-key --user-name {user} --access-key-id {id} --status Inactive"
+                        ),
+                        _ => format!(
+                            "delete the old key yourself: aws iam delete-access-key --user-name {user} --access-key-id {id}"
+                        ),
+                    });
+                }
+                let next = self.after_retire(Status::Incomplete);
+                self.fresh(next)
+            }
+            _ => {
+                self.report.old_key_action = Some(self.journal.old_key_action);
+                let next = self.after_retire(Status::Rotated);
+                self.fresh(next)
+            }
+        }
+    }
+
+    fn delivered(&mut self, status: Status, action: &Action, outcome: Outcome) -> Step {
+        match outcome {
+            Outcome::Failed(f) => {
+                // The journal is now the only copy of the secret: it stays.
+                self.record(action, f);
+                self.report.left_to_do.push(
+                    "run aws-rotate-keys again to print the new key: its secret is kept in the journal until then"
+                        .into(),
+                );
+                self.finish(status)
+            }
+            _ => self.fresh(Step::ClearJournal(status)),
+        }
+    }
+
+    fn cleared_journal(&mut self, status: Status, outcome: Outcome) -> Step {
+        if let Outcome::Failed(f) = outcome {
+            self.report.left_to_do.push(format!(
+                "remove the journal file yourself (it holds secrets); it could not be removed: {}",
+                f.message
+            ));
+        }
+        self.finish(status)
+    }
+
+    fn restored_file(
+        &mut self,
+        mut written: Vec<FileKind>,
+        action: &Action,
+        outcome: Outcome,
+    ) -> Step {
+        match outcome {
+            Outcome::Failed(f) => {
+                // The file still holds the new key, which must therefore stay; the journal
+                // stays too, so a rerun finishes the undo.
+                self.record(action, f);
+                self.report.left_to_do.push(
+                    "run aws-rotate-keys again: it puts the old key back into the files and deletes the new one"
+                        .into(),
+                );
+                self.finish(Status::RolledBack)
+            }
+            _ => {
+                if let Some(file) = written.pop() {
+                    self.report.files_updated.retain(|f| *f != file);
+                }
+                Step::RestoreFiles { written }
+            }
+        }
+    }
+
+    fn deleted_new(&mut self, action: &Action, outcome: Outcome, now: Timestamp) -> Step {
+        match outcome {
+            Outcome::Failed(f) if self.retry(&f, now) => Step::DeleteNew,
+            Outcome::Failed(f) => {
+                self.record(action, f);
+                if let Some(new) = &self.journal.new_key {
+                    self.report.left_to_do.push(format!(
+                        "run aws-rotate-keys again, or delete the unused new key yourself: aws iam delete-access-key --user-name {} --access-key-id {}",
+                        self.journal.user_name, new.access_key_id
+                    ));
+                }
+                // The journal stays so that a rerun deletes the new key.
+                self.finish(Status::RolledBack)
+            }
+            _ => {
+                self.new_exists = false;
+                self.fresh(Step::ClearJournal(Status::RolledBack))
+            }
         }
     }
 
     /// Admin mode delivers the key before the journal goes; everyone else goes straight on.
-    fn after_retire(&mut self, status: Status) -> Step {
+    fn after_retire(&self, status: Status) -> Step {
         if self.journal.admin {
-            self.delivered_status = status;
-            Step::Deliver
+            Step::Deliver(status)
         } else {
             Step::ClearJournal(status)
         }
     }
 
-    fn start_verify(&mut self, now: Timestamp) {
-        self.step = Step::Verify;
-        self.attempts = 0;
-        self.successes = 0;
-        self.verify_started = Some(now);
-        self.verify_deadline = now.add(self.cfg.verify_timeout);
-    }
-
-    fn begin_undo(&mut self) {
+    /// Undo, with the files in `written` to put the old key back into.
+    fn begin_undo(&mut self, written: Vec<FileKind>) -> Step {
         if !self.old_usable {
             // Resumed after the old key was retired: putting it back would leave the files with a
             // key that no longer works. The new key is the only way forward; the journal stays so
@@ -1052,34 +1163,22 @@ impl Rotation {
                 "run aws-rotate-keys again to finish: the old key is already retired, so the rotation can only go forward"
                     .into(),
             );
-            self.finish(Status::Failed);
-            return;
+            return self.finish(Status::Failed);
         }
         self.journal.state = JournalState::Undoing;
-        self.next(Step::MarkUndo);
+        self.fresh(Step::MarkUndo { written })
     }
 
-    fn next(&mut self, step: Step) {
+    /// A new step, with its own count of attempts.
+    fn fresh(&mut self, step: Step) -> Step {
         self.attempts = 0;
-        self.step = step;
+        step
     }
 
-    fn finish(&mut self, status: Status) {
+    fn finish(&mut self, status: Status) -> Step {
         self.report.status = status;
-        self.step = Step::Done;
         self.wait_until = None;
-    }
-
-    fn unexpected(&mut self, action: &Action, now: Timestamp) {
-        // The shell answered with the wrong kind of outcome: a bug there, not a user error. Treat
-        // it as an unclassified failure so that the usual recovery (retry or undo) applies.
-        self.in_flight = Some(action.clone());
-        let f = Failure::new(
-            FailureClass::Other,
-            None,
-            "the shell gave an answer of the wrong kind",
-        );
-        self.handle_outcome(Outcome::Failed(f), now);
+        Step::Done
     }
 
     /// Schedules another attempt of the same action if the failure allows one.
@@ -1122,6 +1221,15 @@ impl Rotation {
         })
     }
 
+    fn undo_edit(&self) -> Option<KeyEdit> {
+        let new = self.journal.new_key.as_ref()?;
+        Some(KeyEdit {
+            from: new.access_key_id.clone(),
+            to_id: self.journal.old_access_key_id.clone()?,
+            to_secret: self.journal.old_secret.clone()?,
+        })
+    }
+
     /// A state the rotation cannot go on from (neither a run nor a journal, as they are checked,
     /// reaches one): it stops where it is and says so, instead of stopping the program. It
     /// deletes nothing and keeps the journal: without the keys it lacks, it cannot tell what an
@@ -1144,16 +1252,7 @@ impl Rotation {
             "nothing more was changed and the journal beside the credentials file is kept: check the user's keys with `aws iam list-access-keys` and the profile's files, then move the journal aside"
                 .into(),
         );
-        self.finish(Status::Failed);
-    }
-
-    fn undo_edit(&self) -> Option<KeyEdit> {
-        let new = self.journal.new_key.as_ref()?;
-        Some(KeyEdit {
-            from: new.access_key_id.clone(),
-            to_id: self.journal.old_access_key_id.clone()?,
-            to_secret: self.journal.old_secret.clone()?,
-        })
+        self.step = self.finish(Status::Failed);
     }
 
     fn jitter(&mut self, span: Span) -> Span {
@@ -1193,5 +1292,26 @@ impl Rotation {
         }
         let capped = Span::from_millis(ms.min(self.cfg.verify_max.as_millis()));
         self.jitter(capped)
+    }
+}
+
+/// An answer of the wrong kind for its action (a bug in the shell, not a user error) becomes an
+/// unclassified failure, so that the usual recovery (retry or undo) applies.
+fn fitting(action: &Action, outcome: Outcome) -> Outcome {
+    let fits = match (action, &outcome) {
+        (_, Outcome::Failed(_)) => true,
+        (Action::CreateKey { .. }, o) => matches!(o, Outcome::KeyCreated { .. }),
+        (Action::ListKeys { .. }, o) => matches!(o, Outcome::Keys(_)),
+        (Action::VerifyKey { .. }, o) => matches!(o, Outcome::Verified { .. }),
+        _ => true,
+    };
+    if fits {
+        outcome
+    } else {
+        Outcome::Failed(Failure::new(
+            FailureClass::Other,
+            None,
+            "the shell gave an answer of the wrong kind",
+        ))
     }
 }
