@@ -16,10 +16,11 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use aws_rotate_keys::action::{Action, Outcome};
 use aws_rotate_keys::key::{KeyMeta, KeyStatus};
 use aws_rotate_keys::plan::Options;
 use aws_rotate_keys::profile::{AwsFiles, Selection};
-use aws_rotate_keys::rotation::{Config, Outcome};
+use aws_rotate_keys::rotation::Config;
 use aws_rotate_keys::session::{Mode, Request, Session, SessionAction, Signer, TaskOutcome};
 use aws_rotate_keys::time::Timestamp;
 use divan::counter::BytesCount;
@@ -131,19 +132,21 @@ fn plan(config: &str, credentials: &str, selection: Selection) -> usize {
         options: Options::default(),
         mode: Mode::Plan,
         max_concurrency: 8,
+        interactive: false,
     };
     let mut session =
         Session::new(config, credentials, &[], request, Config::default()).expect("starts");
     while !session.is_done() {
-        let Some(action) = session.poll_action() else {
-            panic!("a plan run waits for nothing");
+        let Some(SessionAction {
+            task,
+            signer: Signer::Static { access_key_id, .. },
+            action,
+        }) = session.poll_action()
+        else {
+            panic!("a plan run waits for nothing, and signs with the profiles' keys");
         };
-        let task = action.task();
         let outcome = match action {
-            SessionAction::Identify {
-                signer: Signer::Static { access_key_id, .. },
-                ..
-            } => {
+            Action::Identify => {
                 let index: usize = access_key_id.as_str()[4..]
                     .parse()
                     .expect("generated ids are numbered");
@@ -151,10 +154,7 @@ fn plan(config: &str, credentials: &str, selection: Selection) -> usize {
                     arn: format!("arn:aws:iam::123456789012:user/user{}", user_of(index)),
                 }
             }
-            SessionAction::ListKeys {
-                signer: Signer::Static { access_key_id, .. },
-                ..
-            } => Outcome::Keys(vec![KeyMeta {
+            Action::ListKeys { .. } => Outcome::Keys(vec![KeyMeta {
                 access_key_id,
                 status: KeyStatus::Active,
                 create_date: Timestamp::from_secs(1_690_000_000),

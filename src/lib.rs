@@ -65,9 +65,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod action;
+pub mod error;
 pub mod ini;
 pub mod journal;
 pub mod key;
+pub mod output;
 pub mod plan;
 pub mod profile;
 pub mod render;

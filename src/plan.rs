@@ -11,6 +11,7 @@ use compact_str::CompactString;
 use indexmap::IndexMap;
 use serde::Serialize;
 
+use crate::error::ErrorKind;
 use crate::key::{AccessKeyId, KeyMeta, KeyStatus, UserName};
 use crate::profile::{Candidate, Holder};
 use crate::time::{Span, Timestamp};
@@ -202,6 +203,123 @@ pub struct Plan {
     pub verify_timeout: Span,
 }
 
+/// One of the two keys, as the removal question shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuestionKey {
+    /// The key.
+    pub access_key_id: AccessKeyId,
+    /// Its status.
+    pub status: KeyStatus,
+    /// When it was created.
+    pub create_date: Timestamp,
+    /// When it last signed a request: `None` until asked (or when the asking failed),
+    /// `Some(None)` when never.
+    pub last_used: Option<Option<Timestamp>>,
+    /// The profiles, in either file, that hold it.
+    pub profiles: Vec<String>,
+    /// What it is to this run: the key replaced, or why the policy proposes it.
+    pub role: String,
+}
+
+/// The question a plan that removes a key asks at a terminal first: the user, the key being
+/// replaced, and the key proposed for removal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Question {
+    /// Whose keys.
+    pub user_name: UserName,
+    /// The key replaced (if any), then the key proposed.
+    pub keys: Vec<QuestionKey>,
+    /// The key proposed for removal.
+    pub proposed: AccessKeyId,
+    /// When it is asked: ages are told from it.
+    pub now: Timestamp,
+}
+
+impl Question {
+    /// The question for `plan`, before the last-use times are known; `None` when the plan
+    /// removes nothing.
+    pub fn new(plan: &Plan, now: Timestamp) -> Option<Self> {
+        let r = plan.make_room.as_ref()?;
+        let mut keys = Vec::new();
+        if let Some(old) = &plan.old_key {
+            // The profiles of the run, then any other section that holds the same key.
+            let mut profiles: Vec<String> = plan.profiles.iter().map(|p| p.to_string()).collect();
+            for h in &plan.files {
+                if let Some(p) = &h.profile {
+                    if !profiles.iter().any(|q| q == p.as_str()) {
+                        profiles.push(p.to_string());
+                    }
+                }
+            }
+            keys.push(QuestionKey {
+                access_key_id: old.access_key_id.clone(),
+                status: old.status,
+                create_date: old.create_date,
+                last_used: None,
+                profiles,
+                role: "the key being replaced".to_owned(),
+            });
+        }
+        keys.push(QuestionKey {
+            access_key_id: r.access_key_id.clone(),
+            status: r.status,
+            create_date: r.create_date,
+            last_used: r.last_used.map(Some),
+            profiles: r.held_by.clone(),
+            role: format!("proposed for removal: {}", r.reason),
+        });
+        Some(Self {
+            user_name: plan.user_name.clone(),
+            keys,
+            proposed: r.access_key_id.clone(),
+            now,
+        })
+    }
+
+    /// The question's text, up to `[y/N] `.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "User {} already has two access keys, as many as IAM allows; one must go to make room for the new one:\n",
+            self.user_name
+        );
+        for k in &self.keys {
+            let last = match k.last_used {
+                None => "last use unknown".to_owned(),
+                Some(None) => "never used".to_owned(),
+                Some(Some(t)) => format!("last used {}", t.to_iso8601()),
+            };
+            let held = if k.profiles.is_empty() {
+                "in no profile".to_owned()
+            } else {
+                format!("in profile {}", k.profiles.join(", "))
+            };
+            out.push_str(&format!(
+                "  {}  {}, {} old, {last}\n      {held}: {}\n",
+                k.access_key_id,
+                k.status.as_str(),
+                age(self.now.since(k.create_date)),
+                k.role
+            ));
+        }
+        out.push_str(&format!(
+            "Delete {} to make room for the new key? [y/N] ",
+            self.proposed
+        ));
+        out
+    }
+}
+
+/// "12 s", "5 min", "3 h", "40 days": how old, in the largest whole unit.
+fn age(span: Span) -> String {
+    let s = span.as_millis() / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h", s / 3600),
+        _ => format!("{} days", span.whole_days()),
+    }
+}
+
 /// Why a rotation is not done this run, although nothing is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -316,9 +434,9 @@ pub enum PlanError {
 }
 
 impl PlanError {
-    /// The `aws` CLI exit status this error ends a run with: 252 where another command line
-    /// would do, 253 where the files or the account must change.
-    pub fn exit_status(&self) -> u8 {
+    /// How a run this error stops ends: [`ErrorKind::Usage`] where another command line would
+    /// do, [`ErrorKind::Config`] where the files or the account must change.
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Self::KeyHeldElsewhere { .. }
             | Self::DeleteNotFound { .. }
@@ -326,8 +444,8 @@ impl PlanError {
             | Self::DeleteAndKeepOld { .. }
             | Self::DeleteNotNeeded { .. }
             | Self::AdminKeyHeld { .. }
-            | Self::TooManyKeys { .. } => 252,
-            Self::KeyNotListed { .. } => 253,
+            | Self::TooManyKeys { .. } => ErrorKind::Usage,
+            Self::KeyNotListed { .. } => ErrorKind::Config,
         }
     }
 }
@@ -654,5 +772,19 @@ fn removal(
         reason,
         held_by,
         needs_confirmation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_in_the_largest_whole_unit() {
+        assert_eq!(age(Span::from_millis(999)), "0 s");
+        assert_eq!(age(Span::from_secs(59)), "59 s");
+        assert_eq!(age(Span::from_secs(60)), "1 min");
+        assert_eq!(age(Span::from_secs(7199)), "1 h");
+        assert_eq!(age(Span::from_secs(86_400 * 40 + 5)), "40 days");
     }
 }

@@ -28,9 +28,10 @@
 use compact_str::CompactString;
 use serde::Serialize;
 
+use crate::action::{Action, DeletePurpose, Failure, FailureClass, Outcome};
 use crate::ini::{FileKind, KeyEdit};
 use crate::journal::{Journal, JournalState, NewKey};
-use crate::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, Sensitive, UserName};
+use crate::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
 use crate::plan::{Identity, OldKeyAction, Plan};
 use crate::time::{Span, Timestamp};
 
@@ -77,195 +78,6 @@ impl Default for Config {
     }
 }
 
-/// Why a key is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum DeletePurpose {
-    /// To make room for the new key.
-    MakeRoom,
-    /// An orphan of an interrupted or ambiguous `CreateAccessKey`: nobody has its secret.
-    Orphan,
-    /// The replaced key, now that the new one works and is in the files.
-    OldKey,
-    /// The new key, because the rotation is undone.
-    Undo,
-}
-
-/// The next thing the shell must do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[must_use = "perform the Action, then pass its Outcome to `handle_outcome`"]
-pub enum Action {
-    /// Write the journal (0600, atomically) with this text.
-    WriteJournal {
-        /// The text; holds secrets.
-        contents: Sensitive<String>,
-    },
-    /// Remove the journal. A journal already gone is a success.
-    RemoveJournal,
-    /// `iam:DeleteAccessKey`, signed by the caller. `NoSuchEntity` counts as done.
-    DeleteKey {
-        /// Whose key.
-        user_name: UserName,
-        /// The key.
-        access_key_id: AccessKeyId,
-        /// Why.
-        purpose: DeletePurpose,
-    },
-    /// `iam:UpdateAccessKey --status Inactive`, signed by the caller.
-    DeactivateKey {
-        /// Whose key.
-        user_name: UserName,
-        /// The key.
-        access_key_id: AccessKeyId,
-    },
-    /// `iam:CreateAccessKey`, signed by the caller; answer with [`Outcome::KeyCreated`].
-    CreateKey {
-        /// For whom.
-        user_name: UserName,
-    },
-    /// `iam:ListAccessKeys`, signed by the caller; answer with [`Outcome::Keys`].
-    ListKeys {
-        /// Whose keys.
-        user_name: UserName,
-    },
-    /// `sts:GetCallerIdentity` signed by this key (not the caller's); answer with
-    /// [`Outcome::Verified`].
-    VerifyKey {
-        /// The key to sign with.
-        access_key_id: AccessKeyId,
-        /// Its secret.
-        secret: SecretAccessKey,
-    },
-    /// Admin mode: print the new key now (the `aws iam create-access-key` shape, secret
-    /// included), before the journal that holds the only other copy of the secret is removed.
-    DeliverKey {
-        /// Whose key.
-        user_name: UserName,
-        /// The new key.
-        access_key_id: AccessKeyId,
-        /// Its secret.
-        secret: SecretAccessKey,
-        /// When IAM created it.
-        create_date: Timestamp,
-    },
-    /// Apply `edit` to the current text of `file` (with [`KeyEdit::apply`]) and, if it changed
-    /// anything, replace the file atomically. A missing file or no holder is a success.
-    UpdateFile {
-        /// Which file.
-        file: FileKind,
-        /// The change.
-        #[serde(serialize_with = "serialize_edit")]
-        edit: KeyEdit,
-    },
-}
-
-fn serialize_edit<S: serde::Serializer>(edit: &KeyEdit, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeStruct as _;
-    let mut st = s.serialize_struct("KeyEdit", 3)?;
-    st.serialize_field("from", &edit.from)?;
-    st.serialize_field("to_id", &edit.to_id)?;
-    st.serialize_field("to_secret", &edit.to_secret)?;
-    st.end()
-}
-
-impl Action {
-    /// The AWS operation this action calls, for messages like the `aws` CLI's.
-    pub fn operation(&self) -> Option<&'static str> {
-        match self {
-            Self::DeleteKey { .. } => Some("DeleteAccessKey"),
-            Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
-            Self::CreateKey { .. } => Some("CreateAccessKey"),
-            Self::ListKeys { .. } => Some("ListAccessKeys"),
-            Self::VerifyKey { .. } => Some("GetCallerIdentity"),
-            Self::WriteJournal { .. }
-            | Self::RemoveJournal
-            | Self::UpdateFile { .. }
-            | Self::DeliverKey { .. } => None,
-        }
-    }
-}
-
-/// How a failed action failed, as the shell classifies it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum FailureClass {
-    /// Throttled: the request was refused and not executed; retry later.
-    Throttled,
-    /// A timeout, a closed connection or a 5xx: the request may or may not have been executed.
-    Transient,
-    /// `InvalidClientTokenId`, `SignatureDoesNotMatch`, or a 403 without a code: the key is not
-    /// (yet) known where the request landed.
-    NotAuthenticated,
-    /// `NoSuchEntity`.
-    NotFound,
-    /// `LimitExceeded`.
-    LimitExceeded,
-    /// `AccessDenied` and other refusals.
-    AccessDenied,
-    /// A local file could not be written or removed.
-    Io,
-    /// The command line lacks what the request needs (an MFA code, with no terminal to ask
-    /// for it): nothing was sent. Exit status 252, as a bad command line.
-    Usage,
-    /// Anything else.
-    Other,
-}
-
-/// A failed action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Failure {
-    /// How it failed.
-    pub class: FailureClass,
-    /// The service's error code (`LimitExceeded`), where there is one.
-    pub code: Option<String>,
-    /// The service's or the system's message.
-    pub message: String,
-    /// The AWS operation that failed, where it is not the action's own: the `GetSessionToken`
-    /// of an MFA session made on the way to the action's IAM call. For messages only.
-    #[serde(skip)]
-    pub operation: Option<&'static str>,
-}
-
-impl Failure {
-    /// A failure of this class with a message.
-    pub fn new(class: FailureClass, code: Option<&str>, message: impl Into<String>) -> Self {
-        Self {
-            class,
-            code: code.map(str::to_owned),
-            message: message.into(),
-            operation: None,
-        }
-    }
-}
-
-/// The result of an [`Action`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The action succeeded and returns nothing.
-    Done,
-    /// `CreateAccessKey` succeeded.
-    KeyCreated {
-        /// The new key.
-        access_key_id: AccessKeyId,
-        /// Its secret.
-        secret: SecretAccessKey,
-        /// When IAM created it.
-        create_date: Timestamp,
-    },
-    /// `ListAccessKeys` succeeded.
-    Keys(Vec<KeyMeta>),
-    /// `GetCallerIdentity` answered.
-    Verified {
-        /// The ARN it answered with.
-        arn: String,
-    },
-    /// The action failed.
-    Failed(Failure),
-    /// The user declined a confirmation, or there is no terminal to ask at.
-    Declined,
-    /// An `UpdateFile` found nothing to change (no section holds the key): a success.
-    Unchanged,
-}
-
 /// How a rotation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Status {
@@ -296,11 +108,22 @@ pub struct ReportError {
     pub failure: Failure,
 }
 
+/// A file the new key was written to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FileUpdate {
+    /// Which file.
+    pub file: FileKind,
+    /// Its profiles whose key was changed.
+    pub profiles: Vec<CompactString>,
+}
+
 /// What a rotation did: rendered by `rotate`, and the shell's exit status follows from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Report {
-    /// The profiles whose key was rotated.
+    /// The profiles whose key was rotated: those of the run, and every other profile of either
+    /// file that held the same key.
     pub profiles: Vec<CompactString>,
     /// Whose key.
     pub user_name: UserName,
@@ -318,8 +141,8 @@ pub struct Report {
     pub removed_to_make_room: Option<AccessKeyId>,
     /// Orphan keys of interrupted creates that were deleted.
     pub orphans_removed: Vec<AccessKeyId>,
-    /// Files that now hold the new key.
-    pub files_updated: Vec<FileKind>,
+    /// Files that now hold the new key, each with its profiles that had the old one.
+    pub files_updated: Vec<FileUpdate>,
     /// `GetCallerIdentity` calls made with the new key.
     pub verify_attempts: u32,
     /// From the first verification to the last needed success.
@@ -394,6 +217,8 @@ pub struct Rotation {
     cfg: Config,
     identity: Identity,
     journal: Journal,
+    /// The journal's id, which names its file.
+    journal_file: String,
     step: Step,
     in_flight: Option<Action>,
     wait_until: Option<Timestamp>,
@@ -461,13 +286,19 @@ impl Rotation {
         )
     }
 
-    /// Picks up an interrupted rotation from its journal.
+    /// Picks up an interrupted rotation from its journal, found under the id `journal_file`.
     ///
     /// `keys` is the user's `ListAccessKeys` now. A `creating` journal is cleaned up (orphans of
     /// the interrupted create are deleted, the journal removed: the shell then plans afresh); a
     /// `pending` one is finished if the new key still exists (verify, write, retire the old
     /// key), else the files get the old key back; an `undoing` one is undone.
-    pub fn resume(journal: Journal, keys: &[KeyMeta], cfg: Config, now: Timestamp) -> Self {
+    pub fn resume(
+        journal: Journal,
+        journal_file: String,
+        keys: &[KeyMeta],
+        cfg: Config,
+        now: Timestamp,
+    ) -> Self {
         let cfg = Config {
             verify_timeout: journal.verify_timeout.unwrap_or(cfg.verify_timeout),
             ..cfg
@@ -516,6 +347,7 @@ impl Rotation {
             JournalState::Pending | JournalState::Undoing => Step::RestoreFiles { written },
         };
         let mut r = Self::build(cfg, identity, journal, step, old_present, true);
+        r.journal_file = journal_file;
         r.old_usable = old.is_some_and(|k| k.status == KeyStatus::Active);
         r.new_exists = new_exists;
         r
@@ -549,6 +381,7 @@ impl Rotation {
             rng: cfg.seed ^ 0x9E37_79B9_7F4A_7C15,
             cfg,
             identity,
+            journal_file: journal.id(),
             journal,
             step,
             in_flight: None,
@@ -571,9 +404,10 @@ impl Rotation {
         self.in_flight.as_ref()
     }
 
-    /// The journal's id (for its file name): the old key id, or `user-NAME`.
-    pub fn journal_id(&self) -> String {
-        self.journal.id()
+    /// The journal's id, which names its file: the old key id, or `user-NAME` (or the id a
+    /// resumed journal was found under).
+    pub fn journal_id(&self) -> &str {
+        &self.journal_file
     }
 
     /// The new key, once created: admin mode prints it (the one place a secret is shown).
@@ -604,6 +438,7 @@ impl Rotation {
                 Step::Done => return None,
                 Step::WriteIntent { .. } | Step::SaveSecret | Step::MarkUndo { .. } => {
                     Some(Action::WriteJournal {
+                        journal: self.journal_file.clone(),
                         contents: self.journal.render(),
                     })
                 }
@@ -677,7 +512,9 @@ impl Rotation {
                         None
                     }
                 },
-                Step::ClearJournal(_) => Some(Action::RemoveJournal),
+                Step::ClearJournal(_) => Some(Action::RemoveJournal {
+                    journal: self.journal_file.clone(),
+                }),
             };
             if let Some(action) = action {
                 break action;
@@ -1033,13 +870,17 @@ impl Rotation {
                 self.record(action, f);
                 return self.begin_undo(written);
             }
-            Outcome::Unchanged => {
-                todo.remove(0);
-            }
-            _ => {
+            Outcome::Updated { profiles } => {
                 let file = todo.remove(0);
                 written.push(file);
-                self.report.files_updated.push(file);
+                self.report
+                    .files_updated
+                    .push(FileUpdate { file, profiles });
+                self.note_profiles();
+            }
+            // Unchanged (`fitting` lets nothing else through).
+            _ => {
+                todo.remove(0);
             }
         }
         Step::WriteFiles { todo, written }
@@ -1116,7 +957,8 @@ impl Rotation {
             }
             _ => {
                 if let Some(file) = written.pop() {
-                    self.report.files_updated.retain(|f| *f != file);
+                    self.report.files_updated.retain(|u| u.file != file);
+                    self.note_profiles();
                 }
                 Step::RestoreFiles { written }
             }
@@ -1142,6 +984,17 @@ impl Rotation {
                 self.fresh(Step::ClearJournal(Status::RolledBack))
             }
         }
+    }
+
+    /// The profiles whose key changed: the run's, then the others of the files written.
+    fn note_profiles(&mut self) {
+        let mut profiles = self.journal.profiles.clone();
+        for p in self.report.files_updated.iter().flat_map(|u| &u.profiles) {
+            if !profiles.contains(p) {
+                profiles.push(p.clone());
+            }
+        }
+        self.report.profiles = profiles;
     }
 
     /// Admin mode delivers the key before the journal goes; everyone else goes straight on.
@@ -1303,6 +1156,9 @@ fn fitting(action: &Action, outcome: Outcome) -> Outcome {
         (Action::CreateKey { .. }, o) => matches!(o, Outcome::KeyCreated { .. }),
         (Action::ListKeys { .. }, o) => matches!(o, Outcome::Keys(_)),
         (Action::VerifyKey { .. }, o) => matches!(o, Outcome::Verified { .. }),
+        (Action::UpdateFile { .. }, o) => {
+            matches!(o, Outcome::Updated { .. } | Outcome::Unchanged)
+        }
         _ => true,
     };
     if fits {

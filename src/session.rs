@@ -1,13 +1,14 @@
-//! A whole run of `rotate` or `plan`, as a state machine: which requests the shell sends before
-//! planning (who am I, which keys exist), the questions it asks the user, and the rotations it
-//! drives, for every profile of the run at once.
+//! A whole run of `rotate`, `plan` or `status`, as a state machine: which requests the shell
+//! sends before planning (who am I, which keys exist, when were they last used), the questions
+//! it asks the user, and the rotations it drives, for every profile of the run at once.
 //!
 //! The shell creates a [`Session`] from the files' text, the journals found beside the
 //! credentials file and the command line; it then drains [`Session::poll_action`], executing
 //! each [`SessionAction`] (several may be in flight at once, one per task, up to the
 //! concurrency limit) and handing each result to [`Session::handle_outcome`]; when nothing is
 //! ready it sleeps until [`Session::poll_timeout`]. When [`Session::is_done`], the
-//! [`Session::results`] are what the run prints, and [`Session::exit_status`] how it exits.
+//! [`Session::error_kind`] says how the run ends, and [`Session::into_results`] what it did
+//! (the [`crate::output`] module turns them into what is printed).
 //!
 //! Order of a run:
 //!
@@ -15,9 +16,10 @@
 //!    (a `creating` journal is cleaned up and its profiles then rotate afresh).
 //! 2. Then the selection is resolved again on the files as they are now, and each distinct key
 //!    becomes a task: `GetCallerIdentity` with the key, `ListAccessKeys` for its user,
-//!    [`crate::plan::decide`], a confirmation where the plan needs one, then the
-//!    [`Rotation`]. Tasks of the same IAM user run one after another (they share two key
-//!    slots); tasks of different users run concurrently.
+//!    [`crate::plan::decide`], where the plan removes a key to make room and a terminal can ask,
+//!    `GetAccessKeyLastUsed` of both keys and the question, then the [`Rotation`]. Tasks of the
+//!    same IAM user run one after another (they share two key slots); tasks of different users
+//!    run concurrently. `status` asks `GetAccessKeyLastUsed` of each key instead of planning.
 //!
 //! The session mirrors every file edit it orders, so later decisions see the files as the
 //! earlier rotations left them. It reads nothing itself.
@@ -27,16 +29,18 @@ use std::collections::BTreeSet;
 use compact_str::CompactString;
 use serde::Serialize;
 
+use crate::action::{Action, Failure, FailureClass, Outcome};
+use crate::error::ErrorKind;
 use crate::ini::{Document, FileKind, KeyEdit};
 use crate::journal::Journal;
 use crate::key::{AccessKeyId, KeyMeta, SecretAccessKey, UserName};
 use crate::plan::{
-    self, Decision, HeldKeys, Identity, NotAUser, Options, Plan, PlanError, Skip, Target,
+    self, Decision, HeldKeys, Identity, NotAUser, Options, Plan, PlanError, Question, Skip, Target,
 };
 use crate::profile::{
-    self, AwsFiles, Candidate, FileError, ProfileError, Selection, SkippedProfile,
+    self, AwsFiles, Candidate, FileError, Holder, ProfileError, Selection, SkippedProfile,
 };
-use crate::rotation::{Action, Config, Failure, FailureClass, Outcome, Report, Rotation, Status};
+use crate::rotation::{Config, Report, Rotation, Status};
 use crate::time::Timestamp;
 
 /// A task's number, to route answers back.
@@ -77,6 +81,8 @@ pub enum Mode {
     Rotate,
     /// `plan`: decide exactly as `rotate` would, change nothing. Journals are not touched.
     Plan,
+    /// `status`: what IAM says of every profile's key. Changes nothing.
+    Status,
 }
 
 /// The command line, as the core needs it.
@@ -88,59 +94,62 @@ pub struct Request {
     pub admin_user: Option<UserName>,
     /// The rotate options.
     pub options: Options,
-    /// `rotate` or `plan`.
+    /// `rotate`, `plan` or `status`.
     pub mode: Mode,
     /// How many tasks may have a request in flight at once.
     pub max_concurrency: usize,
+    /// Whether a question can be asked at a terminal. Without one, a removal that needs the
+    /// user's agreement is not made (exit 252).
+    pub interactive: bool,
 }
 
 /// The next thing the shell must do for a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "perform the action, then pass its Outcome to `handle_outcome`"]
-pub enum SessionAction {
-    /// `sts:GetCallerIdentity` with `signer`; answer [`Outcome::Verified`] with the ARN.
-    Identify {
-        /// The task.
-        task: TaskId,
-        /// Who signs.
-        signer: Signer,
-    },
-    /// `iam:ListAccessKeys --user-name USER` with `signer`; answer [`Outcome::Keys`].
-    ListKeys {
-        /// The task.
-        task: TaskId,
-        /// Who signs.
-        signer: Signer,
-        /// Whose keys.
-        user_name: UserName,
-    },
-    /// Ask the user to agree to `plan` (its `make_room` removal) at a terminal; answer
-    /// [`Outcome::Done`] for yes, [`Outcome::Declined`] for no or when there is no terminal.
-    Confirm {
-        /// The task.
-        task: TaskId,
-        /// What would be done.
-        plan: Box<Plan>,
-    },
-    /// One step of a rotation; IAM calls are signed by `signer`.
-    Rotation {
-        /// The task.
-        task: TaskId,
-        /// Who signs IAM calls (`VerifyKey` names its own key).
-        signer: Signer,
-        /// The step.
-        action: Action,
-    },
+pub struct SessionAction {
+    /// The task, to hand the outcome back to.
+    pub task: TaskId,
+    /// Who signs the action's requests to AWS (`VerifyKey` names its own key).
+    pub signer: Signer,
+    /// What to do.
+    pub action: Action,
 }
 
-impl SessionAction {
-    /// The task the action belongs to.
-    pub fn task(&self) -> TaskId {
+/// What `status` learnt of one key: the same for every profile that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyReport {
+    /// The IAM user that `GetCallerIdentity` named, when it named one.
+    pub user_name: Option<UserName>,
+    /// The key's entry in `ListAccessKeys`, when it was listed.
+    pub key: Option<KeyMeta>,
+    /// `GetAccessKeyLastUsed`'s answer, when it was asked (`Some(None)`: never used).
+    pub last_used: Option<Option<Timestamp>>,
+    /// Every section, in either file, that holds the key.
+    pub holders: Vec<Holder>,
+    /// What stopped the questions, if anything.
+    pub error: Option<KeyReportError>,
+}
+
+/// Why `status` could not learn all of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum KeyReportError {
+    /// A request failed.
+    Failed {
+        /// The AWS operation.
+        operation: &'static str,
+        /// How.
+        failure: Failure,
+    },
+    /// The key is not an IAM user's.
+    NotAUser(#[serde(serialize_with = "display")] NotAUser),
+}
+
+impl KeyReportError {
+    /// The error as it is printed.
+    pub fn text(&self) -> String {
         match self {
-            Self::Identify { task, .. }
-            | Self::ListKeys { task, .. }
-            | Self::Confirm { task, .. }
-            | Self::Rotation { task, .. } => *task,
+            Self::Failed { operation, failure } => failure.text(Some(operation)),
+            Self::NotAUser(e) => e.to_string(),
         }
     }
 }
@@ -158,15 +167,17 @@ pub enum TaskOutcome {
     Refused(#[serde(serialize_with = "display")] PlanError),
     /// The plan needs the user's agreement, which was not given (declined, or no terminal).
     NeedsConfirmation(Plan),
-    /// A request before the plan failed.
+    /// A request before the plan failed, or the files could not be read again.
     Failed {
-        /// The AWS operation.
-        operation: &'static str,
+        /// The AWS operation, where a request failed.
+        operation: Option<&'static str>,
         /// How.
         failure: Failure,
     },
     /// The profile's credentials are not an IAM user's.
     NotAUser(#[serde(serialize_with = "display")] NotAUser),
+    /// `status`: what IAM says of the key.
+    Status(KeyReport),
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -174,29 +185,27 @@ fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S:
 }
 
 impl TaskOutcome {
-    /// The `aws` CLI exit status this outcome calls for (0 when all is well).
-    pub fn exit_status(&self) -> u8 {
+    /// How a run ends because of this outcome (`None` when all is well).
+    pub fn error_kind(&self) -> Option<ErrorKind> {
         match self {
             Self::Rotation(r) => match r.status {
                 Status::Rotated | Status::CleanedUp | Status::InProgress => {
-                    if r.left_to_do.is_empty() { 0 } else { 254 }
+                    (!r.left_to_do.is_empty()).then_some(ErrorKind::Service)
                 }
                 Status::Incomplete | Status::RolledBack | Status::Failed => match &r.error {
-                    Some(e) if e.operation.is_some() => 254,
-                    _ => 255,
+                    Some(e) if e.operation.is_some() => Some(ErrorKind::Service),
+                    _ => Some(ErrorKind::Other),
                 },
             },
-            Self::Planned(_) | Self::Skipped(_) => 0,
-            Self::Refused(e) => e.exit_status(),
-            Self::NeedsConfirmation(_) => 252,
-            Self::Failed { failure, .. } => match failure.class {
-                FailureClass::Usage => 252,
-                // A failure with a service's error code is a service error, whatever the code.
-                FailureClass::Other if failure.code.is_some() => 254,
-                FailureClass::Io | FailureClass::Other => 255,
-                _ => 254,
-            },
-            Self::NotAUser(_) => 253,
+            Self::Planned(_) | Self::Skipped(_) => None,
+            Self::Refused(e) => Some(e.kind()),
+            Self::NeedsConfirmation(_) => Some(ErrorKind::Usage),
+            Self::Failed { failure, .. } => Some(failure.kind()),
+            Self::NotAUser(_) => Some(ErrorKind::Config),
+            Self::Status(r) => r.error.as_ref().map(|e| match e {
+                KeyReportError::Failed { failure, .. } => failure.kind(),
+                KeyReportError::NotAUser(_) => ErrorKind::Config,
+            }),
         }
     }
 }
@@ -239,11 +248,11 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// The exit status: 253 (bad configuration or files) or 252 (bad command line).
-    pub fn exit_status(&self) -> u8 {
+    /// How the run ends: a bad command line, or bad configuration or files.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::AdminNeedsOneProfile => 252,
-            _ => 253,
+            Self::AdminNeedsOneProfile => ErrorKind::Usage,
+            _ => ErrorKind::Config,
         }
     }
 }
@@ -262,9 +271,37 @@ enum State {
     /// Waiting for another task of the same user to finish.
     WaitUser,
     ListKeys,
-    Confirm(Box<Plan>, Vec<KeyMeta>),
+    /// Before the removal question: when each of its keys was last used, one at a time.
+    AskLastUsed {
+        plan: Box<Plan>,
+        keys: Vec<KeyMeta>,
+        question: Box<Question>,
+        next: usize,
+    },
+    Confirm {
+        plan: Box<Plan>,
+        keys: Vec<KeyMeta>,
+        question: Box<Question>,
+    },
     Rotating(Box<Rotation>),
+    /// `status`: when the key was last used.
+    StatusLastUsed(Box<KeyReport>),
     Done(Box<TaskOutcome>),
+}
+
+impl State {
+    /// Whether the request this state sends changes nothing, so that retrying it after
+    /// throttling or a 5xx is always safe.
+    fn asks_only(&self) -> bool {
+        matches!(
+            self,
+            Self::ResumeList { .. }
+                | Self::Identify
+                | Self::ListKeys
+                | Self::AskLastUsed { .. }
+                | Self::StatusLastUsed(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -278,12 +315,13 @@ struct Task {
     /// (a resumed journal's, admin mode's caller's; see [`Task::signer`]).
     signer: Option<Signer>,
     identity: Option<Identity>,
-    journal_id: Option<String>,
+    /// The id a resumed journal was found under.
+    journal_file: Option<String>,
     state: State,
     in_flight: bool,
     /// The plan a rotating task executes.
     plan: Option<Plan>,
-    /// Retries of the request before the plan (throttling, 5xx).
+    /// Retries of a request that only asks (throttling, 5xx).
     attempts: u32,
     wait_until: Option<Timestamp>,
 }
@@ -296,7 +334,7 @@ impl Task {
             candidate: None,
             signer: None,
             identity: None,
-            journal_id: None,
+            journal_file: None,
             state,
             in_flight: false,
             plan: None,
@@ -345,7 +383,8 @@ pub struct Session {
 impl Session {
     /// Starts a run. Fails, before any request, on a malformed file, journal or selection.
     ///
-    /// `journals` are `(id, text)` pairs of the journal files found beside the credentials file.
+    /// `journals` are `(id, text)` pairs of the journal files found beside the credentials file
+    /// (read only by `rotate`).
     pub fn new(
         config: impl Into<String>,
         credentials: impl Into<String>,
@@ -382,16 +421,15 @@ impl Session {
                 let signers = resume_signers(&journal, &files);
                 // Until this journal is dealt with, its profiles must not rotate afresh.
                 handled_profiles.extend(journal.profiles.iter().cloned());
-                let mut task = Task::new(State::Queued);
-                task.profiles = journal.profiles.clone();
-                task.key = journal.old_access_key_id.clone();
-                task.signer = signers.first().cloned();
-                task.journal_id = Some(name.clone());
-                task.state = State::ResumeList {
-                    journal: Box::new(journal),
-                    signers,
+                let mut task = Task::new(State::ResumeList {
+                    journal: Box::new(journal.clone()),
+                    signers: signers.clone(),
                     next: 0,
-                };
+                });
+                task.profiles = journal.profiles;
+                task.key = journal.old_access_key_id;
+                task.signer = signers.into_iter().next();
+                task.journal_file = Some(name.clone());
                 tasks.push(task);
             }
         }
@@ -445,7 +483,10 @@ impl Session {
         let selected = match profile::select(&self.files, &self.request.selection) {
             Ok(selected) => selected,
             Err(e) => {
-                self.tasks.push(failed_task(e.to_string()));
+                self.tasks.push(Task::new(done(TaskOutcome::Failed {
+                    operation: None,
+                    failure: Failure::new(FailureClass::Other, None, e.to_string()),
+                })));
                 return;
             }
         };
@@ -475,17 +516,11 @@ impl Session {
         self.tasks.get(task).and_then(|t| t.plan.as_ref())
     }
 
-    /// The journal id of a task's rotation (the shell names the journal file after it).
-    pub fn journal_id(&self, task: TaskId) -> Option<&str> {
-        self.tasks.get(task).and_then(|t| t.journal_id.as_deref())
-    }
-
-    /// The rotation of a task, while it runs or once it ran (admin mode reads the new key).
-    pub fn rotation(&self, task: TaskId) -> Option<&Rotation> {
-        match &self.tasks.get(task)?.state {
-            State::Rotating(r) => Some(r),
-            _ => None,
-        }
+    /// Whether a task's rotation (new or resumed) is under way.
+    pub fn is_rotating(&self, task: TaskId) -> bool {
+        self.tasks
+            .get(task)
+            .is_some_and(|t| matches!(t.state, State::Rotating(_)))
     }
 
     /// True once every task is done.
@@ -524,25 +559,13 @@ impl Session {
             .collect()
     }
 
-    /// The worst exit status among the results (0 when all went well).
-    pub fn exit_status(&self) -> u8 {
-        // 252 and 253 say "change the command line or files"; 254 and 255 "something failed":
-        // the latter are worse, so they win.
-        let rank = |s: u8| match s {
-            0 => 0,
-            252 => 1,
-            253 => 2,
-            254 => 3,
-            _ => 4,
-        };
-        self.tasks
-            .iter()
-            .filter_map(|t| match &t.state {
-                State::Done(o) => Some(o.exit_status()),
-                _ => None,
-            })
-            .max_by_key(|s| rank(*s))
-            .unwrap_or(0)
+    /// How the run ends: the most serious kind of error among the results (`None` when all
+    /// went well).
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        ErrorKind::worst(self.tasks.iter().filter_map(|t| match &t.state {
+            State::Done(o) => o.error_kind(),
+            _ => None,
+        }))
     }
 
     /// The next action of any task, or `None` when every ready task has one in flight, all are
@@ -554,26 +577,28 @@ impl Session {
         }
         self.skip_done();
         for id in self.live_from..self.tasks.len() {
-            if self.tasks[id].in_flight {
+            if self.tasks[id].in_flight || self.tasks[id].wait_until.is_some() {
                 continue;
             }
             if let Some(action) = self.task_action(id) {
                 self.tasks[id].in_flight = true;
                 self.in_flight += 1;
-                return Some(action);
+                return Some(SessionAction {
+                    task: id,
+                    signer: self.tasks[id].signer(),
+                    action,
+                });
             }
         }
         None
     }
 
-    fn task_action(&mut self, id: TaskId) -> Option<SessionAction> {
-        if self.tasks[id].wait_until.is_some() {
-            return None;
-        }
+    fn task_action(&mut self, id: TaskId) -> Option<Action> {
         loop {
             let task = &mut self.tasks[id];
-            let action = match &mut task.state {
-                State::Done(_) | State::Queued => return None,
+            let user = task.identity.as_ref().map(|i| i.user_name.clone());
+            return match &mut task.state {
+                State::Done(_) | State::Queued => None,
                 State::ResumeList {
                     journal,
                     signers,
@@ -581,15 +606,13 @@ impl Session {
                 } => match signers.get(*next) {
                     Some(signer) => {
                         task.signer = Some(signer.clone());
-                        SessionAction::ListKeys {
-                            task: id,
-                            signer: signer.clone(),
+                        Some(Action::ListKeys {
                             user_name: journal.user_name.clone(),
-                        }
+                        })
                     }
                     None => {
                         task.state = done(TaskOutcome::Failed {
-                            operation: "ListAccessKeys",
+                            operation: Some("ListAccessKeys"),
                             failure: Failure::new(
                                 FailureClass::NotAuthenticated,
                                 None,
@@ -599,12 +622,9 @@ impl Session {
                         continue;
                     }
                 },
-                State::Identify => SessionAction::Identify {
-                    task: id,
-                    signer: task.signer(),
-                },
+                State::Identify => Some(Action::Identify),
                 State::WaitUser => {
-                    let user = task.identity.as_ref().map(|i| i.user_name.clone())?;
+                    let user = user?;
                     if self.busy_users.contains(&user) {
                         return None;
                     }
@@ -612,32 +632,20 @@ impl Session {
                     self.tasks[id].state = State::ListKeys;
                     continue;
                 }
-                State::ListKeys => {
-                    let user = task.identity.as_ref().map(|i| i.user_name.clone())?;
-                    SessionAction::ListKeys {
-                        task: id,
-                        signer: task.signer(),
-                        user_name: user,
-                    }
-                }
-                State::Confirm(plan, _) => SessionAction::Confirm {
-                    task: id,
-                    plan: plan.clone(),
-                },
-                State::Rotating(rot) => {
-                    let action = rot.poll_action()?;
-                    SessionAction::Rotation {
-                        task: id,
-                        signer: task.signer(),
-                        action,
-                    }
-                }
+                State::ListKeys => Some(Action::ListKeys { user_name: user? }),
+                State::AskLastUsed { question, next, .. } => Some(Action::LastUsed {
+                    access_key_id: question.keys.get(*next)?.access_key_id.clone(),
+                }),
+                State::Confirm { question, .. } => Some(Action::Confirm(question.clone())),
+                State::Rotating(rot) => rot.poll_action(),
+                State::StatusLastUsed(_) => Some(Action::LastUsed {
+                    access_key_id: task.key.clone()?,
+                }),
             };
-            return Some(action);
         }
     }
 
-    /// When the earliest waiting rotation wants [`Session::handle_timeout`].
+    /// When the earliest waiting task wants [`Session::handle_timeout`].
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.tasks
@@ -676,13 +684,8 @@ impl Session {
         t.in_flight = false;
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Outcome::Failed(f) = &outcome {
-            let pre_plan = matches!(
-                t.state,
-                State::ResumeList { .. } | State::Identify | State::ListKeys
-            );
             let retryable = matches!(f.class, FailureClass::Throttled | FailureClass::Transient);
-            if pre_plan && retryable && t.attempts + 1 < self.cfg.max_attempts {
-                // These requests change nothing: retrying them is always safe.
+            if t.state.asks_only() && retryable && t.attempts + 1 < self.cfg.max_attempts {
                 t.attempts += 1;
                 let exp = 1u64 << t.attempts.min(16);
                 let wait = (self.cfg.retry_initial.as_millis().saturating_mul(exp) / 2)
@@ -700,7 +703,8 @@ impl Session {
                 next,
             } => match outcome {
                 Outcome::Keys(keys) => {
-                    let rot = Rotation::resume(*journal, &keys, self.cfg.clone(), now);
+                    let file = t.journal_file.clone().unwrap_or_else(|| journal.id());
+                    let rot = Rotation::resume(*journal, file, &keys, self.cfg.clone(), now);
                     State::Rotating(Box::new(rot))
                 }
                 Outcome::Failed(f)
@@ -712,40 +716,83 @@ impl Session {
                         next: next + 1,
                     }
                 }
-                Outcome::Failed(failure) => done(TaskOutcome::Failed {
-                    operation: "ListAccessKeys",
-                    failure,
-                }),
-                _ => done(unexpected("ListAccessKeys")),
+                other => done(failed("ListAccessKeys", other)),
             },
             State::Identify => match outcome {
                 Outcome::Verified { arn } => self.identified(task, &arn),
-                Outcome::Failed(failure) => done(TaskOutcome::Failed {
-                    operation: "GetCallerIdentity",
-                    failure,
-                }),
-                _ => done(unexpected("GetCallerIdentity")),
+                other if self.request.mode == Mode::Status => {
+                    self.status_report(task, failed_status("GetCallerIdentity", other))
+                }
+                other => done(failed("GetCallerIdentity", other)),
             },
             State::ListKeys => match outcome {
+                Outcome::Keys(keys) if self.request.mode == Mode::Status => {
+                    let key = keys
+                        .into_iter()
+                        .find(|k| Some(&k.access_key_id) == t.key.as_ref());
+                    let user_name = t.identity.as_ref().map(|i| i.user_name.clone());
+                    State::StatusLastUsed(Box::new(KeyReport {
+                        user_name,
+                        key,
+                        last_used: None,
+                        holders: Vec::new(),
+                        error: None,
+                    }))
+                }
                 Outcome::Keys(keys) => self.decide(task, keys, now),
-                Outcome::Failed(failure) => done(TaskOutcome::Failed {
-                    operation: "ListAccessKeys",
-                    failure,
-                }),
-                _ => done(unexpected("ListAccessKeys")),
+                other if self.request.mode == Mode::Status => {
+                    self.status_report(task, failed_status("ListAccessKeys", other))
+                }
+                other => done(failed("ListAccessKeys", other)),
             },
-            State::Confirm(plan, keys) => match outcome {
+            State::AskLastUsed {
+                plan,
+                keys,
+                mut question,
+                next,
+            } => {
+                // A failure leaves the last use unknown: the question still goes on.
+                if let (Outcome::LastUsed(at), Some(k)) = (outcome, question.keys.get_mut(next)) {
+                    k.last_used = Some(at);
+                }
+                if next + 1 < question.keys.len() {
+                    State::AskLastUsed {
+                        plan,
+                        keys,
+                        question,
+                        next: next + 1,
+                    }
+                } else {
+                    State::Confirm {
+                        plan,
+                        keys,
+                        question,
+                    }
+                }
+            }
+            State::Confirm { plan, keys, .. } => match outcome {
                 Outcome::Done => self.start_rotation(task, *plan, &keys, now),
                 _ => done(TaskOutcome::NeedsConfirmation(*plan)),
             },
             State::Rotating(mut rot) => {
-                if let (Outcome::Done, Some(Action::UpdateFile { file, edit })) =
-                    (&outcome, self.last_action(&rot))
+                if let (Outcome::Updated { .. }, Some(Action::UpdateFile { file, edit })) =
+                    (&outcome, rot.in_flight().cloned())
                 {
                     self.mirror(file, &edit);
                 }
                 rot.handle_outcome(outcome, now);
                 State::Rotating(rot)
+            }
+            State::StatusLastUsed(mut report) => {
+                match outcome {
+                    Outcome::LastUsed(at) => report.last_used = Some(at),
+                    other => report.error = failed_status("GetAccessKeyLastUsed", other),
+                }
+                let error = report.error.take();
+                let mut report = *report;
+                report.holders = self.holders_of(task);
+                report.error = error;
+                done(TaskOutcome::Status(report))
             }
             other => other,
         };
@@ -761,7 +808,7 @@ impl Session {
             if rot.is_done() && !t.in_flight {
                 let report = rot.report().clone();
                 if report.status != Status::CleanedUp
-                    && t.journal_id.is_some()
+                    && t.journal_file.is_some()
                     && t.candidate.is_none()
                 {
                     self.handled_profiles
@@ -782,10 +829,6 @@ impl Session {
         self.plan_if_ready();
     }
 
-    fn last_action(&self, rot: &Rotation) -> Option<Action> {
-        rot.in_flight().cloned()
-    }
-
     /// Applies to the session's copy of the files an edit the shell made to the real ones.
     fn mirror(&mut self, file: FileKind, edit: &KeyEdit) {
         let Ok(Some(applied)) = edit.apply(file, self.files.document(file).text()) else {
@@ -801,9 +844,41 @@ impl Session {
         }
     }
 
+    /// Every key the files hold now, and where.
+    fn held(&mut self) -> &HeldKeys {
+        let files = &self.files;
+        self.held.get_or_insert_with(|| files.held_keys())
+    }
+
+    /// Where the files hold a task's key.
+    fn holders_of(&mut self, task: TaskId) -> Vec<Holder> {
+        let key = self.tasks[task].key.clone();
+        key.and_then(|k| self.held().get(&k).map(<[_]>::to_vec))
+            .unwrap_or_default()
+    }
+
+    /// `status`: a key's report, ended by `error` before all was learnt.
+    fn status_report(&mut self, task: TaskId, error: Option<KeyReportError>) -> State {
+        let holders = self.holders_of(task);
+        let user_name = self.tasks[task]
+            .identity
+            .as_ref()
+            .map(|i| i.user_name.clone());
+        done(TaskOutcome::Status(KeyReport {
+            user_name,
+            key: None,
+            last_used: None,
+            holders,
+            error,
+        }))
+    }
+
     fn identified(&mut self, task: TaskId, arn: &str) -> State {
         let caller = match Identity::from_arn(arn) {
             Ok(i) => i,
+            Err(e) if self.request.mode == Mode::Status => {
+                return self.status_report(task, Some(KeyReportError::NotAUser(e)));
+            }
             Err(e) => return done(TaskOutcome::NotAUser(e)),
         };
         let identity = match &self.request.admin_user {
@@ -818,7 +893,12 @@ impl Session {
             None => caller,
         };
         self.tasks[task].identity = Some(identity);
-        State::WaitUser
+        if self.request.mode == Mode::Status {
+            // Nothing changes: no need to wait for the user's other tasks.
+            State::ListKeys
+        } else {
+            State::WaitUser
+        }
     }
 
     fn decide(&mut self, task: TaskId, keys: Vec<KeyMeta>, now: Timestamp) -> State {
@@ -836,13 +916,26 @@ impl Session {
         match plan::decide(&target, identity, &keys, held, &self.request.options, now) {
             Decision::Skip(s) => done(TaskOutcome::Skipped(s)),
             Decision::Refuse(e) => done(TaskOutcome::Refused(e)),
-            Decision::Rotate(p) if self.request.mode == Mode::Plan => done(TaskOutcome::Planned(p)),
+            Decision::Rotate(p) if self.request.mode != Mode::Rotate => {
+                done(TaskOutcome::Planned(p))
+            }
             Decision::Rotate(p) => {
-                if p.make_room.as_ref().is_some_and(|r| r.needs_confirmation) {
-                    self.tasks[task].plan = Some(p.clone());
-                    State::Confirm(Box::new(p), keys)
-                } else {
-                    self.start_rotation(task, p, &keys, now)
+                let question = p
+                    .make_room
+                    .as_ref()
+                    .filter(|r| r.needs_confirmation)
+                    .and_then(|_| Question::new(&p, now));
+                match question {
+                    None => self.start_rotation(task, p, &keys, now),
+                    // No terminal to ask at: nothing is removed, and the run says which flag
+                    // to add.
+                    Some(_) if !self.request.interactive => done(TaskOutcome::NeedsConfirmation(p)),
+                    Some(question) => State::AskLastUsed {
+                        plan: Box::new(p),
+                        keys,
+                        question: Box::new(question),
+                        next: 0,
+                    },
                 }
             }
         }
@@ -875,15 +968,33 @@ impl Session {
         if let (true, Some(p)) = (plan.admin, caller) {
             rot.set_caller_profile(p.to_owned());
         }
-        t.journal_id = Some(rot.journal_id());
         t.plan = Some(plan);
         State::Rotating(Box::new(rot))
     }
 }
 
+/// A request before the plan that did not answer as asked.
+fn failed(operation: &'static str, outcome: Outcome) -> TaskOutcome {
+    match outcome {
+        Outcome::Failed(failure) => TaskOutcome::Failed {
+            operation: Some(operation),
+            failure,
+        },
+        _ => unexpected(operation),
+    }
+}
+
+/// [`failed`], for `status`.
+fn failed_status(operation: &'static str, outcome: Outcome) -> Option<KeyReportError> {
+    match failed(operation, outcome) {
+        TaskOutcome::Failed { failure, .. } => Some(KeyReportError::Failed { operation, failure }),
+        _ => None,
+    }
+}
+
 fn unexpected(operation: &'static str) -> TaskOutcome {
     TaskOutcome::Failed {
-        operation,
+        operation: Some(operation),
         failure: Failure::new(
             FailureClass::Other,
             None,
@@ -903,7 +1014,7 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
         .find_map(|p| profile::resolve(files, p).ok().and_then(|r| r.mfa_serial));
     if let (Some(id), Some(secret)) = (&journal.old_access_key_id, &journal.old_secret) {
         out.push(Signer::Static {
-            profile: journal.profiles.first().map(|p| p.as_str().into()),
+            profile: journal.profiles.first().cloned(),
             access_key_id: id.clone(),
             secret: secret.clone(),
             mfa_serial: mfa.clone(),
@@ -912,7 +1023,7 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
     for p in &journal.profiles {
         if let Ok(r) = profile::resolve(files, p) {
             let s = Signer::Static {
-                profile: Some(p.as_str().into()),
+                profile: Some(p.clone()),
                 access_key_id: r.access_key_id,
                 secret: r.secret,
                 mfa_serial: r.mfa_serial,
@@ -938,11 +1049,4 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
 
 fn done(outcome: TaskOutcome) -> State {
     State::Done(Box::new(outcome))
-}
-
-fn failed_task(message: String) -> Task {
-    Task::new(done(TaskOutcome::Failed {
-        operation: "ReadFiles",
-        failure: Failure::new(FailureClass::Other, None, message),
-    }))
 }

@@ -6,52 +6,61 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
-/// A point in time: milliseconds since the Unix epoch, UTC.
+/// A point in time: microseconds since the Unix epoch, UTC (IAM's answers carry microseconds,
+/// and the `aws` CLI prints them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// From microseconds since the Unix epoch.
+    pub const fn from_micros(us: i64) -> Self {
+        Self(us)
+    }
+
     /// From milliseconds since the Unix epoch.
     pub const fn from_millis(ms: i64) -> Self {
-        Self(ms)
+        Self(ms.saturating_mul(1000))
     }
 
     /// From whole seconds since the Unix epoch.
     pub const fn from_secs(s: i64) -> Self {
-        Self(s.saturating_mul(1000))
+        Self(s.saturating_mul(1_000_000))
     }
 
-    /// Milliseconds since the Unix epoch.
-    pub const fn as_millis(self) -> i64 {
+    /// Microseconds since the Unix epoch.
+    pub const fn as_micros(self) -> i64 {
         self.0
+    }
+
+    /// Milliseconds since the Unix epoch, rounded down.
+    pub const fn as_millis(self) -> i64 {
+        self.0.div_euclid(1000)
     }
 
     /// This time plus a span (saturating).
     pub const fn add(self, span: Span) -> Self {
-        Self(self.0.saturating_add(span.0 as i64))
+        let us = (span.0 as i64).saturating_mul(1000);
+        Self(self.0.saturating_add(us))
     }
 
-    /// The span from `earlier` to `self`; zero when `earlier` is later.
+    /// The span from `earlier` to `self`, to the millisecond below; zero when `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Span {
-        Span(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+        Span(u64::try_from(self.0.saturating_sub(earlier.0) / 1000).unwrap_or(0))
     }
 
     /// `2013-06-04T18:17:34+00:00`, as `aws` v2 prints timestamps (`cli_timestamp_format = iso8601`);
-    /// sub-second parts appear as Python's `isoformat` shows them (`.123000`).
+    /// sub-second parts appear as Python's `isoformat` shows them (`.123456`).
     pub fn to_iso8601(self) -> String {
-        let secs = self.0.div_euclid(1000);
-        let ms = self.0.rem_euclid(1000);
+        let secs = self.0.div_euclid(1_000_000);
+        let us = self.0.rem_euclid(1_000_000);
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-        if ms == 0 {
+        if us == 0 {
             format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}+00:00")
         } else {
-            format!(
-                "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:06}+00:00",
-                ms * 1000
-            )
+            format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{us:06}+00:00")
         }
     }
 
@@ -77,7 +86,7 @@ impl Timestamp {
             return None;
         }
         let mut i = 19;
-        let mut ms = 0i64;
+        let mut us = 0i64;
         if b.get(i) == Some(&b'.') {
             i += 1;
             let start = i;
@@ -87,8 +96,9 @@ impl Timestamp {
             if i == start {
                 return None;
             }
-            let frac = &s[start..i.min(start + 3)];
-            ms = frac.parse::<i64>().ok()? * 10i64.pow(3 - frac.len() as u32);
+            // To the microsecond; finer digits are dropped.
+            let frac = &s[start..i.min(start + 6)];
+            us = frac.parse::<i64>().ok()? * 10i64.pow(6 - frac.len() as u32);
         }
         let offset = match b.get(i) {
             Some(b'Z' | b'z') if i + 1 == b.len() => 0,
@@ -100,7 +110,7 @@ impl Timestamp {
             _ => return None,
         };
         let secs = days_from_civil(y, mo, d) * 86_400 + hh * 3600 + mi * 60 + ss - offset;
-        Some(Self(secs * 1000 + ms))
+        Some(Self(secs * 1_000_000 + us))
     }
 }
 
@@ -262,6 +272,10 @@ mod tests {
             "2013-06-04T18:17:34.250000+00:00"
         );
         assert_eq!(
+            Timestamp::from_micros(1_370_369_854_000_007).to_iso8601(),
+            "2013-06-04T18:17:34.000007+00:00"
+        );
+        assert_eq!(
             Timestamp::from_secs(0).to_iso8601(),
             "1970-01-01T00:00:00+00:00"
         );
@@ -282,6 +296,10 @@ mod tests {
         assert_eq!(
             Timestamp::parse_iso8601("2013-06-04T18:17:34.25Z"),
             Some(Timestamp::from_millis(1_370_369_854_250))
+        );
+        assert_eq!(
+            Timestamp::parse_iso8601("2013-06-04T18:17:34.1234567Z"),
+            Some(Timestamp::from_micros(1_370_369_854_123_456))
         );
         assert_eq!(Timestamp::parse_iso8601("2013-13-04T18:17:34Z"), None);
         assert_eq!(Timestamp::parse_iso8601("yesterday"), None);
@@ -304,8 +322,8 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn iso8601_round_trips(ms in -62_135_596_800_000i64..253_402_300_799_000) {
-            let t = Timestamp::from_millis(ms);
+        fn iso8601_round_trips(us in -62_135_596_800_000_000i64..253_402_300_799_000_000) {
+            let t = Timestamp::from_micros(us);
             proptest::prop_assert_eq!(Timestamp::parse_iso8601(&t.to_iso8601()), Some(t));
         }
 

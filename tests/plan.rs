@@ -3,6 +3,7 @@
 //!
 //! Inputs are built directly (no files are parsed), so these tests need nothing but the planner.
 
+use aws_rotate_keys::error::ErrorKind;
 use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::plan::{
@@ -42,6 +43,16 @@ fn holder(file: FileKind, profile: &str, line: usize) -> Holder {
         section: section.into(),
         profile: Some(profile.into()),
         line,
+    }
+}
+
+/// The exit status the spec gives a run that ends with this kind of error.
+fn exit_status(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => 252,
+        ErrorKind::Config => 253,
+        ErrorKind::Service => 254,
+        ErrorKind::Other => 255,
     }
 }
 
@@ -98,7 +109,7 @@ fn summary(d: &Decision) -> String {
             Some(k) => format!("skip {k}"),
             None => "skip".into(),
         },
-        Decision::Refuse(e) => format!("refuse {} {}", e.exit_status(), variant(e)),
+        Decision::Refuse(e) => format!("refuse {} {}", exit_status(e.kind()), variant(e)),
     }
 }
 
@@ -602,7 +613,7 @@ fn refusals_name_the_key_and_the_way_out() {
             held_by: vec!["ci".into()]
         }
     );
-    assert_eq!(e.exit_status(), 252);
+    assert_eq!(e.kind(), ErrorKind::Usage);
     let msg = e.to_string();
     assert!(msg.contains("--delete AKIAOTHER"), "{msg}");
     assert!(msg.contains("ci"), "{msg}");
@@ -655,7 +666,7 @@ fn refusals_name_the_key_and_the_way_out() {
             user: UserName::new("alice")
         }
     );
-    assert_eq!(e.exit_status(), 253);
+    assert_eq!(e.kind(), ErrorKind::Config);
 }
 
 #[test]
@@ -1088,7 +1099,7 @@ mod props {
                 prop_assert_eq!(p.admin, matches!(i.target, Target::User(_)));
             }
             if let Decision::Refuse(e) = &d {
-                prop_assert!(matches!(e.exit_status(), 252 | 253));
+                prop_assert!(matches!(e.kind(), ErrorKind::Usage | ErrorKind::Config));
             }
             // Determinism, and independence from the order IAM lists keys in.
             let again = plan::decide(&i.target, &alice(), &i.keys, &i.held, &i.options, NOW);
@@ -1181,8 +1192,9 @@ fn a_key_listed_twice_counts_once() {
 /// out of the session or moved.
 #[test]
 fn a_plan_sessions_results_name_each_keys_profiles() {
+    use aws_rotate_keys::action::{Action, Outcome};
     use aws_rotate_keys::profile::Selection;
-    use aws_rotate_keys::rotation::{Config, Outcome};
+    use aws_rotate_keys::rotation::Config;
     use aws_rotate_keys::session::{Mode, Request, Session, SessionAction, Signer, TaskOutcome};
 
     let credentials = "[a]\naws_access_key_id = AKIASHARED0000000001\naws_secret_access_key = s\n\
@@ -1194,20 +1206,24 @@ fn a_plan_sessions_results_name_each_keys_profiles() {
         options: Options::default(),
         mode: Mode::Plan,
         max_concurrency: 4,
+        interactive: false,
     };
     let mut session =
         Session::new("", credentials, &[], request, Config::default()).expect("starts");
     while !session.is_done() {
-        let action = session.poll_action().expect("a plan run waits for nothing");
-        let task = action.task();
+        let Some(SessionAction {
+            task,
+            signer: Signer::Static { access_key_id, .. },
+            action,
+        }) = session.poll_action()
+        else {
+            panic!("a plan run waits for nothing, and signs with the profiles' keys");
+        };
         let outcome = match action {
-            SessionAction::Identify { .. } => Outcome::Verified {
+            Action::Identify => Outcome::Verified {
                 arn: "arn:aws:iam::123456789012:user/alice".into(),
             },
-            SessionAction::ListKeys {
-                signer: Signer::Static { access_key_id, .. },
-                ..
-            } => Outcome::Keys(vec![KeyMeta {
+            Action::ListKeys { .. } => Outcome::Keys(vec![KeyMeta {
                 access_key_id,
                 status: KeyStatus::Active,
                 create_date: Timestamp::from_secs(1_600_000_000),

@@ -436,9 +436,7 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
     drop(st);
     let result = (|| {
         prop_assert!(completed, "no run completed");
-        world
-            .check_end(&checker)
-            .map_err(|v| TestCaseError::fail(v.0))?;
+        checker.end(&world).map_err(|v| TestCaseError::fail(v.0))?;
         Ok(())
     })();
     if result.is_err() {

@@ -15,14 +15,13 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 
+use aws_rotate_keys::action::{Action, DeletePurpose, Failure, FailureClass, Outcome};
 use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::journal::{Journal, JournalState};
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::plan::{self, Decision, HeldKeys, Identity, Options, Plan, Target};
 use aws_rotate_keys::profile::{Candidate, Holder};
-use aws_rotate_keys::rotation::{
-    Action, Config, DeletePurpose, Failure, FailureClass, Outcome, Rotation, Status,
-};
+use aws_rotate_keys::rotation::{Config, Rotation, Status};
 use aws_rotate_keys::time::{Span, Timestamp};
 
 const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -161,11 +160,11 @@ impl World {
             ))
         };
         match action {
-            Action::WriteJournal { contents } => {
+            Action::WriteJournal { contents, .. } => {
                 self.journal = Some(contents.expose().clone());
                 Outcome::Done
             }
-            Action::RemoveJournal => {
+            Action::RemoveJournal { .. } => {
                 self.journal = None;
                 Outcome::Done
             }
@@ -251,7 +250,9 @@ impl World {
                     }
                 }
                 if changed {
-                    Outcome::Done
+                    Outcome::Updated {
+                        profiles: Vec::new(),
+                    }
                 } else {
                     Outcome::Unchanged
                 }
@@ -487,7 +488,8 @@ impl Script {
         );
         let old_key = journal.old_access_key_id.clone();
         let admin = journal.admin;
-        let rot = Rotation::resume(journal, &ended.world.metas(), cfg(), now);
+        let id = journal.id();
+        let rot = Rotation::resume(journal, id, &ended.world.metas(), cfg(), now);
         Script {
             rot,
             now,
@@ -527,7 +529,7 @@ impl Script {
     fn check(&mut self, action: &Action) {
         if let Some(new) = self.must_journal.take() {
             let journaled = match action {
-                Action::WriteJournal { contents } => Journal::parse(contents.expose())
+                Action::WriteJournal { contents, .. } => Journal::parse(contents.expose())
                     .ok()
                     .and_then(|j| j.new_key)
                     .is_some_and(|n| {
@@ -589,7 +591,7 @@ impl Script {
                 let name = kind(&action);
                 let shown = serde_json::to_string(&action).expect("actions serialize");
                 let _ = write!(self.log, "{}  -> {shown}", rel(self.now));
-                if let Action::WriteJournal { contents } = &action {
+                if let Action::WriteJournal { contents, .. } = &action {
                     let j = Journal::parse(contents.expose()).expect("the journal written parses");
                     let _ = write!(self.log, "  [{}]", journal_summary(&j));
                 }
@@ -1227,7 +1229,8 @@ fn a_rotation_that_cannot_go_on_stops_and_says_so() {
         last_used: None,
     }];
     let mut now = T0;
-    let mut rot = Rotation::resume(journal, &keys, cfg(), now);
+    let id = journal.id();
+    let mut rot = Rotation::resume(journal, id, &keys, cfg(), now);
     let mut deleted = Vec::new();
     for _ in 0..100 {
         if rot.is_done() {

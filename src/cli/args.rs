@@ -3,6 +3,11 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::commands::completion::CompletionArgs;
+use super::commands::list_access_keys::ListAccessKeysArgs;
+use super::commands::rotate::RotateArgs;
+use super::commands::status::StatusArgs;
+
 /// Rotate the access keys of IAM users: the new key is written and proven to work before the
 /// old one is deactivated or deleted.
 #[derive(Debug, Parser)]
@@ -30,7 +35,7 @@ pub(crate) struct Cli {
 pub(crate) struct Global {
     /// The profile(s) to use; repeat to rotate several. Default: AWS_PROFILE, else AWS_DEFAULT_PROFILE, else `default`.
     #[arg(long, short = 'p', global = true, value_name = "NAME",
-          add = clap_complete::engine::ArgValueCompleter::new(super::complete::profiles))]
+          add = clap_complete::engine::ArgValueCompleter::new(super::commands::completion::profiles))]
     pub(crate) profile: Vec<String>,
     /// The region for STS (IAM is global). Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
     #[arg(long, global = true, value_name = "REGION")]
@@ -75,62 +80,15 @@ pub(crate) enum Command {
     /// Decide exactly as `rotate` would, change nothing, and print the plan.
     Plan(RotateArgs),
     /// The output of `aws iam list-access-keys`.
-    ListAccessKeys {
-        /// Whose keys (default: the profile's user).
-        #[arg(long, value_name = "NAME")]
-        user_name: Option<String>,
-        /// The MFA code for a profile with `mfa_serial` (prompted for on a terminal otherwise).
-        #[arg(long, value_name = "CODE")]
-        token_code: Option<String>,
-    },
+    ListAccessKeys(ListAccessKeysArgs),
     /// One row per profile: user, key id, age, status, last used, files, due or not.
-    Status {
-        /// Mark keys older than this as due (`90d`, `12h`).
-        #[arg(long, value_name = "DURATION")]
-        older_than: Option<String>,
-        /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
-        #[arg(long, value_name = "CODE")]
-        token_code: Option<String>,
-    },
+    Status(StatusArgs),
     /// Print a completion script.
-    Completion {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: Shell,
-    },
+    Completion(CompletionArgs),
     /// Print the man page (roff).
     Man,
     /// Add `rotate-keys = !aws-rotate-keys` to ~/.aws/cli/alias, so that `aws rotate-keys` works.
     InstallAlias,
-}
-
-/// Options of `rotate` and `plan`.
-#[derive(Debug, Args, Clone, Default)]
-pub(crate) struct RotateArgs {
-    /// Every profile that holds static IAM-user keys; profiles sharing a key rotate together, once.
-    #[arg(long)]
-    pub(crate) all_profiles: bool,
-    /// Never prompt: accept the proposed removal, or stop with exit 252 where there is no safe one.
-    #[arg(long, short = 'y')]
-    pub(crate) yes: bool,
-    /// When both key slots are taken, delete this key to make room.
-    #[arg(long, value_name = "ACCESS_KEY_ID")]
-    pub(crate) delete: Option<String>,
-    /// Deactivate the replaced key instead of deleting it.
-    #[arg(long)]
-    pub(crate) keep_old: bool,
-    /// Rotate only keys older than this (`90d`, `12h`, `30m`); younger ones are skipped.
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) older_than: Option<String>,
-    /// How long to wait for the new key to work.
-    #[arg(long, value_name = "DURATION", default_value = "120s")]
-    pub(crate) verify_timeout: String,
-    /// Admin mode: rotate this IAM user's key with the profile's credentials; prints the new key.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) user_name: Option<String>,
-    /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
-    #[arg(long, value_name = "CODE")]
-    pub(crate) token_code: Option<String>,
 }
 
 /// `--output`.

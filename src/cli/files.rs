@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
+use aws_rotate_keys::action::{Action, Failure, FailureClass, Outcome};
 use aws_rotate_keys::ini::FileKind;
+use aws_rotate_keys::output::FilePaths;
+use aws_rotate_keys::profile::AwsFiles;
+
+use super::error::CliError;
 
 /// Where the two files are.
 #[derive(Debug, Clone)]
@@ -43,6 +48,26 @@ impl Paths {
             config: pick("AWS_CONFIG_FILE", "config")?,
             credentials: pick("AWS_SHARED_CREDENTIALS_FILE", "credentials")?,
         })
+    }
+
+    /// The two paths as the output names them.
+    pub(crate) fn display(&self) -> FilePaths {
+        FilePaths {
+            config: self.config.display().to_string(),
+            credentials: self.credentials.display().to_string(),
+        }
+    }
+
+    /// Both files' text (a missing file is empty).
+    pub(crate) fn read(&self) -> Result<(String, String), CliError> {
+        let read = |path: &Path| read(path).map_err(|e| CliError::config(format!("{e:#}")));
+        Ok((read(&self.config)?, read(&self.credentials)?))
+    }
+
+    /// Both files, read and parsed.
+    pub(crate) fn load(&self) -> Result<AwsFiles, CliError> {
+        let (config, credentials) = self.read()?;
+        AwsFiles::parse(config, credentials).map_err(|e| CliError::file(self.of(e.file), e.error))
     }
 
     pub(crate) fn of(&self, file: FileKind) -> &Path {
@@ -131,6 +156,60 @@ pub(crate) fn read(path: &Path) -> Result<String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Performs a file action of the core (the journal, a key edit) and says how it went; `None`
+/// for an action that is not about files.
+pub(crate) fn execute(paths: &Paths, action: &Action, debug: bool) -> Option<Outcome> {
+    let failed =
+        |e: anyhow::Error| Outcome::Failed(Failure::new(FailureClass::Io, None, format!("{e:#}")));
+    let log = |what: std::fmt::Arguments<'_>| {
+        if debug {
+            eprintln!("debug: {what}");
+        }
+    };
+    Some(match action {
+        Action::WriteJournal { journal, contents } => {
+            let path = paths.journal(journal);
+            log(format_args!("write journal {}", path.display()));
+            write_atomic(&path, contents.expose()).map_or_else(failed, |_| Outcome::Done)
+        }
+        Action::RemoveJournal { journal } => {
+            let path = paths.journal(journal);
+            log(format_args!("remove journal {}", path.display()));
+            remove(&path).map_or_else(failed, |()| Outcome::Done)
+        }
+        Action::UpdateFile { file, edit } => {
+            let path = paths.of(*file);
+            let updated = (|| -> Result<Outcome> {
+                let text = read(path)?;
+                let Some(applied) = edit
+                    .apply(*file, &text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                else {
+                    return Ok(Outcome::Unchanged);
+                };
+                log(format_args!(
+                    "update {} ({} -> {})",
+                    path.display(),
+                    edit.from,
+                    edit.to_id
+                ));
+                let w = write_atomic(path, &applied.text)?;
+                if let Some(mode) = w.tightened_from {
+                    super::warn(format_args!(
+                        "{} was readable by others (mode {mode:o}); it is now 0600",
+                        path.display()
+                    ));
+                }
+                Ok(Outcome::Updated {
+                    profiles: applied.profiles,
+                })
+            })();
+            updated.unwrap_or_else(failed)
+        }
+        _ => return None,
+    })
 }
 
 /// The file a path finally names, following symlinks (the link itself is kept).

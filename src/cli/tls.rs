@@ -48,18 +48,6 @@ pub(crate) fn system_trust() -> Option<rustls::RootCertStore> {
 
 static SYSTEM_TRUST: OnceLock<Option<rustls::RootCertStore>> = OnceLock::new();
 
-/// Starts loading [`system_trust`] on a thread of its own, so that it is ready (or nearly) when
-/// the first client is made: reading and parsing a distribution's bundle is a few milliseconds,
-/// the rest of the start-up as much again, and the machine has another core.
-pub(crate) fn prefetch_system_trust() {
-    // A thread that cannot start only means the roots load when first needed.
-    let _ = std::thread::Builder::new()
-        .name("system-roots".into())
-        .spawn(|| {
-            SYSTEM_TRUST.get_or_init(load_system_trust);
-        });
-}
-
 fn load_system_trust() -> Option<rustls::RootCertStore> {
     const BUNDLES: [&str; 6] = [
         "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo

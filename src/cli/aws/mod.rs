@@ -1,45 +1,34 @@
-//! IAM and STS through the AWS SDK. SDK types become core types here and only here; every error
-//! becomes a [`Failure`] of the class the core needs to decide (retry, undo, stop).
+//! IAM and STS through the AWS SDK: [`Aws::execute`] performs the core's requests. SDK types
+//! become core types here and only here; every error becomes a [`Failure`] of the class the core
+//! needs to decide (retry, undo, stop), in [`error`].
 //!
 //! The SDK's own retries are off: the core retries, because it knows which calls are safe to
 //! repeat (a `CreateAccessKey` whose answer was lost must not simply be sent again).
-#![allow(clippy::disallowed_methods)] // the shell reads the environment
+
+mod error;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
 
+use aws_rotate_keys::action::{Action, Failure, FailureClass, Outcome};
 use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
-use aws_rotate_keys::rotation::{Failure, FailureClass};
+use aws_rotate_keys::output::{TimestampFormat, Timestamps};
 use aws_rotate_keys::session::Signer;
 use aws_rotate_keys::time::{Span, Timestamp};
 
-/// Connection settings, from the command line, environment and profile (see `settings`).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Connection {
-    pub(crate) region: Option<String>,
-    pub(crate) endpoint_url: Option<String>,
-    pub(crate) ca_bundle: Option<std::path::PathBuf>,
-    pub(crate) connect_timeout: Option<Duration>,
-    pub(crate) read_timeout: Option<Duration>,
-    /// `--no-verify-ssl`: accept any server certificate.
-    pub(crate) no_verify_ssl: bool,
-    pub(crate) debug: bool,
-}
+use super::settings::Connection;
+pub(crate) use error::classify;
+use error::session_failure;
+use wire::{WireDateReader, WireDates};
 
 /// Asks for an MFA code (the `--token-code`, or a prompt on a terminal). Blocks: it is called
 /// on a blocking thread.
@@ -56,7 +45,7 @@ pub(crate) struct Aws {
     making: Mutex<()>,
     token: TokenSource,
     /// The keys' timestamps as IAM sent them, for `cli_timestamp_format = wire`.
-    wire: Arc<WireDates>,
+    wire: WireDates,
     /// How long an MFA session is asked for (see [`Aws::keep_sessions_for`]).
     session_seconds: std::sync::atomic::AtomicI32,
 }
@@ -75,8 +64,8 @@ fn session_seconds(verify: Span) -> i32 {
 }
 
 impl Aws {
-    /// `wire`: where the timestamps of the answers are kept as IAM sent them.
-    pub(crate) fn new(conn: Connection, token: TokenSource, wire: Arc<WireDates>) -> Result<Self> {
+    /// The clients of a run that reaches AWS as `conn` says, asking `token` for MFA codes.
+    pub(crate) fn new(conn: Connection, token: TokenSource) -> Result<Self> {
         let http = if conn.no_verify_ssl {
             super::tls::unverified_client()?
         } else {
@@ -106,7 +95,7 @@ impl Aws {
             iam: Mutex::new(HashMap::new()),
             making: Mutex::new(()),
             token,
-            wire,
+            wire: WireDates::default(),
             session_seconds: std::sync::atomic::AtomicI32::new(SESSION_MIN_SECONDS),
         })
     }
@@ -120,14 +109,9 @@ impl Aws {
         if let Some(c) = cache.get(&key) {
             return c.clone();
         }
-        let mut timeouts = TimeoutConfig::builder();
-        timeouts =
-            timeouts.connect_timeout(self.conn.connect_timeout.unwrap_or(Duration::from_secs(60)));
-        if let Some(t) = self.conn.read_timeout {
-            timeouts = timeouts.read_timeout(t);
-        } else {
-            timeouts = timeouts.read_timeout(Duration::from_secs(60));
-        }
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(self.conn.connect_timeout)
+            .read_timeout(self.conn.read_timeout);
         // A region is always set, so that aws-config never asks the EC2 metadata service: IAM is
         // global, and STS answers in us-east-1 when nothing else is configured.
         let region = self
@@ -310,6 +294,65 @@ impl Aws {
         ))
     }
 
+    /// Performs a request of the core, signed by `signer`, and says how it went; `None` for an
+    /// action that is not a request to AWS.
+    pub(crate) async fn execute(&self, signer: &Signer, action: &Action) -> Option<Outcome> {
+        let answer = match action {
+            Action::Identify => self
+                .identify(signer)
+                .await
+                .map(|arn| Outcome::Verified { arn }),
+            Action::ListKeys { user_name } => {
+                self.list_keys(signer, user_name).await.map(Outcome::Keys)
+            }
+            Action::LastUsed { access_key_id } => self
+                .last_used(signer, access_key_id)
+                .await
+                .map(Outcome::LastUsed),
+            Action::CreateKey { user_name } => self.create_key(signer, user_name).await.map(
+                |(access_key_id, secret, create_date)| Outcome::KeyCreated {
+                    access_key_id,
+                    secret,
+                    create_date,
+                },
+            ),
+            Action::DeleteKey {
+                user_name,
+                access_key_id,
+                ..
+            } => self
+                .delete_key(signer, user_name, access_key_id)
+                .await
+                .map(|()| Outcome::Done),
+            Action::DeactivateKey {
+                user_name,
+                access_key_id,
+            } => self
+                .deactivate_key(signer, user_name, access_key_id)
+                .await
+                .map(|()| Outcome::Done),
+            Action::VerifyKey {
+                access_key_id,
+                secret,
+            } => {
+                let profile = match signer {
+                    Signer::Static { profile, .. } => profile.as_deref(),
+                    Signer::Profile(p) => Some(p.as_str()),
+                };
+                self.verify_as(profile, access_key_id, secret)
+                    .await
+                    .map(|arn| Outcome::Verified { arn })
+            }
+            _ => return None,
+        };
+        Some(answer.unwrap_or_else(Outcome::Failed))
+    }
+
+    /// How the output prints timestamps: in `format`, with the texts IAM sent so far.
+    pub(crate) fn timestamps(&self, format: TimestampFormat) -> Timestamps {
+        self.wire.timestamps(format)
+    }
+
     /// `sts:GetCallerIdentity` with a signer: the caller's ARN.
     pub(crate) async fn identify(&self, signer: &Signer) -> Result<String, Failure> {
         match signer {
@@ -371,21 +414,6 @@ impl Aws {
         signer: &Signer,
         user: &UserName,
     ) -> Result<Vec<KeyMeta>, Failure> {
-        Ok(self
-            .list_keys_dated(signer, user)
-            .await?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect())
-    }
-
-    /// `iam:ListAccessKeys` for a user, every page, each key with its `CreateDate` as the `aws`
-    /// CLI prints it (`iso8601`, to the microsecond the service gave).
-    pub(crate) async fn list_keys_dated(
-        &self,
-        signer: &Signer,
-        user: &UserName,
-    ) -> Result<Vec<(KeyMeta, String)>, Failure> {
         let iam = self.iam(signer).await?;
         self.debug(format_args!("IAM ListAccessKeys user={user}"));
         let mut out = Vec::new();
@@ -408,21 +436,14 @@ impl Aws {
                 else {
                     continue;
                 };
-                let created = k
-                    .create_date()
-                    .map_or(Timestamp::from_millis(0), to_timestamp);
-                let shown = k
-                    .create_date()
-                    .map_or_else(|| created.to_iso8601(), iso8601);
-                out.push((
-                    KeyMeta {
-                        access_key_id: id,
-                        status: KeyStatus::parse(status.as_str()).unwrap_or(KeyStatus::Inactive),
-                        create_date: created,
-                        last_used: None,
-                    },
-                    shown,
-                ));
+                out.push(KeyMeta {
+                    access_key_id: id,
+                    status: KeyStatus::parse(status.as_str()).unwrap_or(KeyStatus::Inactive),
+                    create_date: k
+                        .create_date()
+                        .map_or(Timestamp::from_micros(0), to_timestamp),
+                    last_used: None,
+                });
             }
             match page.marker() {
                 Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
@@ -472,7 +493,7 @@ impl Aws {
             id,
             secret,
             k.create_date()
-                .map_or(Timestamp::from_millis(0), to_timestamp),
+                .map_or(Timestamp::from_micros(0), to_timestamp),
         ))
     }
 
@@ -541,292 +562,13 @@ impl Aws {
     }
 }
 
-/// Which timestamp of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum DateField {
-    /// `CreateDate` (ListAccessKeys, CreateAccessKey).
-    Created,
-    /// `LastUsedDate` (GetAccessKeyLastUsed).
-    LastUsed,
-}
-
-/// The keys' timestamps exactly as IAM sent them, by key: what `cli_timestamp_format = wire`
-/// prints. The SDK parses every timestamp into a `DateTime` and keeps no text, so each call
-/// that answers with one reads them from the response's body itself ([`WireDateReader`]).
-#[derive(Debug, Default)]
-pub(crate) struct WireDates(std::sync::Mutex<HashMap<(String, DateField), String>>);
-
-impl WireDates {
-    /// The text IAM sent for this key's timestamp in this run, if any call answered with it.
-    pub(crate) fn get(&self, id: &AccessKeyId, field: DateField) -> Option<String> {
-        let map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&(id.as_str().to_owned(), field)).cloned()
-    }
-
-    /// Keeps what a reader found; `asked`: the key the request was about, for answers that do
-    /// not name their key.
-    fn keep(&self, found: Vec<WireDate>, asked: Option<&AccessKeyId>) {
-        let mut map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for d in found {
-            let id = d
-                .access_key_id
-                .or_else(|| asked.map(|a| a.as_str().to_owned()));
-            if let Some(id) = id {
-                map.insert((id, d.field), d.text);
-            }
-        }
-    }
-}
-
-/// One timestamp of a response body, as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct WireDate {
-    /// The `AccessKeyId` beside it, where the answer has one.
-    access_key_id: Option<String>,
-    field: DateField,
-    text: String,
-}
-
-/// An interceptor for one call: after the SDK has read and parsed the answer, it reads the
-/// same body for its timestamps (`read_after_deserialization`: by then the body is in memory).
-/// It looks only at `AccessKeyId`, `CreateDate` and `LastUsedDate` elements and copies nothing
-/// else: the `SecretAccessKey` of a CreateAccessKey answer is skipped unread.
-#[derive(Debug, Clone, Default)]
-struct WireDateReader(Arc<std::sync::Mutex<Vec<WireDate>>>);
-
-impl WireDateReader {
-    fn take(&self) -> Vec<WireDate> {
-        std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
-}
-
-impl Intercept for WireDateReader {
-    fn name(&self) -> &'static str {
-        "aws-rotate-keys wire timestamps"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        // An answer the SDK could not parse either has no timestamps worth keeping; never fail
-        // the call over them.
-        if let Some(body) = context.response().body().bytes() {
-            let found = wire_dates(body);
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(found);
-        }
-        Ok(())
-    }
-}
-
-/// The `CreateDate` and `LastUsedDate` texts of an IAM (query protocol, XML) answer, each with
-/// the `AccessKeyId` of its element, as the XML decoder the SDK uses reads them (entities
-/// resolved). A body that is not XML gives none.
-fn wire_dates(body: &[u8]) -> Vec<WireDate> {
-    use aws_smithy_xml::decode::Document;
-    let mut out = Vec::new();
-    let Ok(mut doc) = Document::try_from(body) else {
-        return out;
-    };
-    if let Ok(mut root) = doc.root_element() {
-        collect_dates(&mut root, 0, &mut out);
-    }
-    out
-}
-
-/// IAM's answers nest a key's fields four elements deep
-/// (`ListAccessKeysResponse/ListAccessKeysResult/AccessKeyMetadata/member`): far fewer than this.
-const MAX_XML_DEPTH: usize = 16;
-
-fn collect_dates(
-    el: &mut aws_smithy_xml::decode::ScopedDecoder<'_, '_>,
-    depth: usize,
-    out: &mut Vec<WireDate>,
-) {
-    use aws_smithy_xml::decode::try_data;
-    let mut id = None;
-    let mut dates = Vec::new();
-    while let Some(mut child) = el.next_tag() {
-        let field = if child.start_el().matches("CreateDate") {
-            Some(DateField::Created)
-        } else if child.start_el().matches("LastUsedDate") {
-            Some(DateField::LastUsed)
-        } else {
-            None
-        };
-        if let Some(field) = field {
-            if let Ok(text) = try_data(&mut child) {
-                dates.push((field, text.into_owned()));
-            }
-        } else if child.start_el().matches("AccessKeyId") {
-            id = try_data(&mut child).ok().map(|t| t.into_owned());
-        } else if child.start_el().matches("SecretAccessKey") {
-            // Dropped unread: the decoder skips to its end.
-        } else if depth < MAX_XML_DEPTH {
-            collect_dates(&mut child, depth + 1, out);
-        }
-    }
-    out.extend(dates.into_iter().map(|(field, text)| WireDate {
-        access_key_id: id.clone(),
-        field,
-        text,
-    }));
-}
-
+/// A timestamp of an answer, to the microsecond the service gave (the `aws` CLI prints them).
 fn to_timestamp(t: &aws_smithy_types::DateTime) -> Timestamp {
-    Timestamp::from_millis(t.to_millis().unwrap_or(0))
-}
-
-/// A timestamp as the `aws` CLI prints it with `cli_timestamp_format = iso8601` (Python's
-/// `datetime.isoformat()` in UTC): `2013-06-04T18:17:34+00:00`, or with `.ffffff` when the
-/// service gave a fraction of a second.
-fn iso8601(t: &aws_smithy_types::DateTime) -> String {
-    let whole = Timestamp::from_millis(t.secs().saturating_mul(1000)).to_iso8601();
-    let micros = t.subsec_nanos() / 1000;
-    match (micros, whole.strip_suffix("+00:00")) {
-        (0, _) | (_, None) => whole,
-        (us, Some(head)) => format!("{head}.{us:06}+00:00"),
-    }
-}
-
-/// A GetSessionToken that failed, named as such (the core sees it as the failure of the IAM call
-/// it was made for), with what to do.
-fn session_failure(mut f: Failure, serial: &str) -> Failure {
-    f.operation = Some("GetSessionToken");
-    if f.message.contains("MultiFactorAuthentication") {
-        f.message = format!(
-            "{} The MFA session with {serial} was refused: run again with the code that device shows now (--token-code CODE), and check the profile's mfa_serial",
-            f.message.trim_end()
-        );
-    } else {
-        f.message = format!("{} (the MFA session with {serial})", f.message.trim_end());
-    }
-    f
-}
-
-/// An SDK error as the core sees it.
-pub(crate) fn classify<E, R>(e: &SdkError<E, R>) -> Failure
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + HttpStatus + 'static,
-{
-    match e {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status_code();
-            let err = se.err();
-            let code = err.code().map(str::to_owned);
-            let message = err
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| match &code {
-                    Some(c) => c.clone(),
-                    None => format!("HTTP {status}"),
-                });
-            let class = match code.as_deref() {
-                Some(
-                    "Throttling"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "TooManyRequestsException",
-                ) => FailureClass::Throttled,
-                Some(
-                    "InvalidClientTokenId"
-                    | "SignatureDoesNotMatch"
-                    | "InvalidAccessKeyId"
-                    | "UnrecognizedClientException",
-                ) => FailureClass::NotAuthenticated,
-                Some("NoSuchEntity") => FailureClass::NotFound,
-                Some("LimitExceeded") => FailureClass::LimitExceeded,
-                Some("AccessDenied" | "AccessDeniedException") => FailureClass::AccessDenied,
-                Some(
-                    "ServiceFailure" | "InternalFailure" | "InternalError" | "ServiceUnavailable",
-                ) => FailureClass::Transient,
-                // moto wraps its authentication errors in an extra <Errors> element that the
-                // SDK does not parse: a 403 without a code is an unknown or unusable key.
-                None if status == 403 => FailureClass::NotAuthenticated,
-                _ if status >= 500 => FailureClass::Transient,
-                _ if status == 429 => FailureClass::Throttled,
-                _ => FailureClass::Other,
-            };
-            let code = code.or_else(|| (status == 403).then(|| "InvalidClientTokenId".to_owned()));
-            Failure {
-                class,
-                code,
-                message,
-                operation: None,
-            }
-        }
-        SdkError::TimeoutError(_) => {
-            Failure::new(FailureClass::Transient, None, "the request timed out")
-        }
-        SdkError::DispatchFailure(_) if super::tls::certificate_error(e).is_some() => {
-            let why = super::tls::certificate_error(e).unwrap_or_default();
-            // Not worth retrying: the next attempt meets the same certificate.
-            Failure::new(
-                FailureClass::Other,
-                None,
-                format!(
-                    "SSL validation failed: {why}. To trust the certificate authority that signed the endpoint's certificate, pass --ca-bundle FILE (or set AWS_CA_BUNDLE, or ca_bundle in the profile); --no-verify-ssl skips the check"
-                ),
-            )
-        }
-        SdkError::DispatchFailure(d) => {
-            let what = if d.is_timeout() {
-                "the connection timed out"
-            } else {
-                "the connection failed"
-            };
-            Failure::new(
-                FailureClass::Transient,
-                None,
-                format!("{what}: {}", source_chain(e)),
-            )
-        }
-        SdkError::ResponseError(_) => Failure::new(
-            FailureClass::Transient,
-            None,
-            format!("the answer could not be read: {}", source_chain(e)),
-        ),
-        _ => Failure::new(FailureClass::Other, None, source_chain(e)),
-    }
-}
-
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-/// The HTTP status of a raw response.
-pub(crate) trait HttpStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HttpStatus for aws_smithy_runtime_api::http::Response {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
+    let micros = t
+        .secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(t.subsec_nanos() / 1000));
+    Timestamp::from_micros(micros)
 }
 
 #[cfg(test)]
@@ -842,92 +584,5 @@ mod tests {
         // STS's longest session for a long-term key's GetSessionToken.
         assert_eq!(session_seconds(Span::from_secs(86_400)), 43_200);
         assert_eq!(session_seconds(Span::from_millis(u64::MAX)), 43_200);
-    }
-
-    fn date(id: Option<&str>, field: DateField, text: &str) -> WireDate {
-        WireDate {
-            access_key_id: id.map(str::to_owned),
-            field,
-            text: text.to_owned(),
-        }
-    }
-
-    #[test]
-    fn wire_dates_are_read_as_sent_with_their_key() {
-        let list = br#"<ListAccessKeysResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
-  <ListAccessKeysResult>
-    <AccessKeyMetadata>
-      <member><UserName>bob</UserName><AccessKeyId>AKIAIOSFODNN7EXAMPLE</AccessKeyId>
-        <Status>Active</Status><CreateDate>2013-06-04T18:17:34Z</CreateDate></member>
-      <member><CreateDate>2013-06-06T20:42:26.123456+00:00</CreateDate>
-        <AccessKeyId>AKIAI44QH8DHBEXAMPLE</AccessKeyId></member>
-    </AccessKeyMetadata>
-    <IsTruncated>false</IsTruncated>
-  </ListAccessKeysResult>
-  <ResponseMetadata><RequestId>7a62c49f</RequestId></ResponseMetadata>
-</ListAccessKeysResponse>"#;
-        assert_eq!(
-            wire_dates(list),
-            [
-                date(
-                    Some("AKIAIOSFODNN7EXAMPLE"),
-                    DateField::Created,
-                    "2013-06-04T18:17:34Z"
-                ),
-                date(
-                    Some("AKIAI44QH8DHBEXAMPLE"),
-                    DateField::Created,
-                    "2013-06-06T20:42:26.123456+00:00"
-                ),
-            ]
-        );
-        let last = b"<GetAccessKeyLastUsedResponse><GetAccessKeyLastUsedResult>\
-            <AccessKeyLastUsed><Region>us-east-1</Region><LastUsedDate>2015-03-13T10:45:00Z</LastUsedDate>\
-            <ServiceName>iam</ServiceName></AccessKeyLastUsed><UserName>bob</UserName>\
-            </GetAccessKeyLastUsedResult></GetAccessKeyLastUsedResponse>";
-        assert_eq!(
-            wire_dates(last),
-            [date(None, DateField::LastUsed, "2015-03-13T10:45:00Z")]
-        );
-        assert!(wire_dates(b"not xml at all").is_empty());
-        assert!(wire_dates(b"").is_empty());
-    }
-
-    #[test]
-    fn a_new_keys_secret_is_never_read() {
-        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
-        let body = format!(
-            "<CreateAccessKeyResponse><CreateAccessKeyResult><AccessKey>\
-             <UserName>bob</UserName><AccessKeyId>AKIAIOSFODNN7EXAMPLE</AccessKeyId>\
-             <Status>Active</Status><SecretAccessKey>{secret}</SecretAccessKey>\
-             <CreateDate>2015-03-09T18:39:23Z</CreateDate>\
-             </AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>"
-        );
-        let found = wire_dates(body.as_bytes());
-        assert_eq!(
-            found,
-            [date(
-                Some("AKIAIOSFODNN7EXAMPLE"),
-                DateField::Created,
-                "2015-03-09T18:39:23Z"
-            )]
-        );
-        assert!(!format!("{found:?}").contains(secret));
-        // Kept by key; an answer that names no key is filed under the key asked about.
-        let wire = WireDates::default();
-        wire.keep(found, None);
-        let id = AccessKeyId::new("AKIAIOSFODNN7EXAMPLE").expect("a key id");
-        wire.keep(
-            vec![date(None, DateField::LastUsed, "2015-03-13T10:45:00Z")],
-            Some(&id),
-        );
-        assert_eq!(
-            wire.get(&id, DateField::Created).as_deref(),
-            Some("2015-03-09T18:39:23Z")
-        );
-        assert_eq!(
-            wire.get(&id, DateField::LastUsed).as_deref(),
-            Some("2015-03-13T10:45:00Z")
-        );
     }
 }

@@ -7,7 +7,15 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 use roff::{Roff, bold, italic, roman};
 
-use super::args::Cli;
+use crate::cli::args::Cli;
+use crate::cli::error::{CliError, ErrorKind};
+use crate::cli::output;
+
+/// `man`: prints the page.
+pub(crate) fn run() -> Result<Option<ErrorKind>, CliError> {
+    output::print(&render()?)?;
+    Ok(None)
+}
 
 /// The date in the page's title line: the day this page's content last changed, so that the
 /// committed page is the same on every machine.

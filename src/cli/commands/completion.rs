@@ -1,4 +1,4 @@
-//! Tab completion. The script a shell sources (`aws-rotate-keys completion SHELL`, committed
+//! `completion SHELL`, and tab completion itself. The script a shell sources (`aws-rotate-keys completion SHELL`, committed
 //! under `completions/`) is small: at each <Tab> it runs `COMPLETE=SHELL aws-rotate-keys -- WORDS`,
 //! and the binary answers from its own command line (clap_complete's dynamic engine), so that
 //! subcommands, options and their values are never out of date, and `--profile`/`-p` complete
@@ -7,13 +7,29 @@
 use std::ffi::OsStr;
 
 use anyhow::{Context, Result, anyhow};
-use clap::CommandFactory;
+use clap::{Args, CommandFactory};
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::Shells;
 
-use super::args::{Cli, Shell};
-use super::files;
 use aws_rotate_keys::ini::{Document, FileKind};
+
+use crate::cli::args::{Cli, Shell};
+use crate::cli::error::ErrorKind;
+use crate::cli::{error::CliError, files, output};
+
+/// `completion SHELL`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: Shell,
+}
+
+/// Prints the registration script for the shell.
+pub(crate) fn run(args: &CompletionArgs) -> Result<Option<ErrorKind>, CliError> {
+    output::print(&script(args.shell)?)?;
+    Ok(None)
+}
 
 /// The variable that turns a run into a completion request.
 const VAR: &str = "COMPLETE";
