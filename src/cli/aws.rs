@@ -9,11 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -77,27 +76,12 @@ fn session_seconds(verify: Span) -> i32 {
 impl Aws {
     /// `wire`: where the timestamps of the answers are kept as IAM sent them.
     pub(crate) fn new(conn: Connection, token: TokenSource, wire: Arc<WireDates>) -> Result<Self> {
+        // Both clients honour the proxy variables, as the `aws` CLI does.
         let http = if conn.no_verify_ssl {
-            super::tls::unverified_client()?
+            let proxies = hyper_util::client::proxy::matcher::Matcher::from_env();
+            super::no_verify::client(Arc::new(proxies))?
         } else {
-            // As in the `aws` CLI, a CA bundle replaces the system's trusted roots.
-            let roots = match &conn.ca_bundle {
-                Some(path) => Some(super::tls::read_ca_bundle(path)?),
-                None => super::tls::system_trust(),
-            };
-            match roots {
-                Some(roots) => super::tls::verified_client(roots)?,
-                None => {
-                    let tls_context = TlsContext::builder()
-                        .with_trust_store(TrustStore::default())
-                        .build()
-                        .context("setting up TLS")?;
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                        .tls_context(tls_context)
-                        .build_https()
-                }
-            }
+            super::tls::verified_client(conn.ca_bundle.as_deref())?
         };
         Ok(Self {
             conn,

@@ -12,6 +12,7 @@ mod complete;
 mod driver;
 mod files;
 mod man;
+mod no_verify;
 mod output;
 mod pager;
 mod prompt;
@@ -89,19 +90,6 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(status);
         }
     };
-    // A command that talks to AWS trusts the system's roots unless told otherwise: load them
-    // while the rest starts (the profile's `ca_bundle`, read later, may still replace them).
-    let talks_to_aws = !matches!(
-        cli.command,
-        Some(Command::Completion { .. } | Command::Man | Command::InstallAlias)
-    );
-    if talks_to_aws
-        && !cli.global.no_verify_ssl
-        && cli.global.ca_bundle.is_none()
-        && std::env::var_os("AWS_CA_BUNDLE").is_none()
-    {
-        tls::prefetch_system_trust();
-    }
     let _ = COLOUR.set(match cli.global.color {
         Some(args::Color::On) => true,
         Some(args::Color::Off) => false,
