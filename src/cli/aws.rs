@@ -76,13 +76,15 @@ fn session_seconds(verify: Span) -> i32 {
 impl Aws {
     /// `wire`: where the timestamps of the answers are kept as IAM sent them.
     pub(crate) fn new(conn: Connection, token: TokenSource, wire: Arc<WireDates>) -> Result<Self> {
-        // Both clients honour the proxy variables, as the `aws` CLI does.
+        // Both clients honour the proxy variables, as the `aws` CLI does; a failure through a
+        // proxy names it.
+        let proxies = super::proxy::from_env();
         let http = if conn.no_verify_ssl {
-            let proxies = hyper_util::client::proxy::matcher::Matcher::from_env();
-            super::no_verify::client(Arc::new(proxies))?
+            super::no_verify::client(proxies.clone())?
         } else {
             super::tls::verified_client(conn.ca_bundle.as_deref())?
         };
+        let http = super::proxy::labelled(http, proxies);
         Ok(Self {
             conn,
             http,
@@ -758,6 +760,11 @@ where
         }
         SdkError::TimeoutError(_) => {
             Failure::new(FailureClass::Transient, None, "the request timed out")
+        }
+        SdkError::DispatchFailure(_) if super::proxy::failure(e).is_some() => {
+            // Not retried: a proxy that refuses, or that is not there, does the same next time.
+            let proxy = super::proxy::failure(e).map(ToString::to_string);
+            Failure::new(FailureClass::Other, None, proxy.unwrap_or_default())
         }
         SdkError::DispatchFailure(_) if super::tls::certificate_error(e).is_some() => {
             let why = super::tls::certificate_error(e).unwrap_or_default();

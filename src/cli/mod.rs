@@ -16,6 +16,7 @@ mod no_verify;
 mod output;
 mod pager;
 mod prompt;
+mod proxy;
 mod tls;
 
 use std::io::IsTerminal as _;
