@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use moto::{AccessKey, Fault, FaultKind, Home, Moto};
+use moto::{AccessKey, Fault, FaultKind, ForwardProxy, Home, Moto, closed_port};
 
 fn run(home: &Home, args: &[&str]) -> Output {
     home.command()
@@ -1268,6 +1268,329 @@ fn no_verify_ssl_accepts_any_certificate_and_says_so() {
                 && e.key.as_deref() == Some(id.as_str())),
         "the new key was verified through the HTTPS front"
     );
+}
+
+// ---- proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY and their lower-case forms ----------------------
+
+/// The default command (`rotate`) in `home` against `endpoint`, with extra environment and options.
+fn rotate_via(home: &Home, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = home.command();
+    c.env("AWS_ENDPOINT_URL", endpoint);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args).output().expect("run aws-rotate-keys")
+}
+
+/// The lines `proxy` logged after the first `before`.
+fn logged_since(proxy: &ForwardProxy, before: usize) -> Vec<String> {
+    proxy.log().split_off(before)
+}
+
+#[test]
+fn a_forward_proxy_carries_every_plain_http_request() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let home = moto.home("", &k.credentials_profile("default"));
+    let proxy = ForwardProxy::start();
+    let endpoint = moto.endpoint();
+    // Each request that reached the endpoint (the fault proxy's log) went through the forward
+    // proxy first, in absolute form: as many lines there as requests here, each naming the
+    // endpoint. The proxy forwards only what it is sent; the endpoint logs what it gets.
+    let through = format!("POST {endpoint}/");
+    let mut reached = 0;
+    let mut check = |out: &Output, what: &str, before: usize| {
+        assert_eq!(code(out), 0, "{what}: {}", text(&out.stderr));
+        let sent = moto.log().len() - reached;
+        reached += sent;
+        let logged = logged_since(&proxy, before);
+        assert!(sent > 0, "{what}: requests were sent");
+        assert_eq!(logged, vec![through.clone(); sent], "{what}");
+    };
+    for (var, args) in [
+        ("HTTP_PROXY", &[][..]),
+        ("http_proxy", &[]),
+        ("HTTP_PROXY", &["--no-verify-ssl"]),
+        ("http_proxy", &["--no-verify-ssl"]),
+    ] {
+        let before = proxy.log().len();
+        let out = list_keys_via(&home, endpoint, &[(var, &proxy.url())], args);
+        check(&out, &format!("list-access-keys, {var} {args:?}"), before);
+        assert!(text(&out.stdout).contains(&k.id));
+    }
+    // A whole rotation, verification of the new key included.
+    let before = proxy.log().len();
+    let out = rotate_via(&home, endpoint, &[("HTTP_PROXY", &proxy.url())], &[]);
+    check(&out, "rotate", before);
+    let (id, secret) = held(&home.credentials(), "default");
+    assert_ne!(id, k.id);
+    assert!(works(&moto, &id, &secret));
+    assert_eq!(key_ids(&moto, "alice"), vec![(id, "Active".to_owned())]);
+    assert!(
+        proxy.log().len() - before >= 4,
+        "identify, list, create, verify, delete: {:?}",
+        logged_since(&proxy, before)
+    );
+}
+
+#[test]
+fn https_goes_through_a_connect_tunnel_verified_or_not() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let ca = front.ca();
+    let ca = ca.to_str().unwrap();
+    let home = moto.home("", &k.credentials_profile("default"));
+    let proxy = ForwardProxy::start();
+    let url = front.url();
+    let connect = format!("CONNECT {}", url.trim_start_matches("https://"));
+    let tunnelled = |out: &Output, what: &str, before: usize| {
+        assert_eq!(code(out), 0, "{what}: {}", text(&out.stderr));
+        let logged = logged_since(&proxy, before);
+        assert!(!logged.is_empty(), "{what}: through the proxy");
+        assert!(logged.iter().all(|l| *l == connect), "{what}: {logged:?}");
+    };
+    for (var, args) in [
+        ("HTTPS_PROXY", &["--ca-bundle", ca][..]),
+        ("https_proxy", &["--ca-bundle", ca]),
+        // Verification off: any certificate, through the proxy all the same.
+        ("HTTPS_PROXY", &["--no-verify-ssl"]),
+        ("https_proxy", &["--no-verify-ssl"]),
+    ] {
+        let before = proxy.log().len();
+        let out = list_keys_via(&home, url, &[(var, &proxy.url())], args);
+        tunnelled(&out, &format!("list-access-keys, {var} {args:?}"), before);
+        assert!(text(&out.stdout).contains(&k.id));
+    }
+    // The system's roots (SSL_CERT_FILE) through the tunnel too.
+    let before = proxy.log().len();
+    let out = list_keys_via(
+        &home,
+        url,
+        &[("HTTPS_PROXY", &proxy.url()), ("SSL_CERT_FILE", ca)],
+        &[],
+    );
+    tunnelled(&out, "the system's roots", before);
+    // A whole rotation through the tunnel, with and without verification.
+    for args in [&["--ca-bundle", ca][..], &["--no-verify-ssl"]] {
+        let before = proxy.log().len();
+        let old = held(&home.credentials(), "default").0;
+        let out = rotate_via(&home, url, &[("HTTPS_PROXY", &proxy.url())], args);
+        tunnelled(&out, &format!("rotate {args:?}"), before);
+        let (id, secret) = held(&home.credentials(), "default");
+        assert_ne!(id, old);
+        assert!(works(&moto, &id, &secret));
+    }
+}
+
+#[test]
+fn no_proxy_names_the_hosts_reached_directly() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let front = moto.tls_front();
+    let ca = front.ca();
+    let ca = ca.to_str().unwrap();
+    let home = moto.home("", &k.credentials_profile("default"));
+    let proxy = ForwardProxy::start();
+    let url = proxy.url();
+    for (endpoint, var, no, args) in [
+        (moto.endpoint(), "HTTP_PROXY", "NO_PROXY", &[][..]),
+        (moto.endpoint(), "http_proxy", "no_proxy", &[]),
+        (
+            moto.endpoint(),
+            "HTTP_PROXY",
+            "NO_PROXY",
+            &["--no-verify-ssl"],
+        ),
+        (front.url(), "HTTPS_PROXY", "NO_PROXY", &["--ca-bundle", ca]),
+        (front.url(), "https_proxy", "no_proxy", &["--ca-bundle", ca]),
+        (front.url(), "HTTPS_PROXY", "no_proxy", &["--no-verify-ssl"]),
+    ] {
+        let what = format!("{endpoint} {var} {no} {args:?}");
+        // The proxy is used without NO_PROXY, and not with it.
+        for (env, through) in [
+            (&[(var, &*url)][..], true),
+            (&[(var, &*url), (no, "127.0.0.1")], false),
+        ] {
+            let before = proxy.log().len();
+            let out = list_keys_via(&home, endpoint, env, args);
+            assert_eq!(code(&out), 0, "{what} {env:?}: {}", text(&out.stderr));
+            assert!(text(&out.stdout).contains(&k.id));
+            assert_eq!(proxy.log().len() > before, through, "{what} {env:?}");
+        }
+    }
+    let before = proxy.log().len();
+    let out = rotate_via(
+        &home,
+        moto.endpoint(),
+        &[("HTTP_PROXY", &url), ("NO_PROXY", "127.0.0.1")],
+        &[],
+    );
+    assert_code(&out, 0);
+    assert_ne!(held(&home.credentials(), "default").0, k.id);
+    assert_eq!(
+        logged_since(&proxy, before),
+        Vec::<String>::new(),
+        "rotate: nothing through the proxy"
+    );
+}
+
+#[test]
+fn a_proxy_that_refuses_or_is_not_there_stops_the_run_with_a_clear_error() {
+    // What `aws` v1 (botocore 1.43) does, run by hand against these same proxies:
+    // `Failed to connect to proxy URL: "http://127.0.0.1:PORT"`, exit 255, for a closed port
+    // and for a 403 or 407 answer to CONNECT; `Unable to parse response (...), invalid XML
+    // received` and 255 when a plain-http proxy answers 403 or 407 itself.
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let front = moto.tls_front();
+    let ca = front.ca();
+    let ca = ca.to_str().unwrap();
+    let home = moto.home("", &creds);
+    let refusing = ForwardProxy::refusing(403);
+    let refuses = refusing.url();
+    let closed = format!("http://127.0.0.1:{}", closed_port());
+    let (https, http) = (front.url(), moto.endpoint());
+    let cases: [(&str, &str, &str, &[&str], &str); 8] = [
+        (
+            https,
+            "HTTPS_PROXY",
+            &refuses,
+            &["--ca-bundle", ca],
+            "did not open a tunnel to",
+        ),
+        (
+            https,
+            "https_proxy",
+            &refuses,
+            &["--no-verify-ssl"],
+            "did not open a tunnel to",
+        ),
+        (
+            http,
+            "HTTP_PROXY",
+            &refuses,
+            &[],
+            "refused the request (HTTP 403 Forbidden)",
+        ),
+        (
+            http,
+            "http_proxy",
+            &refuses,
+            &["--no-verify-ssl"],
+            "refused the request (HTTP 403 Forbidden)",
+        ),
+        (
+            https,
+            "HTTPS_PROXY",
+            &closed,
+            &["--ca-bundle", ca],
+            "cannot connect to the proxy",
+        ),
+        (
+            https,
+            "HTTPS_PROXY",
+            &closed,
+            &["--no-verify-ssl"],
+            "cannot connect to the proxy",
+        ),
+        (
+            http,
+            "HTTP_PROXY",
+            &closed,
+            &[],
+            "cannot connect to the proxy",
+        ),
+        (
+            http,
+            "http_proxy",
+            &closed,
+            &["--no-verify-ssl"],
+            "cannot connect to the proxy",
+        ),
+    ];
+    for (endpoint, var, proxy, args, why) in cases {
+        let what = format!("{endpoint} through {var}={proxy} {args:?}");
+        for command in [&["list-access-keys"][..], &[]] {
+            let t = Instant::now();
+            let mut c = home.command();
+            c.env("AWS_ENDPOINT_URL", endpoint)
+                .env(var, proxy)
+                .args(args);
+            let out = c.args(command).output().unwrap();
+            // 255, as `aws`, at once: a proxy that refuses does so again.
+            assert_eq!(code(&out), 255, "{what} {command:?}: {}", text(&out.stderr));
+            assert!(t.elapsed() < Duration::from_secs(10), "{what}: not retried");
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(why)
+                    && err.contains(proxy)
+                    && err.contains(&format!("check {var} and NO_PROXY")),
+                "{what} {command:?}: {err}"
+            );
+            assert!(!err.contains("dispatch failure"), "{what}: {err}");
+        }
+    }
+    assert!(moto.log().is_empty(), "no request reached the endpoint");
+    assert_eq!(home.credentials(), creds);
+    assert_eq!(
+        key_ids(&moto, "alice"),
+        vec![(k.id.clone(), "Active".to_owned())]
+    );
+    assert!(
+        refusing.log().len() >= 8,
+        "the refusing proxy was asked: {:?}",
+        refusing.log()
+    );
+}
+
+#[test]
+fn proxy_credentials_come_from_the_proxy_url() {
+    let moto = Moto::start();
+    let k = moto.user_with_key("alice");
+    let creds = k.credentials_profile("default");
+    let front = moto.tls_front();
+    let ca = front.ca();
+    let ca = ca.to_str().unwrap();
+    let home = moto.home("", &creds);
+    let proxy = ForwardProxy::with_credentials("proxy user:s3cr%t");
+    // Percent-encoded in the URL, as curl and the `aws` CLI take them.
+    let right = proxy.url_with("proxy%20user:s3cr%25t");
+    let wrong = proxy.url_with("proxy%20user:nope");
+    let (https, http) = (front.url(), moto.endpoint());
+    for (endpoint, var, args) in [
+        (https, "HTTPS_PROXY", &["--ca-bundle", ca][..]),
+        (https, "HTTPS_PROXY", &["--no-verify-ssl"]),
+        (http, "HTTP_PROXY", &[]),
+        (http, "HTTP_PROXY", &["--no-verify-ssl"]),
+    ] {
+        let what = format!("{endpoint} {var} {args:?}");
+        let before = proxy.log().len();
+        let out = list_keys_via(&home, endpoint, &[(var, &right)], args);
+        assert_eq!(code(&out), 0, "{what}: {}", text(&out.stderr));
+        assert!(!logged_since(&proxy, before).is_empty(), "{what}");
+        for (url, why) in [
+            (
+                proxy.url(),
+                "asks for credentials (407 Proxy Authentication Required)",
+            ),
+            (wrong.clone(), "refused the credentials given in"),
+        ] {
+            let out = list_keys_via(&home, endpoint, &[(var, &url)], args);
+            assert_eq!(code(&out), 255, "{what}: {}", text(&out.stderr));
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(why) && err.contains(&proxy.url()),
+                "{what}: {err}"
+            );
+            assert!(
+                !err.contains("nope") && !err.contains("s3cr"),
+                "no password shown: {err}"
+            );
+        }
+    }
+    assert_eq!(home.credentials(), creds);
 }
 
 #[test]

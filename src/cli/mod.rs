@@ -10,9 +10,11 @@ mod commands;
 mod driver;
 mod error;
 mod files;
+mod no_verify;
 mod output;
 mod pager;
 mod prompt;
+mod proxy;
 mod settings;
 mod tls;
 

@@ -20,6 +20,8 @@
 //! let log = moto.log();                             // what the binary sent
 //! let front = moto.tls_front();                     // HTTPS in front of the proxy:
 //! home.command().env("AWS_ENDPOINT_URL", front.url()).arg("--ca-bundle").arg(front.ca());
+//! let proxy = ForwardProxy::start();                // a forward proxy with a request log:
+//! home.command().env("HTTP_PROXY", proxy.url());    // proxy.log() == ["POST http://…/", …]
 //! ```
 //!
 //! The venv comes from `ART_VENV`, else `<crate>/target/test-venv`; when it is missing,
@@ -1109,6 +1111,90 @@ impl Moto {
             dir,
         }
     }
+}
+
+// ---- a forward proxy ----------------------------------------------------------------------------
+
+/// `forward_proxy.py`: what `HTTPS_PROXY`/`HTTP_PROXY` point at in a test. It tunnels CONNECTs,
+/// forwards absolute-form requests, and logs each request it receives (method and target, e.g.
+/// `CONNECT 127.0.0.1:4567`, `POST http://127.0.0.1:4568/`), or refuses them all. Killed on Drop.
+pub struct ForwardProxy {
+    proc: Proc,
+    port: u16,
+    log: PathBuf,
+}
+
+impl ForwardProxy {
+    /// A proxy that tunnels and forwards every request.
+    pub fn start() -> ForwardProxy {
+        Self::spawn(&[])
+    }
+
+    /// A proxy that answers every request, CONNECT included, with `status` (403, 407...).
+    pub fn refusing(status: u16) -> ForwardProxy {
+        Self::spawn(&["--refuse", &status.to_string()])
+    }
+
+    /// A proxy that serves only requests with Basic `Proxy-Authorization` `user:password`
+    /// (407 to the others).
+    pub fn with_credentials(user_password: &str) -> ForwardProxy {
+        Self::spawn(&["--auth", user_password])
+    }
+
+    fn spawn(args: &[&str]) -> ForwardProxy {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "forward-proxy-{}-{}.log",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(crate_dir().join("tests/support/forward_proxy.py"))
+            .arg(&log)
+            .args(args)
+            .arg("--watch-stdin")
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        let (proc, port) = spawn_until(
+            "forward_proxy.py",
+            cmd,
+            |l| l.strip_prefix("PORT ").and_then(|p| p.trim().parse().ok()),
+            Duration::from_secs(60),
+        );
+        ForwardProxy { proc, port, log }
+    }
+
+    /// `http://127.0.0.1:PORT`: the value for `HTTPS_PROXY`/`HTTP_PROXY`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `http://USERINFO@127.0.0.1:PORT`.
+    pub fn url_with(&self, userinfo: &str) -> String {
+        format!("http://{userinfo}@127.0.0.1:{}", self.port)
+    }
+
+    /// The requests received so far, one `METHOD TARGET` line each, oldest first.
+    pub fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for ForwardProxy {
+    fn drop(&mut self) {
+        self.proc.stop();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A loopback port where nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind a free port");
+    l.local_addr().expect("its address").port()
 }
 
 // ---- Home --------------------------------------------------------------------------------------

@@ -75,6 +75,11 @@ where
         SdkError::TimeoutError(_) => {
             Failure::new(FailureClass::Transient, None, "the request timed out")
         }
+        SdkError::DispatchFailure(_) if super::super::proxy::failure(e).is_some() => {
+            // Not retried: a proxy that refuses, or that is not there, does the same next time.
+            let proxy = super::super::proxy::failure(e).map(ToString::to_string);
+            Failure::new(FailureClass::Other, None, proxy.unwrap_or_default())
+        }
         SdkError::DispatchFailure(_) if super::super::tls::certificate_error(e).is_some() => {
             let why = super::super::tls::certificate_error(e).unwrap_or_default();
             // Not worth retrying: the next attempt meets the same certificate.

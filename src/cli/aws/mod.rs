@@ -11,10 +11,9 @@ mod wire;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
@@ -66,28 +65,15 @@ fn session_seconds(verify: Span) -> i32 {
 impl Aws {
     /// The clients of a run that reaches AWS as `conn` says, asking `token` for MFA codes.
     pub(crate) fn new(conn: Connection, token: TokenSource) -> Result<Self> {
+        // Both clients honour the proxy variables, as the `aws` CLI does; a failure through a
+        // proxy names it.
+        let proxies = super::proxy::from_env();
         let http = if conn.no_verify_ssl {
-            super::tls::unverified_client()?
+            super::no_verify::client(proxies.clone())?
         } else {
-            // As in the `aws` CLI, a CA bundle replaces the system's trusted roots.
-            let roots = match &conn.ca_bundle {
-                Some(path) => Some(super::tls::read_ca_bundle(path)?),
-                None => super::tls::system_trust(),
-            };
-            match roots {
-                Some(roots) => super::tls::verified_client(roots)?,
-                None => {
-                    let tls_context = TlsContext::builder()
-                        .with_trust_store(TrustStore::default())
-                        .build()
-                        .context("setting up TLS")?;
-                    aws_smithy_http_client::Builder::new()
-                        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-                        .tls_context(tls_context)
-                        .build_https()
-                }
-            }
+            super::tls::verified_client(conn.ca_bundle.as_deref())?
         };
+        let http = super::proxy::labelled(http, proxies);
         Ok(Self {
             conn,
             http,

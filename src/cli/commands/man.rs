@@ -278,6 +278,10 @@ fn environment(r: &mut Roff) {
             "a PEM file of the certificate authorities to trust",
         ),
         (
+            "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
+            "the proxy for https:// and for http:// requests (http://[USER:PASSWORD@]HOST:PORT; an https:// request goes through a CONNECT tunnel), and the hosts reached without one (a comma-separated list); the lower-case forms and ALL_PROXY too, also with --no-verify-ssl",
+        ),
+        (
             "AWS_PAGER",
             "the pager for results on a terminal (see OUTPUT); set to nothing: no pager",
         ),
