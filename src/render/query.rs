@@ -13,7 +13,17 @@
 //!   `[]` is `null`, `keys`, `values` and `merge` keep key order, `to_string` writes
 //!   `json.dumps(x, separators=(',', ':'))` (ASCII, Python's floats), `to_number` reads what
 //!   Python's `int()`/`float()` read.
+//!
+//! A third is bridged before the crate parses: jmespath.py still reads a backtick literal whose
+//! text is not JSON as a string (JEP 12's deprecated "legacy literal", as in
+//! ``[?Status==`Active`]``, which AWS's own docs use), where the crate refuses it. jmespath.py's
+//! `Lexer._consume_literal` (jmespath/lexer.py) takes the text between the backticks (a
+//! backslash keeps the next character, `` \` `` becomes a backtick), tries `json.loads(text)`,
+//! then `json.loads('"%s"' % text.lstrip())`, then refuses. `rewrite_legacy_literals` writes
+//! each literal that only the second reads as the JSON string it gives, so the crate reads it
+//! alike; what jmespath.py refuses stays as written, for the crate to refuse.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -56,7 +66,7 @@ impl std::error::Error for QueryError {}
 impl Query {
     /// Parses a JMESPath expression.
     pub fn parse(text: &str) -> Result<Query, QueryError> {
-        let ast = jmespath::parse(text).map_err(|e| QueryError {
+        let ast = jmespath::parse(&rewrite_legacy_literals(text)).map_err(|e| QueryError {
             syntax: true,
             message: e.to_string(),
         })?;
@@ -88,6 +98,80 @@ impl Query {
             .map_err(|e| runtime_error(e.to_string()))?;
         let plain = serde_json::to_value(&*result).map_err(|e| runtime_error(e.to_string()))?;
         Ok(index.restore(&plain))
+    }
+}
+
+/// `text` with each legacy literal (a backtick literal that jmespath.py reads as a string because
+/// it is not JSON) written as that string in JSON; everything else as it was. Raw strings `'…'`
+/// and quoted identifiers `"…"` are skipped whole: a backtick in them delimits nothing.
+fn rewrite_legacy_literals(text: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0; // how much of `text` is in `out`; 0 while nothing was rewritten
+    let mut chars = text.char_indices();
+    while let Some((start, open)) = chars.next() {
+        if !matches!(open, '`' | '\'' | '"') {
+            continue;
+        }
+        // To the closing delimiter; a backslash takes the next character along, as jmespath.py's
+        // `_consume_until` (and the crate's `consume_inside`) do.
+        let mut end = None;
+        while let Some((i, c)) = chars.next() {
+            if c == '\\' {
+                chars.next();
+            } else if c == open {
+                end = Some(i);
+                break;
+            }
+        }
+        let Some(end) = end else { break }; // unclosed: the crate says so
+        if open != '`' {
+            continue;
+        }
+        if let Some(s) = legacy_string(&text[start + 1..end].replace("\\`", "`")) {
+            out.push_str(&text[copied..start]);
+            out.push('`');
+            out.push_str(&Value::String(s).to_string().replace('`', "\\`"));
+            out.push('`');
+            copied = end + 1;
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// The string jmespath.py reads a literal's `text` (backticks unescaped) as, when that is not
+/// JSON: `json.loads('"%s"' % text.lstrip())`. `None` when `text` is JSON (the crate reads it as
+/// jmespath.py does) or jmespath.py refuses it.
+fn legacy_string(text: &str) -> Option<String> {
+    if Variable::from_json(text).is_ok() {
+        return None;
+    }
+    // Python's `str.isspace`: Unicode's White_Space and the separators U+001C..U+001F.
+    let stripped =
+        text.trim_start_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+    let s = serde_json::from_str(&format!("\"{stripped}\"")).ok()?;
+    (!python_json_reads(text)).then_some(s)
+}
+
+/// Whether Python's `json.loads` reads `text`, which serde_json refused. Python also reads `NaN`,
+/// `Infinity` and `-Infinity`, numbers beyond f64 (as infinities) and nesting deeper than
+/// serde_json's 128 levels: jmespath.py gives such a literal that value, not a string, and the
+/// crate cannot hold it, so it stays refused. (Only text without strings gets here: a `"` that
+/// is not escaped already failed the string reading.)
+fn python_json_reads(text: &str) -> bool {
+    let finite = text
+        .replace("-Infinity", " 0 ")
+        .replace("Infinity", " 0 ")
+        .replace("NaN", " 0 ");
+    match serde_json::from_str::<Value>(&finite) {
+        Ok(_) => true,
+        Err(e) => {
+            let m = e.to_string();
+            m.starts_with("number out of range") || m.starts_with("recursion limit exceeded")
+        }
     }
 }
 
@@ -511,5 +595,94 @@ mod tests {
             .apply(&json!({}))
             .expect_err("wrong type");
         assert!(!e.syntax);
+    }
+
+    #[test]
+    fn json_literals_are_left_as_written() {
+        for expr in [
+            "a[?b==`\"Active\"`]",
+            "`1`",
+            "` [1, {\"a\": null}] `",
+            "`\"a\\`b\"`",
+            "`-0.5e3`",
+            "a.b",
+        ] {
+            assert!(
+                matches!(rewrite_legacy_literals(expr), Cow::Borrowed(_)),
+                "{expr}"
+            );
+        }
+    }
+
+    #[test]
+    fn legacy_literals_become_the_json_strings_jmespath_py_reads() {
+        for (expr, rewritten) in [
+            (
+                "AccessKeyMetadata[?Status==`Active`]",
+                "AccessKeyMetadata[?Status==`\"Active\"`]",
+            ),
+            ("` two  words `", "`\"two  words \"`"),
+            ("``", "`\"\"`"),
+            ("`1 2`", "`\"1 2\"`"),
+            ("`Infinity War`", "`\"Infinity War\"`"),
+            (
+                "`2013-06-04T18:17:34+00:00`",
+                "`\"2013-06-04T18:17:34+00:00\"`",
+            ),
+            // An escaped backtick is part of the literal; other escapes are JSON's.
+            ("`it\\`s`", "`\"it\\`s\"`"),
+            ("`a\\nb`", "`\"a\\nb\"`"),
+            ("`say \\\"hi\\\"`", "`\"say \\\"hi\\\"\"`"),
+            ("`\\u00e9`", "`\"é\"`"),
+            ("`\\\\`", "`\"\\\\\"`"),
+            // Python's lstrip: Unicode whitespace and U+001C..U+001F, on the left only.
+            ("`\u{1c}\u{a0}\tx `", "`\"x \"`"),
+            // Backticks in raw strings and quoted identifiers delimit nothing.
+            ("'it`s' == `yes`", "'it`s' == `\"yes\"`"),
+            ("'a\\'`b' == `c`", "'a\\'`b' == `\"c\"`"),
+            ("\"we`ird\".x == `no`", "\"we`ird\".x == `\"no\"`"),
+            ("[`a`, `1`, `b c`]", "[`\"a\"`, `1`, `\"b c\"`]"),
+        ] {
+            assert_eq!(rewrite_legacy_literals(expr), rewritten, "{expr}");
+        }
+    }
+
+    #[test]
+    fn legacy_literals_evaluate_as_in_jmespath_py() {
+        let v = json!({"AccessKeyMetadata": [
+            {"AccessKeyId": "AKIA1", "Status": "Active"},
+            {"AccessKeyId": "AKIA2", "Status": "Inactive"}
+        ]});
+        assert_eq!(
+            q("AccessKeyMetadata[?Status==`Active`].AccessKeyId", &v),
+            json!(["AKIA1"])
+        );
+        assert_eq!(q("`it\\`s`", &v), json!("it`s"));
+        assert_eq!(q("['`', `x`]", &v), json!(["`", "x"]));
+    }
+
+    #[test]
+    fn what_jmespath_py_refuses_stays_refused() {
+        let deep = format!("`{}{}`", "[".repeat(200), "]".repeat(200));
+        for expr in [
+            "`\"x`",     // an unescaped quote ends the JSON string early
+            "` \"a`",    // also after the left strip
+            "`a\tb`",    // a control character in a JSON string
+            "`a\\qb`",   // not a JSON escape
+            "`abc",      // unclosed
+            "'a` == `b", // unclosed raw string
+            // Python's json reads these as numbers or nested lists, not as strings; the crate
+            // cannot hold them.
+            "`NaN`",
+            "`-Infinity`",
+            "`[1, NaN]`",
+            "`1e400`",
+            &deep,
+            // A lone surrogate: jmespath.py reads it, a Rust string cannot hold it.
+            "`\\ud800`",
+        ] {
+            let e = Query::parse(expr).expect_err(expr);
+            assert!(e.syntax, "{expr}");
+        }
     }
 }

@@ -6,6 +6,8 @@ Reads one JSON request per line on stdin and answers one JSON line on stdout:
   {"format": "json" | "text" | "table", "title": "ListAccessKeys", "width": 80,
    "value": <any JSON value>, "query": null | "<JMESPath>"}
   -> {"ok": "<what aws prints>"}   or   {"error": "<exception class>: <message>"}
+     or {"error": ..., "syntax": true} where jmespath.py refuses the query itself (aws then
+     stops before calling the service: a usage error)
 
 The value goes through awscli.formatter's JSONFormatter, TextFormatter or TableFormatter (colour
 off) exactly as `aws` sends a response through them: without a query, the value is wrapped as
@@ -24,7 +26,12 @@ import sys
 from argparse import Namespace
 
 import jmespath
+from jmespath.exceptions import ParseError
 from awscli.formatter import JSONFormatter, TableFormatter, TextFormatter
+
+
+class QueryRefused(Exception):
+    """jmespath.py could not compile the query (its ParseError, LexerError included)."""
 
 
 def render(request):
@@ -35,7 +42,11 @@ def render(request):
         query = "Value"
     else:
         response = value
-    args = Namespace(query=jmespath.compile(query), color="off")
+    try:
+        compiled = jmespath.compile(query)
+    except ParseError as e:
+        raise QueryRefused("%s: %s" % (type(e).__name__, e)) from e
+    args = Namespace(query=compiled, color="off")
     fmt = request["format"]
     if fmt == "json":
         formatter = JSONFormatter(args)
@@ -58,6 +69,8 @@ def main():
             continue
         try:
             answer = {"ok": render(json.loads(line))}
+        except QueryRefused as e:
+            answer = {"error": str(e), "syntax": True}
         except Exception as e:  # the aws CLI fails on these values too
             answer = {"error": "%s: %s" % (type(e).__name__, e)}
         sys.stdout.write(json.dumps(answer) + "\n")
