@@ -145,6 +145,9 @@ const QUERIES: &[&str] = &[
     "AccessKeyMetadata[*].AccessKeyId",
     "AccessKeyMetadata[?Status=='Active']",
     "AccessKeyMetadata[?Status=='Inactive'].AccessKeyId | [0]",
+    // The legacy literal of AWS's own examples: not JSON, read as the string "Active".
+    "AccessKeyMetadata[?Status==`Active`]",
+    "AccessKeyMetadata[?Status==`Inactive`].AccessKeyId",
     "AccessKeyMetadata[].{Id: AccessKeyId, State: Status}",
     "AccessKeyMetadata[].[UserName, Status]",
     "length(AccessKeyMetadata)",
