@@ -9,8 +9,7 @@
 #![cfg(not(target_family = "wasm"))]
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::moto;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

@@ -5,8 +5,7 @@
 #![cfg(all(not(target_family = "wasm"), feature = "cli"))]
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::moto;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Output;

@@ -16,7 +16,7 @@ use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value, json};
 
 /// (name, text, botocore reading it as config, botocore reading it as credentials).
-const FIXTURES: &[(&str, &str, &str, &str)] = include!("fixtures/ini/index.rs");
+const FIXTURES: &[(&str, &str, &str, &str)] = include!("../fixtures/ini/index.rs");
 
 /// Fixtures where we differ from botocore on purpose (see `src/ini/mod.rs`): botocore refuses the
 /// first, and we read it as botocore reads the second.

@@ -6,8 +6,7 @@
 #![cfg(not(target_family = "wasm"))]
 #![allow(clippy::disallowed_methods)]
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::moto;
 
 use moto::{Fault, FaultKind, Home, Json, Moto};
 use std::process::Output;

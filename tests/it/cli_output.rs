@@ -14,8 +14,7 @@
 #![cfg(all(not(target_family = "wasm"), feature = "cli"))]
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)]
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::moto;
 
 use std::process::{Command, Output};
 
