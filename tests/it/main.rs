@@ -10,6 +10,9 @@
 #[path = "../support/moto.rs"]
 mod moto;
 
+#[macro_use]
+mod common;
+
 mod cli;
 mod cli_output;
 mod completion;
@@ -40,7 +43,7 @@ fn every_test_file_is_a_module() {
         };
         if name != "main" {
             assert!(
-                main.contains(&format!("\nmod {name};\n")),
+                main.contains(&format!("mod {name};\n")),
                 "tests/it/{name}.rs is not declared in tests/it/main.rs: add `mod {name};`"
             );
         }
