@@ -48,7 +48,7 @@ fn check(kind: FileKind, text: &str) {
             to_secret: new_secret.clone(),
         };
         let out = match edit.apply(kind, text) {
-            Ok(Some(out)) => out,
+            Ok(Some(applied)) => applied.text,
             Ok(None) => {
                 assert!(holders.is_empty(), "apply found no holder, key_holders did");
                 continue;

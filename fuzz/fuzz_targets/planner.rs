@@ -77,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
         options,
         mode: if bits & 64 != 0 { Mode::Plan } else { Mode::Rotate },
         max_concurrency: 8,
+        interactive: bits & 128 != 0,
     };
     if let Ok(mut session) = Session::new(config, credentials, &[], request, Config::default()) {
         // The first actions (no answers needed to ask for them).

@@ -29,6 +29,7 @@ mod transcripts;
 /// Each `.rs` file beside this one is declared above.
 #[cfg(not(target_family = "wasm"))]
 #[test]
+#[allow(clippy::disallowed_methods)] // a test reads its own sources
 fn every_test_file_is_a_module() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
     let main = std::fs::read_to_string(dir.join("main.rs")).expect("main.rs");
