@@ -72,15 +72,29 @@ impl SimIam {
         created: Timestamp,
     ) -> (AccessKeyId, String) {
         let (id, secret) = self.fresh();
+        self.insert_key(user, id.clone(), &secret, status, created);
+        (id, secret)
+    }
+
+    /// Adds a key that already works, with an id and secret of the caller's choosing (a world
+    /// whose ids read well in a transcript, such as `AKIAOLD0000000000001`). The ids this IAM
+    /// makes itself (`AKIASIM…`, counted from 1) are not affected.
+    pub fn insert_key(
+        &mut self,
+        user: &str,
+        id: AccessKeyId,
+        secret: &str,
+        status: KeyStatus,
+        created: Timestamp,
+    ) {
         self.keys.push(SimKey {
             user: UserName::new(user),
-            id: id.clone(),
-            secret: secret.clone(),
+            id,
+            secret: secret.to_owned(),
             status,
             created,
             valid_from: created,
         });
-        (id, secret)
     }
 
     pub(super) fn fresh(&mut self) -> (AccessKeyId, String) {

@@ -1,10 +1,12 @@
 //! Transcript snapshots of the rotation state machine (style guide §6, the rustls idea).
 //!
-//! A [`Script`] plans a rotation with `plan::decide` from fixture inputs built by hand (no file is
-//! parsed), starts `rotation::Rotation`, and drives it against a tiny model of the world: IAM's
-//! keys and secrets, the sections of the two files that hold a key, and the journal on disk.
-//! Each action gets a scripted reply, or the world's natural answer; the clock jumps to
-//! `poll_timeout()` whenever the rotation waits. Time is an input, so every log is deterministic.
+//! A [`Script`] reads a fixture's files with `AwsFiles::parse`, takes the key to rotate from
+//! `profile::select`, plans with `plan::decide`, starts `rotation::Rotation`, and drives it
+//! against a [`World`]: the simulated IAM and STS (`sim::SimIam`, answering through
+//! `SimIam::request`, signed by the caller's key), the config and credentials files as texts
+//! (edited with `KeyEdit::apply`), and the journals beside them. Each action gets a scripted
+//! reply, or the world's own answer; the clock jumps to `poll_timeout()` whenever the rotation
+//! waits. Time is an input, so every log is deterministic.
 //!
 //! Besides the snapshot, every run checks the spec's promises as it goes: the old key is retired
 //! only after the new key is in every file and answered as the same user (1), at most one key
@@ -12,16 +14,17 @@
 //! (3), no secret is printed (6), and a finished run leaves a working key in every file that held
 //! one (8). A violation panics with the log so far.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use aws_rotate_keys::action::{Action, DeletePurpose, Failure, FailureClass, Outcome};
 use aws_rotate_keys::ini::FileKind;
 use aws_rotate_keys::journal::{Journal, JournalState};
-use aws_rotate_keys::key::{AccessKeyId, KeyMeta, KeyStatus, SecretAccessKey, UserName};
-use aws_rotate_keys::plan::{self, Decision, HeldKeys, Identity, Options, Plan, Target};
-use aws_rotate_keys::profile::{Candidate, Holder};
-use aws_rotate_keys::rotation::{Config, Rotation, Status};
+use aws_rotate_keys::key::{AccessKeyId, KeyStatus, SecretAccessKey, UserName};
+use aws_rotate_keys::plan::{self, Decision, Identity, Options, Plan, Target};
+use aws_rotate_keys::profile::{self, AwsFiles, Selection};
+use aws_rotate_keys::rotation::{Config, Report, Rotation, Status};
+use aws_rotate_keys::sim::SimIam;
 use aws_rotate_keys::time::{Span, Timestamp};
 
 const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -44,217 +47,156 @@ fn cfg() -> Config {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The world: what IAM and the disk hold.
+// The world: IAM and what the disk holds.
 
-/// One section of a file that holds a key.
+/// The key that signs a request, and its secret.
+type Caller = (AccessKeyId, String);
+
+/// What IAM and the disk hold.
 #[derive(Debug, Clone)]
-struct Section {
-    header: String,
-    id: AccessKeyId,
-    secret: String,
-}
-
-#[derive(Debug, Clone)]
-struct IamKey {
-    meta: KeyMeta,
-    secret: String,
-}
-
-#[derive(Debug, Clone, Default)]
 struct World {
-    /// IAM's keys for the user, in creation order.
-    keys: Vec<IamKey>,
-    /// The sections of each file that hold a key.
-    files: BTreeMap<FileKind, Vec<Section>>,
-    /// The journal file, if any.
-    journal: Option<String>,
-    /// How many keys `CreateAccessKey` has made.
-    created: u32,
+    /// IAM and STS.
+    iam: SimIam,
+    /// `~/.aws/config`.
+    config: String,
+    /// `~/.aws/credentials`.
+    credentials: String,
+    /// The journals beside the credentials file, by id.
+    journals: BTreeMap<String, String>,
 }
 
 impl World {
-    fn key(&mut self, name: &str, status: KeyStatus, age_days: i64, secret: &str) -> &mut Self {
-        self.keys.push(IamKey {
-            meta: KeyMeta {
-                access_key_id: id(name),
-                status,
-                create_date: Timestamp::from_secs(T0.as_millis() / 1000 - age_days * DAY),
-                last_used: None,
-            },
-            secret: secret.to_owned(),
-        });
+    /// No keys, empty files; a new key works `propagation` after its creation.
+    fn new(propagation: Span) -> Self {
+        let mut iam = SimIam::new(ACCOUNT, propagation, 1);
+        iam.flaky = false;
+        Self {
+            iam,
+            config: String::new(),
+            credentials: String::new(),
+            journals: BTreeMap::new(),
+        }
+    }
+
+    /// A key of `user` in IAM, `age_days` old at `T0`.
+    fn key(
+        &mut self,
+        user: &str,
+        key: &str,
+        status: KeyStatus,
+        age_days: i64,
+        secret: &str,
+    ) -> &mut Self {
+        let created = Timestamp::from_secs(T0.as_millis() / 1000 - age_days * DAY);
+        self.iam.insert_key(user, id(key), secret, status, created);
         self
     }
 
-    /// A file section holding IAM key `name` (with its real secret).
-    fn hold(&mut self, file: FileKind, header: &str, name: &str) -> &mut Self {
+    /// A section `[header]` at the end of `file`, holding IAM key `key` with its real secret.
+    fn hold(&mut self, file: FileKind, header: &str, key: &str) -> &mut Self {
         let secret = self
-            .secret_of(&id(name))
+            .iam
+            .key(&id(key))
             .expect("hold a key that exists")
-            .to_owned();
-        self.files.entry(file).or_default().push(Section {
-            header: header.to_owned(),
-            id: id(name),
-            secret,
-        });
+            .secret
+            .clone();
+        let text = self.text_mut(file);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        let _ = write!(
+            text,
+            "[{header}]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+        );
         self
     }
 
-    fn secret_of(&self, key: &AccessKeyId) -> Option<&str> {
-        self.keys
-            .iter()
-            .find(|k| &k.meta.access_key_id == key)
-            .map(|k| k.secret.as_str())
+    fn text_mut(&mut self, file: FileKind) -> &mut String {
+        match file {
+            FileKind::Config => &mut self.config,
+            FileKind::Credentials => &mut self.credentials,
+        }
     }
 
-    fn metas(&self) -> Vec<KeyMeta> {
-        self.keys.iter().map(|k| k.meta.clone()).collect()
+    fn files(&self) -> AwsFiles {
+        AwsFiles::parse(self.config.as_str(), self.credentials.as_str()).expect("the files parse")
     }
 
-    /// Every key the files hold, with its holders, as `AwsFiles::held_keys` would say.
-    fn held(&self) -> HeldKeys {
-        let mut pairs = Vec::new();
-        for (file, sections) in &self.files {
-            for (i, s) in sections.iter().enumerate() {
-                let profile = match (file, s.header.strip_prefix("profile ")) {
-                    (FileKind::Config, Some(p)) => p.to_owned(),
-                    _ => s.header.clone(),
-                };
-                let holder = Holder {
-                    file: *file,
-                    section: s.header.as_str().into(),
-                    profile: Some(profile.into()),
-                    line: 1 + 3 * i,
-                };
-                pairs.push((s.id.clone(), holder));
+    /// The key id `profile` uses now.
+    fn key_of(&self, profile: &str) -> AccessKeyId {
+        profile::resolve(&self.files(), profile)
+            .expect("the profile resolves")
+            .access_key_id
+    }
+
+    /// How many keys IAM has for `user`.
+    fn keys_of(&self, user: &str) -> usize {
+        self.iam.list(&UserName::new(user)).len()
+    }
+
+    fn has_key(&self, key: &str) -> bool {
+        self.iam.key(&id(key)).is_some()
+    }
+
+    /// Whether STS accepts this key and secret at `now`.
+    fn works(&self, key: &AccessKeyId, secret: &str, now: Timestamp) -> bool {
+        matches!(
+            self.iam
+                .clone()
+                .request((key, secret), &Action::Identify, now),
+            Some(Outcome::Verified { .. })
+        )
+    }
+
+    /// Every section of either file that holds a key (`AwsFiles::held_keys`), in file order, the
+    /// config file first: (file, header, key id, the section's secret).
+    fn sections(&self) -> Vec<(FileKind, String, AccessKeyId, String)> {
+        let files = self.files();
+        let mut out: Vec<(usize, (FileKind, String, AccessKeyId, String))> = Vec::new();
+        for (key, holders) in files.held_keys().iter() {
+            for h in holders {
+                let doc = files.document(h.file);
+                let secret = doc
+                    .sections()
+                    .iter()
+                    .find(|s| s.header == h.section)
+                    .and_then(|s| doc.entry(s, "aws_secret_access_key"))
+                    .map(|e| e.value.to_owned())
+                    .unwrap_or_default();
+                out.push((h.line, (h.file, h.section.to_string(), key.clone(), secret)));
             }
         }
-        pairs.into_iter().collect()
+        out.sort_by_key(|(line, (file, ..))| (*file, *line));
+        out.into_iter().map(|(_, s)| s).collect()
     }
 
-    /// The candidate for the key that `profiles` hold.
-    fn candidate(&self, key: &str, profiles: &[&str]) -> Candidate {
-        let key = id(key);
-        Candidate {
-            profiles: profiles.iter().map(|&p| p.into()).collect(),
-            holder: profiles[0].into(),
-            secret: secret(self.secret_of(&key).expect("the candidate's key exists")),
-            access_key_id: key,
-            mfa_serial: None,
+    /// Performs `action` as AWS and the disk would: requests go to IAM signed by `caller`
+    /// (`VerifyKey` by its own key), files are edited as the shell edits them.
+    fn perform(&mut self, action: &Action, caller: &Caller, now: Timestamp) -> Outcome {
+        if let Some(answer) = self.iam.request((&caller.0, &caller.1), action, now) {
+            return answer;
         }
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.keys.iter().map(|k| k.secret.clone()).collect();
-        all.extend(self.files.values().flatten().map(|s| s.secret.clone()));
-        all
-    }
-
-    /// Performs `action` as AWS and the disk would; `None` for an answer that returns nothing.
-    fn perform(&mut self, action: &Action, arn: &str, now: Timestamp) -> Outcome {
-        let not_found = || {
-            Outcome::Failed(Failure::new(
-                FailureClass::NotFound,
-                Some("NoSuchEntity"),
-                "The Access Key with id cannot be found.",
-            ))
-        };
         match action {
-            Action::WriteJournal { contents, .. } => {
-                self.journal = Some(contents.expose().clone());
+            Action::WriteJournal { journal, contents } => {
+                self.journals
+                    .insert(journal.clone(), contents.expose().clone());
                 Outcome::Done
             }
-            Action::RemoveJournal { .. } => {
-                self.journal = None;
+            Action::RemoveJournal { journal } => {
+                self.journals.remove(journal);
                 Outcome::Done
-            }
-            Action::DeleteKey { access_key_id, .. } => {
-                let before = self.keys.len();
-                self.keys.retain(|k| &k.meta.access_key_id != access_key_id);
-                if self.keys.len() == before {
-                    not_found()
-                } else {
-                    Outcome::Done
-                }
-            }
-            Action::DeactivateKey { access_key_id, .. } => {
-                match self
-                    .keys
-                    .iter_mut()
-                    .find(|k| &k.meta.access_key_id == access_key_id)
-                {
-                    Some(k) => {
-                        k.meta.status = KeyStatus::Inactive;
-                        Outcome::Done
-                    }
-                    None => not_found(),
-                }
-            }
-            Action::CreateKey { .. } => {
-                if self.keys.len() >= 2 {
-                    return Outcome::Failed(Failure::new(
-                        FailureClass::LimitExceeded,
-                        Some("LimitExceeded"),
-                        "Cannot exceed quota for AccessKeysPerUser: 2",
-                    ));
-                }
-                self.created += 1;
-                let n = self.created;
-                let key = IamKey {
-                    meta: KeyMeta {
-                        access_key_id: id(&format!("AKIANEW{n:013}")),
-                        status: KeyStatus::Active,
-                        create_date: now,
-                        last_used: None,
-                    },
-                    secret: format!("NewSecret{n}/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-                };
-                self.keys.push(key.clone());
-                Outcome::KeyCreated {
-                    access_key_id: key.meta.access_key_id,
-                    secret: secret(&key.secret),
-                    create_date: now,
-                }
-            }
-            Action::ListKeys { .. } => Outcome::Keys(self.metas()),
-            Action::VerifyKey {
-                access_key_id,
-                secret,
-            } => {
-                let works = self.keys.iter().any(|k| {
-                    &k.meta.access_key_id == access_key_id
-                        && k.meta.status == KeyStatus::Active
-                        && k.secret == secret.expose()
-                });
-                if works {
-                    Outcome::Verified {
-                        arn: arn.to_owned(),
-                    }
-                } else {
-                    Outcome::Failed(Failure::new(
-                        FailureClass::NotAuthenticated,
-                        Some("InvalidClientTokenId"),
-                        "The security token included in the request is invalid.",
-                    ))
-                }
             }
             Action::UpdateFile { file, edit } => {
-                // What `KeyEdit::apply` does, on the model: every section holding `from` gets the
-                // new id and secret; a file without such a section is left alone.
-                let mut changed = false;
-                for s in self.files.get_mut(file).into_iter().flatten() {
-                    if s.id == edit.from {
-                        s.id = edit.to_id.clone();
-                        s.secret = edit.to_secret.expose().to_owned();
-                        changed = true;
+                let text = self.text_mut(*file);
+                match edit.apply(*file, text) {
+                    Ok(Some(applied)) => {
+                        *text = applied.text;
+                        Outcome::Updated {
+                            profiles: applied.profiles,
+                        }
                     }
-                }
-                if changed {
-                    Outcome::Updated {
-                        profiles: Vec::new(),
-                    }
-                } else {
-                    Outcome::Unchanged
+                    Ok(None) => Outcome::Unchanged,
+                    Err(e) => Outcome::Failed(Failure::new(FailureClass::Io, None, e.to_string())),
                 }
             }
             // Printing (admin mode's DeliverKey) and anything newer: nothing to model.
@@ -262,42 +204,45 @@ impl World {
         }
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, now: Timestamp) -> String {
         let mut s = String::new();
         s.push_str("iam:\n");
-        if self.keys.is_empty() {
+        if self.iam.keys.is_empty() {
             s.push_str("  (no keys)\n");
         }
-        for k in &self.keys {
+        let users: BTreeSet<&UserName> = self.iam.keys.iter().map(|k| &k.user).collect();
+        for k in &self.iam.keys {
+            let _ = write!(s, "  {} {} created {}", k.id, k.status, k.created);
+            if users.len() > 1 {
+                let _ = write!(s, " ({})", k.user);
+            }
+            s.push('\n');
+        }
+        let mut shown = None;
+        for (file, header, key, secret) in self.sections() {
+            if shown != Some(file) {
+                let _ = writeln!(s, "{file:?} file:");
+                shown = Some(file);
+            }
+            let works = self.works(&key, &secret, now);
             let _ = writeln!(
                 s,
-                "  {} {} created {}",
-                k.meta.access_key_id, k.meta.status, k.meta.create_date
+                "  [{header}] {key} ({})",
+                if works { "works" } else { "BROKEN" }
             );
         }
-        for (file, sections) in &self.files {
-            let _ = writeln!(s, "{file:?} file:");
-            for sec in sections {
-                let works = self.keys.iter().any(|k| {
-                    k.meta.access_key_id == sec.id
-                        && k.meta.status == KeyStatus::Active
-                        && k.secret == sec.secret
-                });
-                let _ = writeln!(
-                    s,
-                    "  [{}] {} ({})",
-                    sec.header,
-                    sec.id,
-                    if works { "works" } else { "BROKEN" }
-                );
-            }
+        if self.journals.is_empty() {
+            s.push_str("journal: none\n");
         }
-        match &self.journal {
-            Some(text) => {
-                let j = Journal::parse(text).expect("the journal on disk parses");
-                let _ = writeln!(s, "journal: {}", journal_summary(&j));
+        for text in self.journals.values() {
+            match Journal::parse(text) {
+                Ok(j) => {
+                    let _ = writeln!(s, "journal: {}", journal_summary(&j));
+                }
+                Err(e) => {
+                    let _ = writeln!(s, "journal: unreadable ({e})");
+                }
             }
-            None => s.push_str("journal: none\n"),
         }
         s
     }
@@ -316,7 +261,6 @@ fn journal_summary(j: &Journal) -> String {
     }
     s
 }
-
 // ---------------------------------------------------------------------------------------------
 // Scripted replies.
 
@@ -401,7 +345,11 @@ struct Script {
     world: World,
     rot: Rotation,
     now: Timestamp,
+    /// The ARN the new key must answer with.
     arn: String,
+    /// Who signs the requests (`VerifyKey` signs with its own key): the profile's key, admin
+    /// mode's caller, or the key a rerun listed the user's keys with.
+    caller: Caller,
     replies: HashMap<String, VecDeque<Reply>>,
     log: String,
     /// The key the run replaces (checked against promise 1).
@@ -422,26 +370,79 @@ struct Script {
 struct Ended {
     world: World,
     now: Timestamp,
-    arn: String,
     log: String,
     crashed: bool,
     all_secrets: Vec<String>,
     status: Option<Status>,
+    report: Option<Report>,
 }
 
 impl Script {
-    /// Plans with `decide` and starts a rotation; panics if the plan is not a rotation.
-    fn plan(title: &str, world: World, target: Target, options: Options) -> Self {
-        let identity = match &target {
-            Target::User(u) => {
-                Identity::from_arn(&format!("arn:aws:iam::{ACCOUNT}:user/{u}")).expect("an ARN")
+    /// Rotates the key of `profiles` (which must share one): reads the files, asks STS who the
+    /// profile's key is, lists the user's keys, plans with `decide` and starts a rotation; panics
+    /// if the plan is not a rotation.
+    fn plan(title: &str, world: World, profiles: &[&str], options: Options) -> Self {
+        Self::start(title, world, profiles, None, options)
+    }
+
+    /// Admin mode: rotates `user`'s key, signed by `caller`'s profile.
+    fn admin(title: &str, world: World, caller: &str, user: &str, options: Options) -> Self {
+        Self::start(title, world, &[caller], Some(user), options)
+    }
+
+    fn start(
+        title: &str,
+        mut world: World,
+        profiles: &[&str],
+        admin_user: Option<&str>,
+        options: Options,
+    ) -> Self {
+        let files = world.files();
+        let (target, caller) = match admin_user {
+            None => {
+                let selection = Selection::Profiles(profiles.iter().map(|&p| p.into()).collect());
+                let selected = profile::select(&files, &selection).expect("the profiles resolve");
+                let [candidate] = &selected.candidates[..] else {
+                    panic!("{title}: expected one key, got {selected:?}")
+                };
+                let caller = (
+                    candidate.access_key_id.clone(),
+                    candidate.secret.expose().to_owned(),
+                );
+                (Target::Profiles(candidate.clone()), caller)
             }
-            Target::Profiles(_) => {
-                Identity::from_arn(&format!("arn:aws:iam::{ACCOUNT}:user/alice")).expect("an ARN")
+            Some(user) => {
+                let r = profile::resolve(&files, profiles[0]).expect("the caller's profile");
+                let caller = (r.access_key_id, r.secret.expose().to_owned());
+                (Target::User(UserName::new(user)), caller)
             }
         };
-        let keys = world.metas();
-        let decision = plan::decide(&target, &identity, &keys, &world.held(), &options, T0);
+        let request = |world: &mut World, action: &Action| {
+            world
+                .iam
+                .request((&caller.0, &caller.1), action, T0)
+                .expect("a request")
+        };
+        let Outcome::Verified { arn } = request(&mut world, &Action::Identify) else {
+            panic!("{title}: STS does not know the caller")
+        };
+        let me = Identity::from_arn(&arn).expect("an IAM user's ARN");
+        // Admin mode rotates another user's key, in the caller's account (as the session does).
+        let identity = match &target {
+            Target::User(user) => Identity {
+                arn: format!("arn:aws:iam::{}:user/{user}", me.account),
+                account: me.account,
+                user_name: user.clone(),
+            },
+            Target::Profiles(_) => me,
+        };
+        let list = Action::ListKeys {
+            user_name: identity.user_name.clone(),
+        };
+        let Outcome::Keys(keys) = request(&mut world, &list) else {
+            panic!("{title}: the caller cannot list the user's keys")
+        };
+        let decision = plan::decide(&target, &identity, &keys, &files.held_keys(), &options, T0);
         let Decision::Rotate(plan) = decision else {
             panic!("{title}: expected a plan, got {decision:?}")
         };
@@ -451,12 +452,16 @@ impl Script {
         };
         let mut log = format!("# {title}\n");
         log_plan(&mut log, &plan);
-        let rot = Rotation::new(&plan, old_secret, &keys, identity.clone(), cfg(), T0);
-        let all_secrets = world.secrets();
+        let mut rot = Rotation::new(&plan, old_secret, &keys, identity.clone(), cfg(), T0);
+        if plan.admin {
+            rot.set_caller_profile(profiles[0].to_owned());
+        }
+        let all_secrets = world.iam.keys.iter().map(|k| k.secret.clone()).collect();
         Script {
             rot,
             now: T0,
             arn: identity.arn.clone(),
+            caller,
             replies: HashMap::new(),
             log,
             old_key: plan.old_key.as_ref().map(|o| o.access_key_id.clone()),
@@ -473,12 +478,12 @@ impl Script {
     /// A rerun: reads the journal the last run left on disk and resumes from it.
     fn resume(ended: Ended, after: Span) -> Self {
         let now = ended.now.add(after);
-        let text = ended
-            .world
-            .journal
-            .clone()
-            .expect("a journal to resume from");
-        let journal = Journal::parse(&text).expect("the journal parses");
+        let mut journals = ended.world.journals.iter();
+        let (Some((file, text)), None) = (journals.next(), journals.next()) else {
+            panic!("one journal to resume from:\n{}", ended.log)
+        };
+        let journal = Journal::parse(text).expect("the journal parses");
+        let file = file.clone();
         let mut log = ended.log;
         let _ = writeln!(
             log,
@@ -486,14 +491,63 @@ impl Script {
             rel(now),
             journal_summary(&journal)
         );
+        Self::resume_journal(ended.world, journal, file, now, log, ended.all_secrets)
+    }
+
+    /// Resumes `journal`, found under the id `file`, as the session does: the user's keys are
+    /// listed with the first key at hand that STS accepts (the journal's old key, then what the
+    /// files hold for its profiles, then admin mode's caller), which then signs the rotation.
+    fn resume_journal(
+        mut world: World,
+        journal: Journal,
+        file: String,
+        now: Timestamp,
+        log: String,
+        mut all_secrets: Vec<String>,
+    ) -> Self {
+        let files = world.files();
+        let mut signers: Vec<Caller> = Vec::new();
+        if let (Some(key), Some(secret)) = (&journal.old_access_key_id, &journal.old_secret) {
+            signers.push((key.clone(), secret.expose().to_owned()));
+        }
+        let profiles = journal.profiles.iter().map(|p| p.as_str());
+        for p in profiles.chain(journal.caller_profile.as_deref()) {
+            if let Ok(r) = profile::resolve(&files, p) {
+                if !signers.iter().any(|(key, _)| *key == r.access_key_id) {
+                    signers.push((r.access_key_id, r.secret.expose().to_owned()));
+                }
+            }
+        }
+        let list = Action::ListKeys {
+            user_name: journal.user_name.clone(),
+        };
+        let mut listed = None;
+        for signer in signers {
+            match world.iam.request((&signer.0, &signer.1), &list, now) {
+                Some(Outcome::Keys(keys)) => {
+                    listed = Some((signer, keys));
+                    break;
+                }
+                Some(Outcome::Failed(f)) if f.class == FailureClass::NotAuthenticated => {}
+                other => panic!("the rerun cannot list the user's keys: {other:?}\n{log}"),
+            }
+        }
+        let Some((caller, keys)) = listed else {
+            panic!("no key at hand works for the journal's user\n{log}")
+        };
+        all_secrets.extend(world.iam.keys.iter().map(|k| k.secret.clone()));
+        let arn = format!(
+            "arn:aws:iam::{}:user/{}",
+            journal.account, journal.user_name
+        );
         let old_key = journal.old_access_key_id.clone();
         let admin = journal.admin;
-        let id = journal.id();
-        let rot = Rotation::resume(journal, id, &ended.world.metas(), cfg(), now);
+        let rot = Rotation::resume(journal, file, &keys, cfg(), now);
         Script {
             rot,
             now,
-            arn: ended.arn,
+            arn,
+            caller,
             replies: HashMap::new(),
             log,
             old_key,
@@ -502,8 +556,8 @@ impl Script {
             make_room_deletes: 0,
             admin,
             must_journal: None,
-            all_secrets: ended.all_secrets,
-            world: ended.world,
+            all_secrets,
+            world,
         }
     }
 
@@ -521,7 +575,7 @@ impl Script {
         panic!(
             "promise broken: {what}\n--- log so far ---\n{}\n--- world ---\n{}",
             self.log,
-            self.world.describe()
+            self.world.describe(self.now)
         )
     }
 
@@ -555,12 +609,7 @@ impl Script {
                         self.violation("more than one key removed to make room");
                     }
                 }
-                let held = self
-                    .world
-                    .files
-                    .values()
-                    .flatten()
-                    .any(|s| &s.id == access_key_id);
+                let held = self.world.files().held_keys().contains_key(access_key_id);
                 if held
                     && !(*purpose == DeletePurpose::MakeRoom
                         && self.delete.as_ref() == Some(access_key_id))
@@ -603,19 +652,19 @@ impl Script {
                     .and_then(VecDeque::pop_front)
                     .unwrap_or(Reply::Ok);
                 let outcome = match reply {
-                    Reply::Ok => self.world.perform(&action, &self.arn, self.now),
+                    Reply::Ok => self.world.perform(&action, &self.caller, self.now),
                     Reply::Fail(class, code, message) => {
                         Outcome::Failed(Failure::new(class, code, message))
                     }
                     Reply::Answer(outcome) => outcome,
                     Reply::Lost(class, message) => {
-                        let _ = self.world.perform(&action, &self.arn, self.now);
+                        let _ = self.world.perform(&action, &self.caller, self.now);
                         let _ = writeln!(self.log, "          (done, but the answer is lost)");
                         Outcome::Failed(Failure::new(class, None, message))
                     }
                     Reply::CrashAfter | Reply::CrashBefore => {
                         if matches!(reply, Reply::CrashAfter) {
-                            let _ = self.world.perform(&action, &self.arn, self.now);
+                            let _ = self.world.perform(&action, &self.caller, self.now);
                             let _ = writeln!(self.log, "          (done)");
                         }
                         let _ = writeln!(self.log, "          *** the process is killed ***");
@@ -661,61 +710,46 @@ impl Script {
     }
 
     fn end(mut self, crashed: bool) -> Ended {
-        let status = (!crashed).then(|| self.rot.report().status);
-        if !crashed {
-            let report =
-                serde_json::to_string_pretty(self.rot.report()).expect("reports serialize");
-            let _ = writeln!(self.log, "report: {report}");
+        let report = (!crashed).then(|| self.rot.report().clone());
+        if let Some(report) = &report {
+            let text = serde_json::to_string_pretty(report).expect("reports serialize");
+            let _ = writeln!(self.log, "report: {text}");
         }
         let _ = write!(
             self.log,
             "world at {}:\n{}",
             rel(self.now),
-            self.world.describe()
+            self.world.describe(self.now)
         );
-        if !crashed {
+        if let Some(report) = &report {
             // Promise 8: whatever happened, every file section holds a key that works.
-            for s in self.world.files.values().flatten() {
-                let works = self.world.keys.iter().any(|k| {
-                    k.meta.access_key_id == s.id
-                        && k.meta.status == KeyStatus::Active
-                        && k.secret == s.secret
-                });
-                if !works {
-                    self.violation(&format!(
-                        "[{}] holds {}, which does not work",
-                        s.header, s.id
-                    ));
+            for (_, header, key, secret) in self.world.sections() {
+                if !self.world.works(&key, &secret, self.now) {
+                    self.violation(&format!("[{header}] holds {key}, which does not work"));
                 }
             }
-            if self.world.keys.len() > 2 {
+            let users: BTreeSet<&UserName> = self.world.iam.keys.iter().map(|k| &k.user).collect();
+            if users.iter().any(|u| self.world.iam.list(u).len() > 2) {
                 self.violation("more than two keys");
             }
             // Promise 8: no key the user cannot use or see. A key this tool created is in a file
             // (or printed, in admin mode), or the journal stays so that a rerun removes it, or
             // the report tells the user to.
-            let report = self.rot.report();
-            for k in &self.world.keys {
-                let ours = k.meta.access_key_id.as_str().starts_with("AKIANEW");
-                let in_file = self
-                    .world
-                    .files
-                    .values()
-                    .flatten()
-                    .any(|s| s.id == k.meta.access_key_id);
-                let named = report
-                    .left_to_do
-                    .iter()
-                    .any(|t| t.contains(k.meta.access_key_id.as_str()));
-                if ours && !in_file && !self.admin && !named && self.world.journal.is_none() {
+            let held = self.world.files().held_keys();
+            for k in &self.world.iam.keys {
+                let ours = self.world.iam.created.contains(&k.id);
+                let in_file = held.contains_key(&k.id);
+                let named = report.left_to_do.iter().any(|t| t.contains(k.id.as_str()));
+                if ours && !in_file && !self.admin && !named && self.world.journals.is_empty() {
                     self.violation(&format!(
                         "{} exists, but no file holds it and nothing says so",
-                        k.meta.access_key_id
+                        k.id
                     ));
                 }
             }
         }
-        for s in &self.all_secrets {
+        let secrets = self.world.iam.keys.iter().map(|k| &k.secret);
+        for s in self.all_secrets.iter().chain(secrets) {
             assert!(
                 !self.log.contains(s.as_str()),
                 "a secret is printed in the log:\n{}",
@@ -725,11 +759,11 @@ impl Script {
         Ended {
             world: self.world,
             now: self.now,
-            arn: self.arn,
             log: self.log,
             crashed,
             all_secrets: self.all_secrets,
-            status,
+            status: report.as_ref().map(|r| r.status),
+            report,
         }
     }
 }
@@ -742,19 +776,22 @@ fn log_plan(log: &mut String, plan: &Plan) {
 // ---------------------------------------------------------------------------------------------
 // Fixtures.
 
+const OLD: &str = "AKIAOLD0000000000001";
 const OLD_SECRET: &str = "OldSecret/K7MDENG+bPxRfiCYEXAMPLEKEY";
 const OTHER_SECRET: &str = "OtherSecret/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const ADMIN_SECRET: &str = "AdminSecret/K7MDENG+bPxRfiCYEXAMPLEKEY";
+/// The keys `SimIam` creates, in order.
+const NEW1: &str = "AKIASIM0000000000001";
+const NEW2: &str = "AKIASIM0000000000002";
 
-/// Alice: one active key, 120 days old, held by `[default]` in the credentials file.
+/// Alice: one active key, 120 days old, held by `[default]` in the credentials file; the config
+/// file sets a region. New keys work at once.
 fn one_key() -> World {
-    let mut w = World::default();
-    w.key("AKIAOLD0000000000001", KeyStatus::Active, 120, OLD_SECRET)
-        .hold(FileKind::Credentials, "default", "AKIAOLD0000000000001");
+    let mut w = World::new(Span::ZERO);
+    w.config = "[default]\nregion = us-east-1\n".to_owned();
+    w.key("alice", OLD, KeyStatus::Active, 120, OLD_SECRET)
+        .hold(FileKind::Credentials, "default", OLD);
     w
-}
-
-fn default_profile(w: &World) -> Target {
-    Target::Profiles(w.candidate("AKIAOLD0000000000001", &["default"]))
 }
 
 fn yes() -> Options {
@@ -773,12 +810,16 @@ fn assert_status(ended: &Ended, status: Status) {
 
 #[test]
 fn one_key_plain_rotation() {
-    let w = one_key();
-    let t = default_profile(&w);
-    let ended = Script::plan("one key: plain rotation", w, t, Options::default()).run();
+    let ended = Script::plan(
+        "one key: plain rotation",
+        one_key(),
+        &["default"],
+        Options::default(),
+    )
+    .run();
     assert_status(&ended, Status::Rotated);
-    assert_eq!(ended.world.keys.len(), 1);
-    assert!(ended.world.journal.is_none());
+    assert_eq!(ended.world.keys_of("alice"), 1);
+    assert!(ended.world.journals.is_empty());
     insta::assert_snapshot!("one_key", ended.log);
 }
 
@@ -786,99 +827,89 @@ fn one_key_plain_rotation() {
 fn two_keys_make_room() {
     let mut w = one_key();
     w.key(
+        "alice",
         "AKIAUNUSED0000000001",
         KeyStatus::Inactive,
         300,
         OTHER_SECRET,
     );
-    let t = default_profile(&w);
     let ended = Script::plan(
         "two keys, the other inactive and unused: it makes room",
         w,
-        t,
+        &["default"],
         yes(),
     )
     .run();
     assert_status(&ended, Status::Rotated);
-    assert!(ended.world.secret_of(&id("AKIAUNUSED0000000001")).is_none());
+    assert!(!ended.world.has_key("AKIAUNUSED0000000001"));
     insta::assert_snapshot!("make_room", ended.log);
 }
 
 #[test]
 fn keep_old_then_next_rotation_removes_it_first() {
-    let w = one_key();
-    let t = default_profile(&w);
     let options = Options {
         keep_old: true,
         ..Options::default()
     };
-    let first = Script::plan("--keep-old: the old key is deactivated", w, t, options).run();
+    let first = Script::plan(
+        "--keep-old: the old key is deactivated",
+        one_key(),
+        &["default"],
+        options,
+    )
+    .run();
     assert_status(&first, Status::Rotated);
-    let deactivated = first
-        .world
-        .keys
-        .iter()
-        .find(|k| k.meta.access_key_id == id("AKIAOLD0000000000001"));
-    assert_eq!(
-        deactivated.map(|k| k.meta.status),
-        Some(KeyStatus::Inactive)
-    );
+    let deactivated = first.world.iam.key(&id(OLD)).map(|k| k.status);
+    assert_eq!(deactivated, Some(KeyStatus::Inactive));
 
     // A later run: the profile now holds the first new key; the inactive one makes room.
     // The plan runs at the same clock reading: age the new key instead, as if 100 days passed.
     let mut world = first.world;
     for k in world
+        .iam
         .keys
         .iter_mut()
-        .filter(|k| k.meta.status == KeyStatus::Active)
+        .filter(|k| k.status == KeyStatus::Active)
     {
-        k.meta.create_date = Timestamp::from_secs(T0.as_millis() / 1000 - 100 * DAY);
+        k.created = Timestamp::from_secs(T0.as_millis() / 1000 - 100 * DAY);
     }
-    let t = Target::Profiles(world.candidate("AKIANEW0000000000001", &["default"]));
+    assert_eq!(world.key_of("default"), id(NEW1));
     let mut second = Script::plan(
         "a later run: the deactivated key is removed first",
         world,
-        t,
+        &["default"],
         yes(),
     );
     second.log = format!("{}\n{}", first.log, second.log);
     let ended = second.run();
     assert_status(&ended, Status::Rotated);
-    assert_eq!(ended.world.keys.len(), 1);
+    assert_eq!(ended.world.keys_of("alice"), 1);
     insta::assert_snapshot!("keep_old_then_next_rotation", ended.log);
 }
 
 #[test]
 fn propagation_retries() {
-    let w = one_key();
-    let t = default_profile(&w);
+    // IAM's eventual consistency: STS accepts the new key 200 ms after its creation.
+    let mut w = one_key();
+    w.iam.propagation = Span::from_millis(200);
     let ended = Script::plan(
         "the new key takes a while to work",
         w,
-        t,
+        &["default"],
         Options::default(),
-    )
-    .on(
-        "VerifyKey",
-        [
-            not_authenticated(),
-            not_authenticated(),
-            not_authenticated(),
-        ],
     )
     .run();
     assert_status(&ended, Status::Rotated);
+    assert_eq!(ended.log.matches("InvalidClientTokenId").count(), 3);
     insta::assert_snapshot!("propagation_retries", ended.log);
 }
 
 #[test]
 fn propagation_needs_consecutive_successes() {
-    let w = one_key();
-    let t = default_profile(&w);
     let ended = Script::plan(
         "one success is not propagation: success, failure, success, success",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on(
@@ -893,8 +924,9 @@ fn propagation_needs_consecutive_successes() {
 
 #[test]
 fn verification_timeout_rolls_back() {
-    let w = one_key();
-    let t = default_profile(&w);
+    // The new key would work only after an hour: far past the timeout.
+    let mut w = one_key();
+    w.iam.propagation = Span::from_secs(3600);
     let options = Options {
         verify_timeout: Span::from_secs(2),
         ..Options::default()
@@ -902,30 +934,24 @@ fn verification_timeout_rolls_back() {
     let ended = Script::plan(
         "the new key never works: rollback after --verify-timeout 2s",
         w,
-        t,
+        &["default"],
         options,
     )
-    .on("VerifyKey", std::iter::repeat_n(not_authenticated(), 100))
     .run();
     assert_status(&ended, Status::RolledBack);
     // Files untouched, new key deleted, old key still active.
-    assert_eq!(
-        ended.world.files[&FileKind::Credentials][0].id,
-        id("AKIAOLD0000000000001")
-    );
-    assert_eq!(ended.world.keys.len(), 1);
+    assert_eq!(ended.world.key_of("default"), id(OLD));
+    assert_eq!(ended.world.keys_of("alice"), 1);
     assert!(!ended.log.contains("UpdateFile"), "{}", ended.log);
     insta::assert_snapshot!("verify_timeout_rollback", ended.log);
 }
 
 #[test]
 fn file_write_failure_undoes() {
-    let w = one_key();
-    let t = default_profile(&w);
     let ended = Script::plan(
         "the config file cannot be written after the credentials file was",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on(
@@ -941,28 +967,28 @@ fn file_write_failure_undoes() {
     )
     .run();
     assert_status(&ended, Status::RolledBack);
-    assert_eq!(
-        ended.world.files[&FileKind::Credentials][0].id,
-        id("AKIAOLD0000000000001")
-    );
-    assert_eq!(ended.world.keys.len(), 1);
+    assert_eq!(ended.world.key_of("default"), id(OLD));
+    assert_eq!(ended.world.keys_of("alice"), 1);
     insta::assert_snapshot!("file_write_failure_undo", ended.log);
 }
 
 #[test]
 fn old_key_delete_fails() {
-    let w = one_key();
-    let t = default_profile(&w);
-    let ended = Script::plan("the old key cannot be deleted", w, t, Options::default())
-        .on(
-            "DeleteKey",
-            [fail(
-                FailureClass::AccessDenied,
-                "AccessDenied",
-                "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:DeleteAccessKey",
-            )],
-        )
-        .run();
+    let ended = Script::plan(
+        "the old key cannot be deleted",
+        one_key(),
+        &["default"],
+        Options::default(),
+    )
+    .on(
+        "DeleteKey",
+        [fail(
+            FailureClass::AccessDenied,
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:DeleteAccessKey",
+        )],
+    )
+    .run();
     assert_status(&ended, Status::Incomplete);
     assert!(ended.log.contains(
         "aws iam delete-access-key --user-name alice --access-key-id AKIAOLD0000000000001"
@@ -972,13 +998,11 @@ fn old_key_delete_fails() {
 
 #[test]
 fn create_throttled_then_succeeds() {
-    let w = one_key();
-    let t = default_profile(&w);
     let throttled = || fail(FailureClass::Throttled, "Throttling", "Rate exceeded");
     let ended = Script::plan(
         "CreateAccessKey is throttled twice",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("CreateKey", [throttled(), throttled()])
@@ -989,12 +1013,10 @@ fn create_throttled_then_succeeds() {
 
 #[test]
 fn ambiguous_create_orphan_is_deleted() {
-    let w = one_key();
-    let t = default_profile(&w);
     let ended = Script::plan(
         "CreateAccessKey times out after IAM made the key: the orphan is found and deleted",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on(
@@ -1007,19 +1029,17 @@ fn ambiguous_create_orphan_is_deleted() {
     .run();
     assert_status(&ended, Status::Rotated);
     assert!(ended.log.contains("\"Orphan\""), "{}", ended.log);
-    assert!(ended.world.secret_of(&id("AKIANEW0000000000001")).is_none());
-    assert!(ended.world.secret_of(&id("AKIANEW0000000000002")).is_some());
+    assert!(!ended.world.has_key(NEW1));
+    assert!(ended.world.has_key(NEW2));
     insta::assert_snapshot!("create_ambiguous_orphan", ended.log);
 }
 
 #[test]
 fn crash_after_create_resume_finishes() {
-    let w = one_key();
-    let t = default_profile(&w);
     let crashed = Script::plan(
         "killed after the new key was journaled",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("VerifyKey", [Reply::CrashBefore])
@@ -1027,22 +1047,17 @@ fn crash_after_create_resume_finishes() {
     assert!(crashed.crashed);
     let ended = Script::resume(crashed, Span::from_secs(60)).run();
     assert_status(&ended, Status::Rotated);
-    assert_eq!(
-        ended.world.files[&FileKind::Credentials][0].id,
-        id("AKIANEW0000000000001")
-    );
-    assert_eq!(ended.world.keys.len(), 1);
+    assert_eq!(ended.world.key_of("default"), id(NEW1));
+    assert_eq!(ended.world.keys_of("alice"), 1);
     insta::assert_snapshot!("crash_after_create_resume", ended.log);
 }
 
 #[test]
 fn crash_during_create_resume_cleans_up() {
-    let w = one_key();
-    let t = default_profile(&w);
     let crashed = Script::plan(
         "killed while CreateAccessKey was answering",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("CreateKey", [Reply::CrashAfter])
@@ -1050,26 +1065,25 @@ fn crash_during_create_resume_cleans_up() {
     assert!(crashed.crashed);
     let ended = Script::resume(crashed, Span::from_secs(60)).run();
     assert_status(&ended, Status::CleanedUp);
-    assert_eq!(ended.world.keys.len(), 1);
-    assert!(ended.world.journal.is_none());
+    assert_eq!(ended.world.keys_of("alice"), 1);
+    assert!(ended.world.journals.is_empty());
     insta::assert_snapshot!("crash_during_create_resume", ended.log);
 }
 
 #[test]
 fn crash_after_old_key_deleted_resume_finishes() {
-    let w = one_key();
-    let t = default_profile(&w);
     let crashed = Script::plan(
         "killed after the old key was deleted, before the journal went",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("RemoveJournal", [Reply::CrashBefore])
     .run();
+    // The rerun signs with the new key from the files: the journal's old key is gone.
     let ended = Script::resume(crashed, Span::from_secs(60)).run();
     assert_status(&ended, Status::Rotated);
-    assert!(ended.world.journal.is_none());
+    assert!(ended.world.journals.is_empty());
     insta::assert_snapshot!("crash_after_old_key_deleted_resume", ended.log);
 }
 
@@ -1077,12 +1091,10 @@ fn crash_after_old_key_deleted_resume_finishes() {
 fn crash_after_old_key_deleted_resume_offline_keeps_the_new_key() {
     // Promise 8. The rerun cannot reach STS (the laptop is offline): the old key is gone, so
     // undoing would put a dead key back into the files and delete the only working one.
-    let w = one_key();
-    let t = default_profile(&w);
     let crashed = Script::plan(
         "killed after the old key was deleted; the rerun is offline",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("RemoveJournal", [Reply::CrashBefore])
@@ -1099,55 +1111,44 @@ fn crash_after_old_key_deleted_resume_offline_keeps_the_new_key() {
         .on("DeleteKey", std::iter::repeat_n(offline(), 10))
         .run();
     // `run` checked that every file holds a working key; the new key must still exist.
-    assert!(
-        ended.world.secret_of(&id("AKIANEW0000000000001")).is_some(),
-        "{}",
-        ended.log
-    );
+    assert!(ended.world.has_key(NEW1), "{}", ended.log);
     assert_ne!(ended.status, Some(Status::Rotated));
 }
 
 #[test]
 fn resume_pending_without_new_key_restores_old() {
-    let w = one_key();
-    let t = default_profile(&w);
     let mut crashed = Script::plan(
         "killed after the files were written; the new key then vanished",
-        w,
-        t,
+        one_key(),
+        &["default"],
         Options::default(),
     )
     .on("DeleteKey", [Reply::CrashBefore])
     .run();
     // Someone deleted the new key by hand before the rerun.
-    crashed
-        .world
-        .keys
-        .retain(|k| k.meta.access_key_id != id("AKIANEW0000000000001"));
+    crashed.world.iam.keys.retain(|k| k.id != id(NEW1));
     let ended = Script::resume(crashed, Span::from_secs(3600)).run();
     assert_status(&ended, Status::RolledBack);
-    assert_eq!(
-        ended.world.files[&FileKind::Credentials][0].id,
-        id("AKIAOLD0000000000001")
-    );
+    assert_eq!(ended.world.key_of("default"), id(OLD));
     insta::assert_snapshot!("resume_pending_new_key_gone", ended.log);
 }
 
 #[test]
 fn shared_key_across_two_files() {
     let mut w = one_key();
-    w.hold(FileKind::Config, "profile work", "AKIAOLD0000000000001");
-    let t = Target::Profiles(w.candidate("AKIAOLD0000000000001", &["default", "work"]));
+    w.hold(FileKind::Config, "profile work", OLD);
     let ended = Script::plan(
         "one key held by [default] in credentials and [profile work] in config",
         w,
-        t,
+        &["default", "work"],
         Options::default(),
     )
     .run();
     assert_status(&ended, Status::Rotated);
-    for s in ended.world.files.values().flatten() {
-        assert_eq!(s.id, id("AKIANEW0000000000001"));
+    let sections = ended.world.sections();
+    assert_eq!(sections.len(), 2);
+    for (_, _, key, _) in sections {
+        assert_eq!(key, id(NEW1));
     }
     assert_eq!(ended.log.matches("\"UpdateFile\"").count(), 2);
     insta::assert_snapshot!("shared_key_two_files", ended.log);
@@ -1155,18 +1156,39 @@ fn shared_key_across_two_files() {
 
 #[test]
 fn admin_mode() {
-    let mut w = World::default();
-    w.key("AKIABOB0000000000001", KeyStatus::Active, 200, OTHER_SECRET);
-    let ended = Script::plan(
+    // The caller, an IAM admin, signs with its own profile; bob's key is in no file.
+    let mut w = World::new(Span::ZERO);
+    w.key(
+        "admin",
+        "AKIAADMIN00000000001",
+        KeyStatus::Active,
+        30,
+        ADMIN_SECRET,
+    )
+    .hold(FileKind::Credentials, "default", "AKIAADMIN00000000001");
+    w.iam.admins.insert(UserName::new("admin"));
+    w.key(
+        "bob",
+        "AKIABOB0000000000001",
+        KeyStatus::Active,
+        200,
+        OTHER_SECRET,
+    );
+    let ended = Script::admin(
         "admin mode: --user-name bob",
         w,
-        Target::User(UserName::new("bob")),
+        "default",
+        "bob",
         Options::default(),
     )
     .run();
     assert_status(&ended, Status::Rotated);
     assert!(!ended.log.contains("UpdateFile"), "{}", ended.log);
-    assert_eq!(ended.world.keys.len(), 2, "the old key stays by default");
+    assert_eq!(
+        ended.world.keys_of("bob"),
+        2,
+        "the old key stays by default"
+    );
     insta::assert_snapshot!("admin_mode", ended.log);
 }
 
@@ -1177,12 +1199,11 @@ fn ambiguous_create_with_a_stale_list_leaves_no_hidden_key() {
     // lost create must not be left behind unnoticed (promise 8): delete it, keep the journal so
     // that a rerun deletes it, or name it in what is left to do.
     let w = one_key();
-    let t = default_profile(&w);
-    let stale = w.metas();
+    let stale = w.iam.list(&UserName::new("alice"));
     let ended = Script::plan(
         "a lost create, a stale list, then the quota",
         w,
-        t,
+        &["default"],
         Options::default(),
     )
     .on(
@@ -1202,7 +1223,13 @@ fn ambiguous_create_with_a_stale_list_leaves_no_hidden_key() {
 /// nothing it cannot account for.
 #[test]
 fn a_rotation_that_cannot_go_on_stops_and_says_so() {
-    let new = id("AKIANEWKEY0000000001");
+    let new = "AKIANEWKEY0000000001";
+    let new_secret = "newsecret0000000000000000000000000000001";
+    // The new key works, and the profile already holds it.
+    let mut world = World::new(Span::ZERO);
+    world
+        .key("alice", new, KeyStatus::Active, 0, new_secret)
+        .hold(FileKind::Credentials, "default", new);
     let journal = Journal {
         state: JournalState::Pending,
         user_name: UserName::new("alice"),
@@ -1215,54 +1242,29 @@ fn a_rotation_that_cannot_go_on_stops_and_says_so() {
         old_key_action: plan::OldKeyAction::Delete,
         known_keys: Vec::new(),
         new_key: Some(aws_rotate_keys::journal::NewKey {
-            access_key_id: new.clone(),
-            secret: secret("newsecret0000000000000000000000000000001"),
+            access_key_id: id(new),
+            secret: secret(new_secret),
             create_date: T0,
         }),
         started: T0,
         verify_timeout: None,
     };
-    let keys = [KeyMeta {
-        access_key_id: new.clone(),
-        status: KeyStatus::Active,
-        create_date: T0,
-        last_used: None,
-    }];
-    let mut now = T0;
-    let id = journal.id();
-    let mut rot = Rotation::resume(journal, id, &keys, cfg(), now);
-    let mut deleted = Vec::new();
-    for _ in 0..100 {
-        if rot.is_done() {
-            break;
-        }
-        let Some(action) = rot.poll_action() else {
-            if rot.is_done() {
-                break;
-            }
-            now = rot
-                .poll_timeout()
-                .expect("a rotation in progress waits for a time");
-            rot.handle_timeout(now);
-            continue;
-        };
-        let outcome = match action {
-            Action::VerifyKey { .. } => Outcome::Verified {
-                arn: format!("arn:aws:iam::{ACCOUNT}:user/alice"),
-            },
-            Action::UpdateFile { .. } => panic!("a file changed with no old key to replace"),
-            Action::DeleteKey { access_key_id, .. } => {
-                deleted.push(access_key_id);
-                Outcome::Done
-            }
-            _ => Outcome::Done,
-        };
-        rot.handle_outcome(outcome, now);
-    }
-    let report = rot.report();
-    assert!(rot.is_done());
+    let file = journal.id();
+    let log = "# a journal with no old key, built by hand\n".to_owned();
+    let ended = Script::resume_journal(world, journal, file, T0, log, Vec::new()).run();
+    assert!(
+        !ended.log.contains("UpdateFile"),
+        "a file changed with no old key to replace:\n{}",
+        ended.log
+    );
+    assert!(
+        !ended.log.contains("DeleteKey"),
+        "no key is deleted:\n{}",
+        ended.log
+    );
+    assert!(ended.world.has_key(new));
+    let report = ended.report.expect("the run ended");
     assert_eq!(report.status, Status::Failed);
-    assert!(deleted.is_empty(), "no key is deleted: {deleted:?}");
     let error = report
         .error
         .as_ref()
