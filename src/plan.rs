@@ -245,10 +245,10 @@ impl Question {
             // The profiles of the run, then any other section that holds the same key.
             let mut profiles: Vec<String> = plan.profiles.iter().map(|p| p.to_string()).collect();
             for h in &plan.files {
-                if let Some(p) = &h.profile {
-                    if !profiles.iter().any(|q| q == p.as_str()) {
-                        profiles.push(p.to_string());
-                    }
+                if let Some(p) = &h.profile
+                    && !profiles.iter().any(|q| q == p.as_str())
+                {
+                    profiles.push(p.to_string());
                 }
             }
             keys.push(QuestionKey {
@@ -556,13 +556,13 @@ fn decide_inner(
     }
     let keys = unique.as_slice();
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
-    if let Some(d) = &options.delete {
-        if find(d).is_none() {
-            return Err(PlanError::DeleteNotFound {
-                user: user.clone(),
-                key: d.clone(),
-            });
-        }
+    if let Some(d) = &options.delete
+        && find(d).is_none()
+    {
+        return Err(PlanError::DeleteNotFound {
+            user: user.clone(),
+            key: d.clone(),
+        });
     }
     if keys.len() > KEYS_PER_USER {
         return Err(PlanError::TooManyKeys {
@@ -733,17 +733,16 @@ fn decide_inner(
         }
         None => None,
     };
-    if !full {
-        if let Some(d) = &options.delete {
-            if old_key.as_ref().is_none_or(|o| &o.access_key_id != d) {
-                // Room is not needed and the named key is not the one replaced: refuse rather
-                // than delete a key the user may still rely on for another reason.
-                return Err(PlanError::DeleteNotNeeded {
-                    user: user.clone(),
-                    key: d.clone(),
-                });
-            }
-        }
+    if !full
+        && let Some(d) = &options.delete
+        && old_key.as_ref().is_none_or(|o| &o.access_key_id != d)
+    {
+        // Room is not needed and the named key is not the one replaced: refuse rather
+        // than delete a key the user may still rely on for another reason.
+        return Err(PlanError::DeleteNotNeeded {
+            user: user.clone(),
+            key: d.clone(),
+        });
     }
 
     Ok(Decision::Rotate(Plan {

@@ -804,27 +804,27 @@ impl Session {
     /// are all dealt with.
     fn settle(&mut self, task: TaskId) {
         let t = &mut self.tasks[task];
-        if let State::Rotating(rot) = &t.state {
-            if rot.is_done() && !t.in_flight {
-                let report = rot.report().clone();
-                if report.status != Status::CleanedUp
-                    && t.journal_file.is_some()
-                    && t.candidate.is_none()
-                {
-                    self.handled_profiles
-                        .extend(report.profiles.iter().cloned());
-                }
-                t.state = done(TaskOutcome::Rotation(report));
+        if let State::Rotating(rot) = &t.state
+            && rot.is_done()
+            && !t.in_flight
+        {
+            let report = rot.report().clone();
+            if report.status != Status::CleanedUp
+                && t.journal_file.is_some()
+                && t.candidate.is_none()
+            {
+                self.handled_profiles
+                    .extend(report.profiles.iter().cloned());
             }
+            t.state = done(TaskOutcome::Rotation(report));
         }
-        if matches!(self.tasks[task].state, State::Done(_)) {
-            if let Some(user) = self.tasks[task]
+        if matches!(self.tasks[task].state, State::Done(_))
+            && let Some(user) = self.tasks[task]
                 .identity
                 .as_ref()
                 .map(|i| i.user_name.clone())
-            {
-                self.busy_users.remove(&user);
-            }
+        {
+            self.busy_users.remove(&user);
         }
         self.plan_if_ready();
     }

@@ -192,7 +192,7 @@ impl fmt::Display for Span {
             return f.write_str("0s");
         }
         for (ms, unit) in UNITS {
-            if self.0 % ms == 0 {
+            if self.0.is_multiple_of(ms) {
                 return write!(f, "{}{unit}", self.0 / ms);
             }
         }

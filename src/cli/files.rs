@@ -297,8 +297,6 @@ pub(crate) struct Lock {
 
 impl Lock {
     /// Takes the lock, waiting for another run to finish; `on_wait` is called once if it must wait.
-    // std's file locks are from Rust 1.89; the core keeps the lower MSRV, the binary needs 1.89.
-    #[allow(clippy::incompatible_msrv)]
     pub(crate) fn take(path: &Path, on_wait: impl FnOnce()) -> Result<Lock> {
         let dir = dir_of(path);
         fs::create_dir_all(&dir)

@@ -175,17 +175,16 @@ impl HttpConnector for NoVerifyConnector {
         };
         // A plain request through a proxy carries the proxy's credentials itself (a tunnel's
         // CONNECT carries them for an https one).
-        if request.uri().scheme() == Some(&Scheme::HTTP) {
-            if let Some(auth) = self
+        if request.uri().scheme() == Some(&Scheme::HTTP)
+            && let Some(auth) = self
                 .proxies
                 .intercept(request.uri())
                 .and_then(|p| p.basic_auth().cloned())
-            {
-                request
-                    .headers_mut()
-                    .entry(hyper::header::PROXY_AUTHORIZATION)
-                    .or_insert(auth);
-            }
+        {
+            request
+                .headers_mut()
+                .entry(hyper::header::PROXY_AUTHORIZATION)
+                .or_insert(auth);
         }
         let answer = self.client.request(request);
         let read_timeout = self.read_timeout;

@@ -125,11 +125,11 @@ impl<'t> Reader<'t> {
         }
         let lead = raw.len() - unindented.len();
         let indent = raw[..lead].chars().count();
-        if let (Some(section), Some(entry)) = (self.cur, self.opt) {
-            if indent > self.indent_level {
-                self.continuation(lineno, section, entry, value);
-                return Ok(());
-            }
+        if let (Some(section), Some(entry)) = (self.cur, self.opt)
+            && indent > self.indent_level
+        {
+            self.continuation(lineno, section, entry, value);
+            return Ok(());
         }
         self.indent_level = indent;
         if let Some(header) = section_header(value) {

@@ -230,10 +230,10 @@ impl OrderIndex {
         if let Some((keys, _)) = candidates.and_then(|c| c.iter().find(|(_, v)| *v == as_value)) {
             return Some(keys.clone());
         }
-        if let Ok(made) = self.made.lock() {
-            if let Some((keys, _)) = made.iter().rev().find(|(_, v)| *v == as_value) {
-                return Some(keys.clone());
-            }
+        if let Ok(made) = self.made.lock()
+            && let Some((keys, _)) = made.iter().rev().find(|(_, v)| *v == as_value)
+        {
+            return Some(keys.clone());
         }
         candidates.and_then(|c| c.first()).map(|(k, _)| k.clone())
     }

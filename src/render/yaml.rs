@@ -640,21 +640,21 @@ fn is_int(b: &[u8]) -> bool {
     sign(b, &mut i);
     let rest = &b[i..];
     let all = |s: &[u8], f: fn(u8) -> bool| !s.is_empty() && s.iter().all(|&c| f(c));
-    if let Some(r) = rest.strip_prefix(b"0b") {
-        if all(r, |c| c == b'0' || c == b'1' || c == b'_') {
-            return true;
-        }
+    if let Some(r) = rest.strip_prefix(b"0b")
+        && all(r, |c| c == b'0' || c == b'1' || c == b'_')
+    {
+        return true;
     }
-    if let Some(r) = rest.strip_prefix(b"0x") {
-        if all(r, |c| c.is_ascii_hexdigit() || c == b'_') {
-            return true;
-        }
+    if let Some(r) = rest.strip_prefix(b"0x")
+        && all(r, |c| c.is_ascii_hexdigit() || c == b'_')
+    {
+        return true;
     }
     // 0o?[0-7_]+
-    if let Some(r) = rest.strip_prefix(b"0o").or_else(|| rest.strip_prefix(b"0")) {
-        if all(r, |c| (b'0'..=b'7').contains(&c) || c == b'_') {
-            return true;
-        }
+    if let Some(r) = rest.strip_prefix(b"0o").or_else(|| rest.strip_prefix(b"0"))
+        && all(r, |c| (b'0'..=b'7').contains(&c) || c == b'_')
+    {
+        return true;
     }
     all(rest, |c| c.is_ascii_digit() || c == b'_')
 }

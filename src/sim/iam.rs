@@ -150,7 +150,7 @@ impl SimIam {
             )
         };
         let flaky = self.flaky;
-        let early = flaky && self.rand() % 3 == 0;
+        let early = flaky && self.rand().is_multiple_of(3);
         let k = self.key(id).ok_or_else(denied)?;
         if k.status != KeyStatus::Active {
             return Err(denied());

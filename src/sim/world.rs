@@ -436,10 +436,10 @@ impl World {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
             Action::WriteJournal { journal, contents } => {
-                if let Some((_, secret)) = check.unsaved.get(&task) {
-                    if contents.expose().contains(secret.as_str()) {
-                        check.unsaved.remove(&task);
-                    }
+                if let Some((_, secret)) = check.unsaved.get(&task)
+                    && contents.expose().contains(secret.as_str())
+                {
+                    check.unsaved.remove(&task);
                 }
                 self.journals
                     .insert(journal.clone(), contents.expose().clone());

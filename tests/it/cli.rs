@@ -865,10 +865,10 @@ fn a_killed_run_is_finished_by_the_next() {
             .aws_dir_entries()
             .into_iter()
             .find(|e| e.ends_with(".journal"));
-        if let Some(j) = journal {
-            if home.read(&format!(".aws/{j}")).contains("state = pending") {
-                break;
-            }
+        if let Some(j) = journal
+            && home.read(&format!(".aws/{j}")).contains("state = pending")
+        {
+            break;
         }
         assert!(Instant::now() < deadline, "no pending journal appeared");
         std::thread::sleep(Duration::from_millis(20));

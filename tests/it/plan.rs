@@ -971,18 +971,18 @@ mod props {
         let full = n >= 2;
         let admin = w.in_use.is_none();
         let held = |i: usize| w.keys[i].2 || w.in_use == Some(i);
-        if let Some(d) = w.delete {
-            if !exists(d) {
-                return "refuse 252 DeleteNotFound".into();
-            }
+        if let Some(d) = w.delete
+            && !exists(d)
+        {
+            return "refuse 252 DeleteNotFound".into();
         }
         if n > 2 {
             return "refuse 252 TooManyKeys".into();
         }
-        if let Some(u) = w.in_use {
-            if !exists(u) {
-                return "refuse 253 KeyNotListed".into();
-            }
+        if let Some(u) = w.in_use
+            && !exists(u)
+        {
+            return "refuse 253 KeyNotListed".into();
         }
         let not_due = |i: usize| w.older_than_days.is_some_and(|d| w.keys[i].1 < d);
         // Not due: nothing else matters (a daily cron run must not stop over a decision it does
@@ -990,10 +990,10 @@ mod props {
         let newest = w
             .in_use
             .or_else(|| (0..n).max_by_key(|&i| (-w.keys[i].1, name(i))));
-        if let Some(k) = newest {
-            if not_due(k) {
-                return format!("skip {}", name(k));
-            }
+        if let Some(k) = newest
+            && not_due(k)
+        {
+            return format!("skip {}", name(k));
         }
         if full && w.delete.is_some() && w.delete == w.in_use {
             return "refuse 252 DeleteInUse".into();
@@ -1050,10 +1050,10 @@ mod props {
             if confirm {
                 s.push_str(":confirm");
             }
-        } else if let Some(d) = w.delete {
-            if old != Some(d) {
-                return "refuse 252 DeleteNotNeeded".into();
-            }
+        } else if let Some(d) = w.delete
+            && old != Some(d)
+        {
+            return "refuse 252 DeleteNotNeeded".into();
         }
         s
     }

@@ -416,13 +416,14 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
                         _ => {}
                     }
                     // Promise 3: a new key that did not work in time is gone and the files are back.
-                    if r.status == Status::RolledBack && world.journals.is_empty() {
-                        if let Some(new) = &r.new_access_key_id {
-                            prop_assert!(
-                                world.iam.key(new).is_none(),
-                                "rolled back but {new} still exists"
-                            );
-                        }
+                    if r.status == Status::RolledBack
+                        && world.journals.is_empty()
+                        && let Some(new) = &r.new_access_key_id
+                    {
+                        prop_assert!(
+                            world.iam.key(new).is_none(),
+                            "rolled back but {new} still exists"
+                        );
                     }
                 }
                 if world.journals.is_empty() {
@@ -439,10 +440,10 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
         checker.end(&world).map_err(|v| TestCaseError::fail(v.0))?;
         Ok(())
     })();
-    if result.is_err() {
-        if let Some(t) = &world.trace {
-            eprintln!("{}", t.join("\n"));
-        }
+    if result.is_err()
+        && let Some(t) = &world.trace
+    {
+        eprintln!("{}", t.join("\n"));
     }
     result
 }

@@ -512,10 +512,10 @@ impl Script {
         }
         let profiles = journal.profiles.iter().map(|p| p.as_str());
         for p in profiles.chain(journal.caller_profile.as_deref()) {
-            if let Ok(r) = profile::resolve(&files, p) {
-                if !signers.iter().any(|(key, _)| *key == r.access_key_id) {
-                    signers.push((r.access_key_id, r.secret.expose().to_owned()));
-                }
+            if let Ok(r) = profile::resolve(&files, p)
+                && !signers.iter().any(|(key, _)| *key == r.access_key_id)
+            {
+                signers.push((r.access_key_id, r.secret.expose().to_owned()));
             }
         }
         let list = Action::ListKeys {
@@ -621,12 +621,13 @@ impl Script {
             Action::DeactivateKey { access_key_id, .. } => Some(access_key_id),
             _ => None,
         };
-        if let (Some(k), Some(old)) = (retired, &self.old_key) {
-            if k == old && self.verified < cfg().confirmations {
-                self.violation(&format!(
-                    "{old} is retired before its replacement answered as the user"
-                ));
-            }
+        if let (Some(k), Some(old)) = (retired, &self.old_key)
+            && k == old
+            && self.verified < cfg().confirmations
+        {
+            self.violation(&format!(
+                "{old} is retired before its replacement answered as the user"
+            ));
         }
     }
 
