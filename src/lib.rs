@@ -16,50 +16,46 @@
 //!   and why, what happens to the old key, whether the user must agree first.
 //! - [`rotation`]: the state machine that executes a plan step by step, and undoes or resumes it.
 //! - [`journal`]: the crash-safety record the state machine writes beside the credentials file.
-//! - [`render`]: the output, rendered as the `aws` CLI renders it (json, text, table, yaml,
-//!   yaml-stream, off), after an optional `--query`.
+//! - [`session`]: a whole run of `rotate`, `plan` or `status` over every selected profile.
+//! - [`action`]: what the core asks the shell to do, and what the shell answers.
+//! - [`output`]: what the commands print; [`render`] draws it as the `aws` CLI does (json, text,
+//!   table, yaml, yaml-stream, off), after an optional `--query`.
+//! - [`error`]: how a run that did not go well ends.
 //!
-//! # Driving a rotation
+//! # Driving a run
 //!
-//! ```text
-//! files  = AwsFiles::parse(config_text, credentials_text)?
-//! picked = profile::select(&files, &selection)?            // one Candidate per distinct key
-//! for each candidate:
-//!     identity = sts:GetCallerIdentity (signed by the candidate's key)
-//!     keys     = iam:ListAccessKeys
-//!     match plan::decide(&Target::Profiles(candidate), &identity, &keys, &files.held_keys(), &options, now):
-//!         Skip(..)   => report "not due"
-//!         Refuse(e)  => exit e.exit_status()
-//!         Rotate(p)  => confirm p.make_room if needs_confirmation, then drive Rotation::new(&p, ..)
-//! ```
-//!
-//! A [`rotation::Rotation`] is driven like quinn-proto's connections: drain
-//! [`poll_action`](rotation::Rotation::poll_action) until it returns `None`, executing each
-//! [`Action`](rotation::Action) and passing its [`Outcome`](rotation::Outcome) to
-//! [`handle_outcome`](rotation::Rotation::handle_outcome) (exactly one outcome per action, in
-//! order); then, if [`poll_timeout`](rotation::Rotation::poll_timeout) returns a time, sleep until
-//! then and call [`handle_timeout`](rotation::Rotation::handle_timeout); when both polls return
-//! `None`, the [`report`](rotation::Rotation::report) is final. `now` never goes backwards.
+//! A [`session::Session`] is driven like quinn-proto's connections: drain
+//! [`poll_action`](session::Session::poll_action) until it returns `None`, carrying out each
+//! [`SessionAction`](session::SessionAction) (several may be in flight at once, each answered
+//! exactly once, with its [`Outcome`](action::Outcome), to
+//! [`handle_outcome`](session::Session::handle_outcome)); then, if
+//! [`poll_timeout`](session::Session::poll_timeout) returns a time, sleep until then and call
+//! [`handle_timeout`](session::Session::handle_timeout). When
+//! [`is_done`](session::Session::is_done), [`into_results`](session::Session::into_results) says
+//! what happened and [`error_kind`](session::Session::error_kind) how the run ends. A failure is
+//! an outcome like any other, never an early return; `now` never goes backwards.
 //!
 //! ```
-//! use aws_rotate_keys::rotation::{Action, Outcome, Rotation};
+//! use aws_rotate_keys::action::Outcome;
+//! use aws_rotate_keys::session::{Session, SessionAction};
 //! use aws_rotate_keys::time::Timestamp;
 //!
-//! fn drive(mut rot: Rotation, mut execute: impl FnMut(&Action) -> Outcome, mut now: Timestamp) {
-//!     loop {
-//!         while let Some(action) = rot.poll_action() {
+//! fn drive(
+//!     mut session: Session,
+//!     mut execute: impl FnMut(&SessionAction) -> Outcome,
+//!     mut now: Timestamp,
+//! ) {
+//!     while !session.is_done() {
+//!         while let Some(action) = session.poll_action() {
 //!             let outcome = execute(&action); // never `?`: a failure is an input
-//!             rot.handle_outcome(outcome, now);
+//!             session.handle_outcome(action.task, outcome, now);
 //!         }
-//!         match rot.poll_timeout() {
-//!             Some(at) => {
-//!                 now = now.max(at); // the shell sleeps until `at`
-//!                 rot.handle_timeout(now);
-//!             }
-//!             None => break,
+//!         if let Some(at) = session.poll_timeout() {
+//!             now = now.max(at); // the shell sleeps until `at`
+//!             session.handle_timeout(now);
 //!         }
 //!     }
-//!     println!("{:?}", rot.report().status);
+//!     println!("{:?}", session.error_kind());
 //! }
 //! ```
 #![forbid(unsafe_code)]
