@@ -38,7 +38,7 @@ use crate::plan::{
     self, Decision, HeldKeys, Identity, NotAUser, Options, Plan, PlanError, Question, Skip, Target,
 };
 use crate::profile::{
-    self, AwsFiles, Candidate, FileError, Holder, ProfileError, Selection, SkippedProfile,
+    self, AwsFiles, Candidate, FileError, Holder, ProfileError, Selected, Selection, SkippedProfile,
 };
 use crate::rotation::{Config, Report, Rotation, Status};
 use crate::time::Timestamp;
@@ -405,11 +405,14 @@ impl Session {
                 }
             }
             (Some(_), _) => return Err(SessionError::AdminNeedsOneProfile),
-            // A bad profile stops the run before any request.
-            (None, selection) => {
-                profile::select(&files, selection)?;
-            }
+            (None, _) => {}
         }
+        // A bad profile stops the run before any request. Without a journal to deal with first,
+        // this selection is the one the run plans with (the files are as they are now).
+        let selected = match request.admin_user {
+            Some(_) => None,
+            None => Some(profile::select(&files, &request.selection)?),
+        };
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
         if request.mode == Mode::Rotate {
@@ -446,7 +449,13 @@ impl Session {
             live_from: 0,
             in_flight: 0,
         };
-        s.plan_if_ready();
+        match selected {
+            Some(selected) if s.tasks.is_empty() => {
+                s.planned = true;
+                s.queue(selected);
+            }
+            _ => s.plan_if_ready(),
+        }
         Ok(s)
     }
 
@@ -480,16 +489,17 @@ impl Session {
             self.tasks.push(task);
             return;
         }
-        let selected = match profile::select(&self.files, &self.request.selection) {
-            Ok(selected) => selected,
-            Err(e) => {
-                self.tasks.push(Task::new(done(TaskOutcome::Failed {
-                    operation: None,
-                    failure: Failure::new(FailureClass::Other, None, e.to_string()),
-                })));
-                return;
-            }
-        };
+        match profile::select(&self.files, &self.request.selection) {
+            Ok(selected) => self.queue(selected),
+            Err(e) => self.tasks.push(Task::new(done(TaskOutcome::Failed {
+                operation: None,
+                failure: Failure::new(FailureClass::Other, None, e.to_string()),
+            }))),
+        }
+    }
+
+    /// A task per selected key, but for the profiles an interrupted rotation dealt with.
+    fn queue(&mut self, selected: Selected) {
         self.skipped = selected.skipped;
         for c in selected.candidates {
             // A profile an interrupted rotation dealt with is not rotated again this run.

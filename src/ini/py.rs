@@ -195,6 +195,14 @@ pub(super) fn shlex_split(s: &str) -> Result<Vec<String>, ShlexError> {
 /// botocore's `_parse_section`: the second word of `shlex.split(header)` when there are exactly
 /// two, else nothing (also when shlex fails).
 pub(super) fn shlex_second_of_two(header: &str) -> Option<CompactString> {
+    // Without quotes or escapes (the usual `profile NAME`), shlex splits at its whitespace alone.
+    if !header.contains(['"', '\'', '\\']) {
+        let mut words = header
+            .split([' ', '\t', '\r', '\n'])
+            .filter(|w| !w.is_empty());
+        let (_, second) = (words.next()?, words.next()?);
+        return words.next().is_none().then(|| CompactString::new(second));
+    }
     let mut words = shlex_split(header).ok()?;
     (words.len() == 2).then(|| words.pop().map(CompactString::from))?
 }
@@ -298,5 +306,22 @@ mod tests {
             );
         }
         assert_eq!(shlex_second_of_two("profile \"a"), None);
+        // Every string of up to five characters over shlex's special ones: the shortcut for
+        // headers without quotes agrees with splitting.
+        let alphabet = ['a', 'b', ' ', '\t', '"', '\'', '\\'];
+        for len in 0..=5u32 {
+            for n in 0..alphabet.len().pow(len) {
+                let header: String = (0..len)
+                    .map(|i| alphabet[n / alphabet.len().pow(i) % alphabet.len()])
+                    .collect();
+                let words = shlex_split(&header).ok();
+                let want = words.filter(|w| w.len() == 2).map(|mut w| w.remove(1));
+                assert_eq!(
+                    shlex_second_of_two(&header).map(String::from),
+                    want,
+                    "{header:?}"
+                );
+            }
+        }
     }
 }
