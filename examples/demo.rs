@@ -5,13 +5,11 @@
 //!
 //! Run it with `cargo run --example demo`.
 
-use std::collections::BTreeMap;
-
 use aws_rotate_keys::key::{KeyStatus, UserName};
 use aws_rotate_keys::plan::Options;
 use aws_rotate_keys::profile::Selection;
 use aws_rotate_keys::rotation::Config;
-use aws_rotate_keys::sim::{Checker, Fault, FaultPlan, RunEnd, RunSpec, SimIam, World};
+use aws_rotate_keys::sim::{Checker, Disk, Fault, FaultPlan, RunEnd, RunSpec, SimIam, World};
 use aws_rotate_keys::time::{Span, Timestamp};
 
 fn main() {
@@ -34,9 +32,7 @@ fn main() {
     let config = "[default]\nregion = eu-west-1\noutput = json\n\n[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/Admin\nsource_profile = default\n".to_owned();
     let mut world = World {
         iam,
-        config,
-        credentials,
-        journals: BTreeMap::new(),
+        disk: Disk::new(config, credentials),
         now,
         latency: Span::from_millis(40),
         trace: Some(Vec::new()),
@@ -59,7 +55,7 @@ fn main() {
     println!("A new key takes 6 s to work. Rotating profile `default` with --yes:\n");
     println!(
         "--- credentials before ---\n{}",
-        redact(&world.credentials, &world)
+        redact(&world.disk.credentials, &world)
     );
     // Step 4 is the first CreateAccessKey (after GetCallerIdentity, ListAccessKeys, the journal and
     // the delete that makes room).
@@ -73,7 +69,7 @@ fn main() {
     }
     println!(
         "\n--- credentials after ---\n{}",
-        redact(&world.credentials, &world)
+        redact(&world.disk.credentials, &world)
     );
     match end {
         Ok(RunEnd::Completed { reports, .. }) => {

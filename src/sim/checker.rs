@@ -169,10 +169,10 @@ impl Checker {
     /// works with the secret beside it; no key exists that is neither in a file nor was there at
     /// the start; no journal is left.
     pub fn end(&self, world: &World) -> Result<(), Violation> {
-        if !world.journals.is_empty() {
+        if !world.disk.journals.is_empty() {
             return Err(Violation(format!(
                 "journals left: {:?}",
-                world.journals.keys().collect::<Vec<_>>()
+                world.disk.journals.keys().collect::<Vec<_>>()
             )));
         }
         let files = world.files().map_err(Violation)?;

@@ -1,14 +1,16 @@
 //! A simulated IAM and a model of the shell, for tests and the demo: [`SimIam`] (IAM's rules
-//! and eventual consistency), [`World`] (the files, journals and clock, and a run of the real
-//! core against them with faults and crashes) and [`Checker`] (the spec's promises, asserted
-//! after every step).
+//! and eventual consistency), [`Disk`] (the files and journals, and the shell's file steps on
+//! them), [`World`] (both and the clock, and a run of the real core against them with faults and
+//! crashes) and [`Checker`] (the spec's promises, asserted after every step).
 //!
 //! Everything is deterministic for a given world, fault plan and seed. No I/O.
 
 mod checker;
+mod disk;
 mod iam;
 mod world;
 
 pub use checker::{Checker, Violation};
+pub use disk::Disk;
 pub use iam::{SimIam, SimKey};
 pub use world::{Fault, FaultPlan, RunEnd, RunSpec, World};

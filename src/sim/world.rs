@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::action::{Action, Failure, FailureClass, Outcome};
-use crate::ini::FileKind;
 use crate::key::{AccessKeyId, KeyMeta, KeyStatus, UserName};
 use crate::plan::{Options, PlanError};
 use crate::profile::{self, AwsFiles, Selection};
@@ -15,6 +14,7 @@ use crate::session::{Mode, Request, Session, SessionAction, Signer, TaskId, Task
 use crate::time::{Span, Timestamp};
 
 use super::checker::{Checker, Violation};
+use super::disk::Disk;
 use super::iam::SimIam;
 
 /// What happens to one step.
@@ -91,12 +91,8 @@ pub enum RunEnd {
 pub struct World {
     /// IAM.
     pub iam: SimIam,
-    /// The config file's text.
-    pub config: String,
-    /// The credentials file's text.
-    pub credentials: String,
-    /// Journals by id.
-    pub journals: BTreeMap<String, String>,
+    /// The files and the journals.
+    pub disk: Disk,
     /// Now.
     pub now: Timestamp,
     /// Latency of each simulated request.
@@ -107,14 +103,7 @@ pub struct World {
 
 impl World {
     pub(super) fn files(&self) -> Result<AwsFiles, String> {
-        AwsFiles::parse(&self.config, &self.credentials).map_err(|e| e.to_string())
-    }
-
-    fn file_mut(&mut self, file: FileKind) -> &mut String {
-        match file {
-            FileKind::Config => &mut self.config,
-            FileKind::Credentials => &mut self.credentials,
-        }
+        self.disk.files()
     }
 
     fn tick(&mut self) {
@@ -143,6 +132,7 @@ impl World {
         // A new process: whatever the last one held only in memory is gone.
         check.unsaved.clear();
         let journals: Vec<(String, String)> = self
+            .disk
             .journals
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -156,8 +146,8 @@ impl World {
             interactive: false,
         };
         let mut session = match Session::new(
-            &self.config,
-            &self.credentials,
+            &self.disk.config,
+            &self.disk.credentials,
             &journals,
             request,
             spec.config.clone(),
@@ -435,36 +425,20 @@ impl World {
             Action::Identify | Action::LastUsed { .. } | Action::Confirm(_) => {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
-            Action::WriteJournal { journal, contents } => {
+            Action::WriteJournal { contents, .. } => {
                 if let Some((_, secret)) = check.unsaved.get(&task)
                     && contents.expose().contains(secret.as_str())
                 {
                     check.unsaved.remove(&task);
                 }
-                self.journals
-                    .insert(journal.clone(), contents.expose().clone());
-                Outcome::Done
+                self.disk.perform(action).unwrap_or(Outcome::Done)
             }
-            Action::RemoveJournal { journal } => {
-                self.journals.remove(journal);
-                Outcome::Done
+            Action::RemoveJournal { .. } | Action::UpdateFile { .. } => {
+                self.disk.perform(action).unwrap_or(Outcome::Done)
             }
             Action::DeliverKey { access_key_id, .. } => {
                 check.delivered.insert(access_key_id.clone());
                 Outcome::Done
-            }
-            Action::UpdateFile { file, edit } => {
-                let text = self.file_mut(*file).clone();
-                match edit.apply(*file, &text) {
-                    Ok(Some(applied)) => {
-                        *self.file_mut(*file) = applied.text;
-                        Outcome::Updated {
-                            profiles: applied.profiles,
-                        }
-                    }
-                    Ok(None) => Outcome::Unchanged,
-                    Err(e) => Outcome::Failed(Failure::new(FailureClass::Io, None, e.to_string())),
-                }
             }
             Action::DeleteKey {
                 access_key_id,

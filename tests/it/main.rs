@@ -10,6 +10,7 @@
 #[path = "../support/moto.rs"]
 mod moto;
 
+#[cfg(feature = "cli")]
 #[macro_use]
 mod common;
 

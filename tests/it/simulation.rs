@@ -10,13 +10,12 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use aws_rotate_keys::key::{AccessKeyId, KeyStatus, UserName};
 use aws_rotate_keys::plan::Options;
 use aws_rotate_keys::profile::Selection;
 use aws_rotate_keys::rotation::{Config, Status};
-use aws_rotate_keys::sim::{Checker, Fault, FaultPlan, RunEnd, RunSpec, SimIam, World};
+use aws_rotate_keys::sim::{Checker, Disk, Fault, FaultPlan, RunEnd, RunSpec, SimIam, World};
 use aws_rotate_keys::time::{Span, Timestamp};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
@@ -334,9 +333,7 @@ fn build(sc: &Scenario) -> Built {
     };
     let world = World {
         iam,
-        config,
-        credentials,
-        journals: BTreeMap::new(),
+        disk: Disk::new(config, credentials),
         now,
         latency: Span::from_millis(3),
         trace: std::env::var_os("SIM_TRACE").map(|_| Vec::new()),
@@ -388,7 +385,7 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
         if let Some(t) = &mut world.trace {
             t.push(format!(
                 "run {run} ended: {end:?}; journals: {:?}",
-                world.journals.keys().collect::<Vec<_>>()
+                world.disk.journals.keys().collect::<Vec<_>>()
             ));
         }
         match end {
@@ -417,7 +414,7 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
                     }
                     // Promise 3: a new key that did not work in time is gone and the files are back.
                     if r.status == Status::RolledBack
-                        && world.journals.is_empty()
+                        && world.disk.journals.is_empty()
                         && let Some(new) = &r.new_access_key_id
                     {
                         prop_assert!(
@@ -426,7 +423,7 @@ fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
                         );
                     }
                 }
-                if world.journals.is_empty() {
+                if world.disk.journals.is_empty() {
                     completed = true;
                     break;
                 }

@@ -14,7 +14,7 @@
 //! (3), no secret is printed (6), and a finished run leaves a working key in every file that held
 //! one (8). A violation panics with the log so far.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::Write as _;
 
 use aws_rotate_keys::action::{Action, DeletePurpose, Failure, FailureClass, Outcome};
@@ -24,7 +24,7 @@ use aws_rotate_keys::key::{AccessKeyId, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::plan::{self, Decision, Identity, Options, Plan, Target};
 use aws_rotate_keys::profile::{self, AwsFiles, Selection};
 use aws_rotate_keys::rotation::{Config, Report, Rotation, Status};
-use aws_rotate_keys::sim::SimIam;
+use aws_rotate_keys::sim::{Disk, SimIam};
 use aws_rotate_keys::time::{Span, Timestamp};
 
 const T0: Timestamp = Timestamp::from_secs(1_700_000_000);
@@ -57,12 +57,8 @@ type Caller = (AccessKeyId, String);
 struct World {
     /// IAM and STS.
     iam: SimIam,
-    /// `~/.aws/config`.
-    config: String,
-    /// `~/.aws/credentials`.
-    credentials: String,
-    /// The journals beside the credentials file, by id.
-    journals: BTreeMap<String, String>,
+    /// `~/.aws/config`, `~/.aws/credentials` and the journals beside them.
+    disk: Disk,
 }
 
 impl World {
@@ -72,9 +68,7 @@ impl World {
         iam.flaky = false;
         Self {
             iam,
-            config: String::new(),
-            credentials: String::new(),
-            journals: BTreeMap::new(),
+            disk: Disk::default(),
         }
     }
 
@@ -113,13 +107,13 @@ impl World {
 
     fn text_mut(&mut self, file: FileKind) -> &mut String {
         match file {
-            FileKind::Config => &mut self.config,
-            FileKind::Credentials => &mut self.credentials,
+            FileKind::Config => &mut self.disk.config,
+            FileKind::Credentials => &mut self.disk.credentials,
         }
     }
 
     fn files(&self) -> AwsFiles {
-        AwsFiles::parse(self.config.as_str(), self.credentials.as_str()).expect("the files parse")
+        self.disk.files().expect("the files parse")
     }
 
     /// The key id `profile` uses now.
@@ -176,32 +170,8 @@ impl World {
         if let Some(answer) = self.iam.request((&caller.0, &caller.1), action, now) {
             return answer;
         }
-        match action {
-            Action::WriteJournal { journal, contents } => {
-                self.journals
-                    .insert(journal.clone(), contents.expose().clone());
-                Outcome::Done
-            }
-            Action::RemoveJournal { journal } => {
-                self.journals.remove(journal);
-                Outcome::Done
-            }
-            Action::UpdateFile { file, edit } => {
-                let text = self.text_mut(*file);
-                match edit.apply(*file, text) {
-                    Ok(Some(applied)) => {
-                        *text = applied.text;
-                        Outcome::Updated {
-                            profiles: applied.profiles,
-                        }
-                    }
-                    Ok(None) => Outcome::Unchanged,
-                    Err(e) => Outcome::Failed(Failure::new(FailureClass::Io, None, e.to_string())),
-                }
-            }
-            // Printing (admin mode's DeliverKey) and anything newer: nothing to model.
-            _ => Outcome::Done,
-        }
+        // Printing (admin mode's DeliverKey) and anything newer: nothing to model.
+        self.disk.perform(action).unwrap_or(Outcome::Done)
     }
 
     fn describe(&self, now: Timestamp) -> String {
@@ -231,10 +201,10 @@ impl World {
                 if works { "works" } else { "BROKEN" }
             );
         }
-        if self.journals.is_empty() {
+        if self.disk.journals.is_empty() {
             s.push_str("journal: none\n");
         }
-        for text in self.journals.values() {
+        for text in self.disk.journals.values() {
             match Journal::parse(text) {
                 Ok(j) => {
                     let _ = writeln!(s, "journal: {}", journal_summary(&j));
@@ -478,7 +448,7 @@ impl Script {
     /// A rerun: reads the journal the last run left on disk and resumes from it.
     fn resume(ended: Ended, after: Span) -> Self {
         let now = ended.now.add(after);
-        let mut journals = ended.world.journals.iter();
+        let mut journals = ended.world.disk.journals.iter();
         let (Some((file, text)), None) = (journals.next(), journals.next()) else {
             panic!("one journal to resume from:\n{}", ended.log)
         };
@@ -741,7 +711,8 @@ impl Script {
                 let ours = self.world.iam.created.contains(&k.id);
                 let in_file = held.contains_key(&k.id);
                 let named = report.left_to_do.iter().any(|t| t.contains(k.id.as_str()));
-                if ours && !in_file && !self.admin && !named && self.world.journals.is_empty() {
+                if ours && !in_file && !self.admin && !named && self.world.disk.journals.is_empty()
+                {
                     self.violation(&format!(
                         "{} exists, but no file holds it and nothing says so",
                         k.id
@@ -789,7 +760,7 @@ const NEW2: &str = "AKIASIM0000000000002";
 /// file sets a region. New keys work at once.
 fn one_key() -> World {
     let mut w = World::new(Span::ZERO);
-    w.config = "[default]\nregion = us-east-1\n".to_owned();
+    w.disk.config = "[default]\nregion = us-east-1\n".to_owned();
     w.key("alice", OLD, KeyStatus::Active, 120, OLD_SECRET)
         .hold(FileKind::Credentials, "default", OLD);
     w
@@ -820,7 +791,7 @@ fn one_key_plain_rotation() {
     .run();
     assert_status(&ended, Status::Rotated);
     assert_eq!(ended.world.keys_of("alice"), 1);
-    assert!(ended.world.journals.is_empty());
+    assert!(ended.world.disk.journals.is_empty());
     insta::assert_snapshot!("one_key", ended.log);
 }
 
@@ -1067,7 +1038,7 @@ fn crash_during_create_resume_cleans_up() {
     let ended = Script::resume(crashed, Span::from_secs(60)).run();
     assert_status(&ended, Status::CleanedUp);
     assert_eq!(ended.world.keys_of("alice"), 1);
-    assert!(ended.world.journals.is_empty());
+    assert!(ended.world.disk.journals.is_empty());
     insta::assert_snapshot!("crash_during_create_resume", ended.log);
 }
 
@@ -1084,7 +1055,7 @@ fn crash_after_old_key_deleted_resume_finishes() {
     // The rerun signs with the new key from the files: the journal's old key is gone.
     let ended = Script::resume(crashed, Span::from_secs(60)).run();
     assert_status(&ended, Status::Rotated);
-    assert!(ended.world.journals.is_empty());
+    assert!(ended.world.disk.journals.is_empty());
     insta::assert_snapshot!("crash_after_old_key_deleted_resume", ended.log);
 }
 
