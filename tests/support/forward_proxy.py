@@ -34,7 +34,9 @@ import sys
 import threading
 import urllib.parse
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import relay  # noqa: E402
 
 HOP_BY_HOP = {
     "connection",
@@ -49,23 +51,6 @@ HOP_BY_HOP = {
 }
 
 LOG_LOCK = threading.Lock()
-
-
-def pump(src, dst):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def make_handler(log_path, refuse, auth):
@@ -127,9 +112,9 @@ def make_handler(log_path, refuse, auth):
             self.end_headers()
             self.wfile.flush()
             self.close_connection = True
-            t = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+            t = threading.Thread(target=relay.pump, args=(upstream, self.connection), daemon=True)
             t.start()
-            pump(self.connection, upstream)
+            relay.pump(self.connection, upstream)
             t.join()
             upstream.close()
 
@@ -172,16 +157,6 @@ def make_handler(log_path, refuse, auth):
     return Handler
 
 
-def watch_stdin():
-    """Exit when the parent closes our stdin (or dies): no orphan proxy."""
-    try:
-        while sys.stdin.buffer.read(65536):
-            pass
-    except Exception:
-        pass
-    os._exit(0)
-
-
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("log")
@@ -190,7 +165,7 @@ def main(argv):
     p.add_argument("--watch-stdin", action="store_true")
     a = p.parse_args(argv)
     if a.watch_stdin:
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        relay.exit_with_parent()
     auth = None
     if a.auth is not None:
         auth = "Basic " + base64.b64encode(a.auth.encode()).decode()

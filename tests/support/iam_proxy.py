@@ -120,6 +120,7 @@ import xml.etree.ElementTree as ET
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import moto_admin  # noqa: E402
+import relay  # noqa: E402
 
 NAMESPACES = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
@@ -921,16 +922,6 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def watch_stdin():
-    """Exit when the parent closes our stdin (or dies): no orphan proxy."""
-    try:
-        while sys.stdin.buffer.read(65536):
-            pass
-    except Exception:
-        pass
-    os._exit(0)
-
-
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("moto_url", help="moto_server's URL, e.g. http://127.0.0.1:5000")
@@ -941,7 +932,7 @@ def main(argv):
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.watch_stdin:
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        relay.exit_with_parent()
     state = State(a.moto_url)
     if a.bootstrap:
         boot = moto_admin.bootstrap(state.moto_url)

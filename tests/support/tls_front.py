@@ -29,7 +29,9 @@ import ssl
 import sys
 import threading
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import relay  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -121,23 +123,6 @@ def make_files(out):
     )
 
 
-def pump(src, dst):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 def serve(conn, context, target_port):
     try:
         conn.settimeout(30)
@@ -152,22 +137,12 @@ def serve(conn, context, target_port):
     except OSError:
         tls.close()
         return
-    t = threading.Thread(target=pump, args=(back, tls), daemon=True)
+    t = threading.Thread(target=relay.pump, args=(back, tls), daemon=True)
     t.start()
-    pump(tls, back)
+    relay.pump(tls, back)
     t.join()
     tls.close()
     back.close()
-
-
-def watch_stdin():
-    """Exit when the parent closes our stdin (or dies): no orphan front."""
-    try:
-        while sys.stdin.buffer.read(65536):
-            pass
-    except Exception:
-        pass
-    os._exit(0)
 
 
 def main(argv):
@@ -177,7 +152,7 @@ def main(argv):
     p.add_argument("--watch-stdin", action="store_true")
     a = p.parse_args(argv)
     if a.watch_stdin:
-        threading.Thread(target=watch_stdin, daemon=True).start()
+        relay.exit_with_parent()
     make_files(a.dir)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(os.path.join(a.dir, "server.pem"), os.path.join(a.dir, "server-key.pem"))
