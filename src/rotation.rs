@@ -679,12 +679,12 @@ impl Rotation {
                 // An earlier attempt's answer was lost and its key may exist although the key
                 // list did not show it yet (IAM is eventually consistent). Keep the `creating`
                 // journal: a rerun finds that key and deletes it without asking.
-                self.record(action, f);
-                self.report.left_to_do.push(
-                    "run aws-rotate-keys again: it deletes the key that the interrupted create made, then rotates"
-                        .into(),
-                );
-                self.finish(Status::Failed)
+                self.give_up(
+                    action,
+                    f,
+                    Status::Failed,
+                    "run aws-rotate-keys again: it deletes the key that the interrupted create made, then rotates",
+                )
             }
             Outcome::Failed(f) if self.retry(&f, now) => Step::Create { lost },
             Outcome::Failed(f) => {
@@ -730,12 +730,12 @@ impl Rotation {
             Outcome::Failed(f) if self.retry(&f, now) => Step::Reconcile { lost },
             Outcome::Failed(f) => {
                 // The journal stays (state `creating`): a rerun deletes any orphan.
-                self.record(action, f);
-                self.report.left_to_do.push(
-                    "run aws-rotate-keys again: it removes any key this attempt may have created"
-                        .into(),
-                );
-                self.finish(Status::Failed)
+                self.give_up(
+                    action,
+                    f,
+                    Status::Failed,
+                    "run aws-rotate-keys again: it removes any key this attempt may have created",
+                )
             }
             // `fitting` lets nothing else through.
             _ => Step::Reconcile { lost },
@@ -917,12 +917,12 @@ impl Rotation {
         match outcome {
             Outcome::Failed(f) => {
                 // The journal is now the only copy of the secret: it stays.
-                self.record(action, f);
-                self.report.left_to_do.push(
-                    "run aws-rotate-keys again to print the new key: its secret is kept in the journal until then"
-                        .into(),
-                );
-                self.finish(status)
+                self.give_up(
+                    action,
+                    f,
+                    status,
+                    "run aws-rotate-keys again to print the new key: its secret is kept in the journal until then",
+                )
             }
             _ => self.fresh(Step::ClearJournal(status)),
         }
@@ -948,12 +948,12 @@ impl Rotation {
             Outcome::Failed(f) => {
                 // The file still holds the new key, which must therefore stay; the journal
                 // stays too, so a rerun finishes the undo.
-                self.record(action, f);
-                self.report.left_to_do.push(
-                    "run aws-rotate-keys again: it puts the old key back into the files and deletes the new one"
-                        .into(),
-                );
-                self.finish(Status::RolledBack)
+                self.give_up(
+                    action,
+                    f,
+                    Status::RolledBack,
+                    "run aws-rotate-keys again: it puts the old key back into the files and deletes the new one",
+                )
             }
             _ => {
                 if let Some(file) = written.pop() {
@@ -1043,6 +1043,13 @@ impl Rotation {
         self.attempts += 1;
         self.wait_until = Some(now.add(self.backoff(self.attempts)));
         true
+    }
+
+    /// Ends the run on a failure, saying what the user should do next.
+    fn give_up(&mut self, action: &Action, failure: Failure, status: Status, next: &str) -> Step {
+        self.record(action, failure);
+        self.report.left_to_do.push(next.to_owned());
+        self.finish(status)
     }
 
     fn record(&mut self, action: &Action, failure: Failure) {
