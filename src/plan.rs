@@ -618,68 +618,7 @@ fn decide_inner(
 
     // Make room: at most one key, never the one in use.
     let make_room = if full {
-        let removal = match &options.delete {
-            Some(d) if in_use.is_some_and(|k| &k.access_key_id == d) => {
-                return Err(PlanError::DeleteInUse { key: d.clone() });
-            }
-            Some(d) => {
-                // Checked above already; the same refusal, should that ever change.
-                let Some(meta) = find(d) else {
-                    return Err(PlanError::DeleteNotFound {
-                        user: user.clone(),
-                        key: d.clone(),
-                    });
-                };
-                removal(
-                    meta,
-                    RemovalReason::NamedByDelete,
-                    holder_names(held, d),
-                    false,
-                )
-            }
-            None => {
-                let mut free: Vec<&KeyMeta> = keys
-                    .iter()
-                    .filter(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
-                    .filter(|k| !held.contains_key(&k.access_key_id))
-                    .collect();
-                free.sort_by_key(|k| {
-                    (
-                        k.status == KeyStatus::Active,
-                        k.create_date,
-                        k.access_key_id.clone(),
-                    )
-                });
-                match free.first() {
-                    Some(k) => {
-                        let reason = if k.status == KeyStatus::Active {
-                            RemovalReason::ActiveAndUnused
-                        } else {
-                            RemovalReason::InactiveAndUnused
-                        };
-                        removal(k, reason, Vec::new(), !options.yes)
-                    }
-                    None => {
-                        let Some(other) = keys
-                            .iter()
-                            .find(|k| in_use.is_none_or(|u| u.access_key_id != k.access_key_id))
-                        else {
-                            // Unreachable with distinct ids (deduplicated above); refuse, never panic.
-                            return Err(PlanError::TooManyKeys {
-                                user: user.clone(),
-                                count: keys.len(),
-                            });
-                        };
-                        return Err(PlanError::KeyHeldElsewhere {
-                            user: user.clone(),
-                            key: other.access_key_id.clone(),
-                            held_by: holder_names(held, &other.access_key_id),
-                        });
-                    }
-                }
-            }
-        };
-        Some(removal)
+        Some(choose_removal(user, keys, in_use, held, options)?)
     } else {
         None
     };
@@ -696,43 +635,9 @@ fn decide_inner(
             })
             .max_by_key(|k| (k.create_date, k.access_key_id.clone())),
     };
-    let old_key = match old {
-        Some(k) => {
-            let named = options.delete.as_ref() == Some(&k.access_key_id);
-            if named && options.keep_old {
-                return Err(PlanError::DeleteAndKeepOld {
-                    key: k.access_key_id.clone(),
-                });
-            }
-            let action = if options.keep_old {
-                OldKeyAction::Deactivate
-            } else if admin && !named {
-                OldKeyAction::Keep
-            } else {
-                OldKeyAction::Delete
-            };
-            if admin
-                && action != OldKeyAction::Keep
-                && !named
-                && held.contains_key(&k.access_key_id)
-            {
-                // Admin mode writes no file: retiring a key that a profile holds would break it.
-                return Err(PlanError::AdminKeyHeld {
-                    key: k.access_key_id.clone(),
-                    held_by: holder_names(held, &k.access_key_id),
-                });
-            }
-            let age = now.since(k.create_date);
-            Some(OldKey {
-                access_key_id: k.access_key_id.clone(),
-                status: k.status,
-                create_date: k.create_date,
-                age,
-                action,
-            })
-        }
-        None => None,
-    };
+    let old_key = old
+        .map(|k| old_key(k, admin, held, options, now))
+        .transpose()?;
     if !full
         && let Some(d) = &options.delete
         && old_key.as_ref().is_none_or(|o| &o.access_key_id != d)
@@ -755,6 +660,103 @@ fn decide_inner(
         files,
         verify_timeout: options.verify_timeout,
     }))
+}
+
+/// The key to remove when both slots are taken: the one `--delete` names, else the oldest
+/// unused one (inactive first); never the key in use, never a key another profile holds.
+fn choose_removal(
+    user: &UserName,
+    keys: &[KeyMeta],
+    in_use: Option<&KeyMeta>,
+    held: &HeldKeys,
+    options: &Options,
+) -> Result<Removal, PlanError> {
+    let not_in_use = |k: &&KeyMeta| in_use.is_none_or(|u| u.access_key_id != k.access_key_id);
+    if let Some(d) = &options.delete {
+        if in_use.is_some_and(|k| &k.access_key_id == d) {
+            return Err(PlanError::DeleteInUse { key: d.clone() });
+        }
+        return match keys.iter().find(|k| &k.access_key_id == d) {
+            Some(meta) => Ok(removal(
+                meta,
+                RemovalReason::NamedByDelete,
+                holder_names(held, d),
+                false,
+            )),
+            None => Err(PlanError::DeleteNotFound {
+                user: user.clone(),
+                key: d.clone(),
+            }),
+        };
+    }
+    let free = keys
+        .iter()
+        .filter(not_in_use)
+        .filter(|k| !held.contains_key(&k.access_key_id))
+        .min_by_key(|k| {
+            (
+                k.status == KeyStatus::Active,
+                k.create_date,
+                k.access_key_id.clone(),
+            )
+        });
+    if let Some(k) = free {
+        let reason = if k.status == KeyStatus::Active {
+            RemovalReason::ActiveAndUnused
+        } else {
+            RemovalReason::InactiveAndUnused
+        };
+        return Ok(removal(k, reason, Vec::new(), !options.yes));
+    }
+    match keys.iter().find(not_in_use) {
+        Some(other) => Err(PlanError::KeyHeldElsewhere {
+            user: user.clone(),
+            key: other.access_key_id.clone(),
+            held_by: holder_names(held, &other.access_key_id),
+        }),
+        // Unreachable with distinct ids (deduplicated by the caller); refuse, never panic.
+        None => Err(PlanError::TooManyKeys {
+            user: user.clone(),
+            count: keys.len(),
+        }),
+    }
+}
+
+/// What becomes of the key being replaced.
+fn old_key(
+    k: &KeyMeta,
+    admin: bool,
+    held: &HeldKeys,
+    options: &Options,
+    now: Timestamp,
+) -> Result<OldKey, PlanError> {
+    let named = options.delete.as_ref() == Some(&k.access_key_id);
+    if named && options.keep_old {
+        return Err(PlanError::DeleteAndKeepOld {
+            key: k.access_key_id.clone(),
+        });
+    }
+    let action = if options.keep_old {
+        OldKeyAction::Deactivate
+    } else if admin && !named {
+        OldKeyAction::Keep
+    } else {
+        OldKeyAction::Delete
+    };
+    if admin && action != OldKeyAction::Keep && !named && held.contains_key(&k.access_key_id) {
+        // Admin mode writes no file: retiring a key that a profile holds would break it.
+        return Err(PlanError::AdminKeyHeld {
+            key: k.access_key_id.clone(),
+            held_by: holder_names(held, &k.access_key_id),
+        });
+    }
+    Ok(OldKey {
+        access_key_id: k.access_key_id.clone(),
+        status: k.status,
+        create_date: k.create_date,
+        age: now.since(k.create_date),
+        action,
+    })
 }
 
 fn removal(
