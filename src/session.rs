@@ -706,7 +706,14 @@ impl Session {
         }
         t.attempts = 0;
         let state = std::mem::replace(&mut t.state, State::Queued);
-        let next = match state {
+        self.tasks[task].state = self.advance(task, state, outcome, now);
+        self.settle(task);
+    }
+
+    /// The state a task moves to on the outcome of its action.
+    fn advance(&mut self, task: TaskId, state: State, outcome: Outcome, now: Timestamp) -> State {
+        let t = &self.tasks[task];
+        match state {
             State::ResumeList {
                 journal,
                 signers,
@@ -805,9 +812,7 @@ impl Session {
                 done(TaskOutcome::Status(report))
             }
             other => other,
-        };
-        self.tasks[task].state = next;
-        self.settle(task);
+        }
     }
 
     /// Moves a finished rotation to Done, frees its user, and starts planning when the journals

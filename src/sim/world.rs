@@ -189,47 +189,11 @@ impl World {
                         if started.insert(task) {
                             check.plan_started(self, &session, task, listed.get(&task), spec)?;
                         }
-                        let (caller_id, caller_secret) = match self.static_signer(&signer) {
-                            Ok(c) => c,
-                            Err(f) => {
-                                return Err(Violation(format!(
-                                    "a rotation without static credentials: {f:?}"
-                                )));
-                            }
-                        };
-                        let step = faults.step;
-                        let result = self.execute(
-                            &action,
-                            task,
-                            &caller_id,
-                            &caller_secret,
-                            spec,
-                            faults,
-                            check,
-                        )?;
-                        if let Some(t) = &mut self.trace {
-                            let fault = faults
-                                .faults
-                                .get(&step)
-                                .map_or(String::new(), |f| format!(" [{f:?}]"));
-                            t.push(format!(
-                                "{} #{step} {action:?}{fault} -> {result:?}",
-                                self.now
-                            ));
-                        }
-                        let Some(outcome) = result else {
+                        let Some(outcome) =
+                            self.rotation_step(task, &signer, &action, spec, faults, check)?
+                        else {
                             return Ok(RunEnd::Crashed);
                         };
-                        if let Outcome::KeyCreated {
-                            access_key_id,
-                            secret,
-                            ..
-                        } = &outcome
-                        {
-                            check
-                                .unsaved
-                                .insert(task, (access_key_id.clone(), secret.expose().to_owned()));
-                        }
                         outcome
                     }
                 };
@@ -253,6 +217,11 @@ impl World {
                 }
             }
         }
+        self.run_end(session)
+    }
+
+    /// What a finished run comes to; no secret may appear in it.
+    fn run_end(&self, session: Session) -> Result<RunEnd, Violation> {
         let mut reports = Vec::new();
         let mut refused = Vec::new();
         let (mut needs_confirmation, mut skipped) = (0, 0);
@@ -275,6 +244,52 @@ impl World {
             needs_confirmation,
             skipped,
         })
+    }
+
+    /// A rotation's action, executed with the fault plan and traced. `None`: the tool crashed.
+    fn rotation_step(
+        &mut self,
+        task: TaskId,
+        signer: &Signer,
+        action: &Action,
+        spec: &RunSpec,
+        faults: &mut FaultPlan,
+        check: &mut Checker,
+    ) -> Result<Option<Outcome>, Violation> {
+        let (caller_id, caller_secret) = self
+            .static_signer(signer)
+            .map_err(|f| Violation(format!("a rotation without static credentials: {f:?}")))?;
+        let step = faults.step;
+        let result = self.execute(
+            action,
+            task,
+            &caller_id,
+            &caller_secret,
+            spec,
+            faults,
+            check,
+        )?;
+        if let Some(t) = &mut self.trace {
+            let fault = faults
+                .faults
+                .get(&step)
+                .map_or(String::new(), |f| format!(" [{f:?}]"));
+            t.push(format!(
+                "{} #{step} {action:?}{fault} -> {result:?}",
+                self.now
+            ));
+        }
+        if let Some(Outcome::KeyCreated {
+            access_key_id,
+            secret,
+            ..
+        }) = &result
+        {
+            check
+                .unsaved
+                .insert(task, (access_key_id.clone(), secret.expose().to_owned()));
+        }
+        Ok(result)
     }
 
     /// IAM's answer to a rotation's request, signed by the caller.
