@@ -200,9 +200,60 @@ fn a_key_shared_by_both_files_is_replaced_everywhere() {
         "[profile work]\nregion = us-west-2\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         k.id, k.secret
     );
-    let home = moto.home(&config, &k.credentials_profile("default"));
-    assert_code(&run(&home, &["-p", "work", "--debug"]), 0);
+    let credentials = format!(
+        "{}[ci]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        k.credentials_profile("default"),
+        k.id,
+        k.secret
+    );
+    let home = moto.home(&config, &credentials);
+    let out = home.command().args(["-p", "work"]).output().unwrap();
     let (a, sa) = held(&home.credentials(), "default");
+    // The result names every profile whose key changed, file by file.
+    let f = filters(&home, &[(&k.id, "[OLD]"), (&a, "[NEW]")]);
+    insta::assert_snapshot!(crate::common::shown(&out, &f), @r#"
+    exit: 0
+    ----- stdout -----
+    {
+        "Rotations": [
+            {
+                "Profiles": [
+                    "work",
+                    "default",
+                    "ci"
+                ],
+                "UserName": "alice",
+                "Status": "Rotated",
+                "AccessKeyId": "[OLD]",
+                "Resumed": false,
+                "OldAccessKeyId": "[OLD]",
+                "OldKeyAction": "Delete",
+                "NewAccessKeyId": "[NEW]",
+                "FilesUpdated": [
+                    {
+                        "File": "[HOME]/.aws/credentials",
+                        "Profiles": [
+                            "default",
+                            "ci"
+                        ]
+                    },
+                    {
+                        "File": "[HOME]/.aws/config",
+                        "Profiles": [
+                            "work"
+                        ]
+                    }
+                ],
+                "VerifyAttempts": [N],
+                "PropagationWait": "[WAIT]"
+            }
+        ]
+    }
+    ----- stderr -----
+    aws-rotate-keys: warning: [HOME]/.aws/credentials was readable by others (mode 644); it is now 0600
+    aws-rotate-keys: warning: [HOME]/.aws/config was readable by others (mode 644); it is now 0600
+    "#);
+    assert_eq!(held(&home.credentials(), "ci"), (a.clone(), sa.clone()));
     let (b, sb) = held(&home.config(), "profile work");
     assert_eq!((a.clone(), sa.clone()), (b, sb));
     assert_ne!(a, k.id);
