@@ -96,6 +96,92 @@ pub enum Action {
     /// Ask the user, at the terminal, to agree to the removal the question describes; answer
     /// [`Outcome::Done`] for yes, [`Outcome::Declined`] for no.
     Confirm(Box<Question>),
+    /// Fleet: `iam:ListUsers`, one page (`marker`: where the previous page ended); answer with
+    /// [`Outcome::Users`]. IAM may answer fewer users than asked: the core follows the marker.
+    ListUsers {
+        /// Where the previous page ended.
+        marker: Option<String>,
+    },
+    /// Fleet: `iam:GetUser`; answer with [`Outcome::Users`] (one user, no marker).
+    GetUser {
+        /// Who.
+        user_name: UserName,
+    },
+    /// Fleet: `iam:GetGroup`, one page of its members; answer with [`Outcome::Users`].
+    GroupMembers {
+        /// The group's name.
+        group: String,
+        /// Where the previous page ended.
+        marker: Option<String>,
+    },
+    /// Fleet: `iam:ListUserTags` (one page holds the 50 tags a user may have); answer with
+    /// [`Outcome::Tags`].
+    ListTags {
+        /// Whose tags.
+        user_name: UserName,
+    },
+    /// Fleet: `iam:GenerateCredentialReport`; answer with [`Outcome::ReportState`].
+    GenerateReport,
+    /// Fleet: `iam:GetCredentialReport`; answer with [`Outcome::Report`] (the CSV, decoded).
+    GetReport,
+    /// Fleet: `secretsmanager:ListSecrets` of the names that start with `prefix`, one page;
+    /// answer with [`Outcome::Secrets`].
+    ListSecrets {
+        /// The name prefix.
+        prefix: String,
+        /// Where the previous page ended.
+        next_token: Option<String>,
+    },
+    /// Fleet: `secretsmanager:CreateSecret` without a value: the mark that a delivery started.
+    CreateSecret {
+        /// The secret's name.
+        name: String,
+        /// Its description (the delivery's state, see [`crate::fleet::delivery`]).
+        description: String,
+    },
+    /// Fleet: `secretsmanager:PutResourcePolicy`.
+    PutSecretPolicy {
+        /// The secret's name.
+        name: String,
+        /// The policy document.
+        policy: String,
+    },
+    /// Fleet: `secretsmanager:UpdateSecret` with a value and a description, one new version at
+    /// once; `token` (the `ClientRequestToken`) makes a repeated request a no-op.
+    StoreSecret {
+        /// The secret's name.
+        name: String,
+        /// Its new description.
+        description: String,
+        /// The value; holds a secret.
+        value: Sensitive<String>,
+        /// The version's idempotency token.
+        token: String,
+    },
+    /// Fleet: `secretsmanager:UpdateSecret` of the description alone.
+    DescribeSecret {
+        /// The secret's name.
+        name: String,
+        /// Its new description.
+        description: String,
+    },
+    /// Fleet: `secretsmanager:DeleteSecret` without a recovery window (the name is free for the
+    /// next delivery at once). `ResourceNotFoundException` counts as done.
+    DeleteSecret {
+        /// The secret's name.
+        name: String,
+    },
+    /// Pickup: `secretsmanager:GetSecretValue`; answer with [`Outcome::SecretValue`].
+    GetSecretValue {
+        /// The secret's name.
+        name: String,
+    },
+    /// Fleet: ask once, at the terminal, whether to go ahead with the plan `summary` describes;
+    /// answer [`Outcome::Done`] for yes, [`Outcome::Declined`] for no.
+    ConfirmPlan {
+        /// What would be done, a line per kind of change.
+        summary: String,
+    },
     /// Admin mode: print the new key now (the `aws iam create-access-key` shape, secret
     /// included), before the journal that holds the only other copy of the secret is removed.
     DeliverKey {
@@ -130,7 +216,20 @@ impl Action {
             Self::CreateKey { .. } => Some("CreateAccessKey"),
             Self::DeleteKey { .. } => Some("DeleteAccessKey"),
             Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
-            Self::WriteJournal { .. }
+            Self::ListUsers { .. } => Some("ListUsers"),
+            Self::GetUser { .. } => Some("GetUser"),
+            Self::GroupMembers { .. } => Some("GetGroup"),
+            Self::ListTags { .. } => Some("ListUserTags"),
+            Self::GenerateReport => Some("GenerateCredentialReport"),
+            Self::GetReport => Some("GetCredentialReport"),
+            Self::ListSecrets { .. } => Some("ListSecrets"),
+            Self::CreateSecret { .. } => Some("CreateSecret"),
+            Self::PutSecretPolicy { .. } => Some("PutResourcePolicy"),
+            Self::StoreSecret { .. } | Self::DescribeSecret { .. } => Some("UpdateSecret"),
+            Self::DeleteSecret { .. } => Some("DeleteSecret"),
+            Self::GetSecretValue { .. } => Some("GetSecretValue"),
+            Self::ConfirmPlan { .. }
+            | Self::WriteJournal { .. }
             | Self::RemoveJournal { .. }
             | Self::UpdateFile { .. }
             | Self::Confirm(_)
@@ -153,6 +252,10 @@ pub enum FailureClass {
     NotFound,
     /// `LimitExceeded`.
     LimitExceeded,
+    /// `ResourceExistsException`: a secret of that name exists already.
+    AlreadyExists,
+    /// `ReportInProgress`: the credential report is not ready yet; ask again later.
+    NotReady,
     /// `AccessDenied` and other refusals.
     AccessDenied,
     /// A local file could not be written or removed.
@@ -225,6 +328,37 @@ impl Failure {
     }
 }
 
+/// An IAM user as `ListUsers`, `GetUser` and `GetGroup` describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IamUser {
+    /// The name.
+    pub user_name: UserName,
+    /// The ARN (`arn:aws:iam::123456789012:user/path/name`).
+    pub arn: String,
+}
+
+/// Where `GenerateCredentialReport` stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ReportState {
+    /// A new report is being made.
+    Started,
+    /// A report is being made.
+    InProgress,
+    /// The report is ready.
+    Complete,
+}
+
+/// A secret as `ListSecrets` describes it (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretEntry {
+    /// The name.
+    pub name: String,
+    /// The description.
+    pub description: Option<String>,
+}
+
 /// The result of an [`Action`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -257,6 +391,29 @@ pub enum Outcome {
     Unchanged,
     /// The user declined a confirmation.
     Declined,
+    /// `ListUsers`, `GetUser` or `GetGroup` answered: one page of users, and where the next
+    /// one starts (`None`: the last page).
+    Users {
+        /// The users.
+        users: Vec<IamUser>,
+        /// The next page's marker.
+        marker: Option<String>,
+    },
+    /// `ListUserTags` answered: each tag's key and value.
+    Tags(Vec<(String, String)>),
+    /// `GenerateCredentialReport` answered.
+    ReportState(ReportState),
+    /// `GetCredentialReport` answered: the report's CSV text.
+    Report(String),
+    /// `ListSecrets` answered: one page, and where the next one starts.
+    Secrets {
+        /// The secrets.
+        secrets: Vec<SecretEntry>,
+        /// The next page's token.
+        next_token: Option<String>,
+    },
+    /// `GetSecretValue` answered: the `SecretString`.
+    SecretValue(Sensitive<String>),
     /// The action failed.
     Failed(Failure),
 }

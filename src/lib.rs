@@ -63,6 +63,7 @@
 
 pub mod action;
 pub mod error;
+pub mod fleet;
 pub mod ini;
 pub mod journal;
 pub mod key;

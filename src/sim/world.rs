@@ -440,6 +440,22 @@ impl World {
             Action::Identify | Action::LastUsed { .. } | Action::Confirm(_) => {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
+            Action::ListUsers { .. }
+            | Action::GetUser { .. }
+            | Action::GroupMembers { .. }
+            | Action::ListTags { .. }
+            | Action::GenerateReport
+            | Action::GetReport
+            | Action::ListSecrets { .. }
+            | Action::CreateSecret { .. }
+            | Action::PutSecretPolicy { .. }
+            | Action::StoreSecret { .. }
+            | Action::DescribeSecret { .. }
+            | Action::DeleteSecret { .. }
+            | Action::GetSecretValue { .. }
+            | Action::ConfirmPlan { .. } => {
+                return Err(Violation(format!("a rotation asked for {action:?}")));
+            }
             Action::WriteJournal { contents, .. } => {
                 if let Some((_, secret)) = check.unsaved.get(&task)
                     && contents.expose().contains(secret.as_str())

@@ -1,0 +1,14 @@
+//! Fleet rotation: an administrator rotates every IAM user's keys and hands each new key to
+//! its owner, who installs it with `pickup`; the old key stays until the new one is in use.
+//!
+//! - [`stage`]: a user's stage and next steps, from IAM's and the delivery secret's facts.
+//! - [`session`]: a whole `fleet status`, `plan` or `rotate` run, as a state machine.
+//! - [`delivery`]: the delivery secret: its name, description, value and resource policy.
+//! - [`report`]: the IAM credential report.
+//! - [`output`]: what the fleet commands print.
+
+pub mod delivery;
+pub mod output;
+pub mod report;
+pub mod session;
+pub mod stage;

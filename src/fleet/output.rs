@@ -1,0 +1,157 @@
+//! What `fleet status`, `fleet plan` and `fleet rotate` print: `{"Users": [...]}`, one row per
+//! user in user-name order, and the warnings about blocked users.
+
+use serde::Serialize;
+
+use crate::key::{AccessKeyId, KeyStatus, UserName};
+use crate::output::{DateField, Document, Timestamps};
+use crate::time::Timestamp;
+
+use super::delivery::Marker;
+use super::session::{FleetMode, UserResult};
+use super::stage::{Act, Stage};
+
+/// The document.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FleetOutput {
+    /// One row per user.
+    pub users: Vec<UserRow>,
+}
+
+impl Document for FleetOutput {
+    const TITLE: &'static str = "Fleet";
+}
+
+/// One user.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserRow {
+    /// The user.
+    pub user_name: UserName,
+    /// The stage as the run found it (`null` where a request failed before it could be told).
+    pub stage: Option<Stage>,
+    /// `plan` and `rotate`: what was (or would be) done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Act>,
+    /// The user's keys (as far as they were listed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub access_keys: Vec<KeyRow>,
+    /// The key that is delivered (or was, by this run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_access_key_id: Option<AccessKeyId>,
+    /// The key it replaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces_access_key_id: Option<AccessKeyId>,
+    /// When it was delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_date: Option<String>,
+    /// Whole days since the delivery (how long the owner has not picked it up, while
+    /// `Delivered`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_days: Option<u64>,
+    /// Why the user is blocked, and what unblocks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The error that stopped this user's run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One key of a user.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyRow {
+    /// The key.
+    pub access_key_id: AccessKeyId,
+    /// Its status.
+    pub status: KeyStatus,
+    /// When it was created.
+    pub create_date: String,
+    /// Its age in whole days.
+    pub age_days: u64,
+    /// When it last signed a request (`null`: never), where IAM was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_date: Option<Option<String>>,
+}
+
+/// The rows of a run's results.
+pub fn fleet(
+    results: &[UserResult],
+    mode: FleetMode,
+    ts: &Timestamps,
+    now: Timestamp,
+) -> FleetOutput {
+    let users = results
+        .iter()
+        .map(|r| {
+            let f = &r.facts;
+            let access_keys = f
+                .keys
+                .iter()
+                .flatten()
+                .map(|k| KeyRow {
+                    access_key_id: k.access_key_id.clone(),
+                    status: k.status,
+                    create_date: ts.show(&k.access_key_id, DateField::Created, k.create_date),
+                    age_days: now.since(k.create_date).whole_days(),
+                    last_used_date: f
+                        .last_used
+                        .iter()
+                        .find(|(id, _)| id == &k.access_key_id)
+                        .map(|(id, t)| t.map(|t| ts.show(id, DateField::LastUsed, t))),
+                })
+                .collect();
+            let (delivered, replaces, date) = match &f.delivery {
+                Some(Ok(Marker::Delivered {
+                    access_key_id,
+                    replaces,
+                    delivered,
+                    ..
+                })) => (
+                    Some(access_key_id.clone()),
+                    Some(replaces.clone()),
+                    Some(*delivered),
+                ),
+                Some(Ok(Marker::Pending { replaces, .. })) => (None, Some(replaces.clone()), None),
+                _ => (None, None, None),
+            };
+            let delivered = r.new_key.clone().or(delivered);
+            UserRow {
+                user_name: f.user.user_name.clone(),
+                stage: r.verdict.as_ref().map(|v| v.stage),
+                action: match mode {
+                    FleetMode::Status => None,
+                    FleetMode::Plan | FleetMode::Rotate => {
+                        Some(r.verdict.as_ref().map_or(Act::None, |v| v.act))
+                    }
+                },
+                access_keys,
+                delivered_access_key_id: delivered,
+                replaces_access_key_id: replaces,
+                delivered_date: date.map(Timestamp::to_iso8601),
+                delivered_days: date.map(|d| now.since(d).whole_days()),
+                reason: r.verdict.as_ref().and_then(|v| v.reason.clone()),
+                error: r.error.as_ref().map(|(op, f)| f.text(*op)),
+            }
+        })
+        .collect();
+    FleetOutput { users }
+}
+
+/// The warnings for stderr: each blocked user, with the reason and what unblocks it.
+pub fn warnings(results: &[UserResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let v = r.verdict.as_ref()?;
+            (v.stage == Stage::Blocked).then(|| {
+                format!(
+                    "user {} is blocked: {}",
+                    r.facts.user.user_name,
+                    v.reason.as_deref().unwrap_or("a decision is needed")
+                )
+            })
+        })
+        .collect()
+}

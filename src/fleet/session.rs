@@ -1,0 +1,970 @@
+//! A whole run of `fleet status`, `fleet plan` or `fleet rotate`, as a state machine driven
+//! like [`crate::session::Session`]: drain [`FleetSession::poll_action`], answer each action
+//! with [`FleetSession::handle_outcome`], sleep until [`FleetSession::poll_timeout`].
+//!
+//! 1. **Discover**, concurrently: who the caller is; every user (all pages, or the named ones);
+//!    the members of each `--exempt-group` (a group that does not exist stops the run before
+//!    any change); the delivery secrets (their descriptions, never their values); the
+//!    credential report (not for `status`, nor for named users), which spares the listing of
+//!    users it shows as not due.
+//! 2. **Decide** each user ([`decide`]), asking for the facts it needs (tags, keys, last use),
+//!    users concurrently up to the limit.
+//! 3. `fleet rotate` only: without `--yes`, ask once at a terminal (no terminal: stop, exit
+//!    252, nothing changed); then **act**: each user's steps in order, users concurrently.
+//!
+//! Throttling and transient errors are retried with jittered backoff; a user whose requests
+//! still fail gets its row with the error and does not stop the others. A created key's secret
+//! is stored before any other request about that user; if it cannot be, the key is deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::action::{Action, DeletePurpose, Failure, FailureClass, IamUser, Outcome, ReportState};
+use crate::error::ErrorKind;
+use crate::key::{AccessKeyId, SecretAccessKey, UserName};
+use crate::rotation::Config;
+use crate::session::{SessionAction, Signer, TaskId};
+use crate::time::{Span, Timestamp};
+
+use super::delivery::{self, DeliveredKey, Marker};
+use super::report::{self, ReportRow};
+use super::stage::{Act, Facts, Need, Policy, Step, Verdict, decide};
+
+/// What the run is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetMode {
+    /// `fleet status`: every user's keys, their last use and its stage. Changes nothing.
+    Status,
+    /// `fleet plan`: what `fleet rotate` would do. Changes nothing.
+    Plan,
+    /// `fleet rotate`: move every user on by one stage.
+    Rotate,
+}
+
+/// The command line, as the fleet session needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRequest {
+    /// Status, plan or rotate.
+    pub mode: FleetMode,
+    /// What decides each user's next step.
+    pub policy: Policy,
+    /// `--user-name`: only these users (empty: every user).
+    pub user_names: Vec<UserName>,
+    /// `--exempt-group`.
+    pub exempt_groups: Vec<String>,
+    /// `--yes`.
+    pub yes: bool,
+    /// A terminal can be asked.
+    pub interactive: bool,
+    /// Users with a request in flight at once.
+    pub max_concurrency: usize,
+    /// Who signs every request.
+    pub signer: Signer,
+}
+
+/// One user's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserResult {
+    /// What was known of the user when the decision was made.
+    pub facts: Facts,
+    /// The decision, once made.
+    pub verdict: Option<Verdict>,
+    /// The steps done, in order.
+    pub done: Vec<Step>,
+    /// The key delivered by this run.
+    pub new_key: Option<AccessKeyId>,
+    /// The failure that stopped the user's run, with the operation.
+    pub error: Option<(Option<&'static str>, Failure)>,
+}
+
+/// Why a whole run stopped before it acted on anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetError {
+    /// How it ends.
+    pub kind: ErrorKind,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// A request waiting to be sent, sent, or waiting to be sent again.
+#[derive(Debug, Clone)]
+struct Call {
+    action: Action,
+    attempts: u32,
+    wait_until: Option<Timestamp>,
+    in_flight: bool,
+}
+
+impl Call {
+    fn new(action: Action) -> Self {
+        Self {
+            action,
+            attempts: 0,
+            wait_until: None,
+            in_flight: false,
+        }
+    }
+}
+
+/// A listing of the discovery phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Listing {
+    Identify,
+    Users { named: usize },
+    Group(String),
+    Secrets,
+    Report { polls: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Discover,
+    Decide,
+    Confirm,
+    Act,
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct UserTask {
+    result: UserResult,
+    /// Steps still to do.
+    steps: Vec<Step>,
+    /// The new key, between its creation and its storage.
+    created: Option<(AccessKeyId, SecretAccessKey, Timestamp)>,
+    /// The user's keys before the create: any other key found after an ambiguous create
+    /// failure is its orphan.
+    before_create: Vec<AccessKeyId>,
+    creates: u32,
+    finished: bool,
+}
+
+/// A fleet run. See the module docs.
+#[derive(Debug, Clone)]
+pub struct FleetSession {
+    req: FleetRequest,
+    cfg: Config,
+    phase: Phase,
+    now: Timestamp,
+    rng: u64,
+    listings: Vec<(Listing, Option<Call>)>,
+    caller_arn: Option<String>,
+    users: BTreeMap<UserName, IamUser>,
+    /// Named users that do not exist.
+    missing: Vec<(UserName, Failure)>,
+    exempt: BTreeSet<UserName>,
+    secrets: BTreeMap<UserName, Option<String>>,
+    report: Option<Vec<ReportRow>>,
+    tasks: Vec<UserTask>,
+    calls: Vec<Option<Call>>,
+    fatal: Option<FleetError>,
+    declined: bool,
+    confirm: Option<Call>,
+}
+
+/// Task ids: the listings first, the confirmation, then one per user.
+const CONFIRM_TASK: TaskId = usize::MAX;
+const REPORT_POLLS: u32 = 60;
+const REPORT_POLL_GAP: Span = Span::from_secs(2);
+/// A `CreateAccessKey` whose answer was lost is tried this often in all.
+const MAX_CREATES: u32 = 3;
+
+impl FleetSession {
+    /// A run that starts now.
+    pub fn new(req: FleetRequest, cfg: Config, now: Timestamp) -> Self {
+        let mut listings = vec![(Listing::Identify, Some(Call::new(Action::Identify)))];
+        if req.user_names.is_empty() {
+            listings.push((
+                Listing::Users { named: 0 },
+                Some(Call::new(Action::ListUsers { marker: None })),
+            ));
+        } else {
+            listings.push((
+                Listing::Users { named: 0 },
+                Some(Call::new(Action::GetUser {
+                    user_name: req.user_names[0].clone(),
+                })),
+            ));
+        }
+        for g in &req.exempt_groups {
+            listings.push((
+                Listing::Group(g.clone()),
+                Some(Call::new(Action::GroupMembers {
+                    group: g.clone(),
+                    marker: None,
+                })),
+            ));
+        }
+        listings.push((
+            Listing::Secrets,
+            Some(Call::new(Action::ListSecrets {
+                prefix: delivery::PREFIX.to_owned(),
+                next_token: None,
+            })),
+        ));
+        // The report pays off for a whole account; `status` lists every user's keys anyway.
+        if req.mode != FleetMode::Status && req.user_names.is_empty() {
+            listings.push((
+                Listing::Report { polls: 0 },
+                Some(Call::new(Action::GenerateReport)),
+            ));
+        }
+        Self {
+            rng: cfg.seed ^ 0x5851_F42D_4C95_7F2D,
+            req,
+            cfg,
+            phase: Phase::Discover,
+            now,
+            listings,
+            caller_arn: None,
+            users: BTreeMap::new(),
+            missing: Vec::new(),
+            exempt: BTreeSet::new(),
+            secrets: BTreeMap::new(),
+            report: None,
+            tasks: Vec::new(),
+            calls: Vec::new(),
+            fatal: None,
+            declined: false,
+            confirm: None,
+        }
+    }
+
+    /// True once the run is over.
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// What stopped the whole run before it acted, if anything.
+    pub fn fatal(&self) -> Option<&FleetError> {
+        self.fatal.as_ref()
+    }
+
+    /// How the run ends: the stopping error's kind, else [`ErrorKind::Service`] if any user
+    /// failed, else `None` (blocked users end well: they are warned about).
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        if let Some(f) = &self.fatal {
+            return Some(f.kind);
+        }
+        if self.declined {
+            return Some(ErrorKind::Usage);
+        }
+        ErrorKind::worst(
+            self.tasks
+                .iter()
+                .filter_map(|t| t.result.error.as_ref().map(|(_, f)| f.kind()))
+                .chain(self.missing.iter().map(|(_, f)| f.kind())),
+        )
+    }
+
+    /// Every user's result, in user-name order.
+    pub fn into_results(self) -> Vec<UserResult> {
+        let mut all: Vec<UserResult> = self.tasks.into_iter().map(|t| t.result).collect();
+        for (name, failure) in self.missing {
+            all.push(UserResult {
+                facts: Facts::new(IamUser {
+                    user_name: name,
+                    arn: String::new(),
+                }),
+                verdict: None,
+                done: Vec::new(),
+                new_key: None,
+                error: Some((Some("GetUser"), failure)),
+            });
+        }
+        all.sort_by(|a, b| a.facts.user.user_name.cmp(&b.facts.user.user_name));
+        all
+    }
+
+    /// The next request, if one may go now.
+    pub fn poll_action(&mut self) -> Option<SessionAction> {
+        let signer = self.req.signer.clone();
+        if let Some(c) = &mut self.confirm
+            && !c.in_flight
+        {
+            c.in_flight = true;
+            return Some(SessionAction {
+                task: CONFIRM_TASK,
+                signer,
+                action: c.action.clone(),
+            });
+        }
+        for (i, (_, call)) in self.listings.iter_mut().enumerate() {
+            if let Some(c) = call
+                && !c.in_flight
+                && c.wait_until.is_none()
+            {
+                c.in_flight = true;
+                c.attempts += 1;
+                return Some(SessionAction {
+                    task: i,
+                    signer,
+                    action: c.action.clone(),
+                });
+            }
+        }
+        let busy = self
+            .calls
+            .iter()
+            .flatten()
+            .filter(|c| c.in_flight || c.wait_until.is_some())
+            .count();
+        if busy >= self.req.max_concurrency.max(1) {
+            return None;
+        }
+        let base = self.listings.len();
+        for (i, call) in self.calls.iter_mut().enumerate() {
+            if let Some(c) = call
+                && !c.in_flight
+                && c.wait_until.is_none()
+            {
+                c.in_flight = true;
+                c.attempts += 1;
+                return Some(SessionAction {
+                    task: base + i,
+                    signer,
+                    action: c.action.clone(),
+                });
+            }
+        }
+        None
+    }
+
+    /// When the earliest waiting request may go again.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.listings
+            .iter()
+            .filter_map(|(_, c)| c.as_ref())
+            .chain(self.calls.iter().flatten())
+            .filter_map(|c| c.wait_until)
+            .min()
+    }
+
+    /// Time has passed: requests whose wait is over may go.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        for c in self
+            .listings
+            .iter_mut()
+            .filter_map(|(_, c)| c.as_mut())
+            .chain(self.calls.iter_mut().flatten())
+        {
+            if c.wait_until.is_some_and(|t| t <= now) {
+                c.wait_until = None;
+            }
+        }
+    }
+
+    /// The answer to the action handed out for `task`.
+    pub fn handle_outcome(&mut self, task: TaskId, outcome: Outcome, now: Timestamp) {
+        self.now = self.now.max(now);
+        if task == CONFIRM_TASK {
+            self.confirm = None;
+            match outcome {
+                Outcome::Done => self.start_acting(),
+                _ => {
+                    self.declined = true;
+                    self.phase = Phase::Done;
+                }
+            }
+            return;
+        }
+        if task < self.listings.len() {
+            let Some(call) = self.listings[task].1.take() else {
+                return;
+            };
+            if let Some(call) = self.retry(call, &outcome) {
+                self.listings[task].1 = Some(call);
+                return;
+            }
+            self.listed(task, outcome);
+            if self.phase == Phase::Discover && self.listings.iter().all(|(_, c)| c.is_none()) {
+                self.start_deciding();
+            }
+            return;
+        }
+        let i = task - self.listings.len();
+        let Some(call) = self.calls.get_mut(i).and_then(Option::take) else {
+            return;
+        };
+        let retryable = !matches!(call.action, Action::CreateKey { .. });
+        if retryable && let Some(call) = self.retry(call.clone(), &outcome) {
+            self.calls[i] = Some(call);
+            return;
+        }
+        match self.phase {
+            Phase::Decide => self.learned(i, &call.action, outcome),
+            Phase::Act => self.acted(i, call, outcome),
+            _ => {}
+        }
+        self.advance();
+    }
+
+    /// A throttled or transient failure with attempts left: the same call, later.
+    fn retry(&mut self, mut call: Call, outcome: &Outcome) -> Option<Call> {
+        call.in_flight = false;
+        let Outcome::Failed(f) = outcome else {
+            return None;
+        };
+        if !matches!(f.class, FailureClass::Throttled | FailureClass::Transient)
+            || call.attempts >= self.cfg.max_attempts
+        {
+            return None;
+        }
+        call.wait_until = Some(self.now.add(self.backoff(call.attempts)));
+        Some(call)
+    }
+
+    fn backoff(&mut self, attempt: u32) -> Span {
+        let base = self
+            .cfg
+            .retry_initial
+            .as_millis()
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20));
+        let ms = base.min(self.cfg.retry_max.as_millis());
+        // splitmix64; full jitter between half and all of the wait.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let half = ms / 2;
+        Span::from_millis(half + z % (ms - half + 1))
+    }
+
+    fn stop(&mut self, kind: ErrorKind, message: String) {
+        if self.fatal.is_none() {
+            self.fatal = Some(FleetError { kind, message });
+        }
+        // Nothing was changed yet: stop every listing.
+        for (_, c) in &mut self.listings {
+            if c.as_ref().is_some_and(|c| !c.in_flight) {
+                *c = None;
+            }
+        }
+        if self.listings.iter().all(|(_, c)| c.is_none()) {
+            self.phase = Phase::Done;
+        }
+    }
+
+    fn listed(&mut self, task: TaskId, outcome: Outcome) {
+        let listing = self.listings[task].0.clone();
+        let failed = |f: &Failure, op: &str| f.text(Some(op));
+        match (listing, outcome) {
+            (_, _) if self.fatal.is_some() => {
+                if self.listings.iter().all(|(_, c)| c.is_none()) {
+                    self.phase = Phase::Done;
+                }
+            }
+            (Listing::Identify, Outcome::Verified { arn }) => self.caller_arn = Some(arn),
+            (Listing::Users { named }, Outcome::Users { users, marker }) => {
+                for u in users {
+                    self.users.insert(u.user_name.clone(), u);
+                }
+                if !self.req.user_names.is_empty() {
+                    self.next_named(task, named);
+                } else if let Some(marker) = marker {
+                    self.listings[task].1 = Some(Call::new(Action::ListUsers {
+                        marker: Some(marker),
+                    }));
+                }
+            }
+            (Listing::Users { named }, Outcome::Failed(f))
+                if !self.req.user_names.is_empty() && f.class == FailureClass::NotFound =>
+            {
+                self.missing.push((self.req.user_names[named].clone(), f));
+                self.next_named(task, named);
+            }
+            (Listing::Group(g), Outcome::Users { users, marker }) => {
+                self.exempt.extend(users.into_iter().map(|u| u.user_name));
+                if let Some(marker) = marker {
+                    self.listings[task].1 = Some(Call::new(Action::GroupMembers {
+                        group: g,
+                        marker: Some(marker),
+                    }));
+                }
+            }
+            (Listing::Group(g), Outcome::Failed(f)) if f.class == FailureClass::NotFound => {
+                self.stop(
+                    ErrorKind::Usage,
+                    format!(
+                        "the group {g:?} (--exempt-group) does not exist: nothing was changed. Check its name with `aws iam list-groups`"
+                    ),
+                );
+            }
+            (
+                Listing::Secrets,
+                Outcome::Secrets {
+                    secrets,
+                    next_token,
+                },
+            ) => {
+                for s in secrets {
+                    if let Some(user) = delivery::user_of(&s.name) {
+                        self.secrets.insert(user, s.description);
+                    }
+                }
+                if let Some(token) = next_token {
+                    self.listings[task].1 = Some(Call::new(Action::ListSecrets {
+                        prefix: delivery::PREFIX.to_owned(),
+                        next_token: Some(token),
+                    }));
+                }
+            }
+            (Listing::Report { polls }, Outcome::ReportState(state)) => {
+                let next = if state == ReportState::Complete {
+                    Call::new(Action::GetReport)
+                } else if polls < REPORT_POLLS {
+                    let mut c = Call::new(Action::GenerateReport);
+                    c.wait_until = Some(self.now.add(REPORT_POLL_GAP));
+                    c
+                } else {
+                    return;
+                };
+                self.listings[task] = (Listing::Report { polls: polls + 1 }, Some(next));
+            }
+            (Listing::Report { polls }, Outcome::Failed(f))
+                if f.class == FailureClass::NotReady && polls < REPORT_POLLS =>
+            {
+                let mut c = Call::new(Action::GetReport);
+                c.wait_until = Some(self.now.add(REPORT_POLL_GAP));
+                self.listings[task] = (Listing::Report { polls: polls + 1 }, Some(c));
+            }
+            (Listing::Report { .. }, Outcome::Report(text)) => {
+                // A report that cannot be read only costs requests: every user is listed.
+                self.report = report::parse(&text).ok();
+            }
+            // Without the report, every user's keys are listed: slower, as safe.
+            (Listing::Report { .. }, _) => {}
+            (Listing::Identify, Outcome::Failed(f)) => {
+                self.stop(f.kind(), failed(&f, "GetCallerIdentity"));
+            }
+            (Listing::Users { .. }, Outcome::Failed(f)) => {
+                self.stop(f.kind(), failed(&f, "ListUsers"));
+            }
+            (Listing::Group(_), Outcome::Failed(f)) => self.stop(f.kind(), failed(&f, "GetGroup")),
+            (Listing::Secrets, Outcome::Failed(f)) => {
+                self.stop(
+                    f.kind(),
+                    format!(
+                        "{}: without the deliveries no stage can be told; nothing was changed",
+                        failed(&f, "ListSecrets")
+                    ),
+                );
+            }
+            (l, o) => self.stop(
+                ErrorKind::Other,
+                format!("internal error: {l:?} answered with {o:?}"),
+            ),
+        }
+    }
+
+    fn next_named(&mut self, task: TaskId, named: usize) {
+        if let Some(next) = self.req.user_names.get(named + 1) {
+            self.listings[task] = (
+                Listing::Users { named: named + 1 },
+                Some(Call::new(Action::GetUser {
+                    user_name: next.clone(),
+                })),
+            );
+        }
+    }
+
+    fn start_deciding(&mut self) {
+        if self.fatal.is_some() {
+            self.phase = Phase::Done;
+            return;
+        }
+        self.phase = Phase::Decide;
+        let caller = self.caller_arn.clone().unwrap_or_default();
+        let report: BTreeMap<&str, &ReportRow> = self
+            .report
+            .iter()
+            .flatten()
+            .map(|r| (r.user.as_str(), r))
+            .collect();
+        let users = std::mem::take(&mut self.users);
+        for (name, user) in users {
+            let mut facts = Facts::new(user);
+            facts.caller = facts.user.arn == caller;
+            facts.in_exempt_group = self.exempt.contains(&name);
+            facts.report = report.get(name.as_str()).map(|r| (*r).clone());
+            facts.delivery = self
+                .secrets
+                .get(&name)
+                .map(|d| Marker::parse(d.as_deref().unwrap_or("")));
+            facts.detailed = self.req.mode == FleetMode::Status;
+            self.tasks.push(UserTask {
+                result: UserResult {
+                    facts,
+                    verdict: None,
+                    done: Vec::new(),
+                    new_key: None,
+                    error: None,
+                },
+                steps: Vec::new(),
+                created: None,
+                before_create: Vec::new(),
+                creates: 0,
+                finished: false,
+            });
+            self.calls.push(None);
+        }
+        for i in 0..self.tasks.len() {
+            self.ask(i);
+        }
+        self.advance();
+    }
+
+    /// Decides user `i`, or asks for the fact the decision needs.
+    fn ask(&mut self, i: usize) {
+        let t = &mut self.tasks[i];
+        let user_name = t.result.facts.user.user_name.clone();
+        match decide(&t.result.facts, &self.req.policy, self.now) {
+            Ok(v) => {
+                t.result.verdict = Some(v);
+                t.finished = true;
+            }
+            Err(Need::Tags) => self.calls[i] = Some(Call::new(Action::ListTags { user_name })),
+            Err(Need::Keys) => self.calls[i] = Some(Call::new(Action::ListKeys { user_name })),
+            Err(Need::LastUsed(access_key_id)) => {
+                self.calls[i] = Some(Call::new(Action::LastUsed { access_key_id }));
+            }
+        }
+    }
+
+    fn learned(&mut self, i: usize, action: &Action, outcome: Outcome) {
+        let facts = &mut self.tasks[i].result.facts;
+        match (action, outcome) {
+            (Action::ListTags { .. }, Outcome::Tags(tags)) => facts.tags = Some(tags),
+            (Action::ListKeys { .. }, Outcome::Keys(keys)) => facts.keys = Some(keys),
+            (Action::LastUsed { access_key_id }, Outcome::LastUsed(at)) => {
+                facts.last_used.push((access_key_id.clone(), at));
+                if let Some(k) = facts
+                    .keys
+                    .iter_mut()
+                    .flatten()
+                    .find(|k| &k.access_key_id == access_key_id)
+                {
+                    k.last_used = at;
+                }
+            }
+            (action, Outcome::Failed(f)) => {
+                self.fail(i, action.operation(), f);
+                return;
+            }
+            (action, other) => {
+                let f = Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!("internal error: unexpected answer {other:?}"),
+                );
+                self.fail(i, action.operation(), f);
+                return;
+            }
+        }
+        self.ask(i);
+    }
+
+    fn fail(&mut self, i: usize, operation: Option<&'static str>, f: Failure) {
+        let t = &mut self.tasks[i];
+        if t.result.error.is_none() {
+            t.result.error = Some((operation, f));
+        }
+        t.steps.clear();
+        t.finished = true;
+    }
+
+    /// Moves on once every user of the phase is through.
+    fn advance(&mut self) {
+        let all_through =
+            self.tasks.iter().all(|t| t.finished) && self.calls.iter().all(Option::is_none);
+        if !all_through {
+            return;
+        }
+        match self.phase {
+            Phase::Decide => {
+                let changes = self
+                    .tasks
+                    .iter()
+                    .filter(|t| {
+                        t.result
+                            .verdict
+                            .as_ref()
+                            .is_some_and(|v| !v.steps.is_empty())
+                    })
+                    .count();
+                if self.req.mode != FleetMode::Rotate || changes == 0 {
+                    self.phase = Phase::Done;
+                } else if self.req.yes {
+                    self.start_acting();
+                } else if self.req.interactive {
+                    self.phase = Phase::Confirm;
+                    self.confirm = Some(Call::new(Action::ConfirmPlan {
+                        summary: self.summary(),
+                    }));
+                } else {
+                    self.fatal = Some(FleetError {
+                        kind: ErrorKind::Usage,
+                        message: format!(
+                            "fleet rotate would change {changes} user(s) and there is no terminal to ask: pass --yes to go ahead (`fleet plan` shows what would be done). Nothing was changed"
+                        ),
+                    });
+                    self.phase = Phase::Done;
+                }
+            }
+            Phase::Act => self.phase = Phase::Done,
+            _ => {}
+        }
+    }
+
+    /// How many users each kind of change touches.
+    fn summary(&self) -> String {
+        let mut counts: BTreeMap<Act, usize> = BTreeMap::new();
+        for v in self.tasks.iter().filter_map(|t| t.result.verdict.as_ref()) {
+            if !v.steps.is_empty() {
+                *counts.entry(v.act).or_default() += 1;
+            }
+        }
+        let what = |a: Act| match a {
+            Act::Deliver => "create and deliver a new key",
+            Act::DeactivateOldKey => "deactivate the replaced key",
+            Act::DeleteOldKey => "delete the replaced key",
+            Act::DeleteDelivery => "delete the finished delivery",
+            Act::None => "record when the replaced key was deactivated",
+        };
+        counts
+            .into_iter()
+            .map(|(a, n)| format!("{n} user(s): {}", what(a)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn start_acting(&mut self) {
+        self.phase = Phase::Act;
+        for i in 0..self.tasks.len() {
+            let t = &mut self.tasks[i];
+            t.steps = t
+                .result
+                .verdict
+                .as_ref()
+                .map(|v| v.steps.iter().rev().cloned().collect())
+                .unwrap_or_default();
+            t.finished = t.steps.is_empty();
+            t.before_create = t
+                .result
+                .facts
+                .keys
+                .iter()
+                .flatten()
+                .map(|k| k.access_key_id.clone())
+                .collect();
+            self.next_step(i);
+        }
+        self.advance();
+    }
+
+    /// Hands out user `i`'s next step, or finishes it.
+    fn next_step(&mut self, i: usize) {
+        let t = &mut self.tasks[i];
+        let Some(step) = t.steps.last().cloned() else {
+            t.finished = true;
+            return;
+        };
+        let user = &t.result.facts.user;
+        let user_name = user.user_name.clone();
+        let name = delivery::secret_name(&user_name).unwrap_or_default();
+        let action = match step {
+            Step::Mark {
+                replaces,
+                known_keys,
+            } => Action::CreateSecret {
+                name,
+                description: Marker::Pending {
+                    replaces,
+                    known_keys,
+                    started: self.now,
+                }
+                .to_description(),
+            },
+            Step::Policy => Action::PutSecretPolicy {
+                name,
+                policy: delivery::resource_policy(&user.arn),
+            },
+            Step::DeleteKey(access_key_id, purpose) => Action::DeleteKey {
+                user_name,
+                access_key_id,
+                purpose,
+            },
+            Step::CreateKey => Action::CreateKey { user_name },
+            Step::Store { replaces } => {
+                let Some((id, secret, created)) = t.created.clone() else {
+                    t.steps.pop();
+                    return self.next_step(i);
+                };
+                let value = DeliveredKey {
+                    user_name,
+                    access_key_id: id.clone(),
+                    secret,
+                    create_date: created,
+                    replaces: replaces.clone(),
+                }
+                .to_json();
+                Action::StoreSecret {
+                    name,
+                    description: Marker::Delivered {
+                        access_key_id: id.clone(),
+                        replaces,
+                        delivered: self.now,
+                        deactivated: None,
+                    }
+                    .to_description(),
+                    value,
+                    token: format!("aws-rotate-keys-delivery-{id}"),
+                }
+            }
+            Step::Deactivate(access_key_id) => Action::DeactivateKey {
+                user_name,
+                access_key_id,
+            },
+            Step::RecordDeactivation => {
+                let Some(Ok(Marker::Delivered {
+                    access_key_id,
+                    replaces,
+                    delivered,
+                    ..
+                })) = &t.result.facts.delivery
+                else {
+                    t.steps.pop();
+                    return self.next_step(i);
+                };
+                Action::DescribeSecret {
+                    name,
+                    description: Marker::Delivered {
+                        access_key_id: access_key_id.clone(),
+                        replaces: replaces.clone(),
+                        delivered: *delivered,
+                        deactivated: Some(self.now),
+                    }
+                    .to_description(),
+                }
+            }
+            Step::DeleteSecret => Action::DeleteSecret { name },
+        };
+        self.calls[i] = Some(Call::new(action));
+    }
+
+    fn acted(&mut self, i: usize, call: Call, outcome: Outcome) {
+        let t = &mut self.tasks[i];
+        let Some(step) = t.steps.last().cloned() else {
+            return;
+        };
+        let ok = match (&step, outcome) {
+            (
+                Step::CreateKey,
+                Outcome::KeyCreated {
+                    access_key_id,
+                    secret,
+                    create_date,
+                },
+            ) => {
+                t.result.new_key = Some(access_key_id.clone());
+                t.created = Some((access_key_id, secret, create_date));
+                true
+            }
+            (Step::CreateKey, Outcome::Failed(f))
+                if matches!(f.class, FailureClass::Throttled)
+                    && call.attempts < self.cfg.max_attempts =>
+            {
+                // Refused, not executed: the same create, later.
+                let mut call = call;
+                call.in_flight = false;
+                call.wait_until = Some(self.now.add(self.backoff(call.attempts)));
+                self.calls[i] = Some(call);
+                return;
+            }
+            (Step::CreateKey, Outcome::Failed(f)) if f.class == FailureClass::Transient => {
+                // The key may exist, its secret lost: list, delete what is not known, create
+                // again (the pending mark lets a later run do the same if this one stops).
+                t.creates += 1;
+                if t.creates >= MAX_CREATES {
+                    // The pending mark stays: a later run deletes what the lost answers made.
+                    self.fail(i, Some("CreateAccessKey"), f);
+                    return;
+                }
+                self.calls[i] = Some(Call::new(Action::ListKeys {
+                    user_name: t.result.facts.user.user_name.clone(),
+                }));
+                return;
+            }
+            (Step::CreateKey, Outcome::Keys(keys)) => {
+                // The reconciling listing after a lost create.
+                for k in keys {
+                    if !t.before_create.contains(&k.access_key_id) {
+                        t.steps
+                            .push(Step::DeleteKey(k.access_key_id, DeletePurpose::Orphan));
+                    }
+                }
+                self.next_step(i);
+                return;
+            }
+            (Step::Store { .. }, Outcome::Done) => {
+                t.created = None;
+                true
+            }
+            (Step::Store { .. }, Outcome::Failed(f)) => {
+                // The secret cannot be stored: the key goes, so that no key's secret is
+                // nowhere. The pending mark makes the next run deliver again.
+                let id = t.created.take().map(|(id, ..)| id);
+                t.result.new_key = None;
+                t.result.error = Some((Some("UpdateSecret"), f));
+                t.steps.clear();
+                if let Some(id) = id {
+                    t.steps.push(Step::DeleteKey(id, DeletePurpose::Orphan));
+                    self.next_step(i);
+                } else {
+                    t.finished = true;
+                }
+                return;
+            }
+            (Step::Mark { .. }, Outcome::Failed(f))
+                if f.class == FailureClass::AlreadyExists && call.attempts > 1 =>
+            {
+                // An earlier attempt whose answer was lost made it.
+                true
+            }
+            (
+                Step::DeleteKey(..) | Step::DeleteSecret | Step::Deactivate(_),
+                Outcome::Failed(f),
+            ) if f.class == FailureClass::NotFound => true,
+            (_, Outcome::Done) => true,
+            (_, Outcome::Failed(f)) => {
+                let op = call.action.operation();
+                self.fail(i, op, f);
+                return;
+            }
+            (_, other) => {
+                let f = Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!("internal error: unexpected answer {other:?}"),
+                );
+                self.fail(i, call.action.operation(), f);
+                return;
+            }
+        };
+        if ok {
+            let t = &mut self.tasks[i];
+            if let Some(step) = t.steps.pop() {
+                if let Step::DeleteKey(id, _) = &step {
+                    t.before_create.retain(|k| k != id);
+                }
+                t.result.done.push(step);
+            }
+            if t.result.error.is_some() && t.steps.is_empty() {
+                t.finished = true;
+                return;
+            }
+            self.next_step(i);
+        }
+    }
+}
