@@ -76,6 +76,9 @@ pub struct Journal {
     pub started: Timestamp,
     /// `--verify-timeout` of the run that started it, so that a resume waits as long.
     pub verify_timeout: Option<crate::time::Span>,
+    /// The new key was delivered by an administrator (`pickup`), not created by this rotation:
+    /// an undo leaves it alone.
+    pub delivered: bool,
 }
 
 /// Why a journal could not be read.
@@ -143,6 +146,9 @@ impl Journal {
             kv("new_create_date", &n.create_date.as_millis().to_string());
         }
         kv("started", &self.started.as_millis().to_string());
+        if self.delivered {
+            kv("delivered", "true");
+        }
         if let Some(t) = self.verify_timeout {
             kv("verify_timeout_ms", &t.as_millis().to_string());
         }
@@ -274,6 +280,7 @@ impl Journal {
                 }
                 None => None,
             },
+            delivered: get("delivered").is_some_and(|(v, _)| v == "true"),
         })
     }
 }
@@ -301,6 +308,7 @@ mod tests {
             }),
             started: Timestamp::from_secs(1_699_999_990),
             verify_timeout: Some(crate::time::Span::from_secs(30)),
+            delivered: state == JournalState::Pending,
         }
     }
 

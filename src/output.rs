@@ -381,6 +381,10 @@ fn row(r: &TaskResult, ctx: Context<'_>) -> ResultRow {
             "Failed",
             k.error.as_ref().map(|e| e.text()).unwrap_or_default(),
         ),
+        TaskOutcome::NoDelivery { user_name, .. } => error(
+            "NoDelivery",
+            format!("no delivery is waiting for user {user_name}"),
+        ),
     }
 }
 
@@ -740,9 +744,112 @@ pub fn problems(r: &TaskResult, interactive: bool) -> Vec<String> {
             lines.push(format!("{who}{}", failure.text(*operation)));
             lines.push(format!("{who}nothing was changed"));
         }
-        TaskOutcome::Planned(_) | TaskOutcome::Skipped(_) | TaskOutcome::Status(_) => {}
+        TaskOutcome::Planned(_)
+        | TaskOutcome::Skipped(_)
+        | TaskOutcome::Status(_)
+        | TaskOutcome::NoDelivery { .. } => {}
     }
     lines
+}
+
+// ---- pickup ----------------------------------------------------------------------------------
+
+/// What `pickup` prints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PickupOutput {
+    /// One row per key of the selected profiles.
+    pub pickups: Vec<PickupRow>,
+}
+
+impl Document for PickupOutput {
+    const TITLE: &'static str = "Pickup";
+}
+
+/// One profile's key and what became of its delivery.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PickupRow {
+    /// Every profile whose key was (or would have been) replaced.
+    pub profiles: Vec<CompactString>,
+    /// The user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<UserName>,
+    /// The key the profiles held.
+    pub old_access_key_id: Option<AccessKeyId>,
+    /// The delivered key.
+    pub new_access_key_id: Option<AccessKeyId>,
+    /// `Installed`, `AlreadyInstalled`, `NoDelivery`, `RolledBack`, `Failed`.
+    pub status: &'static str,
+    /// What happened to the old key (`Delete`; absent where it was left for the
+    /// administrator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_key_action: Option<crate::plan::OldKeyAction>,
+    /// The files written, each with its profiles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_updated: Vec<FileRow>,
+    /// What went wrong, or was left for the administrator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `pickup`'s output.
+pub fn pickup(results: &[TaskResult], ctx: Context<'_>) -> PickupOutput {
+    let pickups = results
+        .iter()
+        .map(|r| match &r.outcome {
+            TaskOutcome::Rotation(rep) => {
+                let row = rotation_row(rep, r, ctx);
+                PickupRow {
+                    profiles: row.profiles,
+                    user_name: Some(row.user_name),
+                    old_access_key_id: row.old_access_key_id,
+                    new_access_key_id: row.new_access_key_id,
+                    status: match rep.status {
+                        Status::Rotated => "Installed",
+                        other => status_name(other),
+                    },
+                    old_key_action: row.old_key_action,
+                    files_updated: row.files_updated,
+                    error: row.error,
+                }
+            }
+            TaskOutcome::NoDelivery {
+                user_name,
+                installed,
+            } => PickupRow {
+                profiles: r.profiles.clone(),
+                user_name: Some(user_name.clone()),
+                old_access_key_id: r.access_key_id.clone(),
+                new_access_key_id: installed.clone(),
+                status: if installed.is_some() {
+                    "AlreadyInstalled"
+                } else {
+                    "NoDelivery"
+                },
+                old_key_action: None,
+                files_updated: Vec::new(),
+                error: None,
+            },
+            _ => {
+                let error = match row(r, ctx) {
+                    ResultRow::Error(e) => Some(e.error),
+                    _ => None,
+                };
+                PickupRow {
+                    profiles: r.profiles.clone(),
+                    user_name: None,
+                    old_access_key_id: r.access_key_id.clone(),
+                    new_access_key_id: None,
+                    status: "Failed",
+                    old_key_action: None,
+                    files_updated: Vec::new(),
+                    error,
+                }
+            }
+        })
+        .collect();
+    PickupOutput { pickups }
 }
 
 /// Snapshots of what `rotate`, `plan` and `status` print, in every format: the documents built

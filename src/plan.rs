@@ -662,6 +662,47 @@ fn decide_inner(
     }))
 }
 
+/// `pickup`, and `rotate` with a delivery waiting: the plan that puts the delivered key where
+/// the candidate's key stands (every section that holds it), with no removal to make room (the
+/// delivered key took the second slot), and retires the old key as `rotate` would (deleted,
+/// or deactivated with `--keep-old`). `None` when the user's keys do not list the candidate's.
+pub fn install(
+    candidate: &Candidate,
+    identity: &Identity,
+    keys: &[KeyMeta],
+    held: &HeldKeys,
+    options: &Options,
+    now: Timestamp,
+) -> Option<Plan> {
+    let k = keys
+        .iter()
+        .find(|k| k.access_key_id == candidate.access_key_id)?;
+    let files = held
+        .get(&candidate.access_key_id)
+        .map(<[_]>::to_vec)
+        .unwrap_or_default();
+    Some(Plan {
+        profiles: candidate.profiles.clone(),
+        user_name: identity.user_name.clone(),
+        account: identity.account.clone(),
+        admin: false,
+        old_key: Some(OldKey {
+            access_key_id: k.access_key_id.clone(),
+            status: k.status,
+            create_date: k.create_date,
+            age: now.since(k.create_date),
+            action: if options.keep_old {
+                OldKeyAction::Deactivate
+            } else {
+                OldKeyAction::Delete
+            },
+        }),
+        make_room: None,
+        files,
+        verify_timeout: options.verify_timeout,
+    })
+}
+
 /// The key to remove when both slots are taken: the one `--delete` names, else the oldest
 /// unused one (inactive first); never the key in use, never a key another profile holds.
 fn choose_removal(

@@ -270,6 +270,7 @@ impl Rotation {
             new_key: None,
             started: now,
             verify_timeout: Some(plan.verify_timeout),
+            delivered: false,
         };
         let cfg = Config {
             verify_timeout: plan.verify_timeout,
@@ -284,6 +285,50 @@ impl Rotation {
             true,
             false,
         )
+    }
+
+    /// Installs a key that an administrator delivered (`pickup`): the plan of
+    /// [`crate::plan::install`], the new key already made. The journal is written with its
+    /// secret first, as after a create; then verify, write the files, retire the old key. An
+    /// undo puts the old key back and leaves the delivered key alone; where the old key may not
+    /// be retired (no permission), it is left for the administrator and the rotation still ends
+    /// `Rotated`.
+    pub fn install(
+        plan: &Plan,
+        new_key: NewKey,
+        old_secret: SecretAccessKey,
+        keys: &[KeyMeta],
+        identity: Identity,
+        cfg: Config,
+        now: Timestamp,
+    ) -> Self {
+        let journal = Journal {
+            state: JournalState::Pending,
+            user_name: plan.user_name.clone(),
+            account: plan.account.clone(),
+            admin: false,
+            profiles: plan.profiles.clone(),
+            caller_profile: None,
+            old_access_key_id: plan.old_key.as_ref().map(|k| k.access_key_id.clone()),
+            old_secret: Some(old_secret),
+            old_key_action: plan
+                .old_key
+                .as_ref()
+                .map_or(OldKeyAction::Delete, |k| k.action),
+            known_keys: keys.iter().map(|k| k.access_key_id.clone()).collect(),
+            new_key: Some(new_key),
+            started: now,
+            verify_timeout: Some(plan.verify_timeout),
+            delivered: true,
+        };
+        let cfg = Config {
+            verify_timeout: plan.verify_timeout,
+            ..cfg
+        };
+        let mut r = Self::build(cfg, identity, journal, Step::SaveSecret, true, false);
+        r.new_exists = true;
+        r.report.new_access_key_id = r.journal.new_key.as_ref().map(|n| n.access_key_id.clone());
+        r
     }
 
     /// Picks up an interrupted rotation from its journal, found under the id `journal_file`.
@@ -492,7 +537,8 @@ impl Rotation {
                     }
                 },
                 Step::DeleteNew => match &self.journal.new_key {
-                    Some(new) if self.new_exists => {
+                    // A delivered key is the administrator's to retire, never the undo's.
+                    Some(new) if self.new_exists && !self.journal.delivered => {
                         Some(self.delete(new.access_key_id.clone(), DeletePurpose::Undo))
                     }
                     _ => {
@@ -889,6 +935,15 @@ impl Rotation {
     fn retired_old(&mut self, action: &Action, outcome: Outcome, now: Timestamp) -> Step {
         match outcome {
             Outcome::Failed(f) if self.retry(&f, now) => Step::RetireOld,
+            Outcome::Failed(f)
+                if self.journal.delivered && f.class == FailureClass::AccessDenied =>
+            {
+                // The user may not delete keys: the administrator's next run retires the old
+                // key once it sees the new one in use. The pickup itself is done.
+                self.record(action, f);
+                let next = self.after_retire(Status::Rotated);
+                self.fresh(next)
+            }
             Outcome::Failed(f) => {
                 self.record(action, f);
                 if let Some(id) = &self.journal.old_access_key_id {

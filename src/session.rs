@@ -83,6 +83,8 @@ pub enum Mode {
     Plan,
     /// `status`: what IAM says of every profile's key. Changes nothing.
     Status,
+    /// `pickup`: install the key an administrator delivered in place of each profile's key.
+    Pickup,
 }
 
 /// The command line, as the core needs it.
@@ -178,6 +180,13 @@ pub enum TaskOutcome {
     NotAUser(#[serde(serialize_with = "display")] NotAUser),
     /// `status`: what IAM says of the key.
     Status(KeyReport),
+    /// `pickup` found nothing to install.
+    NoDelivery {
+        /// The user.
+        user_name: UserName,
+        /// The delivery's key, where the profile holds it already (a pickup done before).
+        installed: Option<AccessKeyId>,
+    },
 }
 
 fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -197,7 +206,7 @@ impl TaskOutcome {
                     _ => Some(ErrorKind::Other),
                 },
             },
-            Self::Planned(_) | Self::Skipped(_) => None,
+            Self::Planned(_) | Self::Skipped(_) | Self::NoDelivery { .. } => None,
             Self::Refused(e) => Some(e.kind()),
             Self::NeedsConfirmation(_) => Some(ErrorKind::Usage),
             Self::Failed { failure, .. } => Some(failure.kind()),
@@ -284,6 +293,11 @@ enum State {
         question: Box<Question>,
     },
     Rotating(Box<Rotation>),
+    /// `pickup`, and `rotate` of a user with two keys: the delivery waiting, if any.
+    FetchDelivery {
+        keys: Vec<KeyMeta>,
+        name: String,
+    },
     /// `status`: when the key was last used.
     StatusLastUsed(Box<KeyReport>),
     Done(Box<TaskOutcome>),
@@ -299,6 +313,7 @@ impl State {
                 | Self::Identify
                 | Self::ListKeys
                 | Self::AskLastUsed { .. }
+                | Self::FetchDelivery { .. }
                 | Self::StatusLastUsed(_)
         )
     }
@@ -415,7 +430,7 @@ impl Session {
         };
         let mut tasks = Vec::new();
         let mut handled_profiles = BTreeSet::new();
-        if request.mode == Mode::Rotate {
+        if matches!(request.mode, Mode::Rotate | Mode::Pickup) {
             for (name, text) in journals {
                 let journal = Journal::parse(text).map_err(|error| SessionError::Journal {
                     name: name.clone(),
@@ -647,6 +662,9 @@ impl Session {
                     access_key_id: question.keys.get(*next)?.access_key_id.clone(),
                 }),
                 State::Confirm { question, .. } => Some(Action::Confirm(question.clone())),
+                State::FetchDelivery { name, .. } => {
+                    Some(Action::GetSecretValue { name: name.clone() })
+                }
                 State::Rotating(rot) => rot.poll_action(),
                 State::StatusLastUsed(_) => Some(Action::LastUsed {
                     access_key_id: task.key.clone()?,
@@ -756,7 +774,7 @@ impl Session {
                         error: None,
                     }))
                 }
-                Outcome::Keys(keys) => self.decide(task, keys, now),
+                Outcome::Keys(keys) => self.fetch_delivery_or_decide(task, keys, now),
                 other if self.request.mode == Mode::Status => {
                     self.status_report(task, failed_status("ListAccessKeys", other))
                 }
@@ -800,6 +818,7 @@ impl Session {
                 rot.handle_outcome(outcome, now);
                 State::Rotating(rot)
             }
+            State::FetchDelivery { keys, .. } => self.delivery_fetched(task, keys, outcome, now),
             State::StatusLastUsed(mut report) => {
                 match outcome {
                     Outcome::LastUsed(at) => report.last_used = Some(at),
@@ -953,6 +972,186 @@ impl Session {
                     },
                 }
             }
+        }
+    }
+
+    /// A delivery can wait only where the user has two keys (the old one and the delivered
+    /// one); `pickup` always asks.
+    fn fetch_delivery_or_decide(
+        &mut self,
+        task: TaskId,
+        keys: Vec<KeyMeta>,
+        now: Timestamp,
+    ) -> State {
+        let t = &self.tasks[task];
+        let name = t
+            .identity
+            .as_ref()
+            .and_then(|i| crate::fleet::delivery::secret_name(&i.user_name));
+        let wanted = match self.request.mode {
+            Mode::Pickup => true,
+            Mode::Rotate | Mode::Plan => {
+                self.request.admin_user.is_none() && keys.len() >= plan::KEYS_PER_USER
+            }
+            Mode::Status => false,
+        };
+        match name {
+            Some(name) if wanted => State::FetchDelivery { keys, name },
+            _ if self.request.mode == Mode::Pickup => self.no_delivery(task, None),
+            _ => self.decide(task, keys, now),
+        }
+    }
+
+    fn no_delivery(&self, task: TaskId, installed: Option<AccessKeyId>) -> State {
+        let user_name = self.tasks[task]
+            .identity
+            .as_ref()
+            .map(|i| i.user_name.clone())
+            .unwrap_or_else(|| UserName::new(""));
+        done(TaskOutcome::NoDelivery {
+            user_name,
+            installed,
+        })
+    }
+
+    /// What the delivery says: install it in place of the task's key; or, for `rotate`, plan
+    /// as usual where there is none (no permission to read one is not an error), without ever
+    /// removing a delivered key to make room.
+    fn delivery_fetched(
+        &mut self,
+        task: TaskId,
+        keys: Vec<KeyMeta>,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> State {
+        use crate::fleet::delivery::DeliveredKey;
+        let pickup = self.request.mode == Mode::Pickup;
+        let t = &self.tasks[task];
+        let own = t.key.clone();
+        let delivered = match outcome {
+            Outcome::SecretValue(v) => match DeliveredKey::parse(v.expose()) {
+                Ok(d) => d,
+                Err(e) => {
+                    return done(TaskOutcome::Failed {
+                        operation: None,
+                        failure: Failure::new(
+                            FailureClass::Other,
+                            None,
+                            format!(
+                                "the delivery waiting for this user cannot be read: {e}. Ask the administrator to deliver again"
+                            ),
+                        ),
+                    });
+                }
+            },
+            Outcome::Failed(f) if f.class == FailureClass::NotFound && pickup => {
+                return self.no_delivery(task, None);
+            }
+            Outcome::Failed(f)
+                if !pickup
+                    && matches!(f.class, FailureClass::NotFound | FailureClass::AccessDenied) =>
+            {
+                return self.decide(task, keys, now);
+            }
+            other => return done(failed("GetSecretValue", other)),
+        };
+        let listed = |id: &AccessKeyId| keys.iter().any(|k| &k.access_key_id == id);
+        let same_user = t
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.user_name == delivered.user_name);
+        if own.as_ref() == Some(&delivered.access_key_id) {
+            // Installed already (a pickup finished before).
+            return if pickup {
+                self.no_delivery(task, Some(delivered.access_key_id))
+            } else {
+                self.decide(task, keys, now)
+            };
+        }
+        if own.as_ref() != Some(&delivered.replaces)
+            || !same_user
+            || !listed(&delivered.access_key_id)
+        {
+            if pickup {
+                return done(TaskOutcome::Failed {
+                    operation: None,
+                    failure: Failure::new(
+                        FailureClass::Other,
+                        None,
+                        format!(
+                            "the delivery waiting for {} is {}, which replaces {}, not this profile's key {}{}: nothing was changed. Ask the administrator",
+                            delivered.user_name,
+                            delivered.access_key_id,
+                            delivered.replaces,
+                            own.as_ref().map_or("", AccessKeyId::as_str),
+                            if listed(&delivered.access_key_id) {
+                                ""
+                            } else {
+                                " (and the delivered key no longer exists)"
+                            },
+                        ),
+                    ),
+                });
+            }
+            // Another profile's delivery: plan as usual, but never remove the delivered key.
+            let state = self.decide(task, keys, now);
+            let plan = match &state {
+                State::Rotating(_) => self.tasks[task].plan.as_ref(),
+                State::AskLastUsed { plan, .. } | State::Confirm { plan, .. } => Some(&**plan),
+                State::Done(o) => match &**o {
+                    TaskOutcome::Planned(p) | TaskOutcome::NeedsConfirmation(p) => Some(p),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let removes_delivered = plan
+                .and_then(|p| p.make_room.as_ref())
+                .is_some_and(|r| r.access_key_id == delivered.access_key_id);
+            if removes_delivered {
+                // Nothing was sent for that plan yet.
+                self.tasks[task].plan = None;
+                return done(self.protects_delivery(&delivered));
+            }
+            return state;
+        }
+        let files = &self.files;
+        let held = self.held.get_or_insert_with(|| files.held_keys());
+        let t = &self.tasks[task];
+        let (Some(candidate), Some(identity)) = (&t.candidate, &t.identity) else {
+            return done(unexpected("GetSecretValue"));
+        };
+        let Some(p) = plan::install(candidate, identity, &keys, held, &self.request.options, now)
+        else {
+            return done(unexpected("ListAccessKeys"));
+        };
+        if self.request.mode == Mode::Plan {
+            return done(TaskOutcome::Planned(p));
+        }
+        let identity = identity.clone();
+        let old_secret = candidate.secret.clone();
+        let mut cfg = self.cfg.clone();
+        cfg.seed = cfg.seed.wrapping_add(task as u64);
+        let new_key = crate::journal::NewKey {
+            access_key_id: delivered.access_key_id.clone(),
+            secret: delivered.secret.clone(),
+            create_date: delivered.create_date,
+        };
+        let rot = Rotation::install(&p, new_key, old_secret, &keys, identity, cfg, now);
+        self.tasks[task].plan = Some(p);
+        State::Rotating(Box::new(rot))
+    }
+
+    fn protects_delivery(&self, d: &crate::fleet::delivery::DeliveredKey) -> TaskOutcome {
+        TaskOutcome::Failed {
+            operation: None,
+            failure: Failure::new(
+                FailureClass::Usage,
+                None,
+                format!(
+                    "making room would delete {}, a key that an administrator delivered to {} in place of {}: nothing was changed. Install it with `aws-rotate-keys pickup` in the profile that holds {}",
+                    d.access_key_id, d.user_name, d.replaces, d.replaces
+                ),
+            ),
         }
     }
 

@@ -89,6 +89,8 @@ pub(crate) enum Command {
     Man,
     /// Add `rotate-keys = !aws-rotate-keys` to ~/.aws/cli/alias, so that `aws rotate-keys` works.
     InstallAlias,
+    /// Install a key that an administrator delivered (`fleet rotate`) in place of the profile's.
+    Pickup(super::commands::pickup::PickupArgs),
 }
 
 /// `--output`.

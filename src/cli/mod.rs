@@ -111,5 +111,6 @@ async fn run(cli: &Cli) -> Result<Option<ErrorKind>, CliError> {
         Some(Command::Completion(a)) => commands::completion::run(a),
         Some(Command::Man) => commands::man::run(),
         Some(Command::InstallAlias) => commands::install_alias::run(),
+        Some(Command::Pickup(a)) => commands::pickup::run(&cli.global, a, top).await,
     }
 }

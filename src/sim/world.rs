@@ -185,6 +185,14 @@ impl World {
                             "a run without a terminal asks a question: {action:?}"
                         )));
                     }
+                    // No administrator delivers keys in this world.
+                    Action::GetSecretValue { .. } if !session.is_rotating(task) => {
+                        Outcome::Failed(Failure::new(
+                            FailureClass::NotFound,
+                            Some("ResourceNotFoundException"),
+                            "Secrets Manager can't find the specified secret.",
+                        ))
+                    }
                     action => {
                         if started.insert(task) {
                             check.plan_started(self, &session, task, listed.get(&task), spec)?;
@@ -452,10 +460,15 @@ impl World {
             | Action::StoreSecret { .. }
             | Action::DescribeSecret { .. }
             | Action::DeleteSecret { .. }
-            | Action::GetSecretValue { .. }
             | Action::ConfirmPlan { .. } => {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
+            // No administrator delivers keys in this world.
+            Action::GetSecretValue { .. } => Outcome::Failed(Failure::new(
+                FailureClass::NotFound,
+                Some("ResourceNotFoundException"),
+                "Secrets Manager can't find the specified secret.",
+            )),
             Action::WriteJournal { contents, .. } => {
                 if let Some((_, secret)) = check.unsaved.get(&task)
                     && contents.expose().contains(secret.as_str())

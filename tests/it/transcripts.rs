@@ -1220,6 +1220,7 @@ fn a_rotation_that_cannot_go_on_stops_and_says_so() {
         }),
         started: T0,
         verify_timeout: None,
+        delivered: false,
     };
     let file = journal.id();
     let log = "# a journal with no old key, built by hand\n".to_owned();

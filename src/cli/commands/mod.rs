@@ -5,6 +5,7 @@ pub(crate) mod completion;
 pub(crate) mod install_alias;
 pub(crate) mod list_access_keys;
 pub(crate) mod man;
+pub(crate) mod pickup;
 pub(crate) mod rotate;
 pub(crate) mod status;
 

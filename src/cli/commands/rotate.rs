@@ -91,7 +91,7 @@ pub(crate) async fn run(
     };
     // One run at a time: the lock is taken before the files are read for planning.
     let _lock = match mode {
-        Mode::Rotate => {
+        Mode::Rotate | Mode::Pickup => {
             let lock = ctx.paths.lock();
             let taken = Lock::take(&lock, || {
                 if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -107,7 +107,7 @@ pub(crate) async fn run(
     };
     let (config, credentials) = ctx.paths.read()?;
     let journals = match mode {
-        Mode::Rotate => ctx
+        Mode::Rotate | Mode::Pickup => ctx
             .paths
             .journals()
             .map_err(|e| CliError::config(format!("{e:#}")))?,
@@ -138,9 +138,20 @@ pub(crate) async fn run(
     let shown = match mode {
         Mode::Rotate if admin => Ok(()),
         Mode::Rotate => ctx.renderer.emit(&output::rotate(&results, out)),
+        Mode::Pickup => ctx.renderer.emit(&output::pickup(&results, out)),
         Mode::Plan | Mode::Status => ctx.renderer.emit(&output::plan(&results, out)),
     };
     for r in &results {
+        if let aws_rotate_keys::session::TaskOutcome::NoDelivery {
+            user_name,
+            installed: None,
+        } = &r.outcome
+        {
+            eprintln!(
+                "aws-rotate-keys: profile {}: no delivery is waiting for user {user_name}; nothing was changed",
+                r.profiles.join(", ")
+            );
+        }
         for line in output::problems(r, ctx.settings.interactive) {
             eprintln!("aws-rotate-keys: {line}");
         }
