@@ -19,6 +19,7 @@ mod cli_output;
 mod completion;
 mod harness_selftest;
 mod ini;
+mod pickup;
 mod plan;
 mod profile;
 mod render_oracle;
