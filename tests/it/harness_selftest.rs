@@ -774,6 +774,609 @@ fn the_proxy_makes_mfa_sessions_and_checks_what_they_sign() {
     assert_eq!(moto.sessions().len(), 3);
 }
 
+// ---- Secrets Manager (the fleet), latency, concurrency, moto's auth -------------------------
+
+const SECRET: &str = "aws-rotate-keys/alice";
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+/// A user whose inline policy allows `actions` on `*`, with one key.
+fn fleet_user(moto: &Moto, name: &str, actions: &[&str]) -> moto::AccessKey {
+    moto.create_user_with_policy(name, &moto::allow_policy(actions));
+    moto.create_access_key(name)
+}
+
+/// The text of `<name>…</name>` in an XML answer.
+fn element(body: &str, name: &str) -> Option<String> {
+    let (_, rest) = body.split_once(&format!("<{name}>"))?;
+    let (v, _) = rest.split_once(&format!("</{name}>"))?;
+    Some(v.to_string())
+}
+
+/// A JSON-protocol error answer's (status, x-amzn-ErrorType, content type, __type, message).
+fn json_error(a: &moto::HttpAnswer) -> (u16, String, String, String, String) {
+    let j = Json::parse(&a.body).unwrap_or_else(|e| panic!("{e}: {a:?}"));
+    let s = |k: &str| j.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    (
+        a.status,
+        a.header("x-amzn-ErrorType").unwrap_or("").to_string(),
+        a.header("Content-Type").unwrap_or("").to_string(),
+        s("__type"),
+        s("message"),
+    )
+}
+
+/// GetSecretValue of `SECRET` signed by `key`, through the proxy, its answer as sent.
+fn get_secret_raw(moto: &Moto, key: &moto::AccessKey) -> moto::HttpAnswer {
+    let payload = format!("{{\"SecretId\":{}}}", moto::json::quote(SECRET));
+    moto.signed_json_call(
+        "secretsmanager",
+        "GetSecretValue",
+        &payload,
+        &key.id,
+        &key.secret,
+        None,
+        true,
+    )
+}
+
+#[test]
+fn secrets_manager_refuses_an_inactive_or_new_key_through_the_proxy_only() {
+    let moto = Moto::start();
+    let key = fleet_user(&moto, "alice", &["iam:*", "secretsmanager:GetSecretValue"]);
+    moto.create_secret(SECRET, Some("first-value"), Some("for alice"));
+    assert_eq!(
+        moto.get_secret_value_as(&key, SECRET).as_deref(),
+        Ok("first-value")
+    );
+
+    // A key made through the proxy is refused for the delay, in the JSON shape.
+    moto.set_delay(30.0);
+    let (status, body) = moto.signed_call(
+        "iam",
+        "CreateAccessKey",
+        &[("UserName", "alice")],
+        &key.id,
+        &key.secret,
+        true,
+    );
+    assert_eq!(status, 200, "{body}");
+    let new = moto::AccessKey {
+        id: element(&body, "AccessKeyId").expect("id"),
+        secret: element(&body, "SecretAccessKey").expect("secret"),
+        user: "alice".into(),
+    };
+    let refused = json_error(&get_secret_raw(&moto, &new));
+    assert_eq!(
+        refused,
+        (
+            400,
+            "UnrecognizedClientException".into(),
+            "application/x-amz-json-1.1".into(),
+            "UnrecognizedClientException".into(),
+            INVALID_TOKEN.into()
+        )
+    );
+    moto.set_delay(0.0);
+
+    // An inactive key: moto lets it read; the proxy refuses it as AWS does.
+    moto.update_access_key("alice", &key.id, "Inactive");
+    assert_eq!(
+        moto.get_secret_value_from_moto(&key, SECRET).as_deref(),
+        Ok("first-value"),
+        "moto does not simulate the lockout"
+    );
+    let e = moto
+        .get_secret_value_as(&key, SECRET)
+        .expect_err("inactive");
+    assert_eq!(
+        (e.status, e.code.as_deref(), e.message.as_str()),
+        (400, Some("UnrecognizedClientException"), INVALID_TOKEN)
+    );
+    assert_eq!(json_error(&get_secret_raw(&moto, &key)), refused);
+    // botocore reads the answer as it reads AWS's.
+    let mut c = moto.aws(&key);
+    c.env("AWS_MAX_ATTEMPTS", "1").args([
+        "secretsmanager",
+        "get-secret-value",
+        "--secret-id",
+        SECRET,
+    ]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(
+        text(&out.stderr).contains(
+            "An error occurred (UnrecognizedClientException) when calling the GetSecretValue \
+             operation: The security token included in the request is invalid."
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // moto's own refusals (no policy, a wrong secret) come in its XML: translated to JSON.
+    moto.create_user_with_policy("nobody", "none");
+    let nobody = moto.create_access_key("nobody");
+    let (status, kind, ctype, code, message) = json_error(&get_secret_raw(&moto, &nobody));
+    assert_eq!(
+        (status, kind.as_str(), ctype.as_str(), code.as_str()),
+        (
+            400,
+            "AccessDeniedException",
+            "application/x-amz-json-1.1",
+            "AccessDeniedException"
+        )
+    );
+    assert!(
+        message.contains("user/nobody is not authorized to perform: secretsmanager:GetSecretValue"),
+        "{message}"
+    );
+    let wrong = moto::AccessKey {
+        secret: "x".repeat(40),
+        ..new.clone()
+    };
+    moto.update_access_key("alice", &key.id, "Active");
+    assert_eq!(
+        json_error(&get_secret_raw(&moto, &wrong)).3,
+        "InvalidSignatureException"
+    );
+
+    let log = moto.log();
+    let sm: Vec<_> = log
+        .iter()
+        .filter(|e| e.service.as_deref() == Some("secretsmanager"))
+        .map(|e| {
+            (
+                e.action.as_deref().unwrap_or(""),
+                e.key.clone().unwrap_or_default(),
+                e.status,
+                e.intervened.as_deref(),
+            )
+        })
+        .collect();
+    let aws_cli = (
+        "GetSecretValue",
+        key.id.clone(),
+        Some(400),
+        Some("inactive"),
+    );
+    assert_eq!(
+        sm,
+        [
+            ("GetSecretValue", key.id.clone(), Some(200), None),
+            ("GetSecretValue", new.id.clone(), Some(400), Some("delay")),
+            (
+                "GetSecretValue",
+                key.id.clone(),
+                Some(400),
+                Some("inactive")
+            ),
+            (
+                "GetSecretValue",
+                key.id.clone(),
+                Some(400),
+                Some("inactive")
+            ),
+            aws_cli,
+            ("GetSecretValue", nobody.id.clone(), Some(400), None),
+            ("GetSecretValue", new.id.clone(), Some(400), None),
+        ]
+    );
+    assert!(
+        log.iter()
+            .filter(|e| e.service.as_deref() == Some("secretsmanager"))
+            .all(|e| e.secret_id.as_deref() == Some(SECRET) && !e.is_mutating())
+    );
+}
+
+#[test]
+fn secrets_manager_faults_answer_in_the_json_shape() {
+    let moto = Moto::start();
+    let key = fleet_user(&moto, "alice", &["secretsmanager:*"]);
+    moto.create_secret(SECRET, Some("v1"), None);
+
+    moto.add_fault(Fault::new("GetSecretValue", FaultKind::Throttle));
+    let throttled = json_error(&get_secret_raw(&moto, &key));
+    assert_eq!(
+        throttled,
+        (
+            400,
+            "ThrottlingException".into(),
+            "application/x-amz-json-1.1".into(),
+            "ThrottlingException".into(),
+            "Rate exceeded".into()
+        )
+    );
+    assert_eq!(get_secret_raw(&moto, &key).status, 200, "spent");
+
+    let cases = [
+        (FaultKind::ServerError, 500, "InternalServiceError"),
+        (FaultKind::Unavailable, 503, "ServiceUnavailable"),
+        (FaultKind::Denied, 400, "AccessDeniedException"),
+        (FaultKind::Limit, 400, "LimitExceededException"),
+        (
+            FaultKind::Error {
+                status: 404,
+                code: "ResourceNotFoundException".into(),
+                message: "Secrets Manager can't find the specified secret.".into(),
+            },
+            404,
+            "ResourceNotFoundException",
+        ),
+    ];
+    for (kind, status, code) in cases {
+        moto.add_fault(Fault::new("GetSecretValue", kind.clone()));
+        let (s, header, ctype, ty, message) = json_error(&get_secret_raw(&moto, &key));
+        assert_eq!(
+            (s, header.as_str(), ctype.as_str(), ty.as_str()),
+            (status, code, "application/x-amz-json-1.1", code),
+            "{kind:?}"
+        );
+        if kind == FaultKind::Denied {
+            assert_eq!(
+                message,
+                "User: arn:aws:iam::123456789012:user/alice is not authorized to perform: \
+                 secretsmanager:GetSecretValue on resource: aws-rotate-keys/alice because no \
+                 identity-based policy allows the secretsmanager:GetSecretValue action"
+            );
+        }
+    }
+    // An IAM request still gets IAM's XML.
+    moto.add_fault(Fault::new("*", FaultKind::Throttle));
+    let (status, body) =
+        moto.signed_call("sts", "GetCallerIdentity", &[], &key.id, &key.secret, true);
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>Throttling</Code>"), "{body}");
+
+    // after: UpdateSecret (value and description) takes effect, the client hears nothing.
+    moto.add_fault(Fault::new("UpdateSecret", FaultKind::After));
+    let update = moto.signed_request(
+        "secretsmanager",
+        "UpdateSecret",
+        &format!(
+            "{{\"SecretId\":{},\"SecretString\":\"v2\",\"Description\":\"second\",\
+             \"ClientRequestToken\":\"00000000-0000-4000-8000-000000000002\"}}",
+            moto::json::quote(SECRET)
+        ),
+        &key.id,
+        &key.secret,
+    );
+    let mut conn = moto.connect();
+    assert!(conn.send(&update).is_err(), "no answer");
+    let info = moto.describe_secret(SECRET).expect("describe");
+    assert_eq!(info.description.as_deref(), Some("second"));
+    let mut stages: Vec<_> = info.versions.iter().map(|(_, s)| s.join(",")).collect();
+    stages.sort();
+    assert_eq!(stages, ["AWSCURRENT", "AWSPREVIOUS"]);
+    assert_eq!(moto.get_secret_value_as(&key, SECRET).as_deref(), Ok("v2"));
+
+    let kinds: Vec<_> = moto
+        .log()
+        .iter()
+        .filter(|e| e.service.as_deref() == Some("secretsmanager"))
+        .map(|e| (e.intervened.clone().unwrap_or_default(), e.status))
+        .collect();
+    let kinds: Vec<_> = kinds.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("throttle", Some(400)),
+            ("", Some(200)),
+            ("500", Some(500)),
+            ("503", Some(503)),
+            ("denied", Some(400)),
+            ("limit", Some(400)),
+            ("error", Some(404)),
+            ("after", None),
+            ("", Some(200)),
+        ]
+    );
+}
+
+#[test]
+fn the_log_names_secrets_but_never_their_values() {
+    let moto = Moto::start();
+    let key = fleet_user(&moto, "alice", &["sts:*", "secretsmanager:*"]);
+    let (v1, v2, v3) = (
+        "value-from-the-admin-9f8e7d",
+        "value-put-by-alice-1a2b3c",
+        "value-through-a-session-4d5e6f",
+    );
+    moto.create_secret(SECRET, Some(v1), Some("made by the admin"));
+    assert_eq!(moto.get_secret_value_as(&key, SECRET).as_deref(), Ok(v1));
+
+    let call = |action: &str, payload: String| {
+        let a = moto.signed_json_call(
+            "secretsmanager",
+            action,
+            &payload,
+            &key.id,
+            &key.secret,
+            None,
+            true,
+        );
+        assert_eq!(a.status, 200, "{action}: {a:?}");
+        a
+    };
+    let q = moto::json::quote;
+    call(
+        "CreateSecret",
+        format!(
+            "{{\"Name\":\"aws-rotate-keys/bob\",\"SecretString\":{},\"Description\":\"d\"}}",
+            q(v2)
+        ),
+    );
+    call(
+        "UpdateSecret",
+        format!(
+            "{{\"SecretId\":{},\"SecretString\":{},\"Description\":\"d2\",\
+             \"ClientRequestToken\":\"00000000-0000-4000-8000-000000000003\"}}",
+            q(SECRET),
+            q(v2)
+        ),
+    );
+    call("DescribeSecret", format!("{{\"SecretId\":{}}}", q(SECRET)));
+    let listed = call(
+        "ListSecrets",
+        "{\"Filters\":[{\"Key\":\"name\",\"Values\":[\"aws-rotate-keys/\"]}]}".to_string(),
+    );
+    assert!(listed.body.contains("aws-rotate-keys/bob"), "{listed:?}");
+
+    // A session's request is re-signed with the key it stands for (X-Amz-Target signed, a
+    // JSON body), by moto_admin's signer and by botocore's.
+    let session = moto.get_session_token(&key, None, None).expect("a session");
+    let a = moto.signed_json_call(
+        "secretsmanager",
+        "PutSecretValue",
+        &format!(
+            "{{\"SecretId\":{},\"SecretString\":{},\"ClientRequestToken\":\"00000000-0000-4000-8000-000000000004\"}}",
+            q(SECRET),
+            q(v3)
+        ),
+        &session.id,
+        &session.secret,
+        Some(&session.token),
+        true,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let out = aws_as_session(
+        &moto,
+        &session,
+        &["secretsmanager", "get-secret-value", "--secret-id", SECRET],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(v3));
+
+    let raw = moto.log_text();
+    for v in [v1, v2, v3, &key.secret, &session.secret] {
+        assert!(!raw.contains(v), "{v} in the log: {raw}");
+    }
+    let log: Vec<_> = moto
+        .log()
+        .into_iter()
+        .filter(|e| e.service.as_deref() == Some("secretsmanager"))
+        .collect();
+    let seen: Vec<_> = log
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_deref().unwrap_or(""),
+                e.secret_id.as_deref(),
+                e.is_mutating(),
+                e.session_of.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("GetSecretValue", Some(SECRET), false, false),
+            ("CreateSecret", Some("aws-rotate-keys/bob"), true, false),
+            ("UpdateSecret", Some(SECRET), true, false),
+            ("DescribeSecret", Some(SECRET), false, false),
+            ("ListSecrets", None, false, false),
+            ("PutSecretValue", Some(SECRET), true, true),
+            ("GetSecretValue", Some(SECRET), false, true),
+        ]
+    );
+    assert!(log.iter().all(|e| e.status == Some(200)), "{log:#?}");
+    assert!(
+        log[5..]
+            .iter()
+            .all(|e| e.intervened.as_deref() == Some("resigned")
+                && e.key.as_deref() == Some(session.id.as_str())
+                && e.session_of.as_deref() == Some(key.id.as_str()))
+    );
+    // The admin's view: names and descriptions only.
+    assert_eq!(
+        moto.list_secrets(),
+        [
+            (SECRET.to_string(), Some("d2".to_string())),
+            ("aws-rotate-keys/bob".to_string(), Some("d".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn latency_ms_delays_each_aws_request_and_many_clients_overlap() {
+    let moto = Moto::start();
+    let key = fleet_user(&moto, "alice", &["secretsmanager:GetSecretValue"]);
+    moto.create_secret(SECRET, Some("v"), None);
+    // One request: at least the latency; the control API not delayed at all (a second is a
+    // wide margin for a loaded machine).
+    let ms = 1000;
+    moto.set_latency_ms(ms);
+    assert_eq!(
+        moto.config().get("latency_ms").and_then(Json::as_f64),
+        Some(ms as f64)
+    );
+    let t = Instant::now();
+    moto.caller_identity_via_proxy(&key.id, &key.secret)
+        .expect("identity");
+    assert!(
+        t.elapsed() >= Duration::from_millis(ms),
+        "{:?}",
+        t.elapsed()
+    );
+    let entry = moto.log().pop().expect("logged");
+    assert!(entry.ms >= ms as f64, "{entry:?}");
+    // The control API is not delayed.
+    let t = Instant::now();
+    moto.config();
+    assert!(t.elapsed() < Duration::from_millis(ms), "{:?}", t.elapsed());
+
+    // 20 clients, each with one keep-alive connection and 3 requests: about 3 latencies in
+    // all (0.9 s), where one at a time would take 60 (18 s).
+    let ms = 300;
+    moto.set_latency_ms(ms);
+    let request = moto.signed_request(
+        "secretsmanager",
+        "GetSecretValue",
+        &format!("{{\"SecretId\":{}}}", moto::json::quote(SECRET)),
+        &key.id,
+        &key.secret,
+    );
+    let t = Instant::now();
+    let answers: Vec<Vec<u16>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut conn = moto.connect();
+                    (0..3)
+                        .map(|_| {
+                            let a = conn.send(&request).expect("an answer");
+                            assert!(a.body.contains("\"SecretString\""), "{a:?}");
+                            a.status
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a client"))
+            .collect()
+    });
+    let took = t.elapsed();
+    assert!(answers.iter().flatten().all(|&s| s == 200), "{answers:?}");
+    assert!(
+        took >= Duration::from_millis(3 * ms) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    let log = moto.log();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action.as_deref() == Some("GetSecretValue") && e.ms >= ms as f64)
+            .count(),
+        60
+    );
+    moto.reset();
+    assert_eq!(
+        moto.config().get("latency_ms").and_then(Json::as_f64),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn moto_enforces_identity_policies_not_resource_policies() {
+    let moto = Moto::start();
+    assert_eq!(moto.enable_auth(), "0.0", "on since the bootstrap");
+    let admin_view = moto.list_access_keys("moto-admin");
+    assert_eq!(admin_view.len(), 1);
+
+    moto.create_user_with_policy("nobody", "none");
+    let nobody = moto.create_access_key("nobody");
+    let list_users =
+        |k: &moto::AccessKey| moto.signed_call("iam", "ListUsers", &[], &k.id, &k.secret, true);
+    let (status, body) = list_users(&nobody);
+    assert_eq!(status, 403);
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+    // The admin still works, and so do the admin calls.
+    moto.create_secret(SECRET, Some("v"), None);
+    assert_eq!(moto.list_secrets().len(), 1);
+
+    // A group's policy counts for its members; a user's inline policy too.
+    moto.create_group("fleet");
+    moto.put_group_policy("fleet", "list", &moto::allow_policy(&["iam:ListUsers"]));
+    moto.add_user_to_group("nobody", "fleet");
+    let (status, body) = list_users(&nobody);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<UserName>nobody</UserName>"), "{body}");
+    moto.tag_user("nobody", "aws-rotate-keys:recipient", "age1example");
+    let (status, body) = moto.signed_call(
+        "iam",
+        "ListUserTags",
+        &[("UserName", "nobody")],
+        &nobody.id,
+        &nobody.secret,
+        true,
+    );
+    assert_eq!(
+        status, 403,
+        "ListUserTags is not in the group's policy: {body}"
+    );
+    moto.put_user_policy("nobody", "tags", &moto::allow_policy(&["iam:ListUserTags"]));
+    let (status, body) = moto.signed_call(
+        "iam",
+        "ListUserTags",
+        &[("UserName", "nobody")],
+        &nobody.id,
+        &nobody.secret,
+        true,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Value>age1example</Value>"), "{body}");
+
+    // A resource policy naming the user is stored but not applied: moto still refuses.
+    let writer = fleet_user(&moto, "writer", &["secretsmanager:*"]);
+    let policy = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\
+         {\"AWS\":\"arn:aws:iam::123456789012:user/nobody\"},\"Action\":\
+         \"secretsmanager:GetSecretValue\",\"Resource\":\"*\"}]}"
+        .to_string();
+    let a = moto.signed_json_call(
+        "secretsmanager",
+        "PutResourcePolicy",
+        &format!(
+            "{{\"SecretId\":{},\"ResourcePolicy\":{}}}",
+            moto::json::quote(SECRET),
+            moto::json::quote(&policy)
+        ),
+        &writer.id,
+        &writer.secret,
+        None,
+        true,
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(moto.get_resource_policy(SECRET), Ok(Some(policy)));
+    let e = moto
+        .get_secret_value_as(&nobody, SECRET)
+        .expect_err("moto ignores resource policies");
+    assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+
+    // ListSecrets' name filter is a case-sensitive prefix; no value, no version.
+    moto.create_secret("AWS-ROTATE-KEYS/upper", Some("v"), None);
+    moto.create_secret("other/aws-rotate-keys/x", None, Some("no value"));
+    assert_eq!(
+        moto.list_secrets_with_prefix("aws-rotate-keys/"),
+        [(SECRET.to_string(), None)]
+    );
+    let empty = moto
+        .describe_secret("other/aws-rotate-keys/x")
+        .expect("describe");
+    assert_eq!(
+        (
+            empty.description.as_deref(),
+            empty.versions.len(),
+            empty.last_accessed
+        ),
+        (Some("no value"), 0, None)
+    );
+    moto.delete_secret("other/aws-rotate-keys/x")
+        .expect("delete");
+    let gone = moto
+        .describe_secret("other/aws-rotate-keys/x")
+        .expect_err("deleted");
+    assert_eq!(gone.code.as_deref(), Some("ResourceNotFoundException"));
+}
+
 #[test]
 fn drop_ends_both_processes_even_when_the_test_panics() {
     let pids = std::sync::Mutex::new((0, 0));

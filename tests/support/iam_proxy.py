@@ -8,14 +8,37 @@ line of stdout once it is ready (after the bootstrap, with --bootstrap). Forward
 byte for byte (headers, Host included: SigV4 signs it) to MOTO_URL, and on the way:
 
 - rejects requests signed by an INACTIVE access key (moto accepts them) as real AWS does:
-  403 InvalidClientTokenId, in the AWS error shape of the service (IAM or STS);
+  403 InvalidClientTokenId, in the AWS error shape of the service (IAM or STS); for Secrets
+  Manager (JSON PROTOCOL below) 400 UnrecognizedClientException in its JSON shape;
 - refuses a key created through the proxy (seen in a CreateAccessKey response) in the same way
   for `delay_new_key_seconds` after its creation (IAM's propagation delay);
 - injects faults per action and signing key (see FAULT KINDS);
 - acts as STS's GetSessionToken (moto's session credentials do not work for anything), see
   SESSIONS below;
-- logs every request: action, signing key id, HTTP status, time, whether it intervened.
-  Never a secret, never a body.
+- waits `latency_ms` before it handles each AWS request (a network's round trip);
+- logs every request: service, action, signing key id, HTTP status, time, whether it
+  intervened, the names it acted on (user, group, secret). Never a secret, never a body.
+
+Many clients at once: one thread per connection (ThreadingHTTPServer), keep-alive (HTTP/1.1,
+every answer has a Content-Length); each request opens its own connection to moto, which
+serves each in a thread as well.
+
+JSON PROTOCOL (Secrets Manager): a request with an `X-Amz-Target: secretsmanager.<Action>`
+header (or an application/x-amz-json-1.x body) is logged with the service of its credential
+scope (`secretsmanager`), the action of its X-Amz-Target, and `secret_id` (the body's
+`SecretId`, else its `Name`: the only members read; never SecretString or any other value).
+The proxy's own answers to it take the JSON protocol's shape: the status, then
+{"__type": CODE, "message": MESSAGE} with `x-amzn-ErrorType: CODE` and Content-Type
+application/x-amz-json-1.1. An inactive or too new key: 400 UnrecognizedClientException
+"The security token included in the request is invalid." (AWS's JSON services); the SESSIONS
+refusals: 400 UnrecognizedClientException (token), ExpiredTokenException,
+InvalidSignatureException, AccessDeniedException. moto answers a JSON-protocol request's
+authentication and authorization failures (unknown key, wrong secret, a policy that does not
+allow the action) in its query-protocol XML with 403, which no SDK reads for a JSON service:
+the proxy always translates them (InvalidClientTokenId -> 400 UnrecognizedClientException,
+SignatureDoesNotMatch -> 400 InvalidSignatureException, AccessDenied -> 400
+AccessDeniedException, message kept). moto's own JSON errors go through as they are (e.g. 404
+ResourceNotFoundException, where AWS says 400), unless `aws_error_shape` (below).
 
 Key status is learnt from the CreateAccessKey/UpdateAccessKey/DeleteAccessKey calls that go
 through the proxy (and from the admin API below); a key the proxy has not seen is looked up
@@ -47,13 +70,20 @@ Control API, on the same port (JSON in, JSON out):
   POST /__proxy/config   {"delay_new_key_seconds": 6, "reject_inactive": true,
                           "faults": [RULE...] (replaces the list), "hang_seconds": 30,
                           "aws_error_shape": false,
-                          "mfa_devices": {SERIAL: CODE} (replaces the map; {} checks no code)}
+                          "mfa_devices": {SERIAL: CODE} (replaces the map; {} checks no code),
+                          "latency_ms": 0}
                                                         -> the whole config
+     aws_error_shape: moto's XML errors as AWS's (no <Errors>, a namespace); moto's JSON
+       errors with a 4xx status as 400 with Content-Type application/x-amz-json-1.1.
+     latency_ms: every AWS request (not the control API, nor what admin ops send to moto
+       directly) waits this long on arrival, before the faults, the key checks and moto:
+       a round trip costs the same whatever the answer. 0..600000.
   GET  /__proxy/config                                  -> the whole config (faults with what is left)
   POST /__proxy/faults   RULE or [RULE...]              -> appends; returns the whole config
   GET  /__proxy/log[?since=SEQ]                         -> [ENTRY...]
-  POST /__proxy/reset                                   -> clears log, faults, delay, mfa_devices;
-                                                           reject_inactive on (sessions are kept)
+  POST /__proxy/reset                                   -> clears log, faults, delay, mfa_devices,
+                                                           latency_ms; reject_inactive on
+                                                           (sessions are kept)
   GET  /__proxy/keys                                    -> {"AKIA...": {"status", "user", "age"}}
   GET  /__proxy/sessions                                -> {"ASIA...": {"key" (K), "user",
                                                            "serial" (or null), "expires_in"}}
@@ -62,7 +92,25 @@ Control API, on the same port (JSON in, JSON out):
      update_access_key {id, status, user?}, delete_access_key {id, user?}, last_used {id},
      get_caller_identity {id, secret, via_proxy?}, admin_identity {},
      call {service, action, params, id, secret, token?, via_proxy?} -> {"status", "body"} (any
-     signed query-protocol call, its answer as sent; `token`: a session token, signed)
+     signed query-protocol call, its answer as sent; `token`: a session token, signed); for
+     service "secretsmanager" a JSON-protocol call, `params` its JSON body, -> {"status",
+     "headers" ([name, value]...), "body"},
+     signed_request {service, action, params, id, secret, token?} -> {"method", "path",
+     "headers", "body"}: a request to the proxy signed but not sent (moto ignores its date,
+     so it can be sent again and again: e.g. by many clients on keep-alive connections),
+     fleet (IAM): tag_user {user, key, value}, create_group {group}, add_user_to_group {user,
+     group}, put_user_policy {user, name, policy}, put_group_policy {group, name, policy}
+     (`policy`: a policy document, as JSON text),
+     fleet (Secrets Manager, signed by the admin, to moto directly):
+     list_secrets {prefix?} -> [{"name", "description"}...] (every page; never a value;
+     `prefix`: the `name` filter), create_secret {name, value?, description?} -> {"name",
+     "arn", "version_id"} (no value: no version, as at AWS), delete_secret {name} (forced, no
+     recovery window), describe_secret {name} -> DescribeSecret's answer (no value in it),
+     get_resource_policy {name} -> {"name", "arn", "policy" (text, or null)},
+     get_secret_value {name, id, secret, via_proxy?} -> {"name", "value", "version_id"}
+     (signed by the given key: a test acting as the user; via_proxy, the key checks apply),
+     enable_auth {} -> moto's answer to POST /moto-api/reset-auth with 0 (the bootstrap has
+     already done it: a no-op then, "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": "0.0").
      An AWS error answers 400 {"error": {"status", "code", "message"}}.
   GET  /__proxy/health                                  -> {"ok": true}
 
@@ -74,10 +122,17 @@ FAULT KINDS: throttle (400 Throttling "Rate exceeded"), 500 (ServiceFailure), 50
   denied (403 AccessDenied), error (any status/code/message), hang (read the request, say
   nothing for `seconds`, then close), close (close the connection without answering), after
   (forward, so the action takes effect, then close without answering).
+  For a JSON-protocol request (Secrets Manager: match it by its action name, e.g.
+  "GetSecretValue"), the same in that protocol's shape: throttle 400 ThrottlingException
+  "Rate exceeded", 500 InternalServiceError "An error occurred on the server side.", 503
+  ServiceUnavailable, limit 400 LimitExceededException, denied 400 AccessDeniedException (on
+  resource: the secret_id), error the given status/code/message as JSON.
   The first rule that matches a request and has count left applies (before the key checks;
   "after" goes through them).
-ENTRY: {"seq", "time" (unix seconds, on arrival), "ms", "done" (false while the proxy is still
-  at it, e.g. a hang: entries are logged on arrival), "method", "path", "service", "action",
+ENTRY: {"seq", "time" (unix seconds, on arrival), "ms" (latency_ms included), "done" (false
+  while the proxy is still at it, e.g. a hang: entries are logged on arrival), "method",
+  "path", "service" (the credential scope's: "iam", "sts", "secretsmanager"; unsigned: the
+  X-Amz-Target's prefix, or null), "action",
   "key" (the signing key id, as the client signed: a session's ASIA… id for session requests),
   "status" (null when no answer was sent), "intervened" (null, or what the proxy did:
   "inactive", "delay", "moto-unreachable" (answered 502), a fault kind, or for SESSIONS:
@@ -91,7 +146,8 @@ ENTRY: {"seq", "time" (unix seconds, on arrival), "ms", "done" (false while the 
   (no mfa_devices), "none" (no SerialNumber nor TokenCode), "incomplete", "bad-format",
   "unknown-device", "wrong-code"; never the code itself), "session" (the ASIA… key id that a
   GetSessionToken answer held), "session_of" (for a request signed by a session: the long-term
-  key id K it stands for, which signed what went to moto)}.
+  key id K it stands for, which signed what went to moto), "group_name" (the request's
+  GroupName parameter), "secret_id" (a JSON-protocol request's SecretId, else its Name)}.
 
 Python 3 stdlib only (moto_admin.py beside it is stdlib only too).
 """
@@ -147,6 +203,20 @@ MFA_UNKNOWN_DEVICE = (
 )
 MFA_WRONG_CODE = "MultiFactorAuthentication failed with invalid MFA one time pass code."
 FAULT_KINDS = {"throttle", "500", "503", "limit", "denied", "error", "hang", "close", "after"}
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+# An error of the query protocol (IAM, STS) as a JSON-protocol service (Secrets Manager) says
+# it: its status and code there. AWS's JSON services answer a bad key, a bad signature, an
+# expired token or a missing permission with 400 and these codes.
+JSON_EQUIVALENT = {
+    "InvalidClientTokenId": (400, "UnrecognizedClientException"),
+    "SignatureDoesNotMatch": (400, "InvalidSignatureException"),
+    "ExpiredToken": (400, "ExpiredTokenException"),
+    "AccessDenied": (400, "AccessDeniedException"),
+    "Throttling": (400, "ThrottlingException"),
+    "ServiceFailure": (500, "InternalServiceError"),
+    "ServiceUnavailable": (503, "ServiceUnavailable"),
+    "LimitExceeded": (400, "LimitExceededException"),
+}
 # Headers of moto's answer that the proxy sets itself or that concern one connection only.
 NOT_FORWARDED = {
     "server",
@@ -184,6 +254,7 @@ class State:
         self.aws_error_shape = False
         self.faults = []
         self.mfa_devices = {}  # serial -> the code it shows now
+        self.latency_ms = 0.0
 
     def config_json(self):
         return {
@@ -193,6 +264,7 @@ class State:
             "aws_error_shape": self.aws_error_shape,
             "faults": [dict(f) for f in self.faults],
             "mfa_devices": dict(self.mfa_devices),
+            "latency_ms": self.latency_ms,
         }
 
     def set_config(self, c):
@@ -213,6 +285,11 @@ class State:
             ):
                 raise ValueError(f"mfa_devices is a JSON object of serial: code, not {devices!r}")
             self.mfa_devices = dict(devices)
+        if "latency_ms" in c:
+            ms = float(c["latency_ms"] or 0)
+            if not 0 <= ms <= 600_000:
+                raise ValueError(f"latency_ms is 0..600000, not {ms}")
+            self.latency_ms = ms
 
     def take_fault(self, action, key):
         """The first live rule matching the request, its count taken (under the lock)."""
@@ -371,6 +448,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     state = None  # set in main()
     verbose = False
+    json_protocol = False  # the request at hand's protocol (set per request in proxy())
 
     def log_message(self, format, *args):
         if self.verbose:
@@ -499,8 +577,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         op = arg.get("op")
         a = st.admin
         try:
-            if a is None and op != "get_caller_identity":
+            if a is None and op not in ("get_caller_identity", "get_secret_value", "call",
+                                        "signed_request"):
                 raise ValueError("no admin: start the proxy with --bootstrap")
+            url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
             if op == "create_user":
                 out = a.create_user(arg["user"], arg.get("policy") or "iam-sts")
             elif op == "create_access_key":
@@ -520,17 +600,54 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif op == "last_used":
                 out = a.last_used(arg["id"])
             elif op == "get_caller_identity":
-                url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
                 out = moto_admin.get_caller_identity(url, arg["id"], arg["secret"])
+            elif op == "call" and arg["service"] in moto_admin.JSON_TARGETS:
+                status, headers, data = moto_admin.raw_json_call(
+                    url, arg["service"], arg["action"], arg.get("params") or {},
+                    arg["id"], arg["secret"], token=arg.get("token"),
+                )
+                out = {
+                    "status": status,
+                    "headers": [[k, v] for k, v in headers],
+                    "body": data.decode("utf-8", "replace"),
+                }
             elif op == "call":
-                url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
                 status, data = moto_admin.raw_call(
                     url, arg["service"], arg["action"], arg.get("params") or {},
                     arg["id"], arg["secret"], token=arg.get("token"),
                 )
                 out = {"status": status, "body": data.decode("utf-8", "replace")}
+            elif op == "signed_request":
+                out = moto_admin.signed_request(
+                    st.port, arg["service"], arg["action"], arg.get("params") or {},
+                    arg["id"], arg["secret"], token=arg.get("token"),
+                )
             elif op == "admin_identity":
                 out = {"id": a.key, "user": moto_admin.ADMIN_USER}
+            elif op == "tag_user":
+                out = a.tag_user(arg["user"], arg["key"], arg["value"])
+            elif op == "create_group":
+                out = a.create_group(arg["group"])
+            elif op == "add_user_to_group":
+                out = a.add_user_to_group(arg["user"], arg["group"])
+            elif op == "put_user_policy":
+                out = a.put_user_policy(arg["user"], arg["name"], arg["policy"])
+            elif op == "put_group_policy":
+                out = a.put_group_policy(arg["group"], arg["name"], arg["policy"])
+            elif op == "list_secrets":
+                out = a.list_secrets(arg.get("prefix"))
+            elif op == "create_secret":
+                out = a.create_secret(arg["name"], arg.get("value"), arg.get("description"))
+            elif op == "delete_secret":
+                out = a.delete_secret(arg["name"])
+            elif op == "describe_secret":
+                out = a.describe_secret(arg["name"])
+            elif op == "get_resource_policy":
+                out = a.get_resource_policy(arg["name"])
+            elif op == "get_secret_value":
+                out = moto_admin.get_secret_value(url, arg["name"], arg["id"], arg["secret"])
+            elif op == "enable_auth":
+                out = moto_admin.enable_auth(st.moto_url, 0)
             else:
                 raise ValueError(f"unknown admin op {op!r}")
         except moto_admin.AwsError as e:
@@ -564,9 +681,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             v = params.get(name)
             return v[0] if v else None
 
-        action = param("Action") or self.headers.get("X-Amz-Target", "").rpartition(".")[2] or None
+        # The JSON protocol (Secrets Manager): `X-Amz-Target: secretsmanager.GetSecretValue`, a
+        # JSON body. Only names are read from it (SecretId, Name), never a value.
+        target = self.headers.get("X-Amz-Target", "")
+        self.json_protocol = bool(target) or "x-amz-json" in ctype
+        doc = {}
+        if self.json_protocol and body:
+            try:
+                doc = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                doc = {}
+            if not isinstance(doc, dict):
+                doc = {}
+
+        def name_in_body(name):
+            v = doc.get(name)
+            return v if isinstance(v, str) else None
+
+        action = param("Action") or target.rpartition(".")[2] or None
         m = CRED_RE.search(self.headers.get("Authorization", ""))
         key, service = (m.group(1), m.group(3)) if m else (None, None)
+        if service is None and "." in target:
+            service = target.partition(".")[0].lower() or None
         entry = {
             "method": self.command,
             "path": path,
@@ -583,6 +719,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "mfa": None,
             "session": None,
             "session_of": None,
+            "group_name": param("GroupName"),
+            "secret_id": name_in_body("SecretId") or name_in_body("Name"),
         }
         self.params = params
         request_id = str(uuid.uuid4())
@@ -604,6 +742,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.state
         action, key, service = entry["action"], entry["key"], entry["service"]
         with st.lock:
+            latency = st.latency_ms
+        if latency > 0:  # the round trip to AWS, whatever the answer
+            time.sleep(latency / 1000)
+        with st.lock:
             fault = st.take_fault(action, key)
             hang_default = st.hang_seconds
         if fault is not None:
@@ -617,7 +759,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if kind != "after":
                 status, code, message = self.fault_error(fault, entry)
                 entry["status"] = status
-                return self.send_error_xml(service, status, code, message, request_id)
+                status, headers, data = self.error_answer(
+                    service, status, code, message, request_id
+                )
+                return self.answer(status, data, headers)
 
         status, headers, data = self.respond(entry, body, request_id)
         if fault is not None:  # "after": it took effect; the client never hears of it
@@ -643,14 +788,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif delay > 0 and k["created"] is not None and time.time() - k["created"] < delay:
                 why = "delay"
             if why:
-                entry["intervened"] = entry["intervened"] or why
-                body = error_xml(
-                    service,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid.",
-                    request_id,
+                return self.refuse(
+                    entry, request_id, why, 403, "InvalidClientTokenId", INVALID_TOKEN
                 )
-                return 403, self.error_headers(request_id), body
         status, headers, data = self.forward_to_moto(entry, body)
         if status == 200 and entry["action"] == "GetSessionToken" and service == "sts":
             # moto accepted K's signature: the session is the proxy's to make.
@@ -666,14 +806,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["intervened"] = entry["intervened"] or "moto-unreachable"
             return 502, [("Content-Type", "text/plain")], f"iam_proxy: moto: {e}\n".encode()
         self.learn(entry, status, data)
+        if status >= 400 and self.json_protocol:
+            return self.json_shape(entry, status, out_headers, data, st.aws_error_shape)
         if st.aws_error_shape and status >= 400:
             data = self.aws_shape(entry["service"], data) or data
         return status, out_headers, data
 
+    def json_shape(self, entry, status, headers, data, aws_error_shape):
+        """moto's error answer to a JSON-protocol request as AWS gives it. moto answers a
+        refused key, signature or permission in its query-protocol XML (403,
+        `<ErrorResponse><Errors><Error>`), which no SDK reads for a JSON service: always
+        translated (InvalidClientTokenId -> 400 UnrecognizedClientException, ...). Its own
+        JSON errors keep their shape; with `aws_error_shape`, a 4xx one gets AWS's 400 (moto
+        says 404 for ResourceNotFoundException) and AWS's content type."""
+        if data.lstrip()[:1] == b"<":
+            try:
+                root = strip_ns(ET.fromstring(data))
+            except ET.ParseError:
+                return status, headers, data
+            code = root.findtext(".//Error/Code")
+            if not code:
+                return status, headers, data
+            message = root.findtext(".//Error/Message") or ""
+            status, code = JSON_EQUIVALENT.get(code, (status, code))
+            rid = next((v for k, v in headers if k.lower() == "x-amzn-requestid"), None)
+            rid = rid or str(uuid.uuid4())
+            return self.error_answer(entry["service"], status, code, message, rid)
+        if aws_error_shape and 400 <= status < 500:
+            status = 400
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", JSON_CONTENT_TYPE))
+        return status, headers, data
+
     def refuse(self, entry, request_id, why, status, code, message):
-        """An AWS error answer of the proxy's own, noted in the log entry as `why`."""
+        """An AWS error answer of the proxy's own, noted in the log entry as `why`; in the
+        JSON protocol's terms for a JSON-protocol request (JSON_EQUIVALENT)."""
         entry["intervened"] = entry["intervened"] or why
-        body = error_xml(entry["service"], code, message, request_id, sender=status < 500)
+        if self.json_protocol:
+            status, code = JSON_EQUIVALENT.get(code, (status, code))
+        return self.error_answer(entry["service"], status, code, message, request_id)
+
+    def error_answer(self, service, status, code, message, request_id):
+        """(status, headers, body): an AWS error in the shape of the request's protocol. JSON:
+        {"__type": CODE, "message": ...} with x-amzn-ErrorType; else IAM's or STS's XML."""
+        if self.json_protocol:
+            body = json.dumps({"__type": code, "message": message}).encode()
+            headers = [
+                ("x-amzn-RequestId", request_id),
+                ("x-amzn-ErrorType", code),
+                ("Content-Type", JSON_CONTENT_TYPE),
+            ]
+            return status, headers, body
+        body = error_xml(service, code, message, request_id, sender=status < 500)
         return status, self.error_headers(request_id), body
 
     def param(self, name):
@@ -815,7 +999,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.forward_to_moto(entry, body, headers)
 
     def fault_error(self, fault, entry):
+        """(status, code, message) of a fault that answers, in the request's protocol's terms
+        (a JSON-protocol request gets JSON_EQUIVALENT's status and code)."""
         kind = fault["kind"]
+        if kind == "error":
+            return (
+                int(fault.get("status", 400)),
+                str(fault.get("code", "InjectedError")),
+                str(fault.get("message", "injected by iam_proxy")),
+            )
+        status, code, message = self.query_fault_error(kind, entry)
+        if self.json_protocol:
+            # Secrets Manager's own words where IAM's would be out of place.
+            message = {
+                "ServiceFailure": "An error occurred on the server side.",
+                "LimitExceeded": "The request failed because it would exceed one of the "
+                "Secrets Manager quotas.",
+            }.get(code, message)
+            status, code = JSON_EQUIVALENT.get(code, (status, code))
+        return status, code, message
+
+    def query_fault_error(self, kind, entry):
         action = entry["action"] or "*"
         if kind == "throttle":
             return 400, "Throttling", "Rate exceeded"
@@ -829,33 +1033,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 503, "ServiceUnavailable", "Service is unable to handle request."
         if kind == "limit":
             return 409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"
-        if kind == "denied":
-            st = self.state
-            k = st.keys.get(entry["key"]) or {}
-            who = k.get("user") or "unknown"
-            target = entry["user_name"] or who
-            svc = entry["service"] or "iam"
-            return (
-                403,
-                "AccessDenied",
-                f"User: arn:aws:iam::{DEFAULT_ACCOUNT}:user/{who} is not authorized to perform: "
-                f"{svc}:{action} on resource: user {target} because no identity-based policy "
-                f"allows the {svc}:{action} action",
-            )
-        # "error"
+        # "denied"
+        st = self.state
+        with st.lock:
+            k = dict(st.keys.get(entry["key"]) or {})
+        who = k.get("user") or "unknown"
+        svc = entry["service"] or "iam"
+        if self.json_protocol:
+            resource = entry["secret_id"] or "*"
+        else:
+            resource = f"user {entry['user_name'] or who}"
         return (
-            int(fault.get("status", 400)),
-            str(fault.get("code", "InjectedError")),
-            str(fault.get("message", "injected by iam_proxy")),
+            403,
+            "AccessDenied",
+            f"User: arn:aws:iam::{DEFAULT_ACCOUNT}:user/{who} is not authorized to perform: "
+            f"{svc}:{action} on resource: {resource} because no identity-based policy "
+            f"allows the {svc}:{action} action",
         )
 
     @staticmethod
     def error_headers(request_id):
         return [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
-
-    def send_error_xml(self, service, status, code, message, request_id):
-        body = error_xml(service, code, message, request_id, sender=status < 500)
-        self.answer(status, body, self.error_headers(request_id))
 
     def aws_shape(self, service, data):
         """moto's <ErrorResponse><Errors><Error>… as AWS answers it (no <Errors>, a namespace)."""

@@ -22,6 +22,11 @@
 //! home.command().env("AWS_ENDPOINT_URL", front.url()).arg("--ca-bundle").arg(front.ca());
 //! let proxy = ForwardProxy::start();                // a forward proxy with a request log:
 //! home.command().env("HTTP_PROXY", proxy.url());    // proxy.log() == ["POST http://…/", …]
+//! // the fleet: a user allowed to read secrets, a secret, the user reading it
+//! moto.create_user_with_policy("bob", &allow_policy(&["secretsmanager:GetSecretValue"]));
+//! moto.create_secret("aws-rotate-keys/bob", Some("…"), Some("…"));
+//! let value = moto.get_secret_value_as(&bob_key, "aws-rotate-keys/bob")?; // via the proxy
+//! moto.set_latency_ms(50);                          // every AWS request waits 50 ms
 //! ```
 //!
 //! The venv comes from `ART_VENV`, else `<crate>/target/test-venv`; when it is missing,
@@ -36,6 +41,13 @@
 //! key gets 403 InvalidClientTokenId, a wrong secret 403 SignatureDoesNotMatch, both in moto's
 //! own shape (`<ErrorResponse><Errors><Error>…`, no namespace). There is no root identity.
 //! moto accepts INACTIVE keys: the proxy refuses them (403 InvalidClientTokenId, AWS's shape).
+//!
+//! Secrets Manager (the JSON protocol) goes through the proxy too: logged with `secret_id` (never
+//! a value), refused for an inactive or too new key as AWS refuses it (400
+//! UnrecognizedClientException, JSON), faults in the JSON shape. moto applies identity policies
+//! only (a user reads a secret if its own policy allows `secretsmanager:GetSecretValue` on `*`:
+//! see `allow_policy`); resource policies are stored, never applied. Its XML refusals to a
+//! JSON-protocol request are translated by the proxy.
 //!
 //! MFA sessions: moto's GetSessionToken answers with a fixed example key that nothing accepts.
 //! The proxy answers it itself once moto has accepted the long-term key's signature: its own
@@ -291,6 +303,119 @@ pub struct Identity {
     pub user_id: String,
 }
 
+/// What DescribeSecret says of a secret (metadata: a value is never in it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretInfo {
+    pub name: String,
+    pub arn: String,
+    pub description: Option<String>,
+    /// Version id and its stages (`AWSCURRENT`, `AWSPREVIOUS`); none for a secret created
+    /// without a value.
+    pub versions: Vec<(String, Vec<String>)>,
+    /// Unix time; always None in moto 5.2.5 (it does not track reads).
+    pub last_accessed: Option<f64>,
+    /// Unix time, for a secret scheduled for deletion.
+    pub deleted: Option<f64>,
+    /// The whole answer, for anything else (tags, dates).
+    pub json: Json,
+}
+
+/// An HTTP answer: status, headers (as sent, in order) and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A signed request to the proxy, not yet sent (see `Moto::signed_request`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl SignedRequest {
+    /// The request as bytes on the wire (HTTP/1.1, keep-alive, with a Content-Length).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{} {} HTTP/1.1\r\n", self.method, self.path);
+        for (k, v) in &self.headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+        out.push_str(&self.body);
+        out.into_bytes()
+    }
+}
+
+/// A keep-alive connection to the proxy: requests one after the other on one socket.
+pub struct ProxyConnection {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl ProxyConnection {
+    /// Send `request`, read its answer (the connection stays open for the next one).
+    pub fn send(&mut self, request: &SignedRequest) -> std::io::Result<HttpAnswer> {
+        self.writer.write_all(&request.to_bytes())?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::other("connection closed in the headers"));
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| std::io::Error::other("no Content-Length"))?;
+        let mut body = vec![0; len];
+        self.reader.read_exact(&mut body)?;
+        Ok(HttpAnswer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+/// A policy document (JSON text) that allows `actions` on every resource: with moto, the only
+/// resource that works for Secrets Manager (it checks its actions against `*`).
+pub fn allow_policy(actions: &[&str]) -> String {
+    let actions: Vec<String> = actions.iter().map(|a| json::quote(a)).collect();
+    format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":[{}],\"Resource\":\"*\"}}]}}",
+        actions.join(",")
+    )
+}
+
 /// An AWS error answer (or the proxy's own, with code `MotoUnreachable`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsError {
@@ -310,7 +435,8 @@ pub struct LogEntry {
     /// False while the proxy is still at it (a hang): the entry is logged on arrival.
     pub done: bool,
     pub method: String,
-    /// `iam` or `sts` (from the credential scope); None when unsigned.
+    /// `iam`, `sts` or `secretsmanager` (from the credential scope; unsigned: the
+    /// X-Amz-Target's prefix); None when unsigned and not a JSON-protocol request.
     pub service: Option<String>,
     pub action: Option<String>,
     /// The signing access key id.
@@ -335,6 +461,11 @@ pub struct LogEntry {
     /// For a request signed by a session: the long-term key id it stands for (which signed
     /// what the proxy sent on to moto).
     pub session_of: Option<String>,
+    /// The request's GroupName parameter (IAM).
+    pub group_name: Option<String>,
+    /// A JSON-protocol (Secrets Manager) request's `SecretId`, else its `Name`: the only part
+    /// of its body the proxy reads (never a SecretString).
+    pub secret_id: Option<String>,
 }
 
 impl LogEntry {
@@ -359,30 +490,38 @@ impl LogEntry {
             mfa: s("mfa"),
             session: s("session"),
             session_of: s("session_of"),
+            group_name: s("group_name"),
+            secret_id: s("secret_id"),
         }
     }
 
-    /// True for the actions that change IAM (Create/Update/Delete…, Put…, Attach…, …).
+    /// True for the actions that change IAM or Secrets Manager (Create/Update/Delete…, Put…,
+    /// Attach…, Tag…, …): not Get…, List… nor Describe….
     pub fn is_mutating(&self) -> bool {
         let a = self.action.as_deref().unwrap_or("");
-        !(a.starts_with("Get") || a.starts_with("List") || a.is_empty())
+        !(a.starts_with("Get")
+            || a.starts_with("List")
+            || a.starts_with("Describe")
+            || a.is_empty())
     }
 }
 
-/// What a fault rule does to a matching request.
+/// What a fault rule does to a matching request. The codes are IAM's and STS's; a Secrets
+/// Manager (JSON-protocol) request gets the JSON shape and that protocol's code, as noted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultKind {
-    /// 400 `Throttling`, "Rate exceeded".
+    /// 400 `Throttling`, "Rate exceeded" (JSON: 400 `ThrottlingException`).
     Throttle,
-    /// 500 `ServiceFailure`.
+    /// 500 `ServiceFailure` (JSON: 500 `InternalServiceError`).
     ServerError,
-    /// 503 `ServiceUnavailable`.
+    /// 503 `ServiceUnavailable` (JSON too).
     Unavailable,
-    /// 409 `LimitExceeded`, "Cannot exceed quota for AccessKeysPerUser: 2".
+    /// 409 `LimitExceeded`, "Cannot exceed quota for AccessKeysPerUser: 2" (JSON: 400
+    /// `LimitExceededException`).
     Limit,
-    /// 403 `AccessDenied`.
+    /// 403 `AccessDenied` (JSON: 400 `AccessDeniedException`).
     Denied,
-    /// Any error answer.
+    /// Any error answer (in the request's protocol's shape).
     Error {
         status: u16,
         code: String,
@@ -620,6 +759,12 @@ impl Moto {
             .map(|(serial, code)| format!("{}:{}", json::quote(serial), json::quote(code)))
             .collect();
         self.configure(&format!("{{\"mfa_devices\":{{{}}}}}", members.join(",")));
+    }
+
+    /// Every AWS request through the proxy waits `ms` milliseconds on arrival (a network's
+    /// round trip; the control API and the admin calls to moto do not); `reset` sets 0.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.configure(&format!("{{\"latency_ms\":{ms}}}"));
     }
 
     /// The sessions the proxy made (kept across `reset`), in no particular order.
@@ -890,6 +1035,296 @@ impl Moto {
                 .unwrap_or("")
                 .to_string(),
         )
+    }
+
+    /// A JSON-protocol call (`service`: `secretsmanager`) with `payload` (a JSON object, as
+    /// text) as its body, signed by `id`/`secret` (and `token`, a session token), sent to the
+    /// proxy (`via_proxy`) or to moto: the answer as sent, headers included.
+    #[allow(clippy::too_many_arguments)]
+    pub fn signed_json_call(
+        &self,
+        service: &str,
+        action: &str,
+        payload: &str,
+        id: &str,
+        secret: &str,
+        token: Option<&str>,
+        via_proxy: bool,
+    ) -> HttpAnswer {
+        let token = token.map_or_else(|| "null".to_owned(), json::quote);
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"call\",\"service\":{},\"action\":{},\"params\":{payload},\"id\":{},\"secret\":{},\"token\":{token},\"via_proxy\":{via_proxy}}}",
+            json::quote(service),
+            json::quote(action),
+            json::quote(id),
+            json::quote(secret)
+        ));
+        let headers = j
+            .get("headers")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|h| {
+                let h = h.as_array()?;
+                Some((
+                    h.first()?.as_str()?.to_owned(),
+                    h.get(1)?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        HttpAnswer {
+            status: j.get("status").and_then(Json::as_f64).unwrap_or(0.0) as u16,
+            headers,
+            body: j
+                .get("body")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
+    /// A request to the proxy signed by `id`/`secret` but not sent: `params` is a JSON object
+    /// (as text): the body for `secretsmanager`, the form's parameters (strings) for `iam`
+    /// and `sts`. moto does not check the date, so it can be sent many times, e.g. on
+    /// `connect()`ions.
+    pub fn signed_request(
+        &self,
+        service: &str,
+        action: &str,
+        params: &str,
+        id: &str,
+        secret: &str,
+    ) -> SignedRequest {
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"signed_request\",\"service\":{},\"action\":{},\"params\":{params},\"id\":{},\"secret\":{}}}",
+            json::quote(service),
+            json::quote(action),
+            json::quote(id),
+            json::quote(secret)
+        ));
+        let s = |k: &str| j.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+        let headers = j
+            .get("headers")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|h| {
+                let h = h.as_array()?;
+                Some((
+                    h.first()?.as_str()?.to_owned(),
+                    h.get(1)?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        SignedRequest {
+            method: s("method"),
+            path: s("path"),
+            headers,
+            body: s("body"),
+        }
+    }
+
+    /// A new keep-alive connection to the proxy.
+    pub fn connect(&self) -> ProxyConnection {
+        let stream = TcpStream::connect(("127.0.0.1", self.proxy_port))
+            .unwrap_or_else(|e| panic!("connect to the proxy: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("read timeout");
+        let writer = stream.try_clone().expect("clone the stream");
+        ProxyConnection {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+
+    // -- the fleet: users' tags, groups, policies, Secrets Manager (admin calls) -----------
+
+    /// moto's policy enforcement on (`POST /moto-api/reset-auth` with 0). `start()` has done
+    /// it already (the proxy's bootstrap, after making `moto-admin` with an allow-all policy):
+    /// this says so again, and returns moto's previous setting (`"0.0"` when it was on).
+    pub fn enable_auth(&self) -> String {
+        let j = self.admin_ok("{\"op\":\"enable_auth\"}");
+        j.get("PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn tag_user(&self, user: &str, key: &str, value: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"tag_user\",\"user\":{},\"key\":{},\"value\":{}}}",
+            json::quote(user),
+            json::quote(key),
+            json::quote(value)
+        ));
+    }
+
+    pub fn create_group(&self, group: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"create_group\",\"group\":{}}}",
+            json::quote(group)
+        ));
+    }
+
+    pub fn add_user_to_group(&self, user: &str, group: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"add_user_to_group\",\"user\":{},\"group\":{}}}",
+            json::quote(user),
+            json::quote(group)
+        ));
+    }
+
+    /// An inline policy `name` (a policy document, JSON text: see `allow_policy`) on `user`.
+    pub fn put_user_policy(&self, user: &str, name: &str, policy: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"put_user_policy\",\"user\":{},\"name\":{},\"policy\":{}}}",
+            json::quote(user),
+            json::quote(name),
+            json::quote(policy)
+        ));
+    }
+
+    /// An inline policy on `group`: moto counts it for each member.
+    pub fn put_group_policy(&self, group: &str, name: &str, policy: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"put_group_policy\",\"group\":{},\"name\":{},\"policy\":{}}}",
+            json::quote(group),
+            json::quote(name),
+            json::quote(policy)
+        ));
+    }
+
+    /// Every secret: (name, description), in moto's order (creation). Never a value.
+    pub fn list_secrets(&self) -> Vec<(String, Option<String>)> {
+        self.list_secrets_op("{\"op\":\"list_secrets\"}")
+    }
+
+    /// The secrets whose name starts with `prefix` (ListSecrets' `name` filter; in moto
+    /// 5.2.5 a case-sensitive prefix match).
+    pub fn list_secrets_with_prefix(&self, prefix: &str) -> Vec<(String, Option<String>)> {
+        self.list_secrets_op(&format!(
+            "{{\"op\":\"list_secrets\",\"prefix\":{}}}",
+            json::quote(prefix)
+        ))
+    }
+
+    fn list_secrets_op(&self, request: &str) -> Vec<(String, Option<String>)> {
+        let j = self.admin_ok(request);
+        j.as_array()
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| {
+                let f = |k: &str| s.get(k).and_then(Json::as_str).map(str::to_string);
+                (f("name").unwrap_or_default(), f("description"))
+            })
+            .collect()
+    }
+
+    /// CreateSecret as the admin: `value` as its SecretString (None: no version at all, as
+    /// at AWS); the ARN.
+    pub fn create_secret(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        description: Option<&str>,
+    ) -> String {
+        let opt = |v: Option<&str>| v.map_or_else(|| "null".to_owned(), json::quote);
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"create_secret\",\"name\":{},\"value\":{},\"description\":{}}}",
+            json::quote(name),
+            opt(value),
+            opt(description)
+        ));
+        j.get("arn")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// DeleteSecret with ForceDeleteWithoutRecovery: gone at once.
+    pub fn delete_secret(&self, name: &str) -> Result<(), AwsError> {
+        self.admin(&format!(
+            "{{\"op\":\"delete_secret\",\"name\":{}}}",
+            json::quote(name)
+        ))
+        .map(drop)
+    }
+
+    /// DescribeSecret as the admin (`ResourceNotFoundException` for no such secret).
+    pub fn describe_secret(&self, name: &str) -> Result<SecretInfo, AwsError> {
+        let j = self.admin(&format!(
+            "{{\"op\":\"describe_secret\",\"name\":{}}}",
+            json::quote(name)
+        ))?;
+        let s = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_string);
+        let versions = match j.get("VersionIdsToStages") {
+            Some(Json::Obj(m)) => m
+                .iter()
+                .map(|(id, stages)| {
+                    let stages = stages
+                        .as_array()
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect();
+                    (id.clone(), stages)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(SecretInfo {
+            name: s("Name").unwrap_or_default(),
+            arn: s("ARN").unwrap_or_default(),
+            description: s("Description"),
+            versions,
+            last_accessed: j.get("LastAccessedDate").and_then(Json::as_f64),
+            deleted: j.get("DeletedDate").and_then(Json::as_f64),
+            json: j,
+        })
+    }
+
+    /// The secret's resource policy (JSON text), if it has one. moto stores it and never
+    /// applies it.
+    pub fn get_resource_policy(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let j = self.admin(&format!(
+            "{{\"op\":\"get_resource_policy\",\"name\":{}}}",
+            json::quote(name)
+        ))?;
+        Ok(j.get("policy").and_then(Json::as_str).map(str::to_string))
+    }
+
+    /// GetSecretValue signed by `key`, through the proxy (the key checks, faults and log
+    /// apply): the SecretString, as the user would read it.
+    pub fn get_secret_value_as(&self, key: &AccessKey, name: &str) -> Result<String, AwsError> {
+        self.secret_value(key, name, true)
+    }
+
+    /// GetSecretValue signed by `key`, to moto directly (which lets an inactive key read).
+    pub fn get_secret_value_from_moto(
+        &self,
+        key: &AccessKey,
+        name: &str,
+    ) -> Result<String, AwsError> {
+        self.secret_value(key, name, false)
+    }
+
+    fn secret_value(
+        &self,
+        key: &AccessKey,
+        name: &str,
+        via_proxy: bool,
+    ) -> Result<String, AwsError> {
+        let j = self.admin(&format!(
+            "{{\"op\":\"get_secret_value\",\"name\":{},\"id\":{},\"secret\":{},\"via_proxy\":{via_proxy}}}",
+            json::quote(name),
+            json::quote(&key.id),
+            json::quote(&key.secret)
+        ))?;
+        Ok(j.get("value")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string())
     }
 
     /// GetSessionToken signed by `key`, through the proxy, with `serial` and `code` where given

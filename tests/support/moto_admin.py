@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Admin calls to a moto_server, signed with SigV4, Python stdlib only.
 
-The end-to-end tests' view of IAM "from the side": create users and keys, look at them,
-change them, without going through the program under test or the proxy's request log.
+The end-to-end tests' view of IAM and Secrets Manager "from the side": create users, keys,
+groups and secrets, look at them, change them, without going through the program under test
+or the proxy's request log (or, with a user's key, act as that user).
 iam_proxy.py imports this module and serves it on its control API (POST /__proxy/admin);
 it also runs as a command for people (the README demo, debugging):
 
@@ -20,6 +21,19 @@ Facts about moto 5.x that this relies on (checked against moto 5.2.5):
   always allowed). There is no root identity once auth is on: `bootstrap` creates the user
   `moto-admin` with an allow-all inline policy and a key BEFORE turning auth on.
 - moto accepts inactive keys and has no propagation delay (the proxy adds both).
+- Auth covers Secrets Manager too, with identity policies only (user, group): a resource
+  policy is stored (GetResourcePolicy gives it back) but never consulted, so a user reads a
+  secret only if its own policies allow secretsmanager:GetSecretValue (on "*": moto checks
+  Secrets Manager actions against the resource "*"). Refusals come in moto's XML, 403, even
+  for this JSON-protocol service (the proxy translates them).
+- Secrets Manager: the ListSecrets `name` filter is a case-sensitive prefix match (and
+  `description` a word match); CreateSecret without SecretString makes no version
+  (GetSecretValue: 404 ResourceNotFoundException "... for staging label: AWSCURRENT");
+  UpdateSecret with SecretString and Description changes both (a new AWSCURRENT version, the
+  old one AWSPREVIOUS) but an empty Description keeps the old one; UpdateSecret without a
+  ClientRequestToken fails with ResourceExistsException (the SDKs always send one: so do
+  these calls); moto's errors are JSON with 404 where AWS says 400; a forced DeleteSecret
+  frees the name at once; DescribeSecret's LastAccessedDate is always null.
 """
 
 import datetime
@@ -29,6 +43,7 @@ import http.client
 import json
 import sys
 import urllib.parse
+import uuid
 import xml.etree.ElementTree as ET
 
 REGION = "us-east-1"
@@ -45,6 +60,10 @@ IAM_STS_ALL = json.dumps(
     }
 )
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15"}
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+# The JSON-protocol services: the X-Amz-Target prefix of each.
+JSON_TARGETS = {"secretsmanager": "secretsmanager"}
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
 class AwsError(Exception):
@@ -66,18 +85,23 @@ def _strip_ns(root):
     return root
 
 
-def sign(method, host, path, body, key, secret, service, region=REGION, now=None, token=None):
-    """SigV4 headers for a request with a form body (the query protocol); `token`: a session
-    token, sent and signed as X-Amz-Security-Token."""
+def sign(
+    method, host, path, body, key, secret, service, region=REGION, now=None, token=None,
+    content_type=FORM, extra=None,
+):
+    """SigV4 headers for a request with a form body (the query protocol), or another
+    `content_type` (the JSON protocol); `extra`: more headers to send and sign (lowercase names,
+    e.g. x-amz-target); `token`: a session token, sent and signed as X-Amz-Security-Token."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = now.strftime("%Y%m%d")
     payload_hash = hashlib.sha256(body).hexdigest()
     headers = {
-        "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+        "content-type": content_type,
         "host": host,
         "x-amz-date": amz_date,
     }
+    headers.update(extra or {})
     if token is not None:
         headers["x-amz-security-token"] = token
     signed = sorted(headers)
@@ -144,6 +168,85 @@ def call(endpoint, service, action, params, key=None, secret=None, timeout=30):
     return root
 
 
+def prepare_json(host, service, action, payload, key, secret, token=None, target=None):
+    """The signed headers and the body of a JSON-protocol request to `host` (host:port)."""
+    body = json.dumps(payload).encode()
+    target = target or f"{JSON_TARGETS[service]}.{action}"
+    headers = sign(
+        "POST", host, "/", body, key, secret, service, token=token,
+        content_type=JSON_CONTENT_TYPE, extra={"x-amz-target": target},
+    )
+    return headers, body
+
+
+def signed_request(port, service, action, params, key, secret, token=None):
+    """A signed request to 127.0.0.1:`port`, not sent: {"method", "path", "headers" ([name,
+    value] pairs), "body"} (JSON protocol for Secrets Manager, a form for IAM and STS). A test
+    can send it as often as it likes (moto does not look at the date): e.g. many clients on
+    keep-alive connections."""
+    host = f"127.0.0.1:{port}"
+    if service in JSON_TARGETS:
+        headers, body = prepare_json(host, service, action, params, key, secret, token)
+    else:
+        form = {"Action": action, "Version": VERSIONS[service]}
+        form.update({k: v for k, v in params.items() if v is not None})
+        body = urllib.parse.urlencode(form).encode()
+        headers = sign("POST", host, "/", body, key, secret, service, token=token)
+    return {
+        "method": "POST",
+        "path": "/",
+        "headers": [[k, v] for k, v in headers.items()],
+        "body": body.decode(),
+    }
+
+
+def raw_json_call(
+    endpoint, service, action, payload, key, secret, timeout=30, token=None, target=None
+):
+    """One JSON-protocol call (e.g. Secrets Manager): POST / with X-Amz-Target
+    `PREFIX.Action`, signed; returns the HTTP status, the answer's headers ((name, value)
+    pairs) and its body (bytes)."""
+    u = urllib.parse.urlsplit(endpoint)
+    headers, body = prepare_json(u.netloc, service, action, payload, key, secret, token, target)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.request("POST", "/", body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+    finally:
+        conn.close()
+    return resp.status, resp.getheaders(), data
+
+
+def json_error(status, headers, data):
+    """The AwsError of a JSON-protocol error answer: the code from `__type` (after any `#`),
+    else from x-amzn-ErrorType (before any `:`)."""
+    try:
+        j = json.loads(data)
+    except ValueError:
+        j = None
+    if not isinstance(j, dict):
+        return AwsError(status, None, data[:300].decode("utf-8", "replace"), data)
+    code = j.get("__type") or j.get("code") or ""
+    if not code:
+        code = next((v for k, v in headers if k.lower() == "x-amzn-errortype"), "")
+        code = code.split(":", 1)[0]
+    code = code.rsplit("#", 1)[-1] or None
+    message = j.get("message") or j.get("Message") or ""
+    return AwsError(status, code, message, data.decode("utf-8", "replace"))
+
+
+def json_call(endpoint, service, action, payload, key, secret, timeout=30):
+    """One JSON-protocol call; returns the answer's JSON object, or raises AwsError."""
+    status, headers, data = raw_json_call(endpoint, service, action, payload, key, secret, timeout)
+    if status >= 300:
+        raise json_error(status, headers, data)
+    try:
+        return json.loads(data) if data.strip() else {}
+    except ValueError:
+        raise AwsError(status, None, data[:300].decode("utf-8", "replace"), data)
+
+
 class Admin:
     """Admin calls with the bootstrap admin's key (or any key given)."""
 
@@ -201,6 +304,84 @@ class Admin:
             "last_used": root.findtext(".//AccessKeyLastUsed/LastUsedDate"),
             "service": root.findtext(".//AccessKeyLastUsed/ServiceName"),
         }
+
+
+    # -- fleet: tags, groups, policies --------------------------------------------------------
+    def tag_user(self, user, key, value):
+        tag = {"Tags.member.1.Key": key, "Tags.member.1.Value": value}
+        self.iam("TagUser", UserName=user, **tag)
+        return {"user": user, "key": key, "value": value}
+
+    def create_group(self, group):
+        root = self.iam("CreateGroup", GroupName=group)
+        return {"group": group, "arn": root.findtext(".//Group/Arn")}
+
+    def add_user_to_group(self, user, group):
+        self.iam("AddUserToGroup", UserName=user, GroupName=group)
+        return {"user": user, "group": group}
+
+    def put_user_policy(self, user, name, policy):
+        """An inline policy (a JSON document, as text) on a user; replaces one of that name."""
+        self.iam("PutUserPolicy", UserName=user, PolicyName=name, PolicyDocument=policy)
+        return {"user": user, "name": name}
+
+    def put_group_policy(self, group, name, policy):
+        """An inline policy on a group: moto counts it for every member."""
+        self.iam("PutGroupPolicy", GroupName=group, PolicyName=name, PolicyDocument=policy)
+        return {"group": group, "name": name}
+
+    # -- fleet: Secrets Manager (names and metadata; a value only from get_secret_value) -------
+    def sm(self, action, **payload):
+        return json_call(self.endpoint, "secretsmanager", action, payload, self.key, self.secret)
+
+    def list_secrets(self, prefix=None):
+        """Every secret (or those whose name starts with `prefix`: the `name` filter, a
+        case-sensitive prefix match in moto 5.2.5), as {"name", "description"}, every page."""
+        out, token = [], None
+        while True:
+            payload = {"MaxResults": 100}
+            if prefix:
+                payload["Filters"] = [{"Key": "name", "Values": [prefix]}]
+            if token:
+                payload["NextToken"] = token
+            j = self.sm("ListSecrets", **payload)
+            out += [
+                {"name": s.get("Name"), "description": s.get("Description")}
+                for s in j.get("SecretList") or []
+            ]
+            token = j.get("NextToken")
+            if not token:
+                return out
+
+    def create_secret(self, name, value=None, description=None):
+        """CreateSecret; without `value` moto makes no version (GetSecretValue then fails)."""
+        # As the SDKs do (an idempotency token): moto's answer to a name in use is then AWS's.
+        payload = {"Name": name, "ClientRequestToken": str(uuid.uuid4())}
+        if value is not None:
+            payload["SecretString"] = value
+        if description is not None:
+            payload["Description"] = description
+        j = self.sm("CreateSecret", **payload)
+        return {"name": j.get("Name"), "arn": j.get("ARN"), "version_id": j.get("VersionId")}
+
+    def delete_secret(self, name):
+        """DeleteSecret with ForceDeleteWithoutRecovery: gone at once."""
+        j = self.sm("DeleteSecret", SecretId=name, ForceDeleteWithoutRecovery=True)
+        return {"name": j.get("Name"), "arn": j.get("ARN")}
+
+    def describe_secret(self, name):
+        """DescribeSecret's answer as moto gives it (metadata only: no value in it)."""
+        return self.sm("DescribeSecret", SecretId=name)
+
+    def get_resource_policy(self, name):
+        j = self.sm("GetResourcePolicy", SecretId=name)
+        return {"name": j.get("Name"), "arn": j.get("ARN"), "policy": j.get("ResourcePolicy")}
+
+
+def get_secret_value(endpoint, name, key, secret):
+    """GetSecretValue signed by `key` (e.g. a fleet user reading what was left for it)."""
+    j = json_call(endpoint, "secretsmanager", "GetSecretValue", {"SecretId": name}, key, secret)
+    return {"name": j.get("Name"), "value": j.get("SecretString"), "version_id": j.get("VersionId")}
 
 
 def get_caller_identity(endpoint, key, secret):
@@ -265,7 +446,10 @@ def main(argv):
     p.add_argument("--key", help="the admin's access key id (from bootstrap)")
     p.add_argument("--secret", help="the admin's secret access key")
     p.add_argument("op", help="bootstrap | create-user | create-access-key | list-access-keys | "
-                   "update-access-key | delete-access-key | last-used | get-caller-identity")
+                   "update-access-key | delete-access-key | last-used | get-caller-identity | "
+                   "tag-user | create-group | add-user-to-group | put-user-policy | "
+                   "list-secrets | create-secret | delete-secret | describe-secret | "
+                   "get-resource-policy | get-secret-value")
     p.add_argument("args", nargs="*")
     a = p.parse_args(argv)
     admin = Admin(a.endpoint, a.key, a.secret)
@@ -278,6 +462,18 @@ def main(argv):
         "delete-access-key": lambda id, user=None: admin.delete_access_key(id, user),
         "last-used": admin.last_used,
         "get-caller-identity": lambda key, secret: get_caller_identity(a.endpoint, key, secret),
+        "tag-user": admin.tag_user,
+        "create-group": admin.create_group,
+        "add-user-to-group": admin.add_user_to_group,
+        "put-user-policy": admin.put_user_policy,
+        "list-secrets": admin.list_secrets,
+        "create-secret": admin.create_secret,
+        "delete-secret": admin.delete_secret,
+        "describe-secret": admin.describe_secret,
+        "get-resource-policy": admin.get_resource_policy,
+        "get-secret-value": lambda name, key, secret: get_secret_value(
+            a.endpoint, name, key, secret
+        ),
     }
     try:
         out = ops[a.op](*a.args)
