@@ -21,6 +21,7 @@ mod fleet_stages;
 mod harness_selftest;
 mod ini;
 mod pickup;
+mod pickup_moto;
 mod plan;
 mod profile;
 mod render_oracle;
