@@ -101,7 +101,7 @@ fn pickup_installs_the_delivered_key_in_every_profile_then_deletes_the_old_one()
         .into_iter()
         .map(|k| k.id)
         .collect();
-    assert_eq!(keys, [s.new.id.clone()], "the old key is deleted");
+    assert_eq!(keys, std::slice::from_ref(&s.new.id), "the old key is deleted");
     // Read with the old key, the old key deleted with the old key.
     let log = s.moto.log_since(seq);
     let signed = |action: &str| {
@@ -110,8 +110,8 @@ fn pickup_installs_the_delivered_key_in_every_profile_then_deletes_the_old_one()
             .map(|e| e.key.clone().unwrap_or_default())
             .collect::<Vec<_>>()
     };
-    assert_eq!(signed("GetSecretValue"), [s.old.id.clone()]);
-    assert_eq!(signed("DeleteAccessKey"), [s.old.id.clone()]);
+    assert_eq!(signed("GetSecretValue"), std::slice::from_ref(&s.old.id));
+    assert_eq!(signed("DeleteAccessKey"), std::slice::from_ref(&s.old.id));
     assert!(
         signed("CreateAccessKey").is_empty(),
         "a pickup creates no key"
