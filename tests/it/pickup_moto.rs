@@ -101,7 +101,11 @@ fn pickup_installs_the_delivered_key_in_every_profile_then_deletes_the_old_one()
         .into_iter()
         .map(|k| k.id)
         .collect();
-    assert_eq!(keys, std::slice::from_ref(&s.new.id), "the old key is deleted");
+    assert_eq!(
+        keys,
+        std::slice::from_ref(&s.new.id),
+        "the old key is deleted"
+    );
     // Read with the old key, the old key deleted with the old key.
     let log = s.moto.log_since(seq);
     let signed = |action: &str| {

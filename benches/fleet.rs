@@ -1,0 +1,143 @@
+//! `fleet status` and `fleet rotate` over 1,000 users, a quarter of them due, end to end: the
+//! release binary against `moto_server` behind the test proxy, which adds 20 ms to every
+//! request (a network's round trip). Goals: each run under 10 s, and no more than 6 requests
+//! per due user (listings of the whole account are shared by all users and counted apart).
+//!
+//! Run with `cargo bench --bench fleet` (the test venv must exist: `scripts/test-env.sh`).
+//! `FLEET_USERS` sets the number of users (default 1000). The run fails when a goal is missed
+//! by more than a busy machine's noise allows (1.5 times the time goal).
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../tests/support/moto.rs"]
+mod moto;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use moto::{AccessKey, Home, Moto};
+
+const LATENCY_MS: u64 = 20;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benches/fleet.rs: run it with `cargo bench --bench fleet`");
+        return;
+    }
+    let users: usize = std::env::var("FLEET_USERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let due_count = users / 4;
+    let moto = Moto::start();
+    moto.create_user_with_policy("fleet-admin", "all");
+    let admin = moto.create_access_key("fleet-admin");
+    let home = moto.home("", &admin.credentials_profile("default"));
+
+    // The due users' keys first; after a pause, the others': `--older-than` then tells them
+    // apart (moto dates every key by its creation).
+    let setup = Instant::now();
+    let names: Vec<String> = (0..users).map(|i| format!("user{i:04}")).collect();
+    make_users(&moto, &names[..due_count]);
+    std::thread::sleep(Duration::from_secs(3));
+    let second_batch = Instant::now();
+    make_users(&moto, &names[due_count..]);
+    let older_than = second_batch.elapsed().as_secs() + 2;
+    println!(
+        "setup: {users} users with a key each in {:.1} s; due: the first {due_count} (--older-than {older_than}s)",
+        setup.elapsed().as_secs_f64()
+    );
+    let due: BTreeSet<&str> = names[..due_count].iter().map(String::as_str).collect();
+    let older = format!("{older_than}s");
+    moto.set_latency_ms(LATENCY_MS);
+    let mut failures = Vec::new();
+
+    for (what, args) in [
+        (
+            "fleet status",
+            vec!["fleet", "status", "--older-than", &older],
+        ),
+        (
+            "fleet rotate",
+            vec!["fleet", "rotate", "--yes", "--older-than", &older],
+        ),
+    ] {
+        let seq = moto.log().last().map_or(0, |e| e.seq);
+        let start = Instant::now();
+        let out = run(&home, &args);
+        let wall = start.elapsed().as_secs_f64();
+        check(&out, what);
+        let log = moto.log_since(seq);
+        let mut per_user: BTreeMap<String, usize> = BTreeMap::new();
+        let mut shared = 0;
+        for e in &log {
+            let user = e.user_name.clone().or_else(|| {
+                e.secret_id
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix("aws-rotate-keys/"))
+                    .map(str::to_owned)
+            });
+            match user {
+                Some(u) => *per_user.entry(u).or_default() += 1,
+                None => shared += 1,
+            }
+        }
+        let due_requests: Vec<usize> = due
+            .iter()
+            .map(|u| per_user.get(*u).copied().unwrap_or(0))
+            .collect();
+        let max_due = due_requests.iter().copied().max().unwrap_or(0);
+        let mean_due = due_requests.iter().sum::<usize>() as f64 / due_requests.len().max(1) as f64;
+        println!(
+            "{what}: {wall:.2} s wall (goal < 10 s); {} requests in all, {:.2} per user; per due user {mean_due:.2} on average, at most {max_due} (goal <= 6); {shared} shared listing requests",
+            log.len(),
+            log.len() as f64 / users as f64
+        );
+        if wall > 15.0 {
+            failures.push(format!("{what} took {wall:.2} s"));
+        }
+        if what == "fleet rotate" {
+            if max_due > 6 {
+                failures.push(format!("{what}: {max_due} requests for a due user"));
+            }
+            let delivered = moto.list_secrets_with_prefix("aws-rotate-keys/").len();
+            println!("{what}: {delivered} deliveries made");
+            if delivered != due_count {
+                failures.push(format!("{delivered} deliveries, want {due_count}"));
+            }
+        }
+    }
+    if !failures.is_empty() {
+        eprintln!("GOALS MISSED: {}", failures.join("; "));
+        std::process::exit(1);
+    }
+}
+
+/// Users with a key each, eight at a time.
+fn make_users(moto: &Moto, names: &[String]) {
+    std::thread::scope(|s| {
+        for chunk in names.chunks(names.len().div_ceil(8).max(1)) {
+            s.spawn(move || {
+                for n in chunk {
+                    let _: AccessKey = moto.user_with_key(n);
+                }
+            });
+        }
+    });
+}
+
+fn run(home: &Home, args: &[&str]) -> Output {
+    match home.command().args(args).output() {
+        Ok(out) => out,
+        Err(e) => panic!("cannot run the binary: {e}"),
+    }
+}
+
+fn check(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
