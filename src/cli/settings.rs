@@ -78,6 +78,9 @@ pub(crate) struct Connection {
     pub(crate) no_verify_ssl: bool,
     /// `--debug`: log every request (never a secret) to stderr.
     pub(crate) debug: bool,
+    /// `--profile` named the profile: a credential chain uses that profile's credentials alone,
+    /// never the environment's (`AWS_ACCESS_KEY_ID`), as the `aws` CLI does.
+    pub(crate) profile_only: bool,
 }
 
 /// How results are printed.
@@ -196,6 +199,7 @@ impl Settings {
                 read_timeout: seconds(global.cli_read_timeout),
                 no_verify_ssl: global.no_verify_ssl,
                 debug: global.debug,
+                profile_only: !global.profile.is_empty(),
             },
             token_code,
             interactive: interactive(),

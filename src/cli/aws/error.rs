@@ -1,5 +1,6 @@
 //! SDK errors as the core sees them: each becomes a [`Failure`] of the class the core needs to
 //! decide (retry, undo, stop), with the service's code and message for the `aws` CLI's sentence.
+//! One mapping for IAM, STS and Secrets Manager (whose codes end in `Exception`).
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
@@ -38,32 +39,7 @@ where
                     Some(c) => c.clone(),
                     None => format!("HTTP {status}"),
                 });
-            let class = match code.as_deref() {
-                Some(
-                    "Throttling"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "TooManyRequestsException",
-                ) => FailureClass::Throttled,
-                Some(
-                    "InvalidClientTokenId"
-                    | "SignatureDoesNotMatch"
-                    | "InvalidAccessKeyId"
-                    | "UnrecognizedClientException",
-                ) => FailureClass::NotAuthenticated,
-                Some("NoSuchEntity") => FailureClass::NotFound,
-                Some("LimitExceeded") => FailureClass::LimitExceeded,
-                Some("AccessDenied" | "AccessDeniedException") => FailureClass::AccessDenied,
-                Some(
-                    "ServiceFailure" | "InternalFailure" | "InternalError" | "ServiceUnavailable",
-                ) => FailureClass::Transient,
-                // moto wraps its authentication errors in an extra <Errors> element that the
-                // SDK does not parse: a 403 without a code is an unknown or unusable key.
-                None if status == 403 => FailureClass::NotAuthenticated,
-                _ if status >= 500 => FailureClass::Transient,
-                _ if status == 429 => FailureClass::Throttled,
-                _ => FailureClass::Other,
-            };
+            let class = class_of(code.as_deref(), status);
             let code = code.or_else(|| (status == 403).then(|| "InvalidClientTokenId".to_owned()));
             Failure {
                 class,
@@ -112,6 +88,47 @@ where
     }
 }
 
+/// The class of a service's error, from its code (IAM's, STS's, or Secrets Manager's, which
+/// end in `Exception`) and HTTP status.
+fn class_of(code: Option<&str>, status: u16) -> FailureClass {
+    match code {
+        Some(
+            "Throttling"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException",
+        ) => FailureClass::Throttled,
+        Some(
+            "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "InvalidAccessKeyId"
+            | "UnrecognizedClientException",
+        ) => FailureClass::NotAuthenticated,
+        // Secrets Manager's missing secret; IAM's credential report not there (yet, or any
+        // longer: a new one must be generated).
+        Some(
+            "NoSuchEntity" | "ResourceNotFoundException" | "ReportNotPresent" | "ReportExpired",
+        ) => FailureClass::NotFound,
+        Some("ResourceExistsException") => FailureClass::AlreadyExists,
+        Some("ReportInProgress") => FailureClass::NotReady,
+        Some("LimitExceeded") => FailureClass::LimitExceeded,
+        Some("AccessDenied" | "AccessDeniedException") => FailureClass::AccessDenied,
+        Some(
+            "ServiceFailure"
+            | "InternalFailure"
+            | "InternalError"
+            | "ServiceUnavailable"
+            | "InternalServiceError",
+        ) => FailureClass::Transient,
+        // moto wraps its authentication errors in an extra <Errors> element that the SDK does
+        // not parse: a 403 without a code is an unknown or unusable key.
+        None if status == 403 => FailureClass::NotAuthenticated,
+        _ if status >= 500 => FailureClass::Transient,
+        _ if status == 429 => FailureClass::Throttled,
+        _ => FailureClass::Other,
+    }
+}
+
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -131,5 +148,38 @@ pub(crate) trait HttpStatus {
 impl HttpStatus for aws_smithy_runtime_api::http::Response {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fleets_codes_have_the_classes_the_core_decides_on() {
+        for (code, status, class) in [
+            ("ResourceNotFoundException", 400, FailureClass::NotFound),
+            ("NoSuchEntity", 404, FailureClass::NotFound),
+            ("ReportNotPresent", 410, FailureClass::NotFound),
+            ("ReportExpired", 410, FailureClass::NotFound),
+            ("ResourceExistsException", 400, FailureClass::AlreadyExists),
+            ("ReportInProgress", 404, FailureClass::NotReady),
+            ("ThrottlingException", 400, FailureClass::Throttled),
+            ("Throttling", 400, FailureClass::Throttled),
+            (
+                "UnrecognizedClientException",
+                400,
+                FailureClass::NotAuthenticated,
+            ),
+            ("InvalidClientTokenId", 403, FailureClass::NotAuthenticated),
+            ("AccessDeniedException", 400, FailureClass::AccessDenied),
+            ("AccessDenied", 403, FailureClass::AccessDenied),
+            ("InternalServiceError", 500, FailureClass::Transient),
+            ("InvalidRequestException", 400, FailureClass::Other),
+        ] {
+            assert_eq!(class_of(Some(code), status), class, "{code}");
+        }
+        assert_eq!(class_of(None, 403), FailureClass::NotAuthenticated);
+        assert_eq!(class_of(None, 503), FailureClass::Transient);
     }
 }

@@ -1,11 +1,13 @@
-//! IAM and STS through the AWS SDK: [`Aws::execute`] performs the core's requests. SDK types
-//! become core types here and only here; every error becomes a [`Failure`] of the class the core
-//! needs to decide (retry, undo, stop), in [`error`].
+//! IAM, STS and Secrets Manager through the AWS SDK: [`Aws::execute`] performs the core's
+//! requests (the fleet's in [`fleet`]). SDK types become core types here and only here; every
+//! error becomes a [`Failure`] of the class the core needs to decide (retry, undo, stop), in
+//! [`error`].
 //!
 //! The SDK's own retries are off: the core retries, because it knows which calls are safe to
 //! repeat (a `CreateAccessKey` whose answer was lost must not simply be sent again).
 
 mod error;
+mod fleet;
 mod wire;
 
 use std::collections::HashMap;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
@@ -38,15 +41,31 @@ pub(crate) struct Aws {
     conn: Connection,
     http: aws_smithy_runtime_api::client::http::SharedHttpClient,
     base: Mutex<HashMap<String, SdkConfig>>,
+    /// Each signer's configuration and credentials, shared by its clients.
+    signing: Mutex<HashMap<String, Signing>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
-    /// Held while an IAM client is made: one MFA session (one code asked) per signer, and one
-    /// prompt at a time on the terminal.
+    secrets: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
+    /// Held while a signer's credentials are made: one MFA session (one code asked) per signer,
+    /// and one prompt at a time on the terminal.
     making: Mutex<()>,
     token: TokenSource,
     /// The keys' timestamps as IAM sent them, for `cli_timestamp_format = wire`.
     wire: WireDates,
     /// How long an MFA session is asked for (see [`Aws::keep_sessions_for`]).
     session_seconds: std::sync::atomic::AtomicI32,
+}
+
+/// What signs a signer's requests: the base configuration (region, endpoints, HTTP client) and
+/// the credentials (`None`: the SDK's chain found none; the request then fails as the `aws`
+/// CLI's would).
+type Signing = (SdkConfig, Option<SharedCredentialsProvider>);
+
+/// The cache key of a signer's clients.
+fn signer_key(signer: &Signer) -> String {
+    match signer {
+        Signer::Static { access_key_id, .. } => access_key_id.to_string(),
+        Signer::Profile(p) => format!("profile:{p}"),
+    }
 }
 
 /// STS's shortest session, and the default of a long-term key's `GetSessionToken`.
@@ -78,7 +97,9 @@ impl Aws {
             conn,
             http,
             base: Mutex::new(HashMap::new()),
+            signing: Mutex::new(HashMap::new()),
             iam: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(HashMap::new()),
             making: Mutex::new(()),
             token,
             wire: WireDates::default(),
@@ -123,15 +144,22 @@ impl Aws {
     }
 
     /// A profile's base configuration and the SDK's own credential chain for it (admin mode's
-    /// caller with SSO, a role...).
-    async fn profile_chain(
-        &self,
-        p: &str,
-    ) -> (
-        SdkConfig,
-        Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    ) {
+    /// caller and the fleet's administrator, with a role, a `credential_process`, static
+    /// keys...). As in the `aws` CLI, a profile named by `--profile` is the profile's alone:
+    /// credentials in the environment (`AWS_ACCESS_KEY_ID`) are not used; otherwise they come
+    /// first, as botocore's chain has them.
+    async fn profile_chain(&self, p: &str) -> Signing {
         let base = self.base(Some(p)).await;
+        if self.conn.profile_only {
+            let config = aws_config::provider_config::ProviderConfig::without_region()
+                .with_region(base.region().cloned())
+                .with_http_client(self.http.clone());
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .configure(&config)
+                .build();
+            return (base, Some(SharedCredentialsProvider::new(provider)));
+        }
         let chain = aws_config::defaults(BehaviorVersion::latest())
             .profile_name(p)
             .region(base.region().cloned())
@@ -164,20 +192,18 @@ impl Aws {
         )
     }
 
-    /// The IAM client for a signer, with an MFA session where the profile has `mfa_serial`.
-    async fn iam(&self, signer: &Signer) -> Result<aws_sdk_iam::Client, Failure> {
-        let key = match signer {
-            Signer::Static { access_key_id, .. } => access_key_id.to_string(),
-            Signer::Profile(p) => format!("profile:{p}"),
-        };
-        if let Some(c) = self.iam.lock().await.get(&key) {
-            return Ok(c.clone());
+    /// A signer's configuration and credentials, made once per signer: with an MFA session
+    /// where the profile has `mfa_serial`, with the SDK's chain for a [`Signer::Profile`].
+    async fn signing(&self, signer: &Signer) -> Result<Signing, Failure> {
+        let key = signer_key(signer);
+        if let Some(s) = self.signing.lock().await.get(&key) {
+            return Ok(s.clone());
         }
         let _making = self.making.lock().await;
-        if let Some(c) = self.iam.lock().await.get(&key) {
-            return Ok(c.clone());
+        if let Some(s) = self.signing.lock().await.get(&key) {
+            return Ok(s.clone());
         }
-        let client = match signer {
+        let signing = match signer {
             Signer::Static {
                 profile,
                 access_key_id,
@@ -198,24 +224,46 @@ impl Aws {
                             .await?
                     }
                 };
-                aws_sdk_iam::Client::from_conf(
-                    aws_sdk_iam::config::Builder::from(&base)
-                        .credentials_provider(creds)
-                        .build(),
-                )
+                (base, Some(SharedCredentialsProvider::new(creds)))
             }
-            Signer::Profile(p) => {
-                // Admin mode with a profile that is not static keys (SSO, a role...): the SDK's own
-                // credential chain for it.
-                let (base, chain) = self.profile_chain(p).await;
-                let mut b = aws_sdk_iam::config::Builder::from(&base);
-                if let Some(provider) = chain {
-                    b = b.credentials_provider(provider);
-                }
-                aws_sdk_iam::Client::from_conf(b.build())
-            }
+            Signer::Profile(p) => self.profile_chain(p).await,
         };
+        self.signing.lock().await.insert(key, signing.clone());
+        Ok(signing)
+    }
+
+    /// The IAM client for a signer.
+    async fn iam(&self, signer: &Signer) -> Result<aws_sdk_iam::Client, Failure> {
+        let key = signer_key(signer);
+        if let Some(c) = self.iam.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let (base, creds) = self.signing(signer).await?;
+        let mut b = aws_sdk_iam::config::Builder::from(&base);
+        if let Some(provider) = creds {
+            b = b.credentials_provider(provider);
+        }
+        let client = aws_sdk_iam::Client::from_conf(b.build());
         self.iam.lock().await.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The Secrets Manager client for a signer: the IAM client's configuration, credentials and
+    /// endpoint settings (`--endpoint-url`, else `AWS_ENDPOINT_URL_SECRETS_MANAGER`, the
+    /// profile's `services` section, `AWS_ENDPOINT_URL`, as aws-config reads them), in the run's
+    /// region (where the delivery secrets are).
+    async fn secrets(&self, signer: &Signer) -> Result<aws_sdk_secretsmanager::Client, Failure> {
+        let key = signer_key(signer);
+        if let Some(c) = self.secrets.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let (base, creds) = self.signing(signer).await?;
+        let mut b = aws_sdk_secretsmanager::config::Builder::from(&base);
+        if let Some(provider) = creds {
+            b = b.credentials_provider(provider);
+        }
+        let client = aws_sdk_secretsmanager::Client::from_conf(b.build());
+        self.secrets.lock().await.insert(key, client.clone());
         Ok(client)
     }
 
@@ -329,7 +377,7 @@ impl Aws {
                     .await
                     .map(|arn| Outcome::Verified { arn })
             }
-            _ => return None,
+            other => self.execute_fleet(signer, other).await?,
         };
         Some(answer.unwrap_or_else(Outcome::Failed))
     }
@@ -352,7 +400,7 @@ impl Aws {
                     .await
             }
             Signer::Profile(p) => {
-                let (base, chain) = self.profile_chain(p).await;
+                let (base, chain) = self.signing(signer).await?;
                 let mut b = aws_sdk_sts::config::Builder::from(&base);
                 if let Some(provider) = chain {
                     b = b.credentials_provider(provider);

@@ -1,0 +1,355 @@
+//! The fleet's requests: IAM's listings of users, groups, tags and the credential report, and
+//! the delivery secrets in Secrets Manager. One request per action: the core follows the
+//! markers and next tokens itself, and retries.
+//!
+//! A delivered key's secret passes through here once, into `UpdateSecret`'s `SecretString`,
+//! and is never logged (`--debug` included).
+
+use aws_rotate_keys::action::{
+    Action, Failure, FailureClass, IamUser, Outcome, ReportState, SecretEntry,
+};
+use aws_rotate_keys::key::{Sensitive, UserName};
+use aws_rotate_keys::session::Signer;
+
+use super::{Aws, classify};
+
+/// The largest page IAM gives (`MaxItems`): fewer requests for a large account.
+const IAM_PAGE: i32 = 1000;
+/// The largest page Secrets Manager gives (`MaxResults`).
+const SECRETS_PAGE: i32 = 100;
+
+fn user(u: &aws_sdk_iam::types::User) -> IamUser {
+    IamUser {
+        user_name: UserName::new(u.user_name()),
+        arn: u.arn().to_owned(),
+    }
+}
+
+/// The next page's marker, when IAM says there is one.
+fn next(truncated: bool, marker: Option<&str>) -> Option<String> {
+    marker.filter(|_| truncated).map(str::to_owned)
+}
+
+impl Aws {
+    /// Performs a fleet (or pickup) request; `None` for an action that is not one.
+    pub(super) async fn execute_fleet(
+        &self,
+        signer: &Signer,
+        action: &Action,
+    ) -> Option<Result<Outcome, Failure>> {
+        Some(match action {
+            Action::ListUsers { marker } => self.list_users(signer, marker.clone()).await,
+            Action::GetUser { user_name } => self.get_user(signer, user_name).await,
+            Action::GroupMembers { group, marker } => {
+                self.group_members(signer, group, marker.clone()).await
+            }
+            Action::ListTags { user_name } => self.list_tags(signer, user_name).await,
+            Action::GenerateReport => self.generate_report(signer).await,
+            Action::GetReport => self.get_report(signer).await,
+            Action::ListSecrets { prefix, next_token } => {
+                self.list_secrets(signer, prefix, next_token.clone()).await
+            }
+            Action::CreateSecret { name, description } => {
+                self.create_secret(signer, name, description).await
+            }
+            Action::PutSecretPolicy { name, policy } => {
+                self.put_secret_policy(signer, name, policy).await
+            }
+            Action::StoreSecret {
+                name,
+                description,
+                value,
+                token,
+            } => {
+                self.store_secret(signer, name, description, value, token)
+                    .await
+            }
+            Action::DescribeSecret { name, description } => {
+                self.describe_secret(signer, name, description).await
+            }
+            Action::DeleteSecret { name } => self.delete_secret(signer, name).await,
+            Action::GetSecretValue { name } => self.get_secret_value(signer, name).await,
+            _ => return None,
+        })
+    }
+
+    /// `iam:ListUsers`, one page.
+    async fn list_users(
+        &self,
+        signer: &Signer,
+        marker: Option<String>,
+    ) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!(
+            "IAM ListUsers{}",
+            if marker.is_some() { " (next page)" } else { "" }
+        ));
+        let out = iam
+            .list_users()
+            .max_items(IAM_PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Users {
+            users: out.users().iter().map(user).collect(),
+            marker: next(out.is_truncated(), out.marker()),
+        })
+    }
+
+    /// `iam:GetUser`: one user, no marker.
+    async fn get_user(&self, signer: &Signer, name: &UserName) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GetUser user={name}"));
+        let out = iam
+            .get_user()
+            .user_name(name.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Users {
+            users: out.user().map(user).into_iter().collect(),
+            marker: None,
+        })
+    }
+
+    /// `iam:GetGroup`, one page of its members.
+    async fn group_members(
+        &self,
+        signer: &Signer,
+        group: &str,
+        marker: Option<String>,
+    ) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GetGroup group={group}"));
+        let out = iam
+            .get_group()
+            .group_name(group)
+            .max_items(IAM_PAGE)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Users {
+            users: out.users().iter().map(user).collect(),
+            marker: next(out.is_truncated(), out.marker()),
+        })
+    }
+
+    /// `iam:ListUserTags`: a user has at most 50 tags, one page.
+    async fn list_tags(&self, signer: &Signer, name: &UserName) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM ListUserTags user={name}"));
+        let out = iam
+            .list_user_tags()
+            .user_name(name.as_str())
+            .max_items(IAM_PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Tags(
+            out.tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        ))
+    }
+
+    /// `iam:GenerateCredentialReport`.
+    async fn generate_report(&self, signer: &Signer) -> Result<Outcome, Failure> {
+        use aws_sdk_iam::types::ReportStateType as S;
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GenerateCredentialReport"));
+        let out = iam
+            .generate_credential_report()
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let state = match out.state() {
+            Some(S::Complete) => ReportState::Complete,
+            Some(S::Started) => ReportState::Started,
+            // In progress, or a state this SDK does not know yet: ask again.
+            _ => ReportState::InProgress,
+        };
+        Ok(Outcome::ReportState(state))
+    }
+
+    /// `iam:GetCredentialReport`: the CSV (the SDK decodes IAM's base64).
+    async fn get_report(&self, signer: &Signer) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GetCredentialReport"));
+        let out = iam
+            .get_credential_report()
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let bytes = out
+            .content()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default();
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                "the credential report is not UTF-8 text",
+            )
+        })?;
+        Ok(Outcome::Report(text))
+    }
+
+    /// `secretsmanager:ListSecrets` of the names that start with `prefix` (the `name` filter),
+    /// one page.
+    async fn list_secrets(
+        &self,
+        signer: &Signer,
+        prefix: &str,
+        next_token: Option<String>,
+    ) -> Result<Outcome, Failure> {
+        use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!("SecretsManager ListSecrets name={prefix}"));
+        let out = sm
+            .list_secrets()
+            .filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            )
+            .max_results(SECRETS_PAGE)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let secrets = out
+            .secret_list()
+            .iter()
+            .filter_map(|s| {
+                Some(SecretEntry {
+                    name: s.name()?.to_owned(),
+                    description: s.description().map(str::to_owned),
+                })
+            })
+            .collect();
+        Ok(Outcome::Secrets {
+            secrets,
+            next_token: out.next_token().map(str::to_owned),
+        })
+    }
+
+    /// `secretsmanager:CreateSecret` without a value.
+    async fn create_secret(
+        &self,
+        signer: &Signer,
+        name: &str,
+        description: &str,
+    ) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!("SecretsManager CreateSecret name={name}"));
+        sm.create_secret()
+            .name(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `secretsmanager:PutResourcePolicy`.
+    async fn put_secret_policy(
+        &self,
+        signer: &Signer,
+        name: &str,
+        policy: &str,
+    ) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!("SecretsManager PutResourcePolicy name={name}"));
+        sm.put_resource_policy()
+            .secret_id(name)
+            .resource_policy(policy)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `secretsmanager:UpdateSecret` with the value and the description: one new version, made
+    /// once whatever the repeats (`token`).
+    async fn store_secret(
+        &self,
+        signer: &Signer,
+        name: &str,
+        description: &str,
+        value: &Sensitive<String>,
+        token: &str,
+    ) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        // The value is a secret: its length is all the log says of it.
+        self.debug(format_args!(
+            "SecretsManager UpdateSecret name={name} token={token} value=({} bytes, not shown)",
+            value.expose().len()
+        ));
+        sm.update_secret()
+            .secret_id(name)
+            .description(description)
+            .secret_string(value.expose().as_str())
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `secretsmanager:UpdateSecret` of the description alone (no new version).
+    async fn describe_secret(
+        &self,
+        signer: &Signer,
+        name: &str,
+        description: &str,
+    ) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!(
+            "SecretsManager UpdateSecret name={name} (description)"
+        ));
+        sm.update_secret()
+            .secret_id(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `secretsmanager:DeleteSecret` without a recovery window: the name is free at once.
+    async fn delete_secret(&self, signer: &Signer, name: &str) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!("SecretsManager DeleteSecret name={name}"));
+        sm.delete_secret()
+            .secret_id(name)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `secretsmanager:GetSecretValue`: the `SecretString`, never logged.
+    async fn get_secret_value(&self, signer: &Signer, name: &str) -> Result<Outcome, Failure> {
+        let sm = self.secrets(signer).await?;
+        self.debug(format_args!("SecretsManager GetSecretValue name={name}"));
+        let mut out = sm
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let value = out.secret_string.take().ok_or_else(|| {
+            Failure::new(
+                FailureClass::Other,
+                None,
+                format!("the secret {name} holds no text (SecretString)"),
+            )
+        })?;
+        Ok(Outcome::SecretValue(Sensitive::new(value)))
+    }
+}
