@@ -6,9 +6,11 @@
 //! - [`delivery`]: the delivery secret: its name, description, value and resource policy.
 //! - [`report`]: the IAM credential report.
 //! - [`output`]: what the fleet commands print.
+//! - [`policy`]: the IAM policies the administrator and the users need (`fleet policy`).
 
 pub mod delivery;
 pub mod output;
+pub mod policy;
 pub mod report;
 pub mod session;
 pub mod stage;
