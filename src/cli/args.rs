@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::commands::completion::CompletionArgs;
+use super::commands::fleet::FleetArgs;
 use super::commands::list_access_keys::ListAccessKeysArgs;
 use super::commands::rotate::RotateArgs;
 use super::commands::status::StatusArgs;
@@ -37,10 +38,10 @@ pub(crate) struct Global {
     #[arg(long, short = 'p', global = true, value_name = "NAME",
           add = clap_complete::engine::ArgValueCompleter::new(super::commands::completion::profiles))]
     pub(crate) profile: Vec<String>,
-    /// The region for STS (IAM is global). Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
+    /// The region for STS and Secrets Manager (IAM is global). Default: AWS_REGION, AWS_DEFAULT_REGION, the profile's `region`.
     #[arg(long, global = true, value_name = "REGION")]
     pub(crate) region: Option<String>,
-    /// Send IAM and STS requests to this URL instead of AWS's.
+    /// Send requests (IAM, STS, Secrets Manager) to this URL instead of AWS's.
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
     /// The output format. Default: AWS_DEFAULT_OUTPUT, the profile's `output`, else json.
@@ -83,6 +84,8 @@ pub(crate) enum Command {
     ListAccessKeys(ListAccessKeysArgs),
     /// One row per profile: user, key id, age, status, last used, files, due or not.
     Status(StatusArgs),
+    /// Every IAM user's keys, for administrators: status, plan, rotate, policy.
+    Fleet(FleetArgs),
     /// Print a completion script.
     Completion(CompletionArgs),
     /// Print the man page (roff).

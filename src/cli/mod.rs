@@ -108,6 +108,7 @@ async fn run(cli: &Cli) -> Result<Option<ErrorKind>, CliError> {
         Some(Command::Status(a)) => {
             commands::status::run(&cli.global, a, top.token_code.clone()).await
         }
+        Some(Command::Fleet(f)) => commands::fleet::run(&cli.global, f, top).await,
         Some(Command::Completion(a)) => commands::completion::run(a),
         Some(Command::Man) => commands::man::run(),
         Some(Command::InstallAlias) => commands::install_alias::run(),

@@ -22,6 +22,23 @@ pub(crate) fn confirm(q: &Question) -> Outcome {
     }
 }
 
+/// `fleet rotate` without `--yes`: shows what the run would change (the core's summary, a line
+/// per kind of change) and asks once; yes only on an explicit `y`.
+pub(crate) fn confirm_plan(summary: &str) -> Outcome {
+    let mut e = std::io::stderr();
+    let _ = writeln!(e, "fleet rotate will change:");
+    for line in summary.lines() {
+        let _ = writeln!(e, "  {line}");
+    }
+    let _ = write!(e, "Go ahead? [y/N] ");
+    let _ = e.flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(_) if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") => Outcome::Done,
+        _ => Outcome::Declined,
+    }
+}
+
 /// Asks for an MFA code, typed unseen (as the aws CLI's `getpass` prompt takes it). Blocks until
 /// a line is typed: run it on a blocking thread, so that Ctrl-C ends the run meanwhile (as
 /// `confirm`); the run's end puts the terminal back ([`restore_terminal`]).

@@ -2,6 +2,7 @@
 //! that read the files and talk to AWS share is their [`Context`].
 
 pub(crate) mod completion;
+pub(crate) mod fleet;
 pub(crate) mod install_alias;
 pub(crate) mod list_access_keys;
 pub(crate) mod man;
