@@ -89,6 +89,8 @@ try aws-rotate-keys --all-pro
 try aws-rotate-keys --output y
 try aws-rotate-keys -p w
 try aws-rotate-keys plan --profile ''
+try aws-rotate-keys fleet p
+try aws-rotate-keys fleet rotate --exe
 "#;
     let Some(out) = shell("bash", &["--norc", "--noprofile", "-c", script]) else {
         return;
@@ -99,6 +101,8 @@ try aws-rotate-keys plan --profile ''
     assert_eq!(parts[2], ["yaml", "yaml-stream"], "{out}");
     assert_eq!(parts[3], ["wonder", "work", "web"], "{out}");
     assert_eq!(parts[4], ["wonder", "default", "work", "web"], "{out}");
+    assert_eq!(parts[5], ["plan", "policy"], "{out}");
+    assert_eq!(parts[6], ["--exempt-group"], "{out}");
 }
 
 #[test]

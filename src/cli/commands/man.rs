@@ -38,6 +38,7 @@ pub(crate) fn render() -> Result<String> {
     out.extend(commands(&cmd).render().into_bytes());
     man.render_options_section(&mut out).context(failed)?;
     let mut rest = Roff::new();
+    fleet(&mut rest, &cmd);
     output(&mut rest);
     exit_status(&mut rest);
     environment(&mut rest);
@@ -146,6 +147,19 @@ fn commands(cmd: &clap::Command) -> Roff {
     let mut r = Roff::new();
     section(&mut r, "COMMANDS");
     for sub in cmd.get_subcommands() {
+        if sub.get_name() == "fleet" {
+            for f in sub.get_subcommands() {
+                let mut usage = vec![bold(format!("fleet {}", f.get_name()))];
+                if f.get_arguments().any(|a| !a.is_global_set()) {
+                    usage.push(roman(" [fleet options]"));
+                }
+                r.control("TP", []);
+                r.text(usage);
+                let about = f.get_about().map(ToString::to_string).unwrap_or_default();
+                r.text([roman(about)]);
+            }
+            continue;
+        }
         let mut usage = vec![bold(sub.get_name())];
         let rotate_like = matches!(sub.get_name(), "rotate" | "plan");
         for arg in sub
@@ -181,9 +195,104 @@ fn commands(cmd: &clap::Command) -> Roff {
         &mut r,
         "Without a command, rotate runs. rotate and plan take the options listed under OPTIONS \
          (--all-profiles, --yes, --delete, --keep-old, --older-than, --verify-timeout, \
-         --user-name, --token-code); the global options apply to every command.",
+         --user-name, --token-code); the fleet commands take the options listed under FLEET; \
+         the global options apply to every command.",
     );
     r
+}
+
+/// FLEET: what the fleet commands do, their options (from the command line's definition),
+/// the stages, the delivery and the policies.
+fn fleet(r: &mut Roff, cmd: &clap::Command) {
+    section(r, "FLEET");
+    r.text([roman(
+        "For administrators: rotate the keys of every IAM user of an account and hand each new \
+         key to its owner without ever locking the owner out. fleet rotate creates the new key \
+         and delivers it: it stores it in the AWS Secrets Manager secret \
+         aws-rotate-keys/USERNAME (in the run's region), whose resource policy lets only that \
+         user read it; the old key stays active. The owner installs it with pickup. A later \
+         fleet rotate sees that the new key has been used, deactivates the old key, and after \
+         --delete-after deletes it and the secret. Nothing is kept on the administrator's \
+         machine: each user's stage is read from IAM and its secret, so any run, from any \
+         machine, takes the next step. The new key's secret is printed and written nowhere.",
+    )]);
+    para(
+        r,
+        "The administrator's credentials are any that the aws command accepts: -p may name a \
+         profile of static keys or a role, and credentials in the environment \
+         (AWS_ACCESS_KEY_ID) are used when no -p is given. The caller's own user is never \
+         rotated (its stage is Caller). fleet policy prints the IAM policies the administrator \
+         (and a read-only auditor) and the users need.",
+    );
+    let options = cmd
+        .find_subcommand("fleet")
+        .and_then(|f| f.find_subcommand("rotate"));
+    for arg in options
+        .iter()
+        .flat_map(|c| c.get_arguments())
+        .filter(|a| !a.is_global_set())
+    {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        let mut tag = match arg.get_short() {
+            Some(short) => format!("-{short}, --{long}"),
+            None => format!("--{long}"),
+        };
+        if let Some(v) = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .filter(|_| arg.get_action().takes_values())
+        {
+            tag.push_str(&format!(" {v}"));
+        }
+        let mut help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        if let Some(d) = arg.get_default_values().first() {
+            help.push_str(&format!(". Default: {}", d.to_string_lossy()));
+        }
+        item(r, &tag, &help);
+    }
+    para(
+        r,
+        "A user's stage, as the run finds it, and what fleet rotate does about it:",
+    );
+    for (stage, meaning) in [
+        ("Fresh", "no active key older than --older-than: nothing"),
+        (
+            "Due",
+            "an active key older than --older-than: makes room if both key slots are taken (only an inactive key is ever removed), creates a key and delivers it; the old key stays active",
+        ),
+        (
+            "Delivered",
+            "the delivered key has never been used: nothing, until --deactivate-after has passed since the delivery; then the old key is deactivated",
+        ),
+        (
+            "Installed",
+            "the delivered key has been used, or the old key is gone: deactivates the old key, or deletes the secret once the old key is gone",
+        ),
+        (
+            "Deactivated",
+            "the old key is inactive: deletes it after --delete-after, then the secret",
+        ),
+        (
+            "Exempt",
+            "tagged aws-rotate-keys:exempt (any value), or a member of an --exempt-group: nothing",
+        ),
+        (
+            "Blocked",
+            "a decision is needed (two active keys, a delivery that matches none of the user's keys, a name no secret can carry): nothing; a warning says what to do",
+        ),
+        ("Caller", "the user whose credentials the run uses: nothing"),
+    ] {
+        item(r, stage, meaning);
+    }
+    para(
+        r,
+        "The delivery secret's value is JSON in the shape of create-access-key's AccessKey, plus \
+         the key it replaces: UserName, AccessKeyId, SecretAccessKey, CreateDate, \
+         ReplacesAccessKeyId. Its description holds the delivery's state. One user's failure does \
+         not stop the others: each user gets its row, and the run exits with 254.",
+    );
 }
 
 fn output(r: &mut Roff) {
@@ -208,6 +317,18 @@ fn output(r: &mut Roff) {
          {\"Profiles\": [...]}: one object per profile, with Profile, UserName, AccessKeyId, Status \
          (the key's: Active or Inactive), CreateDate, AgeDays, LastUsed, Files and, with \
          --older-than, Due; or Error where the key could not be looked up.",
+    );
+    para(
+        r,
+        "fleet status, fleet plan and fleet rotate print {\"Users\": [...]}: one object per IAM \
+         user, in user-name order, with UserName, Stage (as the run found it), Action (plan and \
+         rotate: what was or would be done: None, Deliver, DeactivateOldKey, DeleteOldKey or \
+         DeleteDelivery), AccessKeys (AccessKeyId, Status, CreateDate, AgeDays and, where it was \
+         asked, LastUsedDate), and, as they apply, DeliveredAccessKeyId, \
+         ReplacesAccessKeyId, DeliveredDate, DeliveredDays, Reason (why a user is Blocked) and \
+         Error. fleet policy prints {\"Policies\": [...]} with PolicyName, Description and \
+         PolicyDocument: --query 'Policies[0].PolicyDocument' gives a document for aws iam \
+         put-user-policy.",
     );
     para(
         r,
@@ -270,7 +391,7 @@ fn environment(r: &mut Roff) {
             "the region for STS (IAM is global)",
         ),
         (
-            "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_SECRETS_MANAGER",
             "where to send requests instead of AWS",
         ),
         (
@@ -295,7 +416,7 @@ fn environment(r: &mut Roff) {
         ),
         (
             "AWS_ACCESS_KEY_ID",
-            "refused: keys in the environment are not keys on disk that can be rotated",
+            "refused by rotate and plan: keys in the environment are not keys on disk that can be rotated; the fleet commands sign with them when no -p is given",
         ),
         ("NO_COLOR", "when set, no colour"),
     ] {
@@ -351,12 +472,26 @@ fn examples(r: &mut Roff) {
             "Keep the old key, deactivated, until the next run:",
             "aws-rotate-keys -p work --keep-old",
         ),
+        (
+            "Fleet: what a rotation of every IAM user would do, then do it:",
+            "aws-rotate-keys -p admin fleet plan --output table\naws-rotate-keys -p admin fleet rotate",
+        ),
+        (
+            "Fleet, from the administrator's crontab, weekly: deliver what is due; deactivate old keys that their owners have not replaced within 14 days of the delivery:",
+            "@weekly aws-rotate-keys fleet rotate --yes --deactivate-after 14d",
+        ),
+        (
+            "The administrator's IAM policy, for aws iam put-user-policy:",
+            "aws-rotate-keys fleet policy --query \"Policies[0].PolicyDocument\"",
+        ),
     ] {
         r.control("PP", []);
         r.text([roman(what)]);
         r.control("RS", ["4"]);
         r.control("nf", []);
-        r.text([bold(command)]);
+        for line in command.lines() {
+            r.text([bold(line)]);
+        }
         r.control("fi", []);
         r.control("RE", []);
     }
@@ -381,6 +516,13 @@ fn security(r: &mut Roff) {
         "No secret access key or session token is ever printed or logged, --debug included. The \
          one exception is admin mode (--user-name), whose output is the new key, in the shape of \
          aws iam create-access-key output, for its owner.",
+    );
+    para(
+        r,
+        "The fleet commands never print or write a delivered key's secret: it goes from IAM's \
+         answer straight into its secret in Secrets Manager, whose resource policy lets only its \
+         user read it (and denies everyone else's GetSecretValue); --debug logs its length \
+         only. Should the secret not be stored, the new key is deleted.",
     );
     para(
         r,
