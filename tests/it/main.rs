@@ -17,6 +17,7 @@ mod common;
 mod cli;
 mod cli_output;
 mod completion;
+mod fleet;
 mod fleet_stages;
 mod harness_selftest;
 mod ini;
