@@ -545,6 +545,29 @@ fn fleet_rotate_changes_nothing_without_yes_or_with_a_missing_group() {
     aws-rotate-keys: error: user nobody: An error occurred (NoSuchEntity) when calling the GetUser operation: The user with name nobody cannot be found.
     ");
 
+    // --debug logs every request, never the delivered secret; nor does the proxy's log hold it.
+    let out = w.run(&[
+        "--debug",
+        "fleet",
+        "rotate",
+        "--older-than",
+        "0s",
+        "--yes",
+        "--user-name",
+        "alice",
+    ]);
+    assert_code(&out, 0);
+    let secret = w.delivered("alice")["SecretAccessKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("debug: SecretsManager UpdateSecret name=aws-rotate-keys/alice"));
+    assert!(stderr.contains("not shown"), "{stderr}");
+    for shown in [stderr, text(&out.stdout), w.moto.log_text()] {
+        assert!(!shown.contains(&secret), "the secret in: {shown}");
+    }
+
     // Environment credentials, no files: the administrator's as well. A profile named by
     // --profile wins over them, as in the aws CLI.
     let env_home = w.moto.home("", "");

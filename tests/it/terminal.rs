@@ -769,3 +769,37 @@ fn quitting_the_pager_early_is_quiet() {
     // Nothing at all on the terminal: no error, no panic, no "Broken pipe".
     assert_eq!(t.output, "", "{t:#?}");
 }
+
+#[test]
+fn fleet_rotate_asks_once_and_changes_nothing_unless_told_yes() {
+    let moto = Moto::start();
+    moto.create_user_with_policy("admin", "all");
+    let admin = moto.create_access_key("admin");
+    let alice = moto.user_with_key("alice");
+    let home = moto.home("", &admin.credentials_profile("default"));
+    let args = [
+        "fleet",
+        "rotate",
+        "--older-than",
+        "0s",
+        "--user-name",
+        "alice",
+    ];
+    let question = r"create and deliver a new key\s+Go ahead\? \[y/N\]";
+    let t = tty(&home, &[], &args, &[(question, Some("n"))]);
+    assert_eq!(t.status, 252, "{t:#?}");
+    assert!(t.output.contains("1 user(s): create and deliver"), "{t:#?}");
+    assert!(t.output.contains("nothing was changed"), "{t:#?}");
+    assert!(
+        mutations(&moto)
+            .iter()
+            .all(|a| a == "GenerateCredentialReport"),
+        "{:?}",
+        mutations(&moto)
+    );
+    assert_eq!(key_ids(&moto, "alice"), std::slice::from_ref(&alice.id));
+    let t = tty(&home, &[], &args, &[(question, Some("y"))]);
+    assert_eq!(t.status, 0, "{t:#?}");
+    assert_eq!(key_ids(&moto, "alice").len(), 2);
+    assert!(t.output.contains("\"Deliver\""), "{t:#?}");
+}
