@@ -4,8 +4,8 @@
 //! owner, and once the new key is used the old one goes; exempt, blocked and caller users are
 //! left alone; a missing `--exempt-group` or a missing `--yes` changes nothing.
 //!
-//! The delivery secrets are read with the `aws` CLI straight from moto (not through the proxy,
-//! whose log must show the binary's requests only).
+//! The delivery secrets are read as the administrator straight from moto (not through the
+//! proxy, whose log must show the binary's requests only).
 #![cfg(all(not(target_family = "wasm"), feature = "cli"))]
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)]
 
@@ -168,32 +168,8 @@ impl Fleet {
         fleet
     }
 
-    /// An IAM call (query protocol) signed by the admin, straight to moto.
-    fn iam(&self, action: &str, params: serde_json::Value) -> String {
-        let body = serde_json::json!({
-            "op": "call",
-            "service": "iam",
-            "action": action,
-            "params": params,
-            "id": self.admin.id,
-            "secret": self.admin.secret,
-        });
-        let (status, answer) = self
-            .moto
-            .proxy_request("POST", "/__proxy/admin", &body.to_string());
-        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
-        assert!(
-            status == 200 && v["status"] == 200,
-            "{action}: {status} {answer}"
-        );
-        v["body"].as_str().unwrap_or_default().to_owned()
-    }
-
     fn tag(&self, user: &str, key: &str, value: &str) {
-        self.iam(
-            "TagUser",
-            serde_json::json!({"UserName": user, "Tags.member.1.Key": key, "Tags.member.1.Value": value}),
-        );
+        self.moto.tag_user(user, key, value);
     }
 
     /// A user with a key, the test's way of making "a user whose key is due" (with
@@ -202,52 +178,22 @@ impl Fleet {
         self.moto.user_with_key(name)
     }
 
-    /// `aws secretsmanager …` (the `aws` CLI, as the admin), straight to moto; its stdout.
-    fn secrets(&self, args: &[&str]) -> String {
-        let out = self
-            .home
-            .aws()
-            .args([
-                "--region",
-                "us-east-1",
-                "--endpoint-url",
-                self.moto.moto_url(),
-            ])
-            .arg("secretsmanager")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "aws secretsmanager {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
     /// The names of the secrets there are.
     fn secret_names(&self) -> Vec<String> {
-        let v: serde_json::Value = serde_json::from_str(&self.secrets(&["list-secrets"])).unwrap();
-        v["SecretList"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["Name"].as_str().unwrap().to_owned())
+        self.moto
+            .list_secrets()
+            .into_iter()
+            .map(|(name, _)| name)
             .collect()
     }
 
-    /// The delivery secret's value.
+    /// The delivery secret's value, read as the admin straight from moto (not in the log).
     fn delivered(&self, user: &str) -> serde_json::Value {
-        let s = self.secrets(&[
-            "get-secret-value",
-            "--secret-id",
-            &format!("aws-rotate-keys/{user}"),
-            "--query",
-            "SecretString",
-            "--output",
-            "text",
-        ]);
-        serde_json::from_str(s.trim()).unwrap()
+        let s = self
+            .moto
+            .get_secret_value_from_moto(&self.admin, &format!("aws-rotate-keys/{user}"))
+            .unwrap();
+        serde_json::from_str(&s).unwrap()
     }
 
     fn keys(&self, user: &str) -> Vec<(String, String)> {
@@ -348,6 +294,25 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
     assert_eq!(w.keys("bob"), [(bob.id.clone(), "Active".to_owned())]);
     assert_eq!(w.keys("carol").len(), 2);
     assert_eq!(w.secret_names(), ["aws-rotate-keys/alice"]);
+    let policy = w
+        .moto
+        .get_resource_policy("aws-rotate-keys/alice")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        policy.contains("\"arn:aws:iam::123456789012:user/alice\""),
+        "only alice reads it: {policy}"
+    );
+    let description = w
+        .moto
+        .describe_secret("aws-rotate-keys/alice")
+        .unwrap()
+        .description
+        .unwrap_or_default();
+    assert!(
+        description.contains("\"State\":\"Delivered\""),
+        "{description}"
+    );
     assert_eq!(
         w.changes_since(seq),
         [
@@ -508,11 +473,8 @@ fn fleet_rotate_changes_nothing_without_yes_or_with_a_missing_group() {
     let w = Fleet::start();
     let alice = w.user("alice");
     let dave = w.user("dave");
-    w.iam("CreateGroup", serde_json::json!({"GroupName": "robots"}));
-    w.iam(
-        "AddUserToGroup",
-        serde_json::json!({"GroupName": "robots", "UserName": "dave"}),
-    );
+    w.moto.create_group("robots");
+    w.moto.add_user_to_group("dave", "robots");
     let f = Filters::new(w.home.path());
     let seq = w.last_seq();
     // No terminal to ask, no --yes.
