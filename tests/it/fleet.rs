@@ -530,6 +530,39 @@ fn fleet_rotate_changes_nothing_without_yes_or_with_a_missing_group() {
         assert!(!shown.contains(&secret), "the secret in: {shown}");
     }
 
+    // Secrets Manager's own endpoint variable is honoured (nothing listens there: the run
+    // stops on ListSecrets, after its retries, before any change), and --endpoint-url wins
+    // over it, as in the aws CLI.
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let out = w
+        .home
+        .command()
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &dead)
+        .args(["fleet", "status", "--user-name", "alice"])
+        .output()
+        .unwrap();
+    // (254 today: the core counts a connection that failed after its retries as the
+    // service's error; the aws CLI says 255 for an endpoint it cannot reach.)
+    assert!(
+        matches!(out.status.code(), Some(254 | 255)),
+        "{:?}",
+        out.status
+    );
+    assert!(
+        text(&out.stderr).contains("ListSecrets operation"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = w
+        .home
+        .command()
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &dead)
+        .args(["--endpoint-url", w.moto.endpoint()])
+        .args(["fleet", "status", "--user-name", "alice"])
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+
     // Environment credentials, no files: the administrator's as well. A profile named by
     // --profile wins over them, as in the aws CLI.
     let env_home = w.moto.home("", "");
