@@ -144,6 +144,9 @@ pub struct FleetSession {
     req: FleetRequest,
     cfg: Config,
     phase: Phase,
+    /// When the run started: every user is judged at this time, so that one run's decisions
+    /// agree with each other however long it takes.
+    started: Timestamp,
     now: Timestamp,
     rng: u64,
     listings: Vec<(Listing, Option<Call>)>,
@@ -213,6 +216,7 @@ impl FleetSession {
             req,
             cfg,
             phase: Phase::Discover,
+            started: now,
             now,
             listings,
             caller_arn: None,
@@ -619,7 +623,7 @@ impl FleetSession {
     fn ask(&mut self, i: usize) {
         let t = &mut self.tasks[i];
         let user_name = t.result.facts.user.user_name.clone();
-        match decide(&t.result.facts, &self.req.policy, self.now) {
+        match decide(&t.result.facts, &self.req.policy, self.started) {
             Ok(v) => {
                 t.result.verdict = Some(v);
                 t.finished = true;
