@@ -73,7 +73,7 @@ fn world() -> World {
     let policies = printed_policies();
     let moto = Moto::start();
     moto.tag_user("moto-admin", "aws-rotate-keys:exempt", "harness");
-    let mut home_of = |user: &str, policy_name: &str| {
+    let home_of = |user: &str, policy_name: &str| {
         moto.create_user_with_policy(user, &policy(&policies, policy_name));
         let k = moto.create_access_key(user);
         let home = moto.home(
