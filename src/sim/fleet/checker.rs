@@ -52,6 +52,8 @@ pub struct FleetChecker {
     before_run: Option<AwsState>,
     /// A change took effect this run.
     changed: bool,
+    /// The run asked at the terminal, and was told no.
+    pub(super) declined: bool,
     /// The run's caller and exempt users: nothing may change them.
     protected: BTreeSet<UserName>,
     /// The run's policy.
@@ -121,6 +123,7 @@ impl FleetChecker {
         self.make_room.clear();
         self.unsaved.clear();
         self.changed = false;
+        self.declined = false;
         self.policy = Some(spec.policy.clone());
         self.protected = Self::protected(world, &spec.exempt_groups);
         self.learn(&world.aws);
@@ -215,7 +218,6 @@ impl FleetChecker {
     pub(super) fn after(
         &mut self,
         world: &FleetWorld,
-        spec: &FleetRunSpec,
         action: &Action,
         outcome: &Outcome,
         before: Before,
@@ -276,7 +278,6 @@ impl FleetChecker {
             }
             _ => {}
         }
-        let _ = spec;
         Ok(())
     }
 
@@ -349,6 +350,7 @@ impl FleetChecker {
         if world.admin_key() == Some(id) {
             return fail(format!("the administrator's own key {id} was deleted"));
         }
+        let policy = self.policy.clone().unwrap_or_default();
         if k.status == KeyStatus::Active {
             // Only a key of the tool's own whose secret is nowhere: an orphan.
             if purpose != DeletePurpose::Orphan || !world.aws.created.contains(id) {
@@ -368,7 +370,6 @@ impl FleetChecker {
                 "the delivered key {id} of {user} was deleted ({purpose:?}), but {place}"
             ));
         }
-        let policy = self.policy.clone().unwrap_or_default();
         match purpose {
             DeletePurpose::MakeRoom => {
                 let n = self.make_room.entry(user.clone()).or_default();
@@ -482,10 +483,25 @@ impl FleetChecker {
         if self.shows_a_secret(&text) {
             return fail("a secret shows in a run's results".into());
         }
-        let declined = fatal.is_none() && kind == Some(ErrorKind::Usage);
+        let declined = self.declined;
         if (fatal.is_some() || declined) && self.changed {
             return fail(format!(
                 "a run that stopped before acting changed AWS: {:?}",
+                fatal.map(|f| &f.message)
+            ));
+        }
+        let failed = results.iter().any(|r| r.error.is_some());
+        // Promise 13: the most serious kind; a user's failure is a service error.
+        let expected = ErrorKind::worst(
+            fatal
+                .map(|f| f.kind)
+                .into_iter()
+                .chain(declined.then_some(ErrorKind::Usage))
+                .chain(failed.then_some(ErrorKind::Service)),
+        );
+        if kind != expected {
+            return fail(format!(
+                "the run ends with {kind:?}, not {expected:?} (fatal: {:?}, declined: {declined}, a user failed: {failed}) (promise 13)",
                 fatal.map(|f| &f.message)
             ));
         }
@@ -493,7 +509,7 @@ impl FleetChecker {
             return Ok(());
         }
         // Promise 13: every user gets its row.
-        let mut expected: BTreeSet<UserName> = if spec.user_names.is_empty() {
+        let mut rows: BTreeSet<UserName> = if spec.user_names.is_empty() {
             world.aws.users.keys().cloned().collect()
         } else {
             spec.user_names.iter().cloned().collect()
@@ -502,17 +518,15 @@ impl FleetChecker {
         let mut sorted = got.clone();
         sorted.sort();
         sorted.dedup();
-        if sorted != got || got.len() != expected.len() {
-            return fail(format!("rows {got:?}, users {expected:?} (promise 13)"));
+        if sorted != got || got.len() != rows.len() {
+            return fail(format!("rows {got:?}, users {rows:?} (promise 13)"));
         }
         let acted = spec.mode == FleetMode::Rotate && (spec.yes || spec.confirm);
-        let mut failed = false;
         for r in results {
             let user = &r.facts.user.user_name;
-            expected.remove(user);
+            rows.remove(user);
             match (&r.error, &r.verdict) {
                 (Some((op, f)), _) => {
-                    failed = true;
                     if f.message.contains("internal error") {
                         return fail(format!("{user}: {}", f.text(*op)));
                     }
@@ -526,7 +540,8 @@ impl FleetChecker {
                 }
                 (None, None) => return fail(format!("{user} has neither a stage nor an error")),
                 (None, Some(v)) => {
-                    if acted && !declined && r.done != v.steps {
+                    // A user whose requests met no fault did all its steps, as decided.
+                    if acted && !declined && !self.faulted.contains(user) && r.done != v.steps {
                         return fail(format!(
                             "{user}: {:?} done of {:?}, without an error",
                             r.done, v.steps
@@ -535,16 +550,8 @@ impl FleetChecker {
                 }
             }
         }
-        if !expected.is_empty() {
-            return fail(format!("no row for {expected:?} (promise 13)"));
-        }
-        if failed && kind != Some(ErrorKind::Service) {
-            return fail(format!(
-                "a user failed and the run ends with {kind:?}, not Service (promise 13)"
-            ));
-        }
-        if !failed && !declined && kind.is_some() {
-            return fail(format!("no user failed and the run ends with {kind:?}"));
+        if !rows.is_empty() {
+            return fail(format!("no row for {rows:?} (promise 13)"));
         }
         Ok(())
     }
@@ -559,7 +566,11 @@ impl FleetChecker {
             if protected.contains(&k.user) || !world.aws.created.contains(&k.id) {
                 continue;
             }
-            if Self::kept(world, &k.user, &k.id).is_none() {
+            // The key a delivery replaces is its owner's until the delivery ends: the run
+            // that ends it deletes it.
+            let replaced =
+                Self::delivery_of(world, &k.user).is_some_and(|(d, _)| d.replaces == k.id);
+            if Self::kept(world, &k.user, &k.id).is_none() && !replaced {
                 return fail(format!(
                     "{} of {} exists, {}, and its secret is nowhere (promise 10)",
                     k.id, k.user, k.status

@@ -15,6 +15,6 @@ pub use aws::{
 };
 pub use checker::{Counts, FleetChecker};
 pub use world::{
-    Admin, Broken, FaultRates, FleetRunEnd, FleetRunSpec, FleetWorld, Owner, Pickup,
+    Admin, Broken, BrokenUser, FaultRates, FleetRunEnd, FleetRunSpec, FleetWorld, Owner, Pickup,
     describe_action, describe_outcome,
 };

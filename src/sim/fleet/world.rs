@@ -93,6 +93,17 @@ pub enum Broken {
     Throttle,
 }
 
+/// A user whose requests fail, every time, for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokenUser {
+    /// How they fail.
+    pub how: Broken,
+    /// Until which run (counted by [`FleetWorld::runs`]).
+    pub until_run: usize,
+    /// Only the requests of this operation (`UpdateSecret`...), else all of them.
+    pub only: Option<&'static str>,
+}
+
 /// Random faults, in percent of the requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultRates {
@@ -176,8 +187,8 @@ pub struct FleetWorld {
     pub now: Timestamp,
     /// How long each request takes.
     pub latency: Span,
-    /// Users whose requests fail, and until which run (counted by [`FleetWorld::runs`]).
-    pub broken: BTreeMap<UserName, (Broken, usize)>,
+    /// Users whose requests fail.
+    pub broken: BTreeMap<UserName, BrokenUser>,
     /// Random faults.
     pub rates: FaultRates,
     /// Concurrent requests are executed, and answered, in a random order, and owners act
@@ -191,6 +202,9 @@ pub struct FleetWorld {
     pub trace: Option<Vec<String>>,
     rng: u64,
 }
+
+/// Requests a run may send before it counts as one that never ends.
+const MAX_STEPS: usize = 100_000;
 
 /// The action in a line: its operation and what it is about (never a secret).
 pub fn describe_action(action: &Action) -> String {
@@ -514,10 +528,11 @@ impl FleetWorld {
             return (planned, None);
         }
         if let Some(u) = self.aws.subject(action)
-            && let Some((how, until)) = self.broken.get(&u).copied()
-            && self.runs <= until
+            && let Some(b) = self.broken.get(&u).copied()
+            && self.runs <= b.until_run
+            && b.only.is_none_or(|op| action.operation() == Some(op))
         {
-            return (Fault::None, Some(how));
+            return (Fault::None, Some(b.how));
         }
         let r = self.rates;
         if self.chance(r.throttle) {
@@ -545,6 +560,7 @@ impl FleetWorld {
             let answer = if spec.confirm {
                 Outcome::Done
             } else {
+                check.declined = true;
                 Outcome::Declined
             };
             self.log(|_w| format!("  ask: {} -> {answer:?}", describe_action(action)));
@@ -585,7 +601,7 @@ impl FleetWorld {
                 let who = Self::principal(&sa.signer);
                 let before = check.before(self, action);
                 let o = self.aws.request(&who, action, self.now);
-                check.after(self, spec, action, &o, before)?;
+                check.after(self, action, &o, before)?;
                 if fault == Fault::CrashAfter {
                     self.log(|_w| {
                         format!(
@@ -624,7 +640,6 @@ impl FleetWorld {
     fn in_flight_at_crash(
         &mut self,
         rest: &[SessionAction],
-        spec: &FleetRunSpec,
         check: &mut FleetChecker,
     ) -> Result<(), Violation> {
         for sa in rest {
@@ -634,7 +649,7 @@ impl FleetWorld {
             let who = Self::principal(&sa.signer);
             let before = check.before(self, &sa.action);
             let o = self.aws.request(&who, &sa.action, self.now);
-            check.after(self, spec, &sa.action, &o, before)?;
+            check.after(self, &sa.action, &o, before)?;
             self.log(|_w| {
                 format!(
                     "  (in flight) {} -> {} (unheard)",
@@ -681,7 +696,14 @@ impl FleetWorld {
         let mut session = FleetSession::new(request, spec.config.clone(), self.now);
         // Owners act during a `fleet rotate`; `plan` and `status` are compared before and after.
         let owners_act = self.interleave && spec.mode == FleetMode::Rotate;
+        let first_step = check.steps;
         loop {
+            if check.steps - first_step > MAX_STEPS {
+                return Err(Violation(format!(
+                    "a fleet run of {} users sent {MAX_STEPS} requests and goes on",
+                    self.aws.users.len()
+                )));
+            }
             let mut batch = Vec::new();
             while let Some(sa) = session.poll_action() {
                 check.polled(self, spec, &sa)?;
@@ -710,7 +732,7 @@ impl FleetWorld {
                     check.state(self)?;
                 }
                 let Some(outcome) = self.execute(&batch[j], spec, faults, check)? else {
-                    self.in_flight_at_crash(&batch[j + 1..], spec, check)?;
+                    self.in_flight_at_crash(&batch[j + 1..], check)?;
                     check.crashed();
                     check.state(self)?;
                     return Ok(FleetRunEnd::Crashed);
