@@ -243,19 +243,22 @@ impl FleetSession {
         self.fatal.as_ref()
     }
 
-    /// How the run ends: the stopping error's kind, else [`ErrorKind::Service`] if any user
-    /// failed, else `None` (blocked users end well: they are warned about).
+    /// How the run ends: the most serious of the stopping error's kind (a declined prompt is
+    /// [`ErrorKind::Usage`]) and the users' failures (an AWS error is [`ErrorKind::Service`]),
+    /// or `None` (blocked users end well: they are warned about). A user that failed while
+    /// the others were decided makes the run a service error even if it then stopped at the
+    /// prompt (promise 13).
     pub fn error_kind(&self) -> Option<ErrorKind> {
-        if let Some(f) = &self.fatal {
-            return Some(f.kind);
-        }
-        if self.declined {
-            return Some(ErrorKind::Usage);
-        }
         ErrorKind::worst(
-            self.tasks
+            self.fatal
                 .iter()
-                .filter_map(|t| t.result.error.as_ref().map(|(_, f)| f.kind()))
+                .map(|f| f.kind)
+                .chain(self.declined.then_some(ErrorKind::Usage))
+                .chain(
+                    self.tasks
+                        .iter()
+                        .filter_map(|t| t.result.error.as_ref().map(|(_, f)| f.kind())),
+                )
                 .chain(self.missing.iter().map(|(_, f)| f.kind())),
         )
     }
@@ -970,5 +973,70 @@ impl FleetSession {
             }
             self.next_step(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KeyStatus;
+    use crate::sim::FaultPlan;
+    use crate::sim::fleet::{
+        Admin, Broken, BrokenUser, FleetChecker, FleetRunEnd, FleetRunSpec, FleetWorld, SimAws,
+    };
+
+    const NOW: Timestamp = Timestamp::from_secs(1_767_225_600);
+
+    /// alice and bob, both due; bob's tags cannot be read.
+    fn world() -> FleetWorld {
+        let mut aws = SimAws::new("123456789012", 3);
+        for u in ["alice", "bob"] {
+            aws.add_user(u, "/", Vec::new());
+            aws.add_key(
+                u,
+                KeyStatus::Active,
+                Timestamp::from_secs(1_700_000_000),
+                None,
+            );
+        }
+        let mut w = FleetWorld::new(aws, Admin::Role, NOW, 3);
+        w.broken.insert(
+            UserName::new("bob"),
+            BrokenUser {
+                how: Broken::Denied,
+                until_run: 10,
+                only: Some("ListUserTags"),
+            },
+        );
+        w
+    }
+
+    fn kind_of(spec: &FleetRunSpec) -> Option<ErrorKind> {
+        let mut w = world();
+        let mut check = FleetChecker::new(&w);
+        match w.run(spec, &mut FaultPlan::default(), &mut check) {
+            Ok(FleetRunEnd::Completed { error_kind, .. }) => error_kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Promise 13: a user's failure ends the run with 254 (the most serious kind), also when
+    /// the run then stops at the prompt (declined, or no terminal) with nothing changed.
+    #[test]
+    fn a_failed_user_makes_the_run_a_service_error_whatever_stops_it_later() {
+        let rotate = FleetRunSpec::rotate(Policy::default());
+        assert_eq!(kind_of(&rotate), Some(ErrorKind::Service));
+        let declined = FleetRunSpec {
+            yes: false,
+            interactive: true,
+            confirm: false,
+            ..rotate.clone()
+        };
+        assert_eq!(kind_of(&declined), Some(ErrorKind::Service));
+        let no_terminal = FleetRunSpec {
+            yes: false,
+            ..rotate
+        };
+        assert_eq!(kind_of(&no_terminal), Some(ErrorKind::Service));
     }
 }
