@@ -14,7 +14,9 @@
 //!
 //! Throttling and transient errors are retried with jittered backoff; a user whose requests
 //! still fail gets its row with the error and does not stop the others. A created key's secret
-//! is stored before any other request about that user; if it cannot be, the key is deleted.
+//! is stored before any other request about that user; if the store is refused, the key is
+//! deleted; if its answers are lost (it may have been stored), the key stays for the next run,
+//! which reads from the secret's description whether it was delivered.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -918,9 +920,22 @@ impl FleetSession {
                 t.created = None;
                 true
             }
+            (Step::Store { .. }, Outcome::Failed(f))
+                if matches!(f.class, FailureClass::Transient | FailureClass::Other) =>
+            {
+                // Every answer lost: the key may be stored (the description then says
+                // Delivered, and its owner may already have read it) or not (the pending mark
+                // stays, and the next run deletes the key as an orphan). Deleting it now could
+                // take a delivered key from its owner: the next run tells which, as after a
+                // crash here.
+                t.created = None;
+                t.result.new_key = None;
+                self.fail(i, Some("UpdateSecret"), f);
+                return;
+            }
             (Step::Store { .. }, Outcome::Failed(f)) => {
-                // The secret cannot be stored: the key goes, so that no key's secret is
-                // nowhere. The pending mark makes the next run deliver again.
+                // Refused, so not stored: the key goes, so that no key's secret is nowhere.
+                // The pending mark makes the next run deliver again.
                 let id = t.created.take().map(|(id, ..)| id);
                 t.result.new_key = None;
                 t.result.error = Some((Some("UpdateSecret"), f));
@@ -979,6 +994,7 @@ impl FleetSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::stage::Stage;
     use crate::key::KeyStatus;
     use crate::sim::FaultPlan;
     use crate::sim::fleet::{
@@ -1017,6 +1033,45 @@ mod tests {
         match w.run(spec, &mut FaultPlan::default(), &mut check) {
             Ok(FleetRunEnd::Completed { error_kind, .. }) => error_kind,
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Promises 9 and 10: a store whose answers were all lost may have stored the key: it is
+    /// not deleted (the delivery may hold it, and its owner may have picked it up); the next
+    /// run reads which, from the secret's description. A store refused outright deletes it.
+    #[test]
+    fn a_key_whose_store_may_have_landed_is_kept_for_the_next_run() {
+        for (how, kept) in [(Broken::LoseAnswer, true), (Broken::Denied, false)] {
+            let mut w = world();
+            w.broken.insert(
+                UserName::new("bob"),
+                BrokenUser {
+                    how,
+                    until_run: 1,
+                    only: Some("UpdateSecret"),
+                },
+            );
+            let mut check = FleetChecker::new(&w);
+            let spec = FleetRunSpec::rotate(Policy::default());
+            let end = w.run(&spec, &mut FaultPlan::default(), &mut check);
+            let Ok(FleetRunEnd::Completed { error_kind, .. }) = end else {
+                panic!("{how:?}: {end:?}")
+            };
+            assert_eq!(error_kind, Some(ErrorKind::Service), "{how:?}");
+            let bob = UserName::new("bob");
+            assert_eq!(
+                w.aws.keys_of(&bob).len(),
+                if kept { 2 } else { 1 },
+                "{how:?}"
+            );
+            // The next run: delivered, or delivered again.
+            let end = w.run(&spec, &mut FaultPlan::default(), &mut check);
+            let Ok(FleetRunEnd::Completed { results, .. }) = end else {
+                panic!("{how:?}: {end:?}")
+            };
+            let stage = results[1].verdict.as_ref().map(|v| v.stage);
+            let expected = if kept { Stage::Delivered } else { Stage::Due };
+            assert_eq!(stage, Some(expected), "{how:?}");
         }
     }
 
