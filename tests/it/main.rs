@@ -18,6 +18,7 @@ mod cli;
 mod cli_output;
 mod completion;
 mod fleet;
+mod fleet_simulation;
 mod fleet_stages;
 mod harness_selftest;
 mod ini;
