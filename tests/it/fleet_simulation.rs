@@ -786,9 +786,9 @@ fn simulate(
             ..Config::default()
         };
         // Now and then the administrator looks first: plan and status change nothing.
-        if pick % 4 == 0 {
+        if pick.is_multiple_of(4) {
             let mut look = spec.clone();
-            look.mode = if pick % 8 == 0 {
+            look.mode = if pick.is_multiple_of(8) {
                 FleetMode::Status
             } else {
                 FleetMode::Plan
@@ -812,7 +812,7 @@ fn simulate(
                 1 => {
                     spec.yes = false;
                     spec.interactive = true;
-                    spec.confirm = (pick >> 12) % 2 == 0;
+                    spec.confirm = (pick >> 12).is_multiple_of(2);
                 }
                 2 => spec.yes = false,
                 _ => spec.exempt_groups.push("exmept".into()),

@@ -370,7 +370,7 @@ impl SimAws {
                 })?,
         };
         let mut size = self.page.max(1);
-        if self.short_pages && self.rand() % 3 == 0 {
+        if self.short_pages && self.rand().is_multiple_of(3) {
             size = (self.rand() % (size as u64 + 1)) as usize;
         }
         let end = (start + size).min(items.len());

@@ -455,10 +455,10 @@ impl FleetChecker {
             return fail(format!("{u} has {n} keys (promise 10)"));
         }
         if let Some(id) = world.admin_key()
-            && !world
+            && world
                 .aws
                 .key(id)
-                .is_some_and(|k| k.status == KeyStatus::Active)
+                .is_none_or(|k| k.status != KeyStatus::Active)
         {
             return fail("the administrator's key no longer works".into());
         }

@@ -196,6 +196,9 @@ pub struct FleetWorld {
     pub interleave: bool,
     /// How often an owner acts between two steps of a run, in percent.
     pub owner_rate: u8,
+    /// The process dies right after the first request of this operation takes effect
+    /// (`CreateAccessKey`...), once.
+    pub crash_after: Option<&'static str>,
     /// Runs started so far.
     pub runs: usize,
     /// Every request, fault and answer, and every owner's act (for transcripts and debugging).
@@ -343,6 +346,7 @@ impl FleetWorld {
             rates: FaultRates::default(),
             interleave: false,
             owner_rate: 0,
+            crash_after: None,
             runs: 0,
             trace: None,
             rng: seed | 1,
@@ -569,7 +573,14 @@ impl FleetWorld {
         self.now = self.now.add(self.latency);
         check.steps += 1;
         let step = faults.step;
-        let (fault, broken) = self.fault_for(action, faults);
+        let (mut fault, broken) = self.fault_for(action, faults);
+        if fault == Fault::None
+            && self.crash_after.is_some()
+            && self.crash_after == action.operation()
+        {
+            self.crash_after = None;
+            fault = Fault::CrashAfter;
+        }
         if let Some(u) = self.aws.subject(action)
             && (fault != Fault::None || broken.is_some())
         {
@@ -643,7 +654,7 @@ impl FleetWorld {
         check: &mut FleetChecker,
     ) -> Result<(), Violation> {
         for sa in rest {
-            if matches!(sa.action, Action::ConfirmPlan { .. }) || self.rand() % 2 == 0 {
+            if matches!(sa.action, Action::ConfirmPlan { .. }) || self.rand().is_multiple_of(2) {
                 continue;
             }
             let who = Self::principal(&sa.signer);
@@ -687,7 +698,7 @@ impl FleetWorld {
             if !spec.exempt_groups.is_empty() {
                 let _ = write!(s, " --exempt-group {:?}", spec.exempt_groups);
             }
-            if spec.yes {
+            if spec.yes && spec.mode == FleetMode::Rotate {
                 s.push_str(" --yes");
             }
             s
