@@ -20,6 +20,7 @@ mod completion;
 mod fleet;
 mod fleet_simulation;
 mod fleet_stages;
+mod fleet_transcripts;
 mod harness_selftest;
 mod ini;
 mod pickup;
