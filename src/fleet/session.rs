@@ -14,7 +14,9 @@
 //!
 //! Throttling and transient errors are retried with jittered backoff; a user whose requests
 //! still fail gets its row with the error and does not stop the others. A created key's secret
-//! is stored before any other request about that user; if it cannot be, the key is deleted.
+//! is stored before any other request about that user; if the store is refused, the key is
+//! deleted; if its answers are lost (it may have been stored), the key stays for the next run,
+//! which reads from the secret's description whether it was delivered.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -243,19 +245,22 @@ impl FleetSession {
         self.fatal.as_ref()
     }
 
-    /// How the run ends: the stopping error's kind, else [`ErrorKind::Service`] if any user
-    /// failed, else `None` (blocked users end well: they are warned about).
+    /// How the run ends: the most serious of the stopping error's kind (a declined prompt is
+    /// [`ErrorKind::Usage`]) and the users' failures (an AWS error is [`ErrorKind::Service`]),
+    /// or `None` (blocked users end well: they are warned about). A user that failed while
+    /// the others were decided makes the run a service error even if it then stopped at the
+    /// prompt (promise 13).
     pub fn error_kind(&self) -> Option<ErrorKind> {
-        if let Some(f) = &self.fatal {
-            return Some(f.kind);
-        }
-        if self.declined {
-            return Some(ErrorKind::Usage);
-        }
         ErrorKind::worst(
-            self.tasks
+            self.fatal
                 .iter()
-                .filter_map(|t| t.result.error.as_ref().map(|(_, f)| f.kind()))
+                .map(|f| f.kind)
+                .chain(self.declined.then_some(ErrorKind::Usage))
+                .chain(
+                    self.tasks
+                        .iter()
+                        .filter_map(|t| t.result.error.as_ref().map(|(_, f)| f.kind())),
+                )
                 .chain(self.missing.iter().map(|(_, f)| f.kind())),
         )
     }
@@ -915,9 +920,22 @@ impl FleetSession {
                 t.created = None;
                 true
             }
+            (Step::Store { .. }, Outcome::Failed(f))
+                if matches!(f.class, FailureClass::Transient | FailureClass::Other) =>
+            {
+                // Every answer lost: the key may be stored (the description then says
+                // Delivered, and its owner may already have read it) or not (the pending mark
+                // stays, and the next run deletes the key as an orphan). Deleting it now could
+                // take a delivered key from its owner: the next run tells which, as after a
+                // crash here.
+                t.created = None;
+                t.result.new_key = None;
+                self.fail(i, Some("UpdateSecret"), f);
+                return;
+            }
             (Step::Store { .. }, Outcome::Failed(f)) => {
-                // The secret cannot be stored: the key goes, so that no key's secret is
-                // nowhere. The pending mark makes the next run deliver again.
+                // Refused, so not stored: the key goes, so that no key's secret is nowhere.
+                // The pending mark makes the next run deliver again.
                 let id = t.created.take().map(|(id, ..)| id);
                 t.result.new_key = None;
                 t.result.error = Some((Some("UpdateSecret"), f));
@@ -970,5 +988,110 @@ impl FleetSession {
             }
             self.next_step(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::stage::Stage;
+    use crate::key::KeyStatus;
+    use crate::sim::FaultPlan;
+    use crate::sim::fleet::{
+        Admin, Broken, BrokenUser, FleetChecker, FleetRunEnd, FleetRunSpec, FleetWorld, SimAws,
+    };
+
+    const NOW: Timestamp = Timestamp::from_secs(1_767_225_600);
+
+    /// alice and bob, both due; bob's tags cannot be read.
+    fn world() -> FleetWorld {
+        let mut aws = SimAws::new("123456789012", 3);
+        for u in ["alice", "bob"] {
+            aws.add_user(u, "/", Vec::new());
+            aws.add_key(
+                u,
+                KeyStatus::Active,
+                Timestamp::from_secs(1_700_000_000),
+                None,
+            );
+        }
+        let mut w = FleetWorld::new(aws, Admin::Role, NOW, 3);
+        w.broken.insert(
+            UserName::new("bob"),
+            BrokenUser {
+                how: Broken::Denied,
+                until_run: 10,
+                only: Some("ListUserTags"),
+            },
+        );
+        w
+    }
+
+    fn kind_of(spec: &FleetRunSpec) -> Option<ErrorKind> {
+        let mut w = world();
+        let mut check = FleetChecker::new(&w);
+        match w.run(spec, &mut FaultPlan::default(), &mut check) {
+            Ok(FleetRunEnd::Completed { error_kind, .. }) => error_kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Promises 9 and 10: a store whose answers were all lost may have stored the key: it is
+    /// not deleted (the delivery may hold it, and its owner may have picked it up); the next
+    /// run reads which, from the secret's description. A store refused outright deletes it.
+    #[test]
+    fn a_key_whose_store_may_have_landed_is_kept_for_the_next_run() {
+        for (how, kept) in [(Broken::LoseAnswer, true), (Broken::Denied, false)] {
+            let mut w = world();
+            w.broken.insert(
+                UserName::new("bob"),
+                BrokenUser {
+                    how,
+                    until_run: 1,
+                    only: Some("UpdateSecret"),
+                },
+            );
+            let mut check = FleetChecker::new(&w);
+            let spec = FleetRunSpec::rotate(Policy::default());
+            let end = w.run(&spec, &mut FaultPlan::default(), &mut check);
+            let Ok(FleetRunEnd::Completed { error_kind, .. }) = end else {
+                panic!("{how:?}: {end:?}")
+            };
+            assert_eq!(error_kind, Some(ErrorKind::Service), "{how:?}");
+            let bob = UserName::new("bob");
+            assert_eq!(
+                w.aws.keys_of(&bob).len(),
+                if kept { 2 } else { 1 },
+                "{how:?}"
+            );
+            // The next run: delivered, or delivered again.
+            let end = w.run(&spec, &mut FaultPlan::default(), &mut check);
+            let Ok(FleetRunEnd::Completed { results, .. }) = end else {
+                panic!("{how:?}: {end:?}")
+            };
+            let stage = results[1].verdict.as_ref().map(|v| v.stage);
+            let expected = if kept { Stage::Delivered } else { Stage::Due };
+            assert_eq!(stage, Some(expected), "{how:?}");
+        }
+    }
+
+    /// Promise 13: a user's failure ends the run with 254 (the most serious kind), also when
+    /// the run then stops at the prompt (declined, or no terminal) with nothing changed.
+    #[test]
+    fn a_failed_user_makes_the_run_a_service_error_whatever_stops_it_later() {
+        let rotate = FleetRunSpec::rotate(Policy::default());
+        assert_eq!(kind_of(&rotate), Some(ErrorKind::Service));
+        let declined = FleetRunSpec {
+            yes: false,
+            interactive: true,
+            confirm: false,
+            ..rotate.clone()
+        };
+        assert_eq!(kind_of(&declined), Some(ErrorKind::Service));
+        let no_terminal = FleetRunSpec {
+            yes: false,
+            ..rotate
+        };
+        assert_eq!(kind_of(&no_terminal), Some(ErrorKind::Service));
     }
 }

@@ -18,9 +18,10 @@ pub enum Stage {
     /// An active key older than `--older-than`, and no delivery yet (or one that was started
     /// and not finished).
     Due,
-    /// The delivered key exists and has never been used.
+    /// The delivered key exists and has never been used (its delivery stays, even once the key
+    /// it replaces is gone, until it is used).
     Delivered,
-    /// The delivered key has been used, or the key it replaces is gone.
+    /// The delivered key has been used.
     Installed,
     /// The replaced key is inactive.
     Deactivated,
@@ -41,7 +42,8 @@ pub enum Act {
     Deliver,
     /// Deactivate the replaced key.
     DeactivateOldKey,
-    /// Delete the replaced key (then the delivery secret).
+    /// Delete the replaced key, then the delivery secret if the delivered key has been used
+    /// (else the secret stays: it holds the only copy of the delivered key's secret).
     DeleteOldKey,
     /// Delete the delivery secret.
     DeleteDelivery,
@@ -246,12 +248,22 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
                 (None, Some(_)) => Ok(Verdict::blocked(format!(
                     "the delivered key {access_key_id} is gone while {replaces} remains. Delete the secret to deliver again: aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery"
                 ))),
-                (Some(_), None) => Ok(Verdict {
-                    stage: Stage::Installed,
-                    act: Act::DeleteDelivery,
-                    steps: vec![Step::DeleteSecret],
-                    reason: None,
-                }),
+                (Some(_), None) => {
+                    // Deleted by its owner's pickup, which used the new key first; or by a run
+                    // after `--delete-after`. Until the new key is used, its secret is only in
+                    // the delivery: the owner may still install it (from its pickup's journal,
+                    // or reading the secret some other way).
+                    if f.last_used_of(access_key_id)?.is_some() {
+                        Ok(Verdict {
+                            stage: Stage::Installed,
+                            act: Act::DeleteDelivery,
+                            steps: vec![Step::DeleteSecret],
+                            reason: None,
+                        })
+                    } else {
+                        Ok(Verdict::idle(Stage::Delivered))
+                    }
+                }
                 (Some(_), Some(old)) if !is_active(old) => {
                     let Some(since) = deactivated else {
                         // Deactivated by someone else, or the run that did it stopped before
@@ -264,13 +276,11 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
                         });
                     };
                     if now.since(*since) >= policy.delete_after {
+                        let used = f.last_used_of(access_key_id)?.is_some();
                         Ok(Verdict {
                             stage: Stage::Deactivated,
                             act: Act::DeleteOldKey,
-                            steps: vec![
-                                Step::DeleteKey(replaces.clone(), DeletePurpose::OldKey),
-                                Step::DeleteSecret,
-                            ],
+                            steps: retire(replaces, used),
                             reason: None,
                         })
                     } else {
@@ -294,8 +304,7 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
                         vec![Step::Deactivate(replaces.clone()), Step::RecordDeactivation];
                     let mut act = Act::DeactivateOldKey;
                     if policy.delete_after == Span::ZERO {
-                        steps.push(Step::DeleteKey(replaces.clone(), DeletePurpose::OldKey));
-                        steps.push(Step::DeleteSecret);
+                        steps.extend(retire(replaces, used));
                         act = Act::DeleteOldKey;
                     }
                     Ok(Verdict {
@@ -338,6 +347,20 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
             })
         }
     }
+}
+
+/// The end of a delivery, once its old key was deactivated `--delete-after` ago: the old key
+/// goes, then the delivery secret, but only once the delivered key has been used. Until then
+/// the secret holds the only copy of the delivered key's secret, which its owner may still
+/// install (a pickup that read it before the old key was deactivated finishes from its
+/// journal): deleting it would leave a key whose secret is nowhere (promise 10), and deleting
+/// the key as well could lock out an owner half-way through its pickup.
+fn retire(replaces: &AccessKeyId, used: bool) -> Vec<Step> {
+    let mut steps = vec![Step::DeleteKey(replaces.clone(), DeletePurpose::OldKey)];
+    if used {
+        steps.push(Step::DeleteSecret);
+    }
+    steps
 }
 
 /// The active key older than `older_than` (the oldest, if there were two).
@@ -409,5 +432,189 @@ fn resume_pending(
                 reason: None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u64 = 86_400;
+    const NOW: Timestamp = Timestamp::from_secs(1_767_225_600);
+
+    fn id(s: &str) -> AccessKeyId {
+        AccessKeyId::new(s).expect("an id")
+    }
+
+    fn ago(days: u64) -> Timestamp {
+        Timestamp::from_micros(NOW.as_micros() - (days * DAY * 1_000_000) as i64)
+    }
+
+    fn key(name: &str, active: bool, age: u64) -> KeyMeta {
+        KeyMeta {
+            access_key_id: id(name),
+            status: if active {
+                KeyStatus::Active
+            } else {
+                KeyStatus::Inactive
+            },
+            create_date: ago(age),
+            last_used: None,
+        }
+    }
+
+    /// alice, tags read, with these keys and this delivery.
+    fn facts(keys: Vec<KeyMeta>, delivery: Option<Marker>) -> Facts {
+        let mut f = Facts::new(IamUser {
+            user_name: crate::key::UserName::new("alice"),
+            arn: "arn:aws:iam::123456789012:user/alice".into(),
+        });
+        f.tags = Some(Vec::new());
+        f.keys = Some(keys);
+        f.delivery = delivery.map(Ok);
+        f
+    }
+
+    fn policy(deactivate_after: Option<u64>, delete_after: u64) -> Policy {
+        Policy {
+            older_than: Span::from_secs(90 * DAY),
+            deactivate_after: deactivate_after.map(|d| Span::from_secs(d * DAY)),
+            delete_after: Span::from_secs(delete_after * DAY),
+        }
+    }
+
+    fn delivered(age: u64, deactivated: Option<u64>) -> Marker {
+        Marker::Delivered {
+            access_key_id: id("AKIANEW"),
+            replaces: id("AKIAOLD"),
+            delivered: ago(age),
+            deactivated: deactivated.map(ago),
+        }
+    }
+
+    /// Decides, answering the last-use questions from `used`.
+    fn decide_with(mut f: Facts, p: &Policy, used: &[(&str, Option<u64>)]) -> Verdict {
+        loop {
+            match decide(&f, p, NOW) {
+                Ok(v) => return v,
+                Err(Need::LastUsed(k)) => {
+                    let at = used
+                        .iter()
+                        .find(|(u, _)| id(u) == k)
+                        .and_then(|(_, d)| d.map(ago));
+                    f.last_used.push((k, at));
+                }
+                Err(need) => panic!("unexpected need {need:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_due_user_is_delivered_to_and_room_is_made_with_an_inactive_key_only() {
+        let v = decide_with(
+            facts(
+                vec![key("AKIAOLD", true, 100), key("AKIAOFF", false, 300)],
+                None,
+            ),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!((v.stage, v.act), (Stage::Due, Act::Deliver));
+        assert!(
+            v.steps
+                .contains(&Step::DeleteKey(id("AKIAOFF"), DeletePurpose::MakeRoom))
+        );
+        let v = decide_with(
+            facts(vec![key("AKIAOLD", true, 100), key("AKIAB", true, 5)], None),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!(v.stage, Stage::Blocked);
+    }
+
+    #[test]
+    fn an_unused_delivery_waits_for_its_owner_or_for_deactivate_after() {
+        let keys = || vec![key("AKIAOLD", true, 100), key("AKIANEW", true, 2)];
+        let v = decide_with(
+            facts(keys(), Some(delivered(2, None))),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!((v.stage, v.act), (Stage::Delivered, Act::None));
+        let v = decide_with(
+            facts(keys(), Some(delivered(20, None))),
+            &policy(Some(14), 7),
+            &[],
+        );
+        assert_eq!((v.stage, v.act), (Stage::Delivered, Act::DeactivateOldKey));
+        assert_eq!(v.steps[0], Step::Deactivate(id("AKIAOLD")));
+        let v = decide_with(
+            facts(keys(), Some(delivered(2, None))),
+            &policy(None, 7),
+            &[("AKIANEW", Some(1))],
+        );
+        assert_eq!((v.stage, v.act), (Stage::Installed, Act::DeactivateOldKey));
+    }
+
+    /// Promise 10: the old key of a delivery that its owner never installed goes after
+    /// `--delete-after`, but the delivery secret stays while the delivered key is unused: it
+    /// holds the only copy of that key's secret, which the owner may still install.
+    #[test]
+    fn an_unused_delivery_outlives_its_old_key() {
+        let keys = || vec![key("AKIAOLD", false, 100), key("AKIANEW", true, 20)];
+        let p = policy(Some(14), 7);
+        let v = decide_with(facts(keys(), Some(delivered(20, Some(8)))), &p, &[]);
+        assert_eq!((v.stage, v.act), (Stage::Deactivated, Act::DeleteOldKey));
+        assert_eq!(
+            v.steps,
+            vec![Step::DeleteKey(id("AKIAOLD"), DeletePurpose::OldKey)]
+        );
+        // Used: the delivery goes too.
+        let v = decide_with(
+            facts(keys(), Some(delivered(20, Some(8)))),
+            &p,
+            &[("AKIANEW", Some(10))],
+        );
+        assert_eq!(
+            v.steps,
+            vec![
+                Step::DeleteKey(id("AKIAOLD"), DeletePurpose::OldKey),
+                Step::DeleteSecret,
+            ]
+        );
+        // `--delete-after 0s`: in the run that deactivates.
+        let v = decide_with(
+            facts(
+                vec![key("AKIAOLD", true, 100), key("AKIANEW", true, 20)],
+                Some(delivered(20, None)),
+            ),
+            &policy(Some(14), 0),
+            &[],
+        );
+        assert_eq!(
+            v.steps,
+            vec![
+                Step::Deactivate(id("AKIAOLD")),
+                Step::RecordDeactivation,
+                Step::DeleteKey(id("AKIAOLD"), DeletePurpose::OldKey),
+            ]
+        );
+        // The old key gone and the new one unused: the delivery waits for its owner...
+        let gone = || facts(vec![key("AKIANEW", true, 20)], Some(delivered(20, Some(8))));
+        let v = decide_with(gone(), &p, &[]);
+        assert_eq!(
+            (v.stage, v.act, v.steps),
+            (Stage::Delivered, Act::None, vec![])
+        );
+        // ...until the owner uses it (its pickup deleted the old key after using the new one).
+        let v = decide_with(gone(), &p, &[("AKIANEW", Some(1))]);
+        assert_eq!(
+            (v.stage, v.act, v.steps),
+            (
+                Stage::Installed,
+                Act::DeleteDelivery,
+                vec![Step::DeleteSecret]
+            )
+        );
     }
 }

@@ -46,7 +46,7 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    fn next(&mut self) -> Fault {
+    pub(crate) fn next(&mut self) -> Fault {
         let f = self.faults.get(&self.step).copied().unwrap_or(Fault::None);
         self.step += 1;
         f

@@ -137,16 +137,46 @@ fn cases() -> Vec<(&'static str, Facts, Policy)> {
             ..p.clone()
         },
     );
+    let mut f = facts("u", both());
+    f.delivery = delivered(None, 20);
+    f.last_used = vec![(id("AKIANEW"), None)];
+    add(
+        "delivered: never used, --deactivate-after passed, --delete-after 0s: the delivery stays",
+        f,
+        &Policy {
+            deactivate_after: Some(Span::from_secs(14 * DAY)),
+            delete_after: Span::ZERO,
+            ..p.clone()
+        },
+    );
     let mut f = facts("u", vec![key("AKIANEW", Active, 3)]);
     f.delivery = delivered(None, 3);
+    f.last_used = vec![(id("AKIANEW"), Some(ago(1)))];
     add("installed: the old key is gone (picked up)", f, &p);
+    let mut f = facts("u", vec![key("AKIANEW", Active, 30)]);
+    f.delivery = delivered(Some(10), 30);
+    f.last_used = vec![(id("AKIANEW"), None)];
+    add(
+        "delivered: never used, the old key gone: the delivery waits for its owner",
+        f,
+        &p,
+    );
     let inactive = || vec![key("AKIAOLD", Inactive, 100), key("AKIANEW", Active, 10)];
     let mut f = facts("u", inactive());
     f.delivery = delivered(Some(2), 10);
     add("deactivated: within --delete-after", f, &p);
     let mut f = facts("u", inactive());
     f.delivery = delivered(Some(8), 10);
+    f.last_used = vec![(id("AKIANEW"), Some(ago(9)))];
     add("deactivated: --delete-after passed", f, &p);
+    let mut f = facts("u", inactive());
+    f.delivery = delivered(Some(8), 10);
+    f.last_used = vec![(id("AKIANEW"), None)];
+    add(
+        "deactivated: --delete-after passed, the delivered key never used: the delivery stays",
+        f,
+        &p,
+    );
     let mut f = facts("u", inactive());
     f.delivery = delivered(None, 10);
     add(
@@ -261,6 +291,11 @@ fn decide_asks_for_what_it_needs() {
         "u",
         vec![key("AKIAOLD", Active, 100), key("AKIANEW", Active, 3)],
     );
+    f.delivery = delivered(None, 3);
+    assert_eq!(decide(&f, &p, NOW), Err(Need::LastUsed(id("AKIANEW"))));
+    // ...and, the old key gone, whether its delivery may go (the secret holds the only copy
+    // of an unused key's secret).
+    let mut f = facts("u", vec![key("AKIANEW", Active, 3)]);
     f.delivery = delivered(None, 3);
     assert_eq!(decide(&f, &p, NOW), Err(Need::LastUsed(id("AKIANEW"))));
 }

@@ -1,0 +1,966 @@
+//! The fleet promises (9 to 13), checked as invariants on generated fleets driven through the
+//! real fleet session by the simulated AWS (`sim::fleet`): users with 0-2 keys of any age and
+//! last use, exempt by tag or group, the caller among them or a role, deliveries left in every
+//! stage (half-done ones too), owners who pick up (late, or never) and delete their old key or
+//! not, between the runs and during them; throttling, failures before and after a request takes
+//! effect, users whose requests always fail, crashes at any step followed by restarts that know
+//! only what AWS holds; administrator runs (rotate, plan, status, named users, a declined
+//! prompt) over simulated weeks, until every user is settled, then a last clean run.
+//!
+//! The count that matters is user-rotations: a user taken through a stage (Due to Delivered,
+//! Delivered to Installed, ... to Fresh), as seen by consecutive runs. `FLEET_SIM_ROTATIONS`
+//! sets how many to simulate at least (CI runs 100,000); failures shrink to a minimal fleet,
+//! saved under `proptest-regressions/`. `SIM_TRACE=1` prints a failing scenario's requests.
+
+// Tests may read their knobs from the environment; the core may not (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_rotate_keys::fleet::delivery::{self, DeliveredKey, Marker};
+use aws_rotate_keys::fleet::report::{ReportKey, ReportRow};
+use aws_rotate_keys::fleet::session::{FleetMode, UserResult};
+use aws_rotate_keys::fleet::stage::{Act, Policy, Stage};
+use aws_rotate_keys::key::{AccessKeyId, KeyStatus, SecretAccessKey, UserName};
+use aws_rotate_keys::rotation::Config;
+use aws_rotate_keys::sim::fleet::{
+    Admin, Broken, BrokenUser, FaultRates, FleetChecker, FleetRunEnd, FleetRunSpec, FleetWorld,
+    Owner, ReportSnapshot, SimAws, SimSecret,
+};
+use aws_rotate_keys::sim::{Fault, FaultPlan, Violation};
+use aws_rotate_keys::time::{Span, Timestamp};
+use proptest::prelude::*;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
+
+const DAY: u64 = 86_400;
+const T0: i64 = 1_767_225_600; // 2026-01-01
+const ACCOUNT: &str = "123456789012";
+/// Rounds (owners act, time passes, the administrator runs) before a scenario must settle.
+const MAX_ROUNDS: usize = 40;
+/// Rounds with faults; later rounds are clean.
+const FAULTY_ROUNDS: usize = 8;
+
+fn days(n: u64) -> Span {
+    Span::from_secs(n * DAY)
+}
+
+fn ago(now: Timestamp, d: u64) -> Timestamp {
+    Timestamp::from_micros(now.as_micros() - (d * DAY * 1_000_000) as i64)
+}
+
+/// A delivery a user's rotation was left in before the simulation starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    /// No delivery.
+    None,
+    /// A pending mark; `orphan`: with the key it created (its secret lost); `policy`: the
+    /// resource policy was put; `room`: an inactive key was removed to make room.
+    Pending {
+        orphan: bool,
+        policy: bool,
+        room: bool,
+    },
+    /// Delivered `age` days ago; `used`: picked up (the owner holds the new key).
+    Delivered { age: u64, used: bool },
+    /// Delivered, the old key inactive since `age` days; `recorded`: the DeactivatedDate is in
+    /// the description; `picked`: the owner holds the new key (else it is locked out).
+    Deactivated {
+        age: u64,
+        recorded: bool,
+        picked: bool,
+    },
+    /// Delivered and installed, the old key deleted by its owner.
+    OldGone,
+    /// A secret of that name that this tool did not write.
+    Foreign,
+    /// Delivered, but the delivered key is gone.
+    Vanished,
+}
+
+#[derive(Debug, Clone)]
+struct UserSpec {
+    /// (active, age in days, last used days ago).
+    keys: Vec<(bool, u64, Option<u64>)>,
+    left: Left,
+    /// 0: plain; 1: a dot; 2: an at sign; 3: a comma (no secret can carry it).
+    name_kind: u8,
+    path: bool,
+    exempt_tag: bool,
+    exempt_group: bool,
+    other_group: bool,
+    holds: bool,
+    picks_up: bool,
+    delay: u64,
+    deletes_old: bool,
+    broken: Option<BrokenUser>,
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    seed: u64,
+    users: Vec<UserSpec>,
+    /// The administrator is an IAM user (`Some(age of its key)`), else a role.
+    admin_user: Option<(u64, bool)>,
+    older_than: u64,
+    deactivate_after: Option<u64>,
+    delete_after: u64,
+    page: usize,
+    short_pages: bool,
+    report_secs: u64,
+    stale_report: bool,
+    rates: (u8, u8, u8),
+    crashes: Vec<(usize, Fault)>,
+    concurrency: usize,
+    interleave: bool,
+    owner_rate: u8,
+}
+
+fn left() -> impl Strategy<Value = Left> {
+    prop_oneof![
+        6 => Just(Left::None),
+        2 => (any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(orphan, policy, room)| Left::Pending { orphan, policy, room }),
+        2 => (0u64..30, any::<bool>()).prop_map(|(age, used)| Left::Delivered { age, used }),
+        2 => (0u64..12, any::<bool>(), any::<bool>())
+            .prop_map(|(age, recorded, picked)| Left::Deactivated { age, recorded, picked }),
+        1 => Just(Left::OldGone),
+        1 => Just(Left::Foreign),
+        1 => Just(Left::Vanished),
+    ]
+}
+
+fn broken() -> impl Strategy<Value = Broken> {
+    prop_oneof![
+        Just(Broken::Denied),
+        Just(Broken::FailBefore),
+        Just(Broken::LoseAnswer),
+        Just(Broken::Throttle),
+    ]
+}
+
+fn broken_user() -> impl Strategy<Value = BrokenUser> {
+    let only = prop_oneof![
+        2 => Just(None),
+        3 => Just(Some("UpdateSecret")),
+        2 => Just(Some("CreateAccessKey")),
+        2 => Just(Some("DeleteAccessKey")),
+        2 => Just(Some("UpdateAccessKey")),
+        1 => Just(Some("ListAccessKeys")),
+        1 => Just(Some("GetAccessKeyLastUsed")),
+        1 => Just(Some("CreateSecret")),
+        1 => Just(Some("PutResourcePolicy")),
+        1 => Just(Some("DeleteSecret")),
+        1 => Just(Some("ListUserTags")),
+    ];
+    (broken(), 1usize..8, only).prop_map(|(how, until_run, only)| BrokenUser {
+        how,
+        until_run,
+        only,
+    })
+}
+
+fn user() -> impl Strategy<Value = UserSpec> {
+    let key = |active| {
+        (
+            proptest::bool::weighted(active),
+            0u64..400,
+            proptest::option::of(0u64..60),
+        )
+    };
+    // A second active key blocks a due user (a person must choose): now and then.
+    let keys = prop_oneof![
+        1 => Just(Vec::new()),
+        3 => key(0.85).prop_map(|k| vec![k]),
+        2 => (key(0.85), key(0.3)).prop_map(|(a, b)| vec![a, b]),
+    ];
+    (
+        (
+            keys,
+            left(),
+            prop_oneof![12 => Just(0u8), 1 => Just(1), 1 => Just(2), 1 => Just(3)],
+            proptest::bool::weighted(0.2),
+        ),
+        (
+            proptest::bool::weighted(0.08),
+            proptest::bool::weighted(0.08),
+            proptest::bool::weighted(0.2),
+        ),
+        (
+            proptest::bool::weighted(0.9),
+            proptest::bool::weighted(0.75),
+            prop_oneof![3 => Just(0u64), 2 => 1u64..6, 1 => 6u64..20],
+            any::<bool>(),
+            proptest::option::weighted(0.25, broken_user()),
+        ),
+    )
+        .prop_map(
+            |(
+                (keys, left, name_kind, path),
+                (exempt_tag, exempt_group, other_group),
+                (holds, picks_up, delay, deletes_old, broken),
+            )| UserSpec {
+                keys,
+                left,
+                name_kind,
+                path,
+                exempt_tag,
+                exempt_group,
+                other_group,
+                holds,
+                picks_up,
+                delay,
+                deletes_old,
+                broken,
+            },
+        )
+}
+
+fn crash() -> impl Strategy<Value = Fault> {
+    prop_oneof![Just(Fault::CrashBefore), Just(Fault::CrashAfter)]
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        (
+            any::<u64>(),
+            proptest::collection::vec(user(), 0..7),
+            proptest::option::weighted(0.5, (0u64..200, proptest::bool::weighted(0.2))),
+            prop_oneof![Just(90u64), Just(180)],
+            proptest::option::weighted(0.5, prop_oneof![Just(3u64), Just(14)]),
+            prop_oneof![Just(0u64), Just(3), Just(7)],
+        ),
+        (
+            1usize..5,
+            any::<bool>(),
+            prop_oneof![2 => Just(0u64), 4 => Just(5), 1 => Just(300)],
+            proptest::bool::weighted(0.2),
+            (0u8..8, 0u8..8, 0u8..8),
+            proptest::collection::vec((0usize..600, crash()), 0..4),
+            1usize..6,
+            proptest::bool::weighted(0.8),
+            0u8..25,
+        ),
+    )
+        .prop_map(
+            |(
+                (seed, users, admin_user, older_than, deactivate_after, delete_after),
+                (
+                    page,
+                    short_pages,
+                    report_secs,
+                    stale_report,
+                    rates,
+                    crashes,
+                    concurrency,
+                    interleave,
+                    owner_rate,
+                ),
+            )| Scenario {
+                seed,
+                users,
+                admin_user,
+                older_than,
+                deactivate_after,
+                delete_after,
+                page,
+                short_pages,
+                report_secs,
+                stale_report,
+                rates,
+                crashes,
+                concurrency,
+                interleave,
+                owner_rate,
+            },
+        )
+}
+
+fn name_of(i: usize, kind: u8) -> String {
+    match kind {
+        1 => format!("u{i}.dev"),
+        2 => format!("u{i}@corp"),
+        3 => format!("u{i},ext"),
+        _ => format!("u{i}"),
+    }
+}
+
+fn policy_of(sc: &Scenario) -> Policy {
+    Policy {
+        older_than: days(sc.older_than),
+        deactivate_after: sc.deactivate_after.map(days),
+        delete_after: days(sc.delete_after),
+    }
+}
+
+/// A secret that a run of the tool left.
+fn put_secret(
+    aws: &mut SimAws,
+    user: &str,
+    marker: &Marker,
+    value: Option<&DeliveredKey>,
+    policy: bool,
+    stored: Option<Timestamp>,
+) {
+    let name = delivery::secret_name(&UserName::new(user)).expect("a name secrets can carry");
+    let arn = aws.arn(&UserName::new(user));
+    let value = value.map(|k| k.to_json().expose().clone());
+    aws.secrets.insert(
+        name,
+        SimSecret {
+            description: Some(marker.to_description()),
+            versions: value
+                .iter()
+                .map(|v| ("earlier".to_owned(), v.clone()))
+                .collect(),
+            value,
+            policy: policy.then(|| delivery::resource_policy(&arn)),
+            stored,
+        },
+    );
+}
+
+/// A key the tool created in an earlier run (it counts as the tool's own).
+fn tool_key(
+    aws: &mut SimAws,
+    user: &str,
+    created: Timestamp,
+    last_used: Option<Timestamp>,
+) -> (AccessKeyId, String) {
+    let k = aws.add_key(user, KeyStatus::Active, created, last_used);
+    aws.created.insert(k.0.clone());
+    k
+}
+
+fn delivered(
+    user: &str,
+    new: &(AccessKeyId, String),
+    created: Timestamp,
+    replaces: &AccessKeyId,
+) -> DeliveredKey {
+    DeliveredKey {
+        user_name: UserName::new(user),
+        access_key_id: new.0.clone(),
+        secret: SecretAccessKey::new(&new.1).expect("a secret"),
+        create_date: created,
+        replaces: replaces.clone(),
+    }
+}
+
+/// Builds one user: its keys, the delivery it was left in, its owner.
+fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Timestamp) -> Owner {
+    let due_age = sc.older_than + 1 + (sc.seed % 200);
+    let mut holds: Option<(AccessKeyId, String)> = None;
+    let left = if u.name_kind == 3 { Left::None } else { u.left };
+    match left {
+        Left::None | Left::Foreign => {
+            for &(active, age, used) in &u.keys {
+                let status = if active {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Inactive
+                };
+                let used = used.filter(|&d| d < age).map(|d| ago(now, d));
+                let k = aws.add_key(name, status, ago(now, age), used);
+                if active && holds.is_none() {
+                    holds = Some(k);
+                }
+            }
+            if left == Left::Foreign {
+                let secret = delivery::secret_name(&UserName::new(name)).expect("a name");
+                aws.secrets.insert(
+                    secret,
+                    SimSecret {
+                        description: Some("made by hand".into()),
+                        value: Some("{}".into()),
+                        policy: None,
+                        versions: Vec::new(),
+                        stored: Some(ago(now, 40)),
+                    },
+                );
+            }
+        }
+        Left::Pending {
+            orphan,
+            policy,
+            room,
+        } => {
+            let old = aws.add_key(
+                name,
+                KeyStatus::Active,
+                ago(now, due_age),
+                Some(ago(now, 1)),
+            );
+            let mut known = vec![old.0.clone()];
+            if room {
+                // Its inactive key was removed to make room: known, and gone.
+                let (gone, _) = aws.fresh();
+                known.push(gone);
+            } else if !orphan && u.keys.first().is_some_and(|k| !k.0) {
+                let (inactive, _) = aws.add_key(name, KeyStatus::Inactive, ago(now, 300), None);
+                known.push(inactive);
+            }
+            if orphan {
+                tool_key(aws, name, now.add(Span::from_secs(0)), None);
+            }
+            let marker = Marker::Pending {
+                replaces: old.0.clone(),
+                known_keys: known,
+                started: now,
+            };
+            put_secret(aws, name, &marker, None, policy, None);
+            holds = Some(old);
+        }
+        Left::Delivered { age, used } => {
+            let when = ago(now, age);
+            let old = aws.add_key(name, KeyStatus::Active, ago(now, due_age + age), Some(when));
+            let new = tool_key(aws, name, when, used.then(|| ago(now, age / 2)));
+            let marker = Marker::Delivered {
+                access_key_id: new.0.clone(),
+                replaces: old.0.clone(),
+                delivered: when,
+                deactivated: None,
+            };
+            put_secret(
+                aws,
+                name,
+                &marker,
+                Some(&delivered(name, &new, when, &old.0)),
+                true,
+                Some(when),
+            );
+            holds = Some(if used { new } else { old });
+        }
+        Left::Deactivated {
+            age,
+            recorded,
+            picked,
+        } => {
+            let when = ago(now, age + 3);
+            let off = ago(now, age);
+            let old = aws.add_key(
+                name,
+                KeyStatus::Inactive,
+                ago(now, due_age + age),
+                Some(when),
+            );
+            let new = tool_key(aws, name, when, picked.then(|| ago(now, age + 1)));
+            let marker = Marker::Delivered {
+                access_key_id: new.0.clone(),
+                replaces: old.0.clone(),
+                delivered: when,
+                deactivated: recorded.then(|| off.add(Span::from_secs(60))),
+            };
+            // The key went inactive at `off` (the run recorded it a minute later).
+            if let Some(k) = aws.keys.iter_mut().find(|k| k.id == old.0) {
+                k.inactive_since = Some(off);
+            }
+            put_secret(
+                aws,
+                name,
+                &marker,
+                Some(&delivered(name, &new, when, &old.0)),
+                true,
+                Some(when),
+            );
+            holds = Some(if picked { new } else { old });
+        }
+        Left::OldGone => {
+            let when = ago(now, 5);
+            let (old, _) = aws.fresh();
+            let new = tool_key(aws, name, when, Some(ago(now, 4)));
+            let marker = Marker::Delivered {
+                access_key_id: new.0.clone(),
+                replaces: old.clone(),
+                delivered: when,
+                deactivated: None,
+            };
+            put_secret(
+                aws,
+                name,
+                &marker,
+                Some(&delivered(name, &new, when, &old)),
+                true,
+                Some(when),
+            );
+            holds = Some(new);
+        }
+        Left::Vanished => {
+            let when = ago(now, 5);
+            let old = aws.add_key(
+                name,
+                KeyStatus::Active,
+                ago(now, due_age),
+                Some(ago(now, 1)),
+            );
+            let (gone, gone_secret) = aws.fresh();
+            let marker = Marker::Delivered {
+                access_key_id: gone.clone(),
+                replaces: old.0.clone(),
+                delivered: when,
+                deactivated: None,
+            };
+            put_secret(
+                aws,
+                name,
+                &marker,
+                Some(&delivered(name, &(gone, gone_secret), when, &old.0)),
+                true,
+                Some(when),
+            );
+            holds = Some(old);
+        }
+    }
+    // A key the tool delivered and that was used is its owner's; any other may be nobody's.
+    let installed = holds
+        .as_ref()
+        .is_some_and(|(id, _)| aws.created.contains(id));
+    let mut owner = Owner::new(name, holds.filter(|_| u.holds || installed));
+    owner.picks_up = u.picks_up;
+    owner.delay = days(u.delay);
+    owner.deletes_old = u.deletes_old;
+    owner
+}
+
+fn build(sc: &Scenario) -> FleetWorld {
+    let now = Timestamp::from_secs(T0);
+    let mut aws = SimAws::new(ACCOUNT, sc.seed);
+    aws.page = sc.page;
+    aws.short_pages = sc.short_pages;
+    aws.report_time = Span::from_secs(sc.report_secs);
+    aws.groups.insert("exempt".into(), Vec::new());
+    aws.groups.insert("staff".into(), Vec::new());
+    let mut owners = BTreeMap::new();
+    let mut broken = BTreeMap::new();
+    for (i, u) in sc.users.iter().enumerate() {
+        let name = name_of(i, u.name_kind);
+        let mut tags = vec![("team".to_owned(), "a".to_owned())];
+        if u.exempt_tag {
+            tags.push((delivery::EXEMPT_TAG.to_owned(), String::new()));
+        }
+        aws.add_user(&name, if u.path { "/eng/" } else { "/" }, tags);
+        let user = UserName::new(name.as_str());
+        if u.exempt_group {
+            aws.groups
+                .get_mut("exempt")
+                .expect("the group")
+                .push(user.clone());
+        }
+        if u.other_group {
+            aws.groups
+                .get_mut("staff")
+                .expect("the group")
+                .push(user.clone());
+        }
+        owners.insert(user.clone(), build_user(&mut aws, sc, &name, u, now));
+        if let Some(b) = u.broken {
+            broken.insert(user.clone(), b);
+        }
+    }
+    let admin = match sc.admin_user {
+        Some((age, exempt)) => {
+            let tags = if exempt {
+                vec![(delivery::EXEMPT_TAG.to_owned(), "admin".to_owned())]
+            } else {
+                Vec::new()
+            };
+            aws.add_user("admin", "/ops/", tags);
+            aws.admins.insert(UserName::new("admin"));
+            aws.groups
+                .get_mut("staff")
+                .expect("the group")
+                .push(UserName::new("admin"));
+            let (id, secret) = aws.add_key("admin", KeyStatus::Active, ago(now, age), None);
+            Admin::User(UserName::new("admin"), id, secret)
+        }
+        None => Admin::Role,
+    };
+    if sc.stale_report {
+        // A report made an hour ago from another account state: it may show anything, and it
+        // names no key ids, so it must never make a run act wrongly.
+        let mut rows = aws.report_rows();
+        for (i, r) in rows.iter_mut().enumerate() {
+            // No keys, a young key, an old key, an old inactive key: true or not.
+            let slot = |active, age| {
+                Some(ReportKey {
+                    active,
+                    last_rotated: Some(ago(now, age)),
+                    last_used: None,
+                })
+            };
+            r.keys = match (sc.seed >> (2 * (i % 30))) & 3 {
+                0 => [None, None],
+                1 => [slot(true, 1), None],
+                2 => [slot(true, 400), slot(false, 2)],
+                _ => [slot(false, 400), None],
+            };
+        }
+        rows.push(ReportRow {
+            user: "deleted-user".into(),
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/deleted-user"),
+            keys: [None, None],
+        });
+        let hour_ago = Timestamp::from_secs(T0 - 3600);
+        aws.report = Some(ReportSnapshot {
+            started: hour_ago,
+            ready: hour_ago.add(Span::from_secs(60)),
+            rows,
+        });
+    }
+    let mut world = FleetWorld::new(aws, admin, now, sc.seed);
+    world.owners = owners;
+    world.broken = broken;
+    world.rates = FaultRates {
+        throttle: sc.rates.0,
+        fail_before: sc.rates.1,
+        lose_answer: sc.rates.2,
+    };
+    world.interleave = sc.interleave;
+    world.owner_rate = sc.owner_rate;
+    world.trace = std::env::var_os("SIM_TRACE").map(|_| Vec::new());
+    world
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    scenarios: usize,
+    users: usize,
+    runs: usize,
+    crashes: usize,
+    /// A user taken through a stage, as consecutive full runs saw it.
+    transitions: usize,
+    /// A user taken from a rotation's stages back to Fresh.
+    finished: usize,
+    plans: usize,
+    steps: usize,
+    lockouts: usize,
+    deactivated: usize,
+    stored: usize,
+    deleted: BTreeMap<String, usize>,
+    pickups: usize,
+    blocked: usize,
+}
+
+/// splitmix64's finalizer: a round's choices from the scenario's seed.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What a user's stage would be, told from AWS alone, where the report could mislead: a user
+/// with an active key older than `--older-than` and no delivery is due.
+fn truly_due(world: &FleetWorld, user: &UserName, policy: &Policy) -> bool {
+    let has_delivery =
+        delivery::secret_name(user).is_some_and(|n| world.aws.secrets.contains_key(&n));
+    let keys = world.aws.keys_of(user);
+    let active = keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Active)
+        .count();
+    !has_delivery
+        && active < 2
+        && delivery::secret_name(user).is_some()
+        && keys.iter().any(|k| {
+            k.status == KeyStatus::Active && world.now.since(k.created) >= policy.older_than
+        })
+}
+
+/// Whether a user needs nothing more from the administrator's runs: Fresh, Exempt, Blocked or
+/// the Caller; or Delivered to an owner who will never install it, with no `--deactivate-after`.
+fn settled(world: &FleetWorld, r: &UserResult, policy: &Policy, protected: bool) -> bool {
+    let Some(v) = &r.verdict else {
+        return false;
+    };
+    if r.error.is_some() || !v.steps.is_empty() {
+        return false;
+    }
+    let user = &r.facts.user.user_name;
+    match v.stage {
+        Stage::Exempt | Stage::Caller | Stage::Blocked => true,
+        Stage::Fresh => protected || !truly_due(world, user, policy),
+        Stage::Delivered => {
+            // An owner who will never install it: one who does not pick up, holds no key, or
+            // holds one that no longer works (and has no pickup under way).
+            let works = |id: &AccessKeyId| {
+                world
+                    .aws
+                    .key(id)
+                    .is_some_and(|k| k.status == KeyStatus::Active)
+            };
+            let stuck = world.owners.get(user).is_none_or(|o| {
+                o.pickup.is_none()
+                    && (!o.picks_up || o.holds.as_ref().is_none_or(|(id, _)| !works(id)))
+            });
+            // Nothing left to deactivate: the old key is gone, or no deadline will come.
+            let old_gone = match &r.facts.delivery {
+                Some(Ok(Marker::Delivered { replaces, .. })) => world.aws.key(replaces).is_none(),
+                _ => false,
+            };
+            v.act == Act::None && stuck && (old_gone || policy.deactivate_after.is_none())
+        }
+        _ => false,
+    }
+}
+
+fn check(sc: &Scenario, stats: &RefCell<Stats>) -> Result<(), TestCaseError> {
+    let mut world = build(sc);
+    let mut checker = FleetChecker::new(&world);
+    let mut faults = FaultPlan {
+        faults: sc.crashes.iter().copied().collect(),
+        step: 0,
+    };
+    let policy = policy_of(sc);
+    let groups = vec!["exempt".to_owned()];
+    let result = simulate(
+        sc,
+        &mut world,
+        &mut checker,
+        &mut faults,
+        &policy,
+        &groups,
+        stats,
+    );
+    if let Err(e) = &result
+        && let Some(t) = &world.trace
+    {
+        eprintln!("{}\n{e}", t.join("\n"));
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate(
+    sc: &Scenario,
+    world: &mut FleetWorld,
+    checker: &mut FleetChecker,
+    faults: &mut FaultPlan,
+    policy: &Policy,
+    groups: &[String],
+    stats: &RefCell<Stats>,
+) -> Result<(), TestCaseError> {
+    let v = |e: Violation| TestCaseError::fail(e.0);
+    let mut st = stats.borrow_mut();
+    st.scenarios += 1;
+    st.users += sc.users.len();
+    let mut seen: BTreeMap<UserName, Stage> = BTreeMap::new();
+    let protected: Vec<UserName> = world
+        .aws
+        .users
+        .values()
+        .filter(|u| u.tags.iter().any(|(k, _)| k == delivery::EXEMPT_TAG))
+        .map(|u| u.name.clone())
+        .chain(world.aws.groups["exempt"].iter().cloned())
+        .chain(matches!(world.admin, Admin::User(..)).then(|| UserName::new("admin")))
+        .collect();
+    // Users that a person must unblock from the start; a run never blocks another one.
+    let may_block: BTreeSet<UserName> = sc
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| {
+            u.name_kind == 3
+                || matches!(u.left, Left::Foreign | Left::Vanished)
+                || (u.left == Left::None && u.keys.iter().filter(|k| k.0).count() == 2)
+        })
+        .map(|(i, u)| UserName::new(name_of(i, u.name_kind)))
+        .collect();
+    let mut done = false;
+    let mut settled_users: BTreeSet<UserName> = BTreeSet::new();
+    for round in 0..MAX_ROUNDS {
+        if round == FAULTY_ROUNDS {
+            world.rates = FaultRates::default();
+            world.broken.clear();
+            faults.faults.clear();
+        }
+        // Owners act between the runs.
+        let acts = (world.rand() % (2 * world.owners.len() as u64 + 1)) as usize;
+        world.owners_act_randomly(acts);
+        let pick = mix(sc.seed ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut spec = FleetRunSpec::rotate(policy.clone());
+        spec.exempt_groups = groups.to_vec();
+        spec.max_concurrency = sc.concurrency;
+        spec.config = Config {
+            seed: sc.seed.wrapping_add(round as u64),
+            ..Config::default()
+        };
+        // Now and then the administrator looks first: plan and status change nothing.
+        if pick.is_multiple_of(4) {
+            let mut look = spec.clone();
+            look.mode = if pick.is_multiple_of(8) {
+                FleetMode::Status
+            } else {
+                FleetMode::Plan
+            };
+            st.plans += 1;
+            st.runs += 1;
+            if let FleetRunEnd::Crashed = world.run(&look, faults, checker).map_err(v)? {
+                st.crashes += 1;
+            }
+        }
+        // Some runs are not the whole fleet's, or stop before they act.
+        let full = round >= FAULTY_ROUNDS || pick % 7 != 1;
+        if !full {
+            match (pick >> 8) % 4 {
+                0 => {
+                    let mut names: Vec<UserName> =
+                        world.aws.users.keys().take(2).cloned().collect();
+                    names.push(UserName::new("ghost"));
+                    spec.user_names = names;
+                }
+                1 => {
+                    spec.yes = false;
+                    spec.interactive = true;
+                    spec.confirm = (pick >> 12).is_multiple_of(2);
+                }
+                2 => spec.yes = false,
+                _ => spec.exempt_groups.push("exmept".into()),
+            }
+        }
+        let mut restarts = 0;
+        let end = loop {
+            st.runs += 1;
+            match world.run(&spec, faults, checker).map_err(v)? {
+                FleetRunEnd::Crashed => {
+                    st.crashes += 1;
+                    restarts += 1;
+                    prop_assert!(restarts < 50, "fifty crashes in a row");
+                    // The next attempt: cron's, or a person's, a minute later.
+                    world.now = world.now.add(Span::from_secs(60));
+                }
+                end => break end,
+            }
+        };
+        let FleetRunEnd::Completed { results, fatal, .. } = end else {
+            unreachable!("crashes restart")
+        };
+        if full && fatal.is_none() {
+            for r in &results {
+                let user = &r.facts.user.user_name;
+                if let Some(verdict) = &r.verdict {
+                    prop_assert!(
+                        verdict.stage != Stage::Blocked || may_block.contains(user),
+                        "{user} was blocked by the runs: {:?}",
+                        verdict.reason
+                    );
+                    let before = seen.insert(user.clone(), verdict.stage);
+                    if before.is_some_and(|b| b != verdict.stage) {
+                        st.transitions += 1;
+                        if verdict.stage == Stage::Fresh
+                            && matches!(
+                                before,
+                                Some(
+                                    Stage::Due
+                                        | Stage::Delivered
+                                        | Stage::Installed
+                                        | Stage::Deactivated
+                                )
+                            )
+                        {
+                            st.finished += 1;
+                        }
+                    }
+                }
+                if round >= FAULTY_ROUNDS && settled(world, r, policy, protected.contains(user)) {
+                    settled_users.insert(user.clone());
+                }
+            }
+            // Every user has been settled since the faults ended (a user settled early may be
+            // due again by now: keys age).
+            if round >= FAULTY_ROUNDS && settled_users.len() == results.len() {
+                done = true;
+                break;
+            }
+        }
+        // Time passes: a day or a week.
+        let gap = 1 + world.rand() % 7;
+        world.now = world.now.add(days(gap));
+    }
+    prop_assert!(done, "the fleet did not settle in {MAX_ROUNDS} rounds");
+    // A last clean run, then promise 10 at rest.
+    world.owners_act_randomly(world.owners.len());
+    let spec = FleetRunSpec {
+        exempt_groups: groups.to_vec(),
+        ..FleetRunSpec::rotate(policy.clone())
+    };
+    st.runs += 1;
+    let end = world.run(&spec, faults, checker).map_err(v)?;
+    prop_assert!(
+        matches!(end, FleetRunEnd::Completed { fatal: None, .. }),
+        "{end:?}"
+    );
+    checker.end(world, groups).map_err(v)?;
+    st.steps += checker.steps;
+    st.lockouts += checker.counts.lockouts;
+    st.deactivated += checker.counts.deactivated;
+    st.stored += checker.counts.stored;
+    for (k, n) in &checker.counts.deleted {
+        *st.deleted.entry(k.clone()).or_default() += n;
+    }
+    st.pickups += world.owners.values().map(|o| o.installed).sum::<usize>();
+    if let FleetRunEnd::Completed { results, .. } = &end {
+        st.blocked += results
+            .iter()
+            .filter(|r| {
+                r.verdict
+                    .as_ref()
+                    .is_some_and(|v| v.stage == Stage::Blocked)
+            })
+            .count();
+    }
+    Ok(())
+}
+
+#[test]
+fn fleet_promises_hold_under_faults_crashes_and_owners() {
+    // FLEET_SIM_ROTATIONS: the user-rotations (stage transitions) to simulate at least.
+    let wanted: usize = std::env::var("FLEET_SIM_ROTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    let stats = RefCell::new(Stats::default());
+    // A scenario takes a few users through a few stages each: more cases than the count needs
+    // are asked for, and those after the count is reached end at once. (One runner, run once:
+    // a runner run again repeats its last cases.)
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: u32::try_from(wanted.max(100)).unwrap_or(u32::MAX),
+        max_shrink_iters: 4096,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/fleet_simulation.txt",
+        ))),
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&scenario(), |sc| {
+        if stats.borrow().transitions >= wanted {
+            return Ok(());
+        }
+        check(&sc, &stats)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let s = stats.borrow();
+    println!(
+        "fleet simulation: {} scenarios, {} users, {} runs ({} plan/status), {} crashes, {} user-rotations ({} to Fresh), {} deliveries stored, {} pickups, {} keys deactivated ({} locking out an owner who had not installed the new key, by --deactivate-after), keys deleted: {:?}, {} users blocked at the end, {} requests checked",
+        s.scenarios,
+        s.users,
+        s.runs,
+        s.plans,
+        s.crashes,
+        s.transitions,
+        s.finished,
+        s.stored,
+        s.pickups,
+        s.deactivated,
+        s.lockouts,
+        s.deleted,
+        s.blocked,
+        s.steps
+    );
+    assert!(
+        s.transitions >= wanted,
+        "only {} user-rotations simulated, {wanted} wanted",
+        s.transitions
+    );
+}
