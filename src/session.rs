@@ -1219,7 +1219,7 @@ fn unexpected(operation: &'static str) -> TaskOutcome {
 
 /// Credentials to resume a journal with, best first: its old key (it works until the very end
 /// of a rotation, while the new one may still be propagating), then what the files hold now for
-/// its profiles, then (admin mode) the caller's profile.
+/// its profiles, then the new key, then (admin mode) the caller's profile.
 fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
     let mut out = Vec::new();
     let mfa = journal
@@ -1245,6 +1245,19 @@ fn resume_signers(journal: &Journal, files: &AwsFiles) -> Vec<Signer> {
             if !out.iter().any(|o| o.key_id() == s.key_id()) {
                 out.push(s);
             }
+        }
+    }
+    // Last, the new key itself (same user): a pickup whose old key was deactivated meanwhile
+    // (the fleet's `--deactivate-after`) can only go on with the key it is installing.
+    if let (Some(n), false) = (&journal.new_key, journal.admin) {
+        let s = Signer::Static {
+            profile: journal.profiles.first().cloned(),
+            access_key_id: n.access_key_id.clone(),
+            secret: n.secret.clone(),
+            mfa_serial: mfa.clone(),
+        };
+        if !out.iter().any(|o| o.key_id() == s.key_id()) {
+            out.push(s);
         }
     }
     if let Some(p) = &journal.caller_profile {

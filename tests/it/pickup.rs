@@ -281,6 +281,23 @@ fn a_pickup_killed_after_any_step_finishes_when_run_again() {
 }
 
 #[test]
+fn a_killed_pickup_finishes_with_the_new_key_when_the_old_one_was_deactivated_meanwhile() {
+    // Killed right after the journal holds the delivered key; then the administrator's
+    // `--deactivate-after` deactivates the old key. The rerun can sign with the new key only.
+    let mut w = World::new(Span::ZERO);
+    assert!(w.run(Mode::Pickup, "default", Some(4)).is_none());
+    assert_eq!(
+        w.disk.journals.len(),
+        1,
+        "killed after the journal was written"
+    );
+    w.iam.keys[0].status = KeyStatus::Inactive;
+    let run = w.run(Mode::Pickup, "default", None).expect("not killed");
+    assert_eq!(run.ending, None, "{:?}", run.results);
+    assert_installed(&w);
+}
+
+#[test]
 fn no_delivery_changes_nothing() {
     let mut w = World::new(Span::ZERO);
     w.secrets.clear();
