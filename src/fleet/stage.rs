@@ -321,6 +321,11 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
                 return Ok(Verdict::idle(Stage::Fresh));
             };
             if keys.iter().filter(|k| is_active(k)).count() >= 2 {
+                // A key made minutes ago may be a delivery that the (lagging) listing of the
+                // secrets does not show yet: wait for a run that sees it (see LISTING_LAG).
+                if keys.iter().any(|k| now.since(k.create_date) < LISTING_LAG) {
+                    return Ok(Verdict::idle(Stage::Due));
+                }
                 return Ok(Verdict::blocked(format!(
                     "{name} has two active keys: deactivate the one not in use (aws iam update-access-key --user-name {name} --access-key-id ID --status Inactive), or exempt the user"
                 )));
@@ -392,8 +397,19 @@ fn deliver_steps(keys: &[KeyMeta], replaces: &AccessKeyId) -> Vec<Step> {
     steps
 }
 
+/// How far behind the listing of the delivery secrets may be: Secrets Manager's `ListSecrets`
+/// "might not reflect changes from the last five minutes"
+/// (<https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ListSecrets.html>),
+/// plus a margin for a store's retries and the clocks.
+pub const LISTING_LAG: Span = Span::from_secs(10 * 60);
+
 /// A delivery that was started and not finished: delete what it created (its secret is
 /// nowhere), then deliver again if the user is still due, else remove the mark.
+///
+/// The mark was read from a listing that may be minutes old: a run that finished the delivery
+/// meanwhile (a crashed run's, or another administrator's) stored a key that would look like
+/// an orphan here. A key younger than [`LISTING_LAG`] is therefore never taken for one: the
+/// run leaves the user, and a later run, whose listing shows the truth, goes on.
 fn resume_pending(
     keys: &[KeyMeta],
     replaces: &AccessKeyId,
@@ -401,9 +417,18 @@ fn resume_pending(
     policy: &Policy,
     now: Timestamp,
 ) -> Verdict {
-    let mut steps: Vec<Step> = keys
+    let orphans: Vec<&KeyMeta> = keys
         .iter()
         .filter(|k| &k.access_key_id != replaces && !known_keys.contains(&k.access_key_id))
+        .collect();
+    if orphans
+        .iter()
+        .any(|k| now.since(k.create_date) < LISTING_LAG)
+    {
+        return Verdict::idle(Stage::Due);
+    }
+    let mut steps: Vec<Step> = orphans
+        .iter()
         .map(|k| Step::DeleteKey(k.access_key_id.clone(), DeletePurpose::Orphan))
         .collect();
     let remaining: Vec<KeyMeta> = keys
@@ -616,5 +641,58 @@ mod tests {
                 vec![Step::DeleteSecret]
             )
         );
+    }
+
+    /// ListSecrets "might not reflect changes from the last five minutes": a pending mark it
+    /// shows may be a delivery already stored, whose key would then be taken for an orphan.
+    /// A key younger than that lag is not deleted: the run waits, the next one knows.
+    #[test]
+    fn a_young_key_beside_a_pending_mark_is_not_taken_for_an_orphan() {
+        let pending = Marker::Pending {
+            replaces: id("AKIAOLD"),
+            known_keys: vec![id("AKIAOLD")],
+            started: ago(0),
+        };
+        let minutes_old = KeyMeta {
+            create_date: NOW
+                .add(Span::ZERO)
+                .min(Timestamp::from_secs(1_767_225_600 - 60)),
+            ..key("AKIANEW", true, 0)
+        };
+        let v = decide_with(
+            facts(
+                vec![key("AKIAOLD", true, 100), minutes_old],
+                Some(pending.clone()),
+            ),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!((v.stage, v.act, v.steps), (Stage::Due, Act::None, vec![]));
+        // A day old, it is an orphan.
+        let v = decide_with(
+            facts(
+                vec![key("AKIAOLD", true, 100), key("AKIANEW", true, 1)],
+                Some(pending),
+            ),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!(
+            v.steps[0],
+            Step::DeleteKey(id("AKIANEW"), DeletePurpose::Orphan)
+        );
+        // Nor is a user blocked for two active keys while one is that young: it may be a
+        // delivery the listing does not show yet (and "deactivate the one not in use" would
+        // name the delivered key).
+        let young = KeyMeta {
+            create_date: Timestamp::from_secs(1_767_225_600 - 60),
+            ..key("AKIANEW", true, 0)
+        };
+        let v = decide_with(
+            facts(vec![key("AKIAOLD", true, 100), young], None),
+            &policy(None, 7),
+            &[],
+        );
+        assert_eq!((v.stage, v.act, v.steps), (Stage::Due, Act::None, vec![]));
     }
 }

@@ -218,6 +218,22 @@ fn cases() -> Vec<(&'static str, Facts, Policy)> {
         "u",
         vec![
             key("AKIAOLD", Active, 100),
+            KeyMeta {
+                create_date: Timestamp::from_secs(1_800_000_000 - 120),
+                ..key("AKIAYOUNG", Active, 0)
+            },
+        ],
+    );
+    f.delivery = pending(vec!["AKIAOLD"]);
+    add(
+        "pending, a key made two minutes ago: the listing may predate its delivery, wait",
+        f,
+        &p,
+    );
+    let mut f = facts(
+        "u",
+        vec![
+            key("AKIAOLD", Active, 100),
             key("AKIAINACTIVE", Inactive, 200),
         ],
     );
