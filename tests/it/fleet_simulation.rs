@@ -108,6 +108,7 @@ struct Scenario {
     page: usize,
     short_pages: bool,
     report_secs: u64,
+    list_lag_secs: u64,
     stale_report: bool,
     rates: (u8, u8, u8),
     crashes: Vec<(usize, Fault)>,
@@ -233,7 +234,10 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         (
             1usize..5,
             any::<bool>(),
-            prop_oneof![2 => Just(0u64), 4 => Just(5), 1 => Just(300)],
+            (
+                prop_oneof![2 => Just(0u64), 4 => Just(5), 1 => Just(300)],
+                prop_oneof![2 => Just(0u64), 1 => Just(30), 1 => Just(180)],
+            ),
             proptest::bool::weighted(0.2),
             (0u8..8, 0u8..8, 0u8..8),
             proptest::collection::vec((0usize..600, crash()), 0..4),
@@ -248,7 +252,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 (
                     page,
                     short_pages,
-                    report_secs,
+                    (report_secs, list_lag_secs),
                     stale_report,
                     rates,
                     crashes,
@@ -266,6 +270,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 page,
                 short_pages,
                 report_secs,
+                list_lag_secs,
                 stale_report,
                 rates,
                 crashes,
@@ -528,6 +533,9 @@ fn build(sc: &Scenario) -> FleetWorld {
     aws.page = sc.page;
     aws.short_pages = sc.short_pages;
     aws.report_time = Span::from_secs(sc.report_secs);
+    // ListSecrets may be minutes behind: a run restarted a minute after a crash may not see
+    // the secret the crashed run created, or may still see one it deleted.
+    aws.list_lag = Span::from_secs(sc.list_lag_secs);
     aws.groups.insert("exempt".into(), Vec::new());
     aws.groups.insert("staff".into(), Vec::new());
     let mut owners = BTreeMap::new();

@@ -127,6 +127,10 @@ pub struct SimAws {
     pub short_pages: bool,
     /// How long a credential report takes to make.
     pub report_time: Span,
+    /// How far behind `ListSecrets` may be (it is eventually consistent): it answers from a
+    /// view of the secrets and their descriptions taken at most this long ago.
+    pub list_lag: Span,
+    list_view: Option<(Timestamp, Vec<SecretEntry>)>,
     /// Keys created through the API (or by an earlier run of the tool, in a generated world).
     pub created: BTreeSet<AccessKeyId>,
     next_id: u64,
@@ -184,6 +188,8 @@ impl SimAws {
             page: 100,
             short_pages: false,
             report_time: Span::from_secs(5),
+            list_lag: Span::ZERO,
+            list_view: None,
             created: BTreeSet::new(),
             next_id: 1,
             rng: seed | 1,
@@ -606,14 +612,27 @@ impl SimAws {
                 Outcome::Done
             }
             Action::ListSecrets { prefix, next_token } => {
+                let stale = self
+                    .list_view
+                    .as_ref()
+                    .is_none_or(|(at, _)| now.since(*at) >= self.list_lag);
+                if stale {
+                    let view = self
+                        .secrets
+                        .iter()
+                        .map(|(n, s)| SecretEntry {
+                            name: n.clone(),
+                            description: s.description.clone(),
+                        })
+                        .collect();
+                    self.list_view = Some((now, view));
+                }
                 let all: Vec<SecretEntry> = self
-                    .secrets
+                    .list_view
                     .iter()
-                    .filter(|(n, _)| n.starts_with(prefix.as_str()))
-                    .map(|(n, s)| SecretEntry {
-                        name: n.clone(),
-                        description: s.description.clone(),
-                    })
+                    .flat_map(|(_, v)| v)
+                    .filter(|e| e.name.starts_with(prefix.as_str()))
+                    .cloned()
                     .collect();
                 let (secrets, next_token) = self.page(&all, next_token.as_deref())?;
                 Outcome::Secrets {

@@ -231,6 +231,15 @@ impl FleetChecker {
                 f.message
             ));
         }
+        // ListSecrets lags (as Secrets Manager's may, by minutes): a secret it did not show
+        // yet makes the pending mark's CreateSecret fail, which fails the user, safely.
+        if let (Action::CreateSecret { name, .. }, Outcome::Failed(f)) = (action, outcome)
+            && f.class == FailureClass::AlreadyExists
+            && world.aws.list_lag > crate::time::Span::ZERO
+            && let Some(user) = delivery::user_of(name)
+        {
+            self.faulted.insert(user);
+        }
         let took_effect = SimAws::is_change(action) && !matches!(outcome, Outcome::Failed(_));
         self.changed |= took_effect;
         match (action, outcome) {
