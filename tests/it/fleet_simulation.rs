@@ -2,7 +2,8 @@
 //! real fleet session by the simulated AWS (`sim::fleet`): users with 0-2 keys of any age and
 //! last use, exempt by tag or group, the caller among them or a role, deliveries left in every
 //! stage (half-done ones too), owners who pick up (late, or never) and delete their old key or
-//! not, between the runs and during them; throttling, failures before and after a request takes
+//! not, between the runs and during them (most run the core's own `pickup`, killed now and then
+//! and run again; the others a model of it); throttling, failures before and after a request takes
 //! effect, users whose requests always fail, crashes at any step followed by restarts that know
 //! only what AWS holds; administrator runs (rotate, plan, status, named users, a declined
 //! prompt) over simulated weeks, until every user is settled, then a last clean run.
@@ -93,6 +94,8 @@ struct UserSpec {
     picks_up: bool,
     delay: u64,
     deletes_old: bool,
+    /// The owner runs the core's `pickup` (else the model of it).
+    real_pickup: bool,
     broken: Option<BrokenUser>,
 }
 
@@ -192,6 +195,7 @@ fn user() -> impl Strategy<Value = UserSpec> {
             proptest::bool::weighted(0.75),
             prop_oneof![3 => Just(0u64), 2 => 1u64..6, 1 => 6u64..20],
             any::<bool>(),
+            proptest::bool::weighted(0.6),
             proptest::option::weighted(0.25, broken_user()),
         ),
     )
@@ -199,7 +203,7 @@ fn user() -> impl Strategy<Value = UserSpec> {
             |(
                 (keys, left, name_kind, path),
                 (exempt_tag, exempt_group, other_group),
-                (holds, picks_up, delay, deletes_old, broken),
+                (holds, picks_up, delay, deletes_old, real_pickup, broken),
             )| UserSpec {
                 keys,
                 left,
@@ -212,6 +216,7 @@ fn user() -> impl Strategy<Value = UserSpec> {
                 picks_up,
                 delay,
                 deletes_old,
+                real_pickup,
                 broken,
             },
         )
@@ -524,6 +529,13 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
     owner.picks_up = u.picks_up;
     owner.delay = days(u.delay);
     owner.deletes_old = u.deletes_old;
+    if u.real_pickup {
+        // The real pickup deletes the old key where the user may: here, where it may not.
+        if !u.deletes_old {
+            aws.no_delete.insert(UserName::new(name));
+        }
+        owner = owner.with_files();
+    }
     owner
 }
 
@@ -697,8 +709,11 @@ fn settled(world: &FleetWorld, r: &UserResult, policy: &Policy, protected: bool)
                     .key(id)
                     .is_some_and(|k| k.status == KeyStatus::Active)
             };
+            // (A pickup under way finishes, from its journal, even once the held key is dead:
+            // see `a_killed_pickup_finishes_after_the_old_key_was_deactivated`.)
             let stuck = world.owners.get(user).is_none_or(|o| {
                 o.pickup.is_none()
+                    && o.files.as_ref().is_none_or(|f| f.journals.is_empty())
                     && (!o.picks_up || o.holds.as_ref().is_none_or(|(id, _)| !works(id)))
             });
             // Nothing left to deactivate: the old key is gone, or no deadline will come.
@@ -970,5 +985,54 @@ fn fleet_promises_hold_under_faults_crashes_and_owners() {
         s.transitions >= wanted,
         "only {} user-rotations simulated, {wanted} wanted",
         s.transitions
+    );
+}
+
+/// A pickup killed after it journaled the delivered key finishes when run again, even once the
+/// old key stopped working (`--deactivate-after` deactivated it meanwhile): it resumes with the
+/// journal's key ("a pickup killed at any point and run again finishes", spec "Pickup"). Found
+/// by this simulation: the rerun signed with the dead old key, and the owner was locked out.
+#[test]
+fn a_killed_pickup_finishes_after_the_old_key_was_deactivated() {
+    let now = Timestamp::from_secs(T0);
+    let mut aws = SimAws::new(ACCOUNT, 1);
+    aws.add_user("bob", "/", Vec::new());
+    let old = aws.add_key("bob", KeyStatus::Active, ago(now, 100), None);
+    let mut world = FleetWorld::new(aws, Admin::Role, now, 1);
+    let bob = UserName::new("bob");
+    world.owners.insert(
+        bob.clone(),
+        Owner::new("bob", Some(old.clone())).with_files(),
+    );
+    let mut checker = FleetChecker::new(&world);
+    let mut faults = FaultPlan::default();
+    let policy = Policy {
+        deactivate_after: Some(days(3)),
+        ..Policy::default()
+    };
+    let spec = FleetRunSpec::rotate(policy);
+    world
+        .run(&spec, &mut faults, &mut checker)
+        .expect("delivered");
+    // The owner's pickup reads the delivery, journals it, and is killed.
+    world.now = world.now.add(days(1));
+    world.kill_pickup_after = Some(4);
+    world.owner_acts(&bob);
+    let files = |w: &FleetWorld| w.owners[&bob].files.clone().expect("files");
+    assert_eq!(files(&world).journals.len(), 1, "journaled");
+    // --deactivate-after passes: the old key goes inactive (the new one was never used).
+    world.now = world.now.add(days(3));
+    world
+        .run(&spec, &mut faults, &mut checker)
+        .expect("deactivated");
+    // The owner runs pickup again: it finishes from its journal with the delivered key.
+    world.now = world.now.add(days(1));
+    world.owner_acts(&bob);
+    let o = &world.owners[&bob];
+    assert!(files(&world).journals.is_empty(), "the journal is left");
+    assert_ne!(
+        o.holds.as_ref().map(|h| &h.0),
+        Some(&old.0),
+        "the files hold the dead key"
     );
 }

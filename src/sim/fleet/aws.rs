@@ -133,6 +133,9 @@ pub struct SimAws {
     list_view: Option<(Timestamp, Vec<SecretEntry>)>,
     /// Keys created through the API (or by an earlier run of the tool, in a generated world).
     pub created: BTreeSet<AccessKeyId>,
+    /// Users whose own keys may not delete keys (their `pickup` leaves the old key for the
+    /// administrator's next run).
+    pub no_delete: BTreeSet<UserName>,
     next_id: u64,
     rng: u64,
 }
@@ -191,6 +194,7 @@ impl SimAws {
             list_lag: Span::ZERO,
             list_view: None,
             created: BTreeSet::new(),
+            no_delete: BTreeSet::new(),
             next_id: 1,
             rng: seed | 1,
         }
@@ -440,6 +444,17 @@ impl SimAws {
         action: &Action,
         now: Timestamp,
     ) -> Result<Outcome, Failure> {
+        if let Action::VerifyKey {
+            access_key_id,
+            secret,
+        } = action
+        {
+            // Signed by the key it names (a pickup's check that the delivered key works).
+            let who = Principal::Key(access_key_id.clone(), secret.expose().to_owned());
+            let user = self.authenticate(&who, now)?;
+            let arn = user.as_ref().map(|u| self.arn(u)).unwrap_or_default();
+            return Ok(Outcome::Verified { arn });
+        }
         let caller = self.authenticate(who, now)?;
         if let Action::Identify = action {
             return Ok(Outcome::Verified {
@@ -454,8 +469,9 @@ impl SimAws {
             let me = caller.clone().unwrap_or_else(|| UserName::new(""));
             let own = match action {
                 Action::GetSecretValue { .. } => true,
-                Action::ListKeys { user_name } | Action::DeleteKey { user_name, .. } => {
-                    user_name == &me
+                Action::ListKeys { user_name } => user_name == &me,
+                Action::DeleteKey { user_name, .. } => {
+                    user_name == &me && !self.no_delete.contains(&me)
                 }
                 Action::LastUsed { access_key_id } => {
                     self.key(access_key_id).is_some_and(|k| k.user == me)

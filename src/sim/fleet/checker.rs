@@ -334,6 +334,14 @@ impl FleetChecker {
         if owner
             .and_then(|o| o.pickup.as_ref())
             .is_some_and(|p| &p.new.0 == id)
+            || owner.and_then(|o| o.files.as_ref()).is_some_and(|f| {
+                f.journals.values().any(|j| {
+                    crate::journal::Journal::parse(j)
+                        .ok()
+                        .and_then(|j| j.new_key)
+                        .is_some_and(|n| &n.access_key_id == id)
+                })
+            })
         {
             return Some("its owner's pickup journal holds it");
         }

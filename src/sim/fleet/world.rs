@@ -20,6 +20,11 @@ use crate::session::{SessionAction, Signer};
 use crate::sim::{Fault, FaultPlan, Violation};
 use crate::time::{Span, Timestamp};
 
+use crate::plan::Options;
+use crate::profile::Selection;
+use crate::session::{Mode, Request, Session};
+use crate::sim::Disk;
+
 use super::aws::{Principal, SimAws};
 use super::checker::FleetChecker;
 
@@ -47,12 +52,17 @@ pub struct Owner {
     pub delay: Span,
     /// `pickup` may delete the old key (the user's policy allows it).
     pub deletes_old: bool,
-    /// A pickup under way.
+    /// A pickup under way (the model's: see [`Owner::files`] for the real one's journal).
     pub pickup: Option<Pickup>,
     /// Found its key inactive.
     pub locked_out: bool,
     /// Deliveries installed.
     pub installed: usize,
+    /// The owner's `~/.aws` files, where it runs the real `pickup` (the core's session in
+    /// pickup mode, killed now and then and run again): its `[default]` profile holds the key
+    /// that [`Owner::holds`] shows. `None`: a model of `pickup` (read, install, delete the old
+    /// key, one act at a time).
+    pub files: Option<Disk>,
 }
 
 impl Owner {
@@ -67,7 +77,21 @@ impl Owner {
             pickup: None,
             locked_out: false,
             installed: 0,
+            files: None,
         }
+    }
+
+    /// The same owner, running the real `pickup` on a credentials file whose `[default]`
+    /// profile holds its key.
+    pub fn with_files(mut self) -> Self {
+        let credentials = self
+            .holds
+            .as_ref()
+            .map_or_else(String::new, |(id, secret)| {
+                format!("[default]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n")
+            });
+        self.files = Some(Disk::new(String::new(), credentials));
+        self
     }
 }
 
@@ -199,6 +223,9 @@ pub struct FleetWorld {
     /// The process dies right after the first request of this operation takes effect
     /// (`CreateAccessKey`...), once.
     pub crash_after: Option<&'static str>,
+    /// The next real pickup is killed after this many requests (else, now and then, after a
+    /// random number of them).
+    pub kill_pickup_after: Option<usize>,
     /// Runs started so far.
     pub runs: usize,
     /// Every request, fault and answer, and every owner's act (for transcripts and debugging).
@@ -347,6 +374,7 @@ impl FleetWorld {
             interleave: false,
             owner_rate: 0,
             crash_after: None,
+            kill_pickup_after: None,
             runs: 0,
             trace: None,
             rng: seed | 1,
@@ -412,7 +440,30 @@ impl FleetWorld {
         let mut o = self.owners.get(user)?.clone();
         let now = self.now;
         let (held_id, held_secret) = o.holds.clone()?;
-        let did = if let Some(mut p) = o.pickup.take() {
+        let waiting = delivery::secret_name(user)
+            .and_then(|name| self.aws.secrets.get(&name))
+            .and_then(|s| s.stored)
+            .is_some_and(|stored| now >= stored.add(o.delay));
+        let did = if let Some(files) = o.files.take() {
+            let journaled = !files.journals.is_empty();
+            let (files, did, locked) = if o.picks_up && (waiting || journaled) {
+                self.real_pickup(files)
+            } else {
+                let did = self.uses(&held_id, &held_secret);
+                let locked = did.contains("locked out");
+                (files, did, locked)
+            };
+            let holds = crate::profile::resolve(&files.files().ok()?, "default")
+                .ok()
+                .map(|r| (r.access_key_id, r.secret.expose().to_owned()));
+            if holds.as_ref().map(|h| &h.0) != Some(&held_id) {
+                o.installed += 1;
+            }
+            o.locked_out |= locked;
+            o.holds = holds;
+            o.files = Some(files);
+            did
+        } else if let Some(mut p) = o.pickup.take() {
             if !p.installed {
                 let new = Principal::Key(p.new.0.clone(), p.new.1.clone());
                 match self.aws.authenticate(&new, now) {
@@ -492,16 +543,9 @@ impl FleetWorld {
                     }
                 }
                 _ => {
-                    let me = Principal::Key(held_id.clone(), held_secret.clone());
-                    match self.aws.authenticate(&me, now) {
-                        Ok(_) => format!("uses {held_id}"),
-                        Err(f) => {
-                            if f.class == FailureClass::NotAuthenticated {
-                                o.locked_out = true;
-                            }
-                            format!("cannot use {held_id}: locked out")
-                        }
-                    }
+                    let did = self.uses(&held_id, &held_secret);
+                    o.locked_out |= did.contains("locked out");
+                    did
                 }
             }
         };
@@ -511,6 +555,103 @@ impl FleetWorld {
             t.push(line.clone());
         }
         Some(line)
+    }
+
+    /// The owner signs a request with its key (its last use is set), if the key works.
+    fn uses(&mut self, id: &AccessKeyId, secret: &str) -> String {
+        let me = Principal::Key(id.clone(), secret.to_owned());
+        match self.aws.authenticate(&me, self.now) {
+            Ok(_) => format!("uses {id}"),
+            Err(_) => format!("cannot use {id}: locked out"),
+        }
+    }
+
+    /// The core's `pickup` of the `[default]` profile in `files`, signed by its keys against
+    /// the simulated AWS; now and then killed after a few requests (the next act runs it again,
+    /// from its journal). Returns the files after it, and what happened.
+    fn real_pickup(&mut self, mut files: Disk) -> (Disk, String, bool) {
+        let request = Request {
+            selection: Selection::Profiles(vec!["default".into()]),
+            admin_user: None,
+            options: Options {
+                yes: true,
+                verify_timeout: Span::from_secs(60),
+                ..Options::default()
+            },
+            mode: Mode::Pickup,
+            max_concurrency: 1,
+            interactive: false,
+        };
+        let journals: Vec<(String, String)> = files
+            .journals
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let cfg = Config {
+            seed: self.rand(),
+            ..Config::default()
+        };
+        let mut session = match Session::new(
+            files.config.clone(),
+            files.credentials.clone(),
+            &journals,
+            request,
+            cfg,
+        ) {
+            Ok(s) => s,
+            Err(e) => return (files, format!("cannot run pickup: {e}"), false),
+        };
+        let kill_after = match self.kill_pickup_after.take() {
+            Some(n) => Some(n),
+            None => self
+                .rand()
+                .is_multiple_of(4)
+                .then(|| (self.rand() % 8) as usize),
+        };
+        let mut steps = Vec::new();
+        let mut locked = false;
+        while !session.is_done() {
+            while let Some(a) = session.poll_action() {
+                if kill_after == Some(steps.len()) || steps.len() > 200 {
+                    steps.push("killed".to_owned());
+                    return (files, format!("runs pickup: {}", steps.join(", ")), locked);
+                }
+                self.now = self.now.add(self.latency);
+                let outcome = match files.perform(&a.action) {
+                    Some(o) => o,
+                    None => {
+                        let who = Self::principal(&a.signer);
+                        self.aws.request(&who, &a.action, self.now)
+                    }
+                };
+                locked |= matches!(
+                    (&a.action, &outcome),
+                    (Action::GetSecretValue { .. }, Outcome::Failed(f))
+                        if f.class == FailureClass::NotAuthenticated
+                );
+                steps.push(match &outcome {
+                    Outcome::Failed(f) => format!(
+                        "{} {}",
+                        a.action.operation().unwrap_or("file"),
+                        f.code.as_deref().unwrap_or(&f.message)
+                    ),
+                    _ => a.action.operation().unwrap_or("file").to_owned(),
+                });
+                session.handle_outcome(a.task, outcome, self.now);
+            }
+            match session.poll_timeout() {
+                Some(t) => {
+                    self.now = self.now.max(t);
+                    session.handle_timeout(self.now);
+                }
+                None if !session.is_done() => {
+                    steps.push("stuck".to_owned());
+                    break;
+                }
+                None => {}
+            }
+        }
+        (files, format!("runs pickup: {}", steps.join(", ")), locked)
     }
 
     /// `n` acts of owners picked at random.
