@@ -264,15 +264,15 @@ fn fleet(r: &mut Roff, cmd: &clap::Command) {
         ),
         (
             "Delivered",
-            "the delivered key has never been used: nothing, until --deactivate-after has passed since the delivery; then the old key is deactivated",
+            "the delivered key has never been used: nothing, until --deactivate-after has passed since the delivery; then the old key is deactivated, and deleted after --delete-after, but the secret stays until the delivered key is used (it holds the only copy of its secret)",
         ),
         (
             "Installed",
-            "the delivered key has been used, or the old key is gone: deactivates the old key, or deletes the secret once the old key is gone",
+            "the delivered key has been used: deactivates the old key, or deletes the secret once the old key is gone",
         ),
         (
             "Deactivated",
-            "the old key is inactive: deletes it after --delete-after, then the secret",
+            "the old key is inactive: deletes it after --delete-after, then the secret if the delivered key has been used",
         ),
         (
             "Exempt",
