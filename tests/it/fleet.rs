@@ -245,6 +245,10 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
     let alice = w.user("alice");
     let bob = w.user("bob");
     w.tag("bob", "aws-rotate-keys:exempt", "");
+    // carol has two active keys, the second made just now: younger than Secrets Manager's
+    // listing lag, it may be a delivery the listing does not show yet, so the run waits
+    // (`Due`, nothing done) rather than call her blocked. moto cannot age a key; the fleet
+    // transcripts show the blocked case with simulated time.
     let carol = w.user("carol");
     let carol2 = w.moto.create_access_key("carol");
     let f = Filters::new(w.home.path())
@@ -255,16 +259,15 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
 
     // plan: decides, changes nothing.
     let seq = w.last_seq();
-    cli_snapshot!(f, w.home.command().args(["fleet", "plan", "--older-than", "0s", "--output", "text", "--query", "Users[].[UserName, Stage, Action]"]), @r"
+    cli_snapshot!(f, w.home.command().args(["fleet", "plan", "--older-than", "0s", "--output", "text", "--query", "Users[].[UserName, Stage, Action]"]), @"
     exit: 0
     ----- stdout -----
     admin	Caller	None
     alice	Due	Deliver
     bob	Exempt	None
-    carol	Blocked	None
+    carol	Due	None
     moto-admin	Exempt	None
     ----- stderr -----
-    aws-rotate-keys: warning: user carol is blocked: carol has two active keys: deactivate the one not in use (aws iam update-access-key --user-name carol --access-key-id ID --status Inactive), or exempt the user
     ");
     assert_eq!(w.changes_since(seq), Vec::<String>::new());
     assert!(w.secret_names().is_empty());
@@ -354,7 +357,7 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
             },
             {
                 "UserName": "carol",
-                "Stage": "Blocked",
+                "Stage": "Due",
                 "Action": "None",
                 "AccessKeys": [
                     {
@@ -369,8 +372,7 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
                         "CreateDate": "[TIME]",
                         "AgeDays": 0
                     }
-                ],
-                "Reason": "carol has two active keys: deactivate the one not in use (aws iam update-access-key --user-name carol --access-key-id ID --status Inactive), or exempt the user"
+                ]
             },
             {
                 "UserName": "moto-admin",
@@ -380,7 +382,6 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
         ]
     }
     ----- stderr -----
-    aws-rotate-keys: warning: user carol is blocked: carol has two active keys: deactivate the one not in use (aws iam update-access-key --user-name carol --access-key-id ID --status Inactive), or exempt the user
     "#);
 
     // The next run: delivered and never used, so nothing; the old key stays active.
