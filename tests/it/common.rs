@@ -59,7 +59,14 @@ fn patterns() -> &'static [(Regex, &'static str)] {
     PATTERNS.get_or_init(|| {
         let re = |p: &str| Regex::new(p).expect("a valid pattern");
         vec![
-            (re(env!("CARGO_PKG_VERSION")), "[VERSION]"),
+            // The version as a word (escaped: its dots must not match a timestamp's digits).
+            (
+                re(&format!(
+                    r"\b{}\b",
+                    regex_lite::escape(env!("CARGO_PKG_VERSION"))
+                )),
+                "[VERSION]",
+            ),
             // Keys a test did not name: moto's ids are AKIA and 16 capitals or digits.
             (re(r"\bAKIA[0-9A-Z]{16}\b"), "[KEY]"),
             (
@@ -96,4 +103,21 @@ pub(crate) fn shown(output: &Output, filters: &Filters) -> String {
         text(&output.stdout),
         text(&output.stderr),
     )
+}
+
+/// Bytes a command printed, as text.
+pub(crate) fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The command ended with `want`; else its stdout and stderr are shown.
+#[track_caller]
+pub(crate) fn assert_code(o: &Output, want: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(want),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
 }

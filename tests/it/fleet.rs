@@ -12,22 +12,8 @@
 use std::process::Output;
 
 use crate::common::Filters;
+use crate::common::{assert_code, text};
 use crate::moto::{AccessKey, Home, Moto, closed_port};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "exit status\nstdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
 
 /// A HOME whose requests would go nowhere: for what must be answered before any request.
 fn offline_home() -> Home {

@@ -9,22 +9,8 @@
 
 use std::process::Output;
 
+use crate::common::{assert_code, text};
 use crate::moto::{AccessKey, Fault, FaultKind, Home, Moto, closed_port};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
 
 /// `fleet policy`'s documents by name, each resource widened to `*` for moto.
 fn printed_policies() -> Vec<(String, String)> {

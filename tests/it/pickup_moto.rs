@@ -3,24 +3,8 @@
 //! delivery is made here with moto's admin calls, as `fleet rotate` leaves it.
 #![cfg(feature = "cli")]
 
-use std::process::Output;
-
+use crate::common::{assert_code, text};
 use crate::moto::{self, AccessKey, Home, Moto};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_code(o: &Output, want: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(want),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-}
 
 /// alice, whose policy lets her read Secrets Manager; her old key in `[default]` of the
 /// credentials file and `[profile ci]` of the config file; a key delivered to her.
