@@ -117,6 +117,13 @@ pub fn fleet(
                 _ => (None, None, None),
             };
             let delivered = r.new_key.clone().or(delivered);
+            // A delivery made by this run: the key it replaces is its store step's.
+            let replaces = replaces.or_else(|| {
+                r.done.iter().find_map(|s| match s {
+                    super::stage::Step::Store { replaces } => Some(replaces.clone()),
+                    _ => None,
+                })
+            });
             UserRow {
                 user_name: f.user.user_name.clone(),
                 stage: r.verdict.as_ref().map(|v| v.stage),

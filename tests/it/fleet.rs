@@ -334,7 +334,8 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
                         "AgeDays": 0
                     }
                 ],
-                "DeliveredAccessKeyId": "[ALICE-NEW]"
+                "DeliveredAccessKeyId": "[ALICE-NEW]",
+                "ReplacesAccessKeyId": "[ALICE-OLD]"
             },
             {
                 "UserName": "bob",
