@@ -239,83 +239,14 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
             replaces,
             delivered,
             deactivated,
-        })) => {
-            let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
-            match (find(access_key_id), find(replaces)) {
-                (None, None) => Ok(Verdict::blocked(format!(
-                    "the delivery in {secret} is for {access_key_id}, which replaces {replaces}: the user has neither key. Delete the secret to start again: aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery"
-                ))),
-                (None, Some(_)) => Ok(Verdict::blocked(format!(
-                    "the delivered key {access_key_id} is gone while {replaces} remains. Delete the secret to deliver again: aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery"
-                ))),
-                (Some(_), None) => {
-                    // Deleted by its owner's pickup, which used the new key first; or by a run
-                    // after `--delete-after`. Until the new key is used, its secret is only in
-                    // the delivery: the owner may still install it (from its pickup's journal,
-                    // or reading the secret some other way).
-                    if f.last_used_of(access_key_id)?.is_some() {
-                        Ok(Verdict {
-                            stage: Stage::Installed,
-                            act: Act::DeleteDelivery,
-                            steps: vec![Step::DeleteSecret],
-                            reason: None,
-                        })
-                    } else {
-                        Ok(Verdict::idle(Stage::Delivered))
-                    }
-                }
-                (Some(_), Some(old)) if !is_active(old) => {
-                    let Some(since) = deactivated else {
-                        // Deactivated by someone else, or the run that did it stopped before
-                        // recording it: the grace period starts now.
-                        return Ok(Verdict {
-                            stage: Stage::Deactivated,
-                            act: Act::None,
-                            steps: vec![Step::RecordDeactivation],
-                            reason: None,
-                        });
-                    };
-                    if now.since(*since) >= policy.delete_after {
-                        let used = f.last_used_of(access_key_id)?.is_some();
-                        Ok(Verdict {
-                            stage: Stage::Deactivated,
-                            act: Act::DeleteOldKey,
-                            steps: retire(replaces, used),
-                            reason: None,
-                        })
-                    } else {
-                        Ok(Verdict::idle(Stage::Deactivated))
-                    }
-                }
-                (Some(_), Some(_)) => {
-                    let used = f.last_used_of(access_key_id)?.is_some();
-                    let timed_out = policy
-                        .deactivate_after
-                        .is_some_and(|d| now.since(*delivered) >= d);
-                    let stage = if used {
-                        Stage::Installed
-                    } else {
-                        Stage::Delivered
-                    };
-                    if !used && !timed_out {
-                        return Ok(Verdict::idle(stage));
-                    }
-                    let mut steps =
-                        vec![Step::Deactivate(replaces.clone()), Step::RecordDeactivation];
-                    let mut act = Act::DeactivateOldKey;
-                    if policy.delete_after == Span::ZERO {
-                        steps.extend(retire(replaces, used));
-                        act = Act::DeleteOldKey;
-                    }
-                    Ok(Verdict {
-                        stage,
-                        act,
-                        steps,
-                        reason: None,
-                    })
-                }
-            }
-        }
+        })) => delivered_stage(
+            f,
+            keys,
+            &secret,
+            (access_key_id, replaces, *delivered, *deactivated),
+            policy,
+            now,
+        ),
         None => {
             let Some(due) = due_key(keys, policy, now) else {
                 return Ok(Verdict::idle(Stage::Fresh));
@@ -366,6 +297,96 @@ fn retire(replaces: &AccessKeyId, used: bool) -> Vec<Step> {
         steps.push(Step::DeleteSecret);
     }
     steps
+}
+
+/// A delivery that was made: where its owner stands, from the two keys and the new one's use.
+fn delivered_stage(
+    f: &Facts,
+    keys: &[KeyMeta],
+    secret: &str,
+    (access_key_id, replaces, delivered, deactivated): (
+        &AccessKeyId,
+        &AccessKeyId,
+        Timestamp,
+        Option<Timestamp>,
+    ),
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<Verdict, Need> {
+    let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
+    match (find(access_key_id), find(replaces)) {
+        (None, None) => Ok(Verdict::blocked(format!(
+            "the delivery in {secret} is for {access_key_id}, which replaces {replaces}: the user has neither key. Delete the secret to start again: aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery"
+        ))),
+        (None, Some(_)) => Ok(Verdict::blocked(format!(
+            "the delivered key {access_key_id} is gone while {replaces} remains. Delete the secret to deliver again: aws secretsmanager delete-secret --secret-id {secret} --force-delete-without-recovery"
+        ))),
+        (Some(_), None) => {
+            // Deleted by its owner's pickup, which used the new key first; or by a run
+            // after `--delete-after`. Until the new key is used, its secret is only in
+            // the delivery: the owner may still install it (from its pickup's journal,
+            // or reading the secret some other way).
+            if f.last_used_of(access_key_id)?.is_some() {
+                Ok(Verdict {
+                    stage: Stage::Installed,
+                    act: Act::DeleteDelivery,
+                    steps: vec![Step::DeleteSecret],
+                    reason: None,
+                })
+            } else {
+                Ok(Verdict::idle(Stage::Delivered))
+            }
+        }
+        (Some(_), Some(old)) if !is_active(old) => {
+            let Some(since) = deactivated else {
+                // Deactivated by someone else, or the run that did it stopped before
+                // recording it: the grace period starts now.
+                return Ok(Verdict {
+                    stage: Stage::Deactivated,
+                    act: Act::None,
+                    steps: vec![Step::RecordDeactivation],
+                    reason: None,
+                });
+            };
+            if now.since(since) >= policy.delete_after {
+                let used = f.last_used_of(access_key_id)?.is_some();
+                Ok(Verdict {
+                    stage: Stage::Deactivated,
+                    act: Act::DeleteOldKey,
+                    steps: retire(replaces, used),
+                    reason: None,
+                })
+            } else {
+                Ok(Verdict::idle(Stage::Deactivated))
+            }
+        }
+        (Some(_), Some(_)) => {
+            let used = f.last_used_of(access_key_id)?.is_some();
+            let timed_out = policy
+                .deactivate_after
+                .is_some_and(|d| now.since(delivered) >= d);
+            let stage = if used {
+                Stage::Installed
+            } else {
+                Stage::Delivered
+            };
+            if !used && !timed_out {
+                return Ok(Verdict::idle(stage));
+            }
+            let mut steps = vec![Step::Deactivate(replaces.clone()), Step::RecordDeactivation];
+            let mut act = Act::DeactivateOldKey;
+            if policy.delete_after == Span::ZERO {
+                steps.extend(retire(replaces, used));
+                act = Act::DeleteOldKey;
+            }
+            Ok(Verdict {
+                stage,
+                act,
+                steps,
+                reason: None,
+            })
+        }
+    }
 }
 
 /// The active key older than `older_than` (the oldest, if there were two).
