@@ -862,11 +862,66 @@ impl FleetSession {
         self.calls[i] = Some(Call::new(action));
     }
 
+    /// A `CreateAccessKey` that did not answer with a key: throttled (the same create, later),
+    /// its answer lost (list the keys, delete what is not known, create again), the listing
+    /// that follows, or a failure that ends the user's run.
+    fn create_unanswered(&mut self, i: usize, call: Call, outcome: Outcome) {
+        let t = &mut self.tasks[i];
+        match outcome {
+            Outcome::Failed(f)
+                if matches!(f.class, FailureClass::Throttled)
+                    && call.attempts < self.cfg.max_attempts =>
+            {
+                // Refused, not executed: the same create, later.
+                let mut call = call;
+                call.in_flight = false;
+                call.wait_until = Some(self.now.add(self.backoff(call.attempts)));
+                self.calls[i] = Some(call);
+            }
+            Outcome::Failed(f) if f.class == FailureClass::Transient => {
+                // The key may exist, its secret lost: list, delete what is not known, create
+                // again (the pending mark lets a later run do the same if this one stops).
+                t.creates += 1;
+                if t.creates >= MAX_CREATES {
+                    // The pending mark stays: a later run deletes what the lost answers made.
+                    self.fail(i, Some("CreateAccessKey"), f);
+                    return;
+                }
+                self.calls[i] = Some(Call::new(Action::ListKeys {
+                    user_name: t.result.facts.user.user_name.clone(),
+                }));
+            }
+            Outcome::Keys(keys) => {
+                // The reconciling listing after a lost create.
+                for k in keys {
+                    if !t.before_create.contains(&k.access_key_id) {
+                        t.steps
+                            .push(Step::DeleteKey(k.access_key_id, DeletePurpose::Orphan));
+                    }
+                }
+                self.next_step(i);
+            }
+            Outcome::Failed(f) => self.fail(i, call.action.operation(), f),
+            other => {
+                let f = Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!("internal error: unexpected answer {other:?}"),
+                );
+                self.fail(i, call.action.operation(), f);
+            }
+        }
+    }
+
     fn acted(&mut self, i: usize, call: Call, outcome: Outcome) {
         let t = &mut self.tasks[i];
         let Some(step) = t.steps.last().cloned() else {
             return;
         };
+        if step == Step::CreateKey && !matches!(outcome, Outcome::KeyCreated { .. }) {
+            return self.create_unanswered(i, call, outcome);
+        }
+        let t = &mut self.tasks[i];
         let ok = match (&step, outcome) {
             (
                 Step::CreateKey,
@@ -879,42 +934,6 @@ impl FleetSession {
                 t.result.new_key = Some(access_key_id.clone());
                 t.created = Some((access_key_id, secret, create_date));
                 true
-            }
-            (Step::CreateKey, Outcome::Failed(f))
-                if matches!(f.class, FailureClass::Throttled)
-                    && call.attempts < self.cfg.max_attempts =>
-            {
-                // Refused, not executed: the same create, later.
-                let mut call = call;
-                call.in_flight = false;
-                call.wait_until = Some(self.now.add(self.backoff(call.attempts)));
-                self.calls[i] = Some(call);
-                return;
-            }
-            (Step::CreateKey, Outcome::Failed(f)) if f.class == FailureClass::Transient => {
-                // The key may exist, its secret lost: list, delete what is not known, create
-                // again (the pending mark lets a later run do the same if this one stops).
-                t.creates += 1;
-                if t.creates >= MAX_CREATES {
-                    // The pending mark stays: a later run deletes what the lost answers made.
-                    self.fail(i, Some("CreateAccessKey"), f);
-                    return;
-                }
-                self.calls[i] = Some(Call::new(Action::ListKeys {
-                    user_name: t.result.facts.user.user_name.clone(),
-                }));
-                return;
-            }
-            (Step::CreateKey, Outcome::Keys(keys)) => {
-                // The reconciling listing after a lost create.
-                for k in keys {
-                    if !t.before_create.contains(&k.access_key_id) {
-                        t.steps
-                            .push(Step::DeleteKey(k.access_key_id, DeletePurpose::Orphan));
-                    }
-                }
-                self.next_step(i);
-                return;
             }
             (Step::Store { .. }, Outcome::Done) => {
                 t.created = None;
