@@ -96,13 +96,15 @@ pub enum Action {
     /// Ask the user, at the terminal, to agree to the removal the question describes; answer
     /// [`Outcome::Done`] for yes, [`Outcome::Declined`] for no.
     Confirm(Box<Question>),
-    /// Fleet: `iam:ListUsers`, one page (`marker`: where the previous page ended); answer with
-    /// [`Outcome::Users`]. IAM may answer fewer users than asked: the core follows the marker.
-    ListUsers {
+    /// Fleet: `iam:GetAccountAuthorizationDetails` of the users, one page (`marker`: where the
+    /// previous page ended); answer with [`Outcome::Users`], tags included (`ListUsers` has no
+    /// tags: a request per user would be needed). IAM may answer fewer users than asked: the
+    /// core follows the marker.
+    UserDetails {
         /// Where the previous page ended.
         marker: Option<String>,
     },
-    /// Fleet: `iam:GetUser`; answer with [`Outcome::Users`] (one user, no marker).
+    /// Fleet: `iam:GetUser`; answer with [`Outcome::Users`] (one user with its tags, no marker).
     GetUser {
         /// Who.
         user_name: UserName,
@@ -113,12 +115,6 @@ pub enum Action {
         group: String,
         /// Where the previous page ended.
         marker: Option<String>,
-    },
-    /// Fleet: `iam:ListUserTags` (one page holds the 50 tags a user may have); answer with
-    /// [`Outcome::Tags`].
-    ListTags {
-        /// Whose tags.
-        user_name: UserName,
     },
     /// Fleet: `iam:GenerateCredentialReport`; answer with [`Outcome::ReportState`].
     GenerateReport,
@@ -216,10 +212,9 @@ impl Action {
             Self::CreateKey { .. } => Some("CreateAccessKey"),
             Self::DeleteKey { .. } => Some("DeleteAccessKey"),
             Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
-            Self::ListUsers { .. } => Some("ListUsers"),
+            Self::UserDetails { .. } => Some("GetAccountAuthorizationDetails"),
             Self::GetUser { .. } => Some("GetUser"),
             Self::GroupMembers { .. } => Some("GetGroup"),
-            Self::ListTags { .. } => Some("ListUserTags"),
             Self::GenerateReport => Some("GenerateCredentialReport"),
             Self::GetReport => Some("GetCredentialReport"),
             Self::ListSecrets { .. } => Some("ListSecrets"),
@@ -328,7 +323,7 @@ impl Failure {
     }
 }
 
-/// An IAM user as `ListUsers`, `GetUser` and `GetGroup` describe it.
+/// An IAM user as `GetAccountAuthorizationDetails`, `GetUser` and `GetGroup` describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IamUser {
@@ -336,6 +331,8 @@ pub struct IamUser {
     pub user_name: UserName,
     /// The ARN (`arn:aws:iam::123456789012:user/path/name`).
     pub arn: String,
+    /// Its tags' keys and values (`GetGroup` names none: its members' are not read).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Where `GenerateCredentialReport` stands.
@@ -391,7 +388,7 @@ pub enum Outcome {
     Unchanged,
     /// The user declined a confirmation.
     Declined,
-    /// `ListUsers`, `GetUser` or `GetGroup` answered: one page of users, and where the next
+    /// `GetAccountAuthorizationDetails`, `GetUser` or `GetGroup` answered: one page of users, and where the next
     /// one starts (`None`: the last page).
     Users {
         /// The users.
@@ -399,8 +396,6 @@ pub enum Outcome {
         /// The next page's marker.
         marker: Option<String>,
     },
-    /// `ListUserTags` answered: each tag's key and value.
-    Tags(Vec<(String, String)>),
     /// `GenerateCredentialReport` answered.
     ReportState(ReportState),
     /// `GetCredentialReport` answered: the report's CSV text.

@@ -203,7 +203,7 @@ struct Progress {
 #[derive(Default)]
 struct FleetCount {
     started: Option<std::time::Instant>,
-    /// The tasks that list users (`ListUsers`, `GetUser`).
+    /// The tasks that list users (`GetAccountAuthorizationDetails`, `GetUser`).
     listing: HashSet<TaskId>,
     listed: usize,
     /// The tasks that asked about one user.
@@ -238,14 +238,13 @@ impl Progress {
                 self.tick();
                 return;
             }
-            Action::ListUsers { .. } | Action::GetUser { .. } => {
+            Action::UserDetails { .. } | Action::GetUser { .. } => {
                 self.fleet
                     .started
                     .get_or_insert_with(std::time::Instant::now);
                 self.fleet.listing.insert(task);
             }
-            Action::ListTags { .. }
-            | Action::ListKeys { .. }
+            Action::ListKeys { .. }
             | Action::LastUsed { .. }
             | Action::CreateSecret { .. }
             | Action::DeactivateKey { .. }

@@ -96,10 +96,8 @@ pub fn fleet(
                     create_date: ts.show(&k.access_key_id, DateField::Created, k.create_date),
                     age_days: now.since(k.create_date).whole_days(),
                     last_used_date: f
-                        .last_used
-                        .iter()
-                        .find(|(id, _)| id == &k.access_key_id)
-                        .map(|(id, t)| t.map(|t| ts.show(id, DateField::LastUsed, t))),
+                        .shown_last_use(k)
+                        .map(|t| t.map(|t| ts.show(&k.access_key_id, DateField::LastUsed, t))),
                 })
                 .collect();
             let (delivered, replaces, date) = match &f.delivery {

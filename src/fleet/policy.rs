@@ -5,7 +5,10 @@
 //!
 //! Resources are scoped where IAM allows it: users (`arn:aws:iam::*:user/*`), groups, and the
 //! delivery secrets (`aws-rotate-keys/*`); `*` only for the actions that have no resource
-//! (`ListUsers`, the credential report, `ListSecrets`). `sts:GetCallerIdentity` needs no
+//! (`GetAccountAuthorizationDetails`, the credential report, `ListSecrets`).
+//! `GetAccountAuthorizationDetails` lists every user with its tags in a few requests where
+//! `ListUsers` would need a `ListUserTags` per user; it also shows the users' policies, which
+//! an administrator who may create every user's keys can read anyway. `sts:GetCallerIdentity` needs no
 //! permission. A user's policy names the user's own keys and secret through the policy variable
 //! `${aws:username}`.
 
@@ -48,20 +51,18 @@ struct Grant {
 
 /// The read-only listings: they have no resource but `*`.
 const LIST_ACCOUNT: &[&str] = &[
-    "iam:ListUsers",
+    "iam:GetAccountAuthorizationDetails",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
     "secretsmanager:ListSecrets",
 ];
 const READ_USERS: &[&str] = &[
     "iam:GetUser",
-    "iam:ListUserTags",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
 ];
 const ROTATE_USERS: &[&str] = &[
     "iam:GetUser",
-    "iam:ListUserTags",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
     "iam:CreateAccessKey",
@@ -211,10 +212,9 @@ mod tests {
             Action::CreateKey { .. } | Action::DeleteKey { .. } | Action::DeactivateKey { .. } => {
                 (Some("iam"), &[A, U])
             }
-            Action::ListUsers { .. }
+            Action::UserDetails { .. }
             | Action::GetUser { .. }
             | Action::GroupMembers { .. }
-            | Action::ListTags { .. }
             | Action::GenerateReport
             | Action::GetReport => (Some("iam"), &[A, R]),
             Action::ListSecrets { .. } => (Some("secretsmanager"), &[A, R]),
@@ -279,16 +279,13 @@ mod tests {
                 proposed: id.clone(),
                 now: t,
             })),
-            Action::ListUsers { marker: None },
+            Action::UserDetails { marker: None },
             Action::GetUser {
                 user_name: user_name.clone(),
             },
             Action::GroupMembers {
                 group: "g".into(),
                 marker: None,
-            },
-            Action::ListTags {
-                user_name: user_name.clone(),
             },
             Action::GenerateReport,
             Action::GetReport,

@@ -38,6 +38,25 @@ impl ReportRow {
     }
 }
 
+impl ReportRow {
+    /// The last use the report shows for the key created at `created` (`Some(None)`: never
+    /// used). The report names no key ids: a slot is the key's when it was rotated in the same
+    /// second as the key was created, and no other slot was. `None` where no slot, or both,
+    /// match (a key made after the report, or two keys made in one second).
+    pub fn last_used_of(&self, created: Timestamp) -> Option<Option<Timestamp>> {
+        let second = |t: Timestamp| t.as_micros().div_euclid(1_000_000);
+        let mut matching = self
+            .keys
+            .iter()
+            .flatten()
+            .filter(|k| k.last_rotated.is_some_and(|r| second(r) == second(created)));
+        match (matching.next(), matching.next()) {
+            (Some(k), None) => Some(k.last_used),
+            _ => None,
+        }
+    }
+}
+
 /// Why a report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the credential report cannot be read: {0}")]

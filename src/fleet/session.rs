@@ -169,7 +169,15 @@ pub struct FleetSession {
 /// Task ids: the listings first, the confirmation, then one per user.
 const CONFIRM_TASK: TaskId = usize::MAX;
 const REPORT_POLLS: u32 = 60;
+/// The wait before asking again for a report being made: short at first (a small account's
+/// is ready at once), doubling to this.
 const REPORT_POLL_GAP: Span = Span::from_secs(2);
+
+/// The wait before the report poll number `polls` (0: the first).
+fn report_poll_gap(polls: u32) -> Span {
+    let ms = 250u64.saturating_mul(1 << polls.min(4));
+    Span::from_millis(ms.min(REPORT_POLL_GAP.as_millis()))
+}
 /// A `CreateAccessKey` whose answer was lost is tried this often in all.
 const MAX_CREATES: u32 = 3;
 
@@ -180,7 +188,7 @@ impl FleetSession {
         if req.user_names.is_empty() {
             listings.push((
                 Listing::Users { named: 0 },
-                Some(Call::new(Action::ListUsers { marker: None })),
+                Some(Call::new(Action::UserDetails { marker: None })),
             ));
         } else {
             listings.push((
@@ -206,8 +214,9 @@ impl FleetSession {
                 next_token: None,
             })),
         ));
-        // The report pays off for a whole account; `status` lists every user's keys anyway.
-        if req.mode != FleetMode::Status && req.user_names.is_empty() {
+        // The report pays off for a whole account: it spares the listing of the keys of users
+        // it shows as not due, and `status` the last use of the keys it knows.
+        if req.user_names.is_empty() {
             listings.push((
                 Listing::Report { polls: 0 },
                 Some(Call::new(Action::GenerateReport)),
@@ -273,6 +282,7 @@ impl FleetSession {
                 facts: Facts::new(IamUser {
                     user_name: name,
                     arn: String::new(),
+                    tags: Vec::new(),
                 }),
                 verdict: None,
                 done: Vec::new(),
@@ -472,7 +482,7 @@ impl FleetSession {
                 if !self.req.user_names.is_empty() {
                     self.next_named(task, named);
                 } else if let Some(marker) = marker {
-                    self.listings[task].1 = Some(Call::new(Action::ListUsers {
+                    self.listings[task].1 = Some(Call::new(Action::UserDetails {
                         marker: Some(marker),
                     }));
                 }
@@ -524,7 +534,7 @@ impl FleetSession {
                     Call::new(Action::GetReport)
                 } else if polls < REPORT_POLLS {
                     let mut c = Call::new(Action::GenerateReport);
-                    c.wait_until = Some(self.now.add(REPORT_POLL_GAP));
+                    c.wait_until = Some(self.now.add(report_poll_gap(polls)));
                     c
                 } else {
                     return;
@@ -535,7 +545,7 @@ impl FleetSession {
                 if f.class == FailureClass::NotReady && polls < REPORT_POLLS =>
             {
                 let mut c = Call::new(Action::GetReport);
-                c.wait_until = Some(self.now.add(REPORT_POLL_GAP));
+                c.wait_until = Some(self.now.add(report_poll_gap(polls)));
                 self.listings[task] = (Listing::Report { polls: polls + 1 }, Some(c));
             }
             (Listing::Report { .. }, Outcome::Report(text)) => {
@@ -548,7 +558,12 @@ impl FleetSession {
                 self.stop(f.kind(), failed(&f, "GetCallerIdentity"));
             }
             (Listing::Users { .. }, Outcome::Failed(f)) => {
-                self.stop(f.kind(), failed(&f, "ListUsers"));
+                let op = if self.req.user_names.is_empty() {
+                    "GetAccountAuthorizationDetails"
+                } else {
+                    "GetUser"
+                };
+                self.stop(f.kind(), failed(&f, op));
             }
             (Listing::Group(_), Outcome::Failed(f)) => self.stop(f.kind(), failed(&f, "GetGroup")),
             (Listing::Secrets, Outcome::Failed(f)) => {
@@ -633,7 +648,6 @@ impl FleetSession {
                 t.result.verdict = Some(v);
                 t.finished = true;
             }
-            Err(Need::Tags) => self.calls[i] = Some(Call::new(Action::ListTags { user_name })),
             Err(Need::Keys) => self.calls[i] = Some(Call::new(Action::ListKeys { user_name })),
             Err(Need::LastUsed(access_key_id)) => {
                 self.calls[i] = Some(Call::new(Action::LastUsed { access_key_id }));
@@ -644,7 +658,6 @@ impl FleetSession {
     fn learned(&mut self, i: usize, action: &Action, outcome: Outcome) {
         let facts = &mut self.tasks[i].result.facts;
         match (action, outcome) {
-            (Action::ListTags { .. }, Outcome::Tags(tags)) => facts.tags = Some(tags),
             (Action::ListKeys { .. }, Outcome::Keys(keys)) => facts.keys = Some(keys),
             (Action::LastUsed { access_key_id }, Outcome::LastUsed(at)) => {
                 facts.last_used.push((access_key_id.clone(), at));
@@ -1040,7 +1053,7 @@ mod tests {
             BrokenUser {
                 how: Broken::Denied,
                 until_run: 10,
-                only: Some("ListUserTags"),
+                only: Some("ListAccessKeys"),
             },
         );
         w

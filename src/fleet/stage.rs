@@ -81,8 +81,6 @@ pub enum Step {
 /// Which facts about a user `decide` still needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Need {
-    /// The user's tags.
-    Tags,
     /// The user's keys (`ListAccessKeys`).
     Keys,
     /// When this key was last used.
@@ -98,8 +96,6 @@ pub struct Facts {
     pub caller: bool,
     /// A member of an `--exempt-group`.
     pub in_exempt_group: bool,
-    /// The user's tags, once asked.
-    pub tags: Option<Vec<(String, String)>>,
     /// The user's keys, once asked (with `last_used` where asked).
     pub keys: Option<Vec<KeyMeta>>,
     /// The credential report's row, if the report has one.
@@ -175,13 +171,27 @@ impl Facts {
             user,
             caller: false,
             in_exempt_group: false,
-            tags: None,
             keys: None,
             report: None,
             delivery: None,
             last_used: Vec::new(),
             detailed: false,
         }
+    }
+
+    /// When the key was last used, as the run knows it: asked of IAM, else (`fleet status`
+    /// only) as the credential report shows it; `None`: not known. The report is up to four
+    /// hours old: it spares `fleet status` a request per key, and no stage is decided on it.
+    pub fn shown_last_use(&self, k: &KeyMeta) -> Option<Option<Timestamp>> {
+        self.last_used
+            .iter()
+            .find(|(id, _)| id == &k.access_key_id)
+            .map(|(_, t)| *t)
+            .or_else(|| self.reported_use(k).filter(|_| self.detailed))
+    }
+
+    fn reported_use(&self, k: &KeyMeta) -> Option<Option<Timestamp>> {
+        self.report.as_ref()?.last_used_of(k.create_date)
     }
 
     fn last_used_of(&self, id: &AccessKeyId) -> Result<Option<Timestamp>, Need> {
@@ -201,8 +211,7 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
     if f.in_exempt_group {
         return Ok(Verdict::idle(Stage::Exempt));
     }
-    let tags = f.tags.as_ref().ok_or(Need::Tags)?;
-    if tags.iter().any(|(k, _)| k == delivery::EXEMPT_TAG) {
+    if f.user.tags.iter().any(|(k, _)| k == delivery::EXEMPT_TAG) {
         return Ok(Verdict::idle(Stage::Exempt));
     }
     let keys = match &f.keys {
@@ -220,7 +229,9 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
     };
     if f.detailed {
         for k in keys {
-            f.last_used_of(&k.access_key_id)?;
+            if f.reported_use(k).is_none() {
+                f.last_used_of(&k.access_key_id)?;
+            }
         }
     }
     let name = f.user.user_name.as_str();
@@ -514,8 +525,8 @@ mod tests {
         let mut f = Facts::new(IamUser {
             user_name: crate::key::UserName::new("alice"),
             arn: "arn:aws:iam::123456789012:user/alice".into(),
+            tags: Vec::new(),
         });
-        f.tags = Some(Vec::new());
         f.keys = Some(keys);
         f.delivery = delivery.map(Ok);
         f

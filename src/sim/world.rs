@@ -448,10 +448,9 @@ impl World {
             Action::Identify | Action::LastUsed { .. } | Action::Confirm(_) => {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
-            Action::ListUsers { .. }
+            Action::UserDetails { .. }
             | Action::GetUser { .. }
             | Action::GroupMembers { .. }
-            | Action::ListTags { .. }
             | Action::GenerateReport
             | Action::GetReport
             | Action::ListSecrets { .. }

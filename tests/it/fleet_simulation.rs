@@ -155,7 +155,6 @@ fn broken_user() -> impl Strategy<Value = BrokenUser> {
         1 => Just(Some("CreateSecret")),
         1 => Just(Some("PutResourcePolicy")),
         1 => Just(Some("DeleteSecret")),
-        1 => Just(Some("ListUserTags")),
     ];
     (broken(), 1usize..8, only).prop_map(|(how, until_run, only)| BrokenUser {
         how,

@@ -32,8 +32,8 @@ fn facts(name: &str, keys: Vec<KeyMeta>) -> Facts {
     let mut f = Facts::new(IamUser {
         user_name: UserName::new(name),
         arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        tags: Vec::new(),
     });
-    f.tags = Some(Vec::new());
     f.keys = Some(keys);
     f
 }
@@ -97,7 +97,7 @@ fn cases() -> Vec<(&'static str, Facts, Policy)> {
         &p,
     );
     let mut f = facts("u", vec![key("AKIAOLD", Active, 100)]);
-    f.tags = Some(vec![("aws-rotate-keys:exempt".into(), String::new())]);
+    f.user.tags = vec![("aws-rotate-keys:exempt".into(), String::new())];
     add("exempt: tagged", f, &p);
     let mut f = facts("u", vec![key("AKIAOLD", Active, 100)]);
     f.in_exempt_group = true;
@@ -271,9 +271,6 @@ fn the_stage_table() {
 fn decide_asks_for_what_it_needs() {
     let p = Policy::default();
     let mut f = facts("u", vec![key("AKIAOLD", Active, 100)]);
-    f.tags = None;
-    assert_eq!(decide(&f, &p, NOW), Err(Need::Tags));
-    f.tags = Some(Vec::new());
     f.keys = None;
     assert_eq!(decide(&f, &p, NOW), Err(Need::Keys));
     // The report spares the listing of a user it shows as not due, never of one it shows due.
@@ -298,10 +295,47 @@ fn decide_asks_for_what_it_needs() {
         });
     }
     assert_eq!(decide(&f, &p, NOW), Err(Need::Keys));
-    // `status` lists every key, and asks when each was last used.
+    // `status` lists every key, and asks when each was last used...
     let mut f = facts("u", vec![key("AKIAOLD", Active, 10)]);
     f.detailed = true;
     assert_eq!(decide(&f, &p, NOW), Err(Need::LastUsed(id("AKIAOLD"))));
+    // ...unless the report shows the key (a slot rotated in the second the key was made):
+    // then the report's date is shown, and not asked for.
+    let slot = |created: Timestamp, used: Option<Timestamp>| ReportKey {
+        active: true,
+        last_rotated: Some(created),
+        last_used: used,
+    };
+    let used = Timestamp::from_secs(ago(1).as_micros() / 1_000_000);
+    f.report = Some(ReportRow {
+        user: "u".into(),
+        arn: String::new(),
+        keys: [Some(slot(ago(10), Some(used))), None],
+    });
+    assert!(decide(&f, &p, NOW).is_ok());
+    let shown = |f: &Facts| f.shown_last_use(&key("AKIAOLD", Active, 10));
+    assert_eq!(shown(&f), Some(Some(used)));
+    // Not in `plan` or `rotate`, whose rows show only what IAM answered.
+    f.detailed = false;
+    assert_eq!(shown(&f), None);
+    f.detailed = true;
+    // Two slots of that second: which is the key's is unknown, and IAM is asked.
+    f.report = Some(ReportRow {
+        user: "u".into(),
+        arn: String::new(),
+        keys: [Some(slot(ago(10), Some(used))), Some(slot(ago(10), None))],
+    });
+    assert_eq!(decide(&f, &p, NOW), Err(Need::LastUsed(id("AKIAOLD"))));
+    // A key made after the report (no slot of its second) is asked about too.
+    f.report = Some(ReportRow {
+        user: "u".into(),
+        arn: String::new(),
+        keys: [Some(slot(ago(20), None)), None],
+    });
+    assert_eq!(decide(&f, &p, NOW), Err(Need::LastUsed(id("AKIAOLD"))));
+    // IAM's answer wins over the report's.
+    f.last_used.push((id("AKIAOLD"), None));
+    assert_eq!(shown(&f), Some(None));
     // A delivery's key: its last use tells Installed from Delivered.
     let mut f = facts(
         "u",

@@ -1,4 +1,4 @@
-//! The fleet's requests: IAM's listings of users, groups, tags and the credential report, and
+//! The fleet's requests: IAM's listings of users (with their tags), groups and the credential report, and
 //! the delivery secrets in Secrets Manager. One request per action: the core follows the
 //! markers and next tokens itself, and retries.
 //!
@@ -18,10 +18,17 @@ const IAM_PAGE: i32 = 1000;
 /// The largest page Secrets Manager gives (`MaxResults`).
 const SECRETS_PAGE: i32 = 100;
 
+fn tags(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
 fn user(u: &aws_sdk_iam::types::User) -> IamUser {
     IamUser {
         user_name: UserName::new(u.user_name()),
         arn: u.arn().to_owned(),
+        tags: tags(u.tags()),
     }
 }
 
@@ -38,12 +45,11 @@ impl Aws {
         action: &Action,
     ) -> Option<Result<Outcome, Failure>> {
         Some(match action {
-            Action::ListUsers { marker } => self.list_users(signer, marker.clone()).await,
+            Action::UserDetails { marker } => self.user_details(signer, marker.clone()).await,
             Action::GetUser { user_name } => self.get_user(signer, user_name).await,
             Action::GroupMembers { group, marker } => {
                 self.group_members(signer, group, marker.clone()).await
             }
-            Action::ListTags { user_name } => self.list_tags(signer, user_name).await,
             Action::GenerateReport => self.generate_report(signer).await,
             Action::GetReport => self.get_report(signer).await,
             Action::ListSecrets { prefix, next_token } => {
@@ -73,26 +79,38 @@ impl Aws {
         })
     }
 
-    /// `iam:ListUsers`, one page.
-    async fn list_users(
+    /// `iam:GetAccountAuthorizationDetails` of the users, one page: each with its tags, where
+    /// `ListUsers` would need a `ListUserTags` per user.
+    async fn user_details(
         &self,
         signer: &Signer,
         marker: Option<String>,
     ) -> Result<Outcome, Failure> {
         let iam = self.iam(signer).await?;
         self.debug(format_args!(
-            "IAM ListUsers{}",
+            "IAM GetAccountAuthorizationDetails Filter=User{}",
             if marker.is_some() { " (next page)" } else { "" }
         ));
         let out = iam
-            .list_users()
+            .get_account_authorization_details()
+            .filter(aws_sdk_iam::types::EntityType::User)
             .max_items(IAM_PAGE)
             .set_marker(marker)
             .send()
             .await
             .map_err(|e| classify(&e))?;
         Ok(Outcome::Users {
-            users: out.users().iter().map(user).collect(),
+            users: out
+                .user_detail_list()
+                .iter()
+                .filter_map(|u| {
+                    Some(IamUser {
+                        user_name: UserName::new(u.user_name()?),
+                        arn: u.arn()?.to_owned(),
+                        tags: tags(u.tags()),
+                    })
+                })
+                .collect(),
             marker: next(out.is_truncated(), out.marker()),
         })
     }
@@ -134,25 +152,6 @@ impl Aws {
             users: out.users().iter().map(user).collect(),
             marker: next(out.is_truncated(), out.marker()),
         })
-    }
-
-    /// `iam:ListUserTags`: a user has at most 50 tags, one page.
-    async fn list_tags(&self, signer: &Signer, name: &UserName) -> Result<Outcome, Failure> {
-        let iam = self.iam(signer).await?;
-        self.debug(format_args!("IAM ListUserTags user={name}"));
-        let out = iam
-            .list_user_tags()
-            .user_name(name.as_str())
-            .max_items(IAM_PAGE)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        Ok(Outcome::Tags(
-            out.tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
-        ))
     }
 
     /// `iam:GenerateCredentialReport`.

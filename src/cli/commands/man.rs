@@ -323,8 +323,10 @@ fn output(r: &mut Roff) {
         "fleet status, fleet plan and fleet rotate print {\"Users\": [...]}: one object per IAM \
          user, in user-name order, with UserName, Stage (as the run found it), Action (plan and \
          rotate: what was or would be done: None, Deliver, DeactivateOldKey, DeleteOldKey or \
-         DeleteDelivery), AccessKeys (AccessKeyId, Status, CreateDate, AgeDays and, where it was \
-         asked, LastUsedDate), and, as they apply, DeliveredAccessKeyId, \
+         DeleteDelivery), AccessKeys (AccessKeyId, Status, CreateDate, AgeDays and LastUsedDate: \
+         in fleet status every key's, taken from the IAM credential report, which IAM makes anew \
+         at most every four hours, where the report shows the key, else asked of IAM; in plan \
+         and rotate where the stage needed it, always asked of IAM), and, as they apply, DeliveredAccessKeyId, \
          ReplacesAccessKeyId, DeliveredDate, DeliveredDays, Reason (why a user is Blocked) and \
          Error. fleet policy prints {\"Policies\": [...]} with PolicyName, Description and \
          PolicyDocument: --query 'Policies[0].PolicyDocument' gives a document for aws iam \

@@ -4,7 +4,7 @@
 //! signed by a [`Principal`].
 //!
 //! What it holds to, as AWS does:
-//! - `ListUsers`, `GetGroup` and `ListSecrets` answer in pages and may answer fewer items than
+//! - `GetAccountAuthorizationDetails`, `GetGroup` and `ListSecrets` answer in pages and may answer fewer items than
 //!   asked, even none, with a marker to go on from.
 //! - The credential report is a snapshot: `GenerateCredentialReport` answers `STARTED`, then
 //!   `INPROGRESS` until it is ready, then `COMPLETE`; a report stays for four hours and is
@@ -392,6 +392,11 @@ impl SimAws {
         IamUser {
             user_name: u.clone(),
             arn: self.arn(u),
+            tags: self
+                .users
+                .get(u)
+                .map(|x| x.tags.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -401,8 +406,7 @@ impl SimAws {
             Action::ListKeys { user_name }
             | Action::CreateKey { user_name }
             | Action::DeleteKey { user_name, .. }
-            | Action::DeactivateKey { user_name, .. }
-            | Action::ListTags { user_name } => Some(user_name.clone()),
+            | Action::DeactivateKey { user_name, .. } => Some(user_name.clone()),
             Action::LastUsed { access_key_id } => self.key(access_key_id).map(|k| k.user.clone()),
             Action::CreateSecret { name, .. }
             | Action::PutSecretPolicy { name, .. }
@@ -490,7 +494,7 @@ impl SimAws {
             }
         };
         Ok(match action {
-            Action::ListUsers { marker } => {
+            Action::UserDetails { marker } => {
                 let all: Vec<IamUser> = self.users.keys().map(|u| self.iam_user(u)).collect();
                 let (users, marker) = self.page(&all, marker.as_deref())?;
                 Outcome::Users { users, marker }
@@ -511,10 +515,6 @@ impl SimAws {
                 let all: Vec<IamUser> = members.iter().map(|u| self.iam_user(u)).collect();
                 let (users, marker) = self.page(&all, marker.as_deref())?;
                 Outcome::Users { users, marker }
-            }
-            Action::ListTags { user_name } => {
-                user_exists(self, user_name)?;
-                Outcome::Tags(self.users[user_name].tags.clone())
             }
             Action::GenerateReport => Outcome::ReportState(match &self.report {
                 Some(r) if now < r.ready => ReportState::InProgress,
@@ -775,7 +775,7 @@ mod tests {
         let mut marker = None;
         for _ in 0..100 {
             let Outcome::Users { users, marker: m } =
-                aws.request(&admin, &Action::ListUsers { marker }, T)
+                aws.request(&admin, &Action::UserDetails { marker }, T)
             else {
                 panic!("a page")
             };

@@ -240,7 +240,7 @@ const MAX_STEPS: usize = 100_000;
 pub fn describe_action(action: &Action) -> String {
     let op = action.operation().unwrap_or("(no request)");
     let what = match action {
-        Action::ListUsers { marker } => format!("marker={}", marker.as_deref().unwrap_or("-")),
+        Action::UserDetails { marker } => format!("marker={}", marker.as_deref().unwrap_or("-")),
         Action::GroupMembers { group, marker } => {
             format!("{group} marker={}", marker.as_deref().unwrap_or("-"))
         }
@@ -248,7 +248,6 @@ pub fn describe_action(action: &Action) -> String {
             format!("{prefix}* token={}", next_token.as_deref().unwrap_or("-"))
         }
         Action::GetUser { user_name }
-        | Action::ListTags { user_name }
         | Action::ListKeys { user_name }
         | Action::CreateKey { user_name } => user_name.to_string(),
         Action::LastUsed { access_key_id } => access_key_id.to_string(),
@@ -305,16 +304,23 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
         ),
         Outcome::Verified { arn } => format!("Verified {arn}"),
         Outcome::Users { users, marker } => {
-            let names: Vec<&str> = users.iter().map(|u| u.user_name.as_str()).collect();
+            let names: Vec<String> = users
+                .iter()
+                .map(|u| {
+                    let tags: Vec<String> =
+                        u.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    if tags.is_empty() {
+                        u.user_name.to_string()
+                    } else {
+                        format!("{} {{{}}}", u.user_name, tags.join(", "))
+                    }
+                })
+                .collect();
             format!(
                 "Users [{}] marker={}",
                 names.join(", "),
                 marker.as_deref().unwrap_or("-")
             )
-        }
-        Outcome::Tags(tags) => {
-            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("Tags [{}]", tags.join(", "))
         }
         Outcome::ReportState(s) => format!("ReportState {s:?}"),
         Outcome::Report(csv) => format!("Report ({} rows)", csv.lines().count().saturating_sub(1)),
