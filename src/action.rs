@@ -104,6 +104,12 @@ pub enum Action {
         /// Where the previous page ended.
         marker: Option<String>,
     },
+    /// Fleet across an organization: `organizations:ListAccounts`, one page (`next_token`:
+    /// where the previous page ended); answer with [`Outcome::Accounts`].
+    ListAccounts {
+        /// Where the previous page ended.
+        next_token: Option<String>,
+    },
     /// Fleet: `iam:GetUser`; answer with [`Outcome::Users`] (one user with its tags, no marker).
     GetUser {
         /// Who.
@@ -213,6 +219,7 @@ impl Action {
             Self::DeleteKey { .. } => Some("DeleteAccessKey"),
             Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
             Self::UserDetails { .. } => Some("GetAccountAuthorizationDetails"),
+            Self::ListAccounts { .. } => Some("ListAccounts"),
             Self::GetUser { .. } => Some("GetUser"),
             Self::GroupMembers { .. } => Some("GetGroup"),
             Self::GenerateReport => Some("GenerateCredentialReport"),
@@ -335,6 +342,17 @@ pub struct IamUser {
     pub tags: Vec<(String, String)>,
 }
 
+/// An account of the organization, as `ListAccounts` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgAccount {
+    /// The twelve-digit id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`.
+    pub status: String,
+}
+
 /// Where `GenerateCredentialReport` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ReportState {
@@ -395,6 +413,13 @@ pub enum Outcome {
         users: Vec<IamUser>,
         /// The next page's marker.
         marker: Option<String>,
+    },
+    /// `ListAccounts` answered: one page, and where the next one starts.
+    Accounts {
+        /// The accounts.
+        accounts: Vec<OrgAccount>,
+        /// The next page's token.
+        next_token: Option<String>,
     },
     /// `GenerateCredentialReport` answered.
     ReportState(ReportState),

@@ -63,13 +63,21 @@ pub enum Signer {
     },
     /// Whatever the profile's own credential chain gives (SSO, a role...): admin mode's caller.
     Profile(String),
+    /// A role assumed with another signer's credentials (`sts:AssumeRole`), its session renewed
+    /// before it expires: the fleet's way into the other accounts of an organization.
+    Role {
+        /// Who assumes it.
+        source: Box<Signer>,
+        /// The role (`arn:aws:iam::ACCOUNT:role/NAME`).
+        role_arn: String,
+    },
 }
 
 impl Signer {
     fn key_id(&self) -> Option<&AccessKeyId> {
         match self {
             Self::Static { access_key_id, .. } => Some(access_key_id),
-            Self::Profile(_) => None,
+            Self::Profile(_) | Self::Role { .. } => None,
         }
     }
 }
@@ -1177,6 +1185,7 @@ impl Session {
         let caller = match &t.signer {
             Some(Signer::Static { profile, .. }) => profile.as_deref(),
             Some(Signer::Profile(p)) => Some(p.as_str()),
+            Some(Signer::Role { .. }) => None,
             None => t.candidate.as_ref().map(|c| c.holder.as_str()),
         };
         if let (true, Some(p)) = (plan.admin, caller) {

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
 
 use aws_rotate_keys::action::{Action, Failure, FailureClass, Outcome};
+use aws_rotate_keys::fleet::org::OrgSession;
 use aws_rotate_keys::fleet::session::FleetSession;
 use aws_rotate_keys::output;
 use aws_rotate_keys::session::{Session, SessionAction, TaskId};
@@ -74,6 +75,7 @@ macro_rules! driven {
 
 driven!(Session);
 driven!(FleetSession);
+driven!(OrgSession);
 
 pub(crate) async fn drive(session: &mut impl Driven, io: &Io) {
     let mut running: JoinSet<(TaskId, Outcome)> = JoinSet::new();

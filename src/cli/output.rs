@@ -39,6 +39,12 @@ impl Renderer {
         }
     }
 
+    /// True for `--output table` without `--query`: a document may then be grouped for the
+    /// eye, as no query sees it.
+    pub(crate) fn is_plain_table(&self) -> bool {
+        self.format == OutputFormat::Table && self.query.is_none()
+    }
+
     /// A document after `--query`, in the chosen format. A query that fails on the value, or a
     /// shape the format cannot draw, is an error (exit 255, as the `aws` CLI).
     pub(crate) fn render<D: Document>(&self, document: &D) -> Result<String, CliError> {

@@ -3,12 +3,14 @@
 //!
 //! - [`stage`]: a user's stage and next steps, from IAM's and the delivery secret's facts.
 //! - [`session`]: a whole `fleet status`, `plan` or `rotate` run, as a state machine.
+//! - [`org`]: the same over the accounts of an AWS Organization, one session per account.
 //! - [`delivery`]: the delivery secret: its name, description, value and resource policy.
 //! - [`report`]: the IAM credential report.
 //! - [`output`]: what the fleet commands print.
 //! - [`policy`]: the IAM policies the administrator and the users need (`fleet policy`).
 
 pub mod delivery;
+pub mod org;
 pub mod output;
 pub mod policy;
 pub mod report;

@@ -8,6 +8,7 @@ use crate::output::{DateField, Document, Timestamps};
 use crate::time::Timestamp;
 
 use super::delivery::Marker;
+use super::org::AccountResult;
 use super::session::{FleetMode, UserResult};
 use super::stage::{Act, Stage};
 
@@ -27,8 +28,12 @@ impl Document for FleetOutput {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserRow {
-    /// The user.
-    pub user_name: UserName,
+    /// The user's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The user (none in the row of an account whose run stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<UserName>,
     /// The stage as the run found it (`null` where a request failed before it could be told).
     pub stage: Option<Stage>,
     /// `plan` and `rotate`: what was (or would be) done.
@@ -75,9 +80,10 @@ pub struct KeyRow {
     pub last_used_date: Option<Option<String>>,
 }
 
-/// The rows of a run's results.
+/// The rows of an account's run: `account` is the run's, for a user whose ARN was not read.
 pub fn fleet(
     results: &[UserResult],
+    account: Option<&str>,
     mode: FleetMode,
     ts: &Timestamps,
     now: Timestamp,
@@ -85,6 +91,15 @@ pub fn fleet(
     let users = results
         .iter()
         .map(|r| {
+            let account = r
+                .facts
+                .user
+                .arn
+                .split(':')
+                .nth(4)
+                .filter(|a| !a.is_empty())
+                .or(account)
+                .map(str::to_owned);
             let f = &r.facts;
             let access_keys = f
                 .keys
@@ -123,7 +138,8 @@ pub fn fleet(
                 })
             });
             UserRow {
-                user_name: f.user.user_name.clone(),
+                account,
+                user_name: Some(f.user.user_name.clone()),
                 stage: r.verdict.as_ref().map(|v| v.stage),
                 action: match mode {
                     FleetMode::Status => None,
@@ -142,6 +158,93 @@ pub fn fleet(
         })
         .collect();
     FleetOutput { users }
+}
+
+/// The rows of an organization's run, in account order: an account whose run stopped gets a
+/// row with its error (and no user name); every other row is a user's.
+pub fn organization(
+    accounts: &[AccountResult],
+    mode: FleetMode,
+    ts: &Timestamps,
+    now: Timestamp,
+) -> FleetOutput {
+    let mut users = Vec::new();
+    for a in accounts {
+        if let Some(failure) = &a.failure {
+            users.push(UserRow {
+                account: Some(a.account_id.clone()),
+                user_name: None,
+                stage: None,
+                action: None,
+                access_keys: Vec::new(),
+                delivered_access_key_id: None,
+                replaces_access_key_id: None,
+                delivered_date: None,
+                delivered_days: None,
+                reason: None,
+                error: Some(failure.message.clone()),
+            });
+        }
+        users.extend(fleet(&a.users, Some(&a.account_id), mode, ts, now).users);
+    }
+    FleetOutput { users }
+}
+
+/// `--output table` of an organization's run: one table per account (a query sees the rows
+/// as every other format does).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ByAccount {
+    /// One group per account.
+    pub accounts: Vec<AccountGroup>,
+}
+
+impl Document for ByAccount {
+    const TITLE: &'static str = "Fleet";
+}
+
+/// An account's rows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountGroup {
+    /// The account.
+    pub account: String,
+    /// Its name in the organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why its run stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Its users' rows (without the account).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserRow>,
+}
+
+/// The rows grouped by account, for a table.
+pub fn by_account(
+    accounts: &[AccountResult],
+    mode: FleetMode,
+    ts: &Timestamps,
+    now: Timestamp,
+) -> ByAccount {
+    ByAccount {
+        accounts: accounts
+            .iter()
+            .map(|a| AccountGroup {
+                account: a.account_id.clone(),
+                name: a.name.clone(),
+                error: a.failure.as_ref().map(|f| f.message.clone()),
+                users: fleet(&a.users, None, mode, ts, now)
+                    .users
+                    .into_iter()
+                    .map(|mut u| {
+                        u.account = None;
+                        u
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// The warnings for stderr: each blocked user, with the reason and what unblocks it.

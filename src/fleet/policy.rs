@@ -40,6 +40,10 @@ pub enum Role {
     Auditor,
     /// A rotated user: `pickup` of its delivered key, `rotate` of its own key.
     User,
+    /// The administrator of an organization's fleet (`--accounts`), in the account it runs
+    /// from: lists the accounts and enters each through its role (which needs the
+    /// administrator's or the read-only policy in that account).
+    Organization,
 }
 
 /// One statement: these actions on that resource.
@@ -84,6 +88,11 @@ const OWN_KEYS: &[&str] = &[
     "iam:DeleteAccessKey",
 ];
 const PICK_UP: &[&str] = &["secretsmanager:GetSecretValue"];
+const LIST_ORGANIZATION: &[&str] = &["organizations:ListAccounts"];
+/// Sent by the shell for a [`crate::session::Signer::Role`], not as an action.
+const ENTER_ACCOUNTS: &[&str] = &["sts:AssumeRole"];
+/// The role `--role-name` names by default, in every account.
+pub const ORGANIZATION_ROLES: &str = "arn:aws:iam::*:role/OrganizationAccountAccessRole";
 
 fn grants(role: Role) -> Vec<Grant> {
     let g = |sid, actions, resource| Grant {
@@ -106,6 +115,10 @@ fn grants(role: Role) -> Vec<Grant> {
         Role::User => vec![
             g("RotateOwnKeys", OWN_KEYS, OWN_USER),
             g("PickUpOwnDelivery", PICK_UP, OWN_SECRET),
+        ],
+        Role::Organization => vec![
+            g("ListTheOrganization", LIST_ORGANIZATION, "*"),
+            g("EnterTheAccounts", ENTER_ACCOUNTS, ORGANIZATION_ROLES),
         ],
     }
 }
@@ -155,7 +168,7 @@ pub struct NamedPolicy {
     pub policy_document: Value,
 }
 
-/// The three policies.
+/// The four policies.
 pub fn policies() -> PolicyOutput {
     let p = |policy_name, description, role| NamedPolicy {
         policy_name,
@@ -179,6 +192,11 @@ pub fn policies() -> PolicyOutput {
                 "For every user whose keys the fleet rotates (attach it to their group): pickup reads the user's own delivery and replaces the user's own key; rotate rotates it",
                 Role::User,
             ),
+            p(
+                "aws-rotate-keys-organization",
+                "For fleet commands with --accounts, in the account they run from (the organization's management account or a delegated administrator): lists the organization's accounts and assumes the role in each (with --role-name, name that role in the resource). The role itself needs aws-rotate-keys-fleet-rotate or aws-rotate-keys-fleet-read in its account",
+                Role::Organization,
+            ),
         ],
     }
 }
@@ -195,7 +213,7 @@ mod tests {
     /// Which service an action calls (`None`: it sends no request), and whose runs send it.
     /// Exhaustive: a new [`Action`] does not compile here until it says whose policy needs it.
     fn emitted(a: &Action) -> (Option<&'static str>, &'static [Role]) {
-        use Role::{Administrator as A, Auditor as R, User as U};
+        use Role::{Administrator as A, Auditor as R, Organization as O, User as U};
         match a {
             // sts:GetCallerIdentity needs no permission.
             Action::Identify | Action::VerifyKey { .. } => (None, &[]),
@@ -224,6 +242,7 @@ mod tests {
             | Action::DescribeSecret { .. }
             | Action::DeleteSecret { .. } => (Some("secretsmanager"), &[A]),
             Action::GetSecretValue { .. } => (Some("secretsmanager"), &[U]),
+            Action::ListAccounts { .. } => (Some("organizations"), &[O]),
         }
     }
 
@@ -280,6 +299,7 @@ mod tests {
                 now: t,
             })),
             Action::UserDetails { marker: None },
+            Action::ListAccounts { next_token: None },
             Action::GetUser {
                 user_name: user_name.clone(),
             },
@@ -356,9 +376,15 @@ mod tests {
             })
             .flatten()
             .collect();
-        for role in [Role::Administrator, Role::Auditor, Role::User] {
+        for role in [
+            Role::Administrator,
+            Role::Auditor,
+            Role::User,
+            Role::Organization,
+        ] {
             for g in grants(role) {
-                for action in g.actions {
+                // The shell assumes the role of a `Signer::Role`: no action sends it.
+                for action in g.actions.iter().filter(|a| **a != "sts:AssumeRole") {
                     assert!(
                         sent.iter().any(|(r, op)| *r == role && op == action),
                         "{role:?}'s policy allows {action}, which its runs never send"
@@ -387,7 +413,7 @@ mod tests {
     fn the_documents_are_iams_shape() {
         let out = serde_json::to_value(policies()).expect("serializes");
         let docs = out["Policies"].as_array().expect("a list");
-        assert_eq!(docs.len(), 3);
+        assert_eq!(docs.len(), 4);
         for p in docs {
             let d = &p["PolicyDocument"];
             assert_eq!(

@@ -249,6 +249,14 @@ impl FleetSession {
         self.phase == Phase::Done
     }
 
+    /// The caller's account, once known.
+    pub fn account(&self) -> Option<&str> {
+        self.caller_arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(4))
+            .filter(|a| !a.is_empty())
+    }
+
     /// What stopped the whole run before it acted, if anything.
     pub fn fatal(&self) -> Option<&FleetError> {
         self.fatal.as_ref()

@@ -329,6 +329,11 @@ impl World {
                     .map_err(|e| Failure::new(FailureClass::Other, None, e.to_string()))?;
                 Ok((r.access_key_id, r.secret.expose().to_owned()))
             }
+            Signer::Role { .. } => Err(Failure::new(
+                FailureClass::Other,
+                None,
+                "a rotation is never signed by an assumed role",
+            )),
         }
     }
 
@@ -449,6 +454,7 @@ impl World {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }
             Action::UserDetails { .. }
+            | Action::ListAccounts { .. }
             | Action::GetUser { .. }
             | Action::GroupMembers { .. }
             | Action::GenerateReport

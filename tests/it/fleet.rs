@@ -25,7 +25,7 @@ fn offline_home() -> Home {
 }
 
 #[test]
-fn fleet_policy_prints_the_three_policies_and_query_picks_one() {
+fn fleet_policy_prints_the_four_policies_and_query_picks_one() {
     let home = offline_home();
     let f = Filters::new(home.path());
     let out = home.command().args(["fleet", "policy"]).output().unwrap();
@@ -42,7 +42,8 @@ fn fleet_policy_prints_the_three_policies_and_query_picks_one() {
         [
             "aws-rotate-keys-fleet-rotate",
             "aws-rotate-keys-fleet-read",
-            "aws-rotate-keys-user"
+            "aws-rotate-keys-user",
+            "aws-rotate-keys-organization"
         ]
     );
     // What `aws iam put-user-policy --policy-document` takes.
@@ -76,10 +77,10 @@ fn fleet_policy_prints_the_three_policies_and_query_picks_one() {
     }
     ----- stderr -----
     "#);
-    cli_snapshot!(f, home.command().args(["fleet", "policy", "--output", "text", "--query", "Policies[].PolicyName"]), @r"
+    cli_snapshot!(f, home.command().args(["fleet", "policy", "--output", "text", "--query", "Policies[].PolicyName"]), @"
     exit: 0
     ----- stdout -----
-    aws-rotate-keys-fleet-rotate	aws-rotate-keys-fleet-read	aws-rotate-keys-user
+    aws-rotate-keys-fleet-rotate	aws-rotate-keys-fleet-read	aws-rotate-keys-user	aws-rotate-keys-organization
     ----- stderr -----
     ");
 }
@@ -318,11 +319,13 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
     {
         "Users": [
             {
+                "Account": "123456789012",
                 "UserName": "admin",
                 "Stage": "Caller",
                 "Action": "None"
             },
             {
+                "Account": "123456789012",
                 "UserName": "alice",
                 "Stage": "Due",
                 "Action": "Deliver",
@@ -338,11 +341,13 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
                 "ReplacesAccessKeyId": "[ALICE-OLD]"
             },
             {
+                "Account": "123456789012",
                 "UserName": "bob",
                 "Stage": "Exempt",
                 "Action": "None"
             },
             {
+                "Account": "123456789012",
                 "UserName": "carol",
                 "Stage": "Due",
                 "Action": "None",
@@ -362,6 +367,7 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
                 ]
             },
             {
+                "Account": "123456789012",
                 "UserName": "moto-admin",
                 "Stage": "Exempt",
                 "Action": "None"

@@ -176,8 +176,13 @@ impl Transcript {
                 let _ = writeln!(self.log, "(the run is killed)");
             }
             Ok(FleetRunEnd::Completed { results, .. }) => {
-                let out =
-                    output::fleet(&results, spec.mode, &Timestamps::iso8601(), self.world.now);
+                let out = output::fleet(
+                    &results,
+                    None,
+                    spec.mode,
+                    &Timestamps::iso8601(),
+                    self.world.now,
+                );
                 for row in &out.users {
                     let _ = writeln!(
                         self.log,

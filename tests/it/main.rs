@@ -19,6 +19,7 @@ mod cli_output;
 mod completion;
 mod fleet;
 mod fleet_cycle;
+mod fleet_org;
 mod fleet_simulation;
 mod fleet_stages;
 mod fleet_transcripts;

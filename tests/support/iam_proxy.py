@@ -109,12 +109,18 @@ Control API, on the same port (JSON in, JSON out):
      get_resource_policy {name} -> {"name", "arn", "policy" (text, or null)},
      get_secret_value {name, id, secret, via_proxy?} -> {"name", "value", "version_id"}
      (signed by the given key: a test acting as the user; via_proxy, the key checks apply),
+     organization {names: [NAME...]} -> {"management": ID, "accounts": [{"name", "id"}...]}
+     (creates the organization and one account per name; turns moto's auth off for good:
+     the role moto makes in each new account has no policy), close_account {account_id}.
+     Every op takes "account": ID to act in that account of the organization, through its
+     OrganizationAccountAccessRole.
      enable_auth {} -> moto's answer to POST /moto-api/reset-auth with 0 (the bootstrap has
      already done it: a no-op then, "PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT": "0.0").
      An AWS error answers 400 {"error": {"status", "code", "message"}}.
   GET  /__proxy/health                                  -> {"ok": true}
 
 RULE: {"action": "CreateAccessKey" | "*", "key": AKID (optional: only requests signed by it),
+       "role_arn": ARN (optional: only an AssumeRole of that role),
        "kind": KIND, "count": N (default 1; a negative count never runs out),
        "seconds": S (hang only), "status"/"code"/"message" (kind "error" only)}
 FAULT KINDS: throttle (400 Throttling "Rate exceeded"), 500 (ServiceFailure), 503
@@ -147,7 +153,7 @@ ENTRY: {"seq", "time" (unix seconds, on arrival), "ms" (latency_ms included), "d
   "unknown-device", "wrong-code"; never the code itself), "session" (the ASIA… key id that a
   GetSessionToken answer held), "session_of" (for a request signed by a session: the long-term
   key id K it stands for, which signed what went to moto), "group_name" (the request's
-  GroupName parameter), "secret_id" (a JSON-protocol request's SecretId, else its Name)}.
+  GroupName parameter), "role_arn" (an AssumeRole's RoleArn), "secret_id" (a JSON-protocol request's SecretId, else its Name)}.
 
 Python 3 stdlib only (moto_admin.py beside it is stdlib only too).
 """
@@ -291,7 +297,7 @@ class State:
                 raise ValueError(f"latency_ms is 0..600000, not {ms}")
             self.latency_ms = ms
 
-    def take_fault(self, action, key):
+    def take_fault(self, action, key, role_arn=None):
         """The first live rule matching the request, its count taken (under the lock)."""
         for rule in self.faults:
             if rule["count"] == 0:
@@ -299,6 +305,8 @@ class State:
             if rule["action"] not in ("*", action):
                 continue
             if rule.get("key") and rule["key"] != key:
+                continue
+            if rule.get("role_arn") and rule["role_arn"] != role_arn:
                 continue
             if rule["count"] > 0:
                 rule["count"] -= 1
@@ -377,7 +385,7 @@ def check_rule(r):
         "kind": kind,
         "count": int(r["count"]) if r.get("count") is not None else 1,
     }
-    for extra in ("seconds", "status", "code", "message"):
+    for extra in ("seconds", "status", "code", "message", "role_arn"):
         if r.get(extra) is not None:
             rule[extra] = r[extra]
     return rule
@@ -581,6 +589,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "signed_request"):
                 raise ValueError("no admin: start the proxy with --bootstrap")
             url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
+            if arg.get("account") and a is not None:
+                # The op, in another account of the organization, through its role.
+                a = a.in_account(arg["account"])
             if op == "create_user":
                 out = a.create_user(arg["user"], arg.get("policy") or "iam-sts")
             elif op == "create_access_key":
@@ -648,6 +659,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = moto_admin.get_secret_value(url, arg["name"], arg["id"], arg["secret"])
             elif op == "enable_auth":
                 out = moto_admin.enable_auth(st.moto_url, 0)
+            elif op == "organization":
+                # moto's roles in the new accounts have no policies: auth goes off for good.
+                moto_admin.enable_auth(st.moto_url, 10**9)
+                out = a.organization(arg["names"])
+            elif op == "close_account":
+                out = a.close_account(arg["account_id"])
             else:
                 raise ValueError(f"unknown admin op {op!r}")
         except moto_admin.AwsError as e:
@@ -720,6 +737,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "session": None,
             "session_of": None,
             "group_name": param("GroupName"),
+            "role_arn": param("RoleArn") if action == "AssumeRole" else None,
             "secret_id": name_in_body("SecretId") or name_in_body("Name"),
         }
         self.params = params
@@ -746,7 +764,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if latency > 0:  # the round trip to AWS, whatever the answer
             time.sleep(latency / 1000)
         with st.lock:
-            fault = st.take_fault(action, key)
+            fault = st.take_fault(action, key, entry.get("role_arn"))
             hang_default = st.hang_seconds
         if fault is not None:
             kind = fault["kind"]
@@ -1041,6 +1059,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         svc = entry["service"] or "iam"
         if self.json_protocol:
             resource = entry["secret_id"] or "*"
+        elif entry.get("role_arn"):
+            resource = entry["role_arn"]
         else:
             resource = f"user {entry['user_name'] or who}"
         return (

@@ -263,6 +263,23 @@ impl AccessKey {
     }
 }
 
+/// The rows of the admin API's `list_access_keys`.
+fn key_infos(j: &Json) -> Vec<KeyInfo> {
+    j.as_array()
+        .unwrap_or(&[])
+        .iter()
+        .map(|k| {
+            let s = |f: &str| k.get(f).and_then(Json::as_str).unwrap_or("").to_string();
+            KeyInfo {
+                id: s("id"),
+                status: s("status"),
+                created: s("created"),
+                user: s("user"),
+            }
+        })
+        .collect()
+}
+
 /// One row of ListAccessKeys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
@@ -564,6 +581,8 @@ pub struct Fault {
     pub count: i64,
     /// For `Hang`: how long.
     pub seconds: Option<f64>,
+    /// Only an `AssumeRole` of this role.
+    pub role_arn: Option<String>,
 }
 
 impl Fault {
@@ -574,7 +593,12 @@ impl Fault {
             kind,
             count: 1,
             seconds: None,
+            role_arn: None,
         }
+    }
+    pub fn role_arn(mut self, arn: &str) -> Fault {
+        self.role_arn = Some(arn.to_string());
+        self
     }
     pub fn key(mut self, key_id: &str) -> Fault {
         self.key = Some(key_id.to_string());
@@ -599,6 +623,9 @@ impl Fault {
         ];
         if let Some(k) = &self.key {
             o.push(format!("\"key\":{}", json::quote(k)));
+        }
+        if let Some(r) = &self.role_arn {
+            o.push(format!("\"role_arn\":{}", json::quote(r)));
         }
         if let Some(s) = self.seconds {
             o.push(format!("\"seconds\":{s}"));
@@ -856,6 +883,92 @@ impl Moto {
             .unwrap_or_else(|e| panic!("admin {request}: {e:?}"))
     }
 
+    // -- an organization ---------------------------------------------------------------------
+
+    /// An organization whose management account is the admin's, with one new account per
+    /// name: (the management account's id, the new accounts' ids). moto's auth goes off for
+    /// good (the role it makes in each account has no policy).
+    pub fn organization(&self, names: &[&str]) -> (String, Vec<String>) {
+        let quoted: Vec<String> = names.iter().map(|n| json::quote(n)).collect();
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"organization\",\"names\":[{}]}}",
+            quoted.join(",")
+        ));
+        let management = j
+            .get("management")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        let ids = j
+            .get("accounts")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| a.get("id").and_then(Json::as_str).unwrap_or("").to_string())
+            .collect();
+        (management, ids)
+    }
+
+    /// Closes an account of the organization (moto makes it SUSPENDED).
+    pub fn close_account(&self, account: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"close_account\",\"account_id\":{}}}",
+            json::quote(account)
+        ));
+    }
+
+    /// An admin op (a JSON object) done in `account` through its role.
+    pub fn admin_in(&self, account: &str, request: &str) -> Json {
+        let inner = request.trim().strip_prefix('{').unwrap_or(request);
+        self.admin_ok(&format!("{{\"account\":{},{inner}", json::quote(account)))
+    }
+
+    /// A user with one key, in `account`.
+    pub fn user_with_key_in(&self, account: &str, name: &str) -> AccessKey {
+        self.admin_in(
+            account,
+            &format!("{{\"op\":\"create_user\",\"user\":{}}}", json::quote(name)),
+        );
+        let j = self.admin_in(
+            account,
+            &format!(
+                "{{\"op\":\"create_access_key\",\"user\":{}}}",
+                json::quote(name)
+            ),
+        );
+        let s = |k: &str| j.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+        AccessKey {
+            id: s("id"),
+            secret: s("secret"),
+            user: s("user"),
+        }
+    }
+
+    /// The keys of `user` in `account`.
+    pub fn list_access_keys_in(&self, account: &str, user: &str) -> Vec<KeyInfo> {
+        let j = self.admin_in(
+            account,
+            &format!(
+                "{{\"op\":\"list_access_keys\",\"user\":{}}}",
+                json::quote(user)
+            ),
+        );
+        key_infos(&j)
+    }
+
+    /// The secrets of `account` (names and descriptions).
+    pub fn list_secrets_in(&self, account: &str) -> Vec<(String, Option<String>)> {
+        let j = self.admin_in(account, "{\"op\":\"list_secrets\"}");
+        j.as_array()
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| {
+                let f = |k: &str| s.get(k).and_then(Json::as_str).map(str::to_string);
+                (f("name").unwrap_or_default(), f("description"))
+            })
+            .collect()
+    }
+
     /// A user allowed `iam:*` and `sts:*` on everything.
     pub fn create_user(&self, name: &str) {
         self.create_user_with_policy(name, "iam-sts");
@@ -919,19 +1032,7 @@ impl Moto {
             "{{\"op\":\"list_access_keys\",\"user\":{}}}",
             json::quote(user)
         ));
-        j.as_array()
-            .unwrap_or(&[])
-            .iter()
-            .map(|k| {
-                let s = |f: &str| k.get(f).and_then(Json::as_str).unwrap_or("").to_string();
-                KeyInfo {
-                    id: s("id"),
-                    status: s("status"),
-                    created: s("created"),
-                    user: s("user"),
-                }
-            })
-            .collect()
+        key_infos(&j)
     }
 
     /// `status`: `Active` or `Inactive`.

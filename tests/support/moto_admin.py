@@ -62,7 +62,7 @@ IAM_STS_ALL = json.dumps(
 VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15"}
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # The JSON-protocol services: the X-Amz-Target prefix of each.
-JSON_TARGETS = {"secretsmanager": "secretsmanager"}
+JSON_TARGETS = {"secretsmanager": "secretsmanager", "organizations": "AWSOrganizationsV20161128"}
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
@@ -154,9 +154,9 @@ def raw_call(endpoint, service, action, params, key=None, secret=None, timeout=3
     return resp.status, data
 
 
-def call(endpoint, service, action, params, key=None, secret=None, timeout=30):
+def call(endpoint, service, action, params, key=None, secret=None, timeout=30, token=None):
     """One query-protocol call; returns the response's XML root (namespaces stripped)."""
-    status, data = raw_call(endpoint, service, action, params, key, secret, timeout)
+    status, data = raw_call(endpoint, service, action, params, key, secret, timeout, token)
     try:
         root = _strip_ns(ET.fromstring(data))
     except ET.ParseError:
@@ -236,9 +236,11 @@ def json_error(status, headers, data):
     return AwsError(status, code, message, data.decode("utf-8", "replace"))
 
 
-def json_call(endpoint, service, action, payload, key, secret, timeout=30):
+def json_call(endpoint, service, action, payload, key, secret, timeout=30, token=None):
     """One JSON-protocol call; returns the answer's JSON object, or raises AwsError."""
-    status, headers, data = raw_json_call(endpoint, service, action, payload, key, secret, timeout)
+    status, headers, data = raw_json_call(
+        endpoint, service, action, payload, key, secret, timeout, token
+    )
     if status >= 300:
         raise json_error(status, headers, data)
     try:
@@ -250,13 +252,41 @@ def json_call(endpoint, service, action, payload, key, secret, timeout=30):
 class Admin:
     """Admin calls with the bootstrap admin's key (or any key given)."""
 
-    def __init__(self, endpoint, key, secret):
+    def __init__(self, endpoint, key, secret, token=None):
         self.endpoint = endpoint
         self.key = key
         self.secret = secret
+        self.token = token
 
     def iam(self, action, **params):
-        return call(self.endpoint, "iam", action, params, self.key, self.secret)
+        return call(self.endpoint, "iam", action, params, self.key, self.secret, token=self.token)
+
+    # -- organizations (moto's auth must be off: its assumed roles have no policies) ----------
+    def organization(self, names):
+        """An organization with the caller's account as its management account, and one new
+        account per name: {"management": ID, "accounts": [{"name", "id"}...]}."""
+        org = json_call(self.endpoint, "organizations", "CreateOrganization",
+                        {"FeatureSet": "ALL"}, self.key, self.secret)
+        out = []
+        for n in names:
+            a = json_call(self.endpoint, "organizations", "CreateAccount",
+                          {"Email": f"{n}@example.com", "AccountName": n}, self.key, self.secret)
+            out.append({"name": n, "id": a["CreateAccountStatus"]["AccountId"]})
+        return {"management": org["Organization"]["MasterAccountId"], "accounts": out}
+
+    def close_account(self, account):
+        json_call(self.endpoint, "organizations", "CloseAccount", {"AccountId": account},
+                  self.key, self.secret)
+        return {"id": account}
+
+    def in_account(self, account, role="OrganizationAccountAccessRole"):
+        """An Admin acting in `account` through its role."""
+        root = call(self.endpoint, "sts", "AssumeRole",
+                    {"RoleArn": f"arn:aws:iam::{account}:role/{role}",
+                     "RoleSessionName": "test-setup"}, self.key, self.secret)
+        c = root.find(".//Credentials")
+        return Admin(self.endpoint, c.findtext("AccessKeyId"), c.findtext("SecretAccessKey"),
+                     c.findtext("SessionToken"))
 
     def create_user(self, user, policy="iam-sts"):
         """policy: "iam-sts" (iam:* and sts:*), "all", "none", or a policy document (JSON)."""
@@ -332,7 +362,8 @@ class Admin:
 
     # -- fleet: Secrets Manager (names and metadata; a value only from get_secret_value) -------
     def sm(self, action, **payload):
-        return json_call(self.endpoint, "secretsmanager", action, payload, self.key, self.secret)
+        return json_call(self.endpoint, "secretsmanager", action, payload, self.key, self.secret,
+                         token=self.token)
 
     def list_secrets(self, prefix=None):
         """Every secret (or those whose name starts with `prefix`: the `name` filter, a

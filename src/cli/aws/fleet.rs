@@ -6,7 +6,7 @@
 //! and is never logged (`--debug` included).
 
 use aws_rotate_keys::action::{
-    Action, Failure, FailureClass, IamUser, Outcome, ReportState, SecretEntry,
+    Action, Failure, FailureClass, IamUser, OrgAccount, Outcome, ReportState, SecretEntry,
 };
 use aws_rotate_keys::key::{Sensitive, UserName};
 use aws_rotate_keys::session::Signer;
@@ -47,6 +47,9 @@ impl Aws {
         Some(match action {
             Action::UserDetails { marker } => self.user_details(signer, marker.clone()).await,
             Action::GetUser { user_name } => self.get_user(signer, user_name).await,
+            Action::ListAccounts { next_token } => {
+                self.list_accounts(signer, next_token.clone()).await
+            }
             Action::GroupMembers { group, marker } => {
                 self.group_members(signer, group, marker.clone()).await
             }
@@ -112,6 +115,47 @@ impl Aws {
                 })
                 .collect(),
             marker: next(out.is_truncated(), out.marker()),
+        })
+    }
+
+    /// `organizations:ListAccounts`, one page.
+    async fn list_accounts(
+        &self,
+        signer: &Signer,
+        next_token: Option<String>,
+    ) -> Result<Outcome, Failure> {
+        let (base, creds) = self.signing(signer).await?;
+        let mut b = aws_sdk_organizations::config::Builder::from(&base);
+        if let Some(provider) = creds {
+            b = b.credentials_provider(provider);
+        }
+        self.debug(format_args!(
+            "Organizations ListAccounts{}",
+            if next_token.is_some() {
+                " (next page)"
+            } else {
+                ""
+            }
+        ));
+        let out = aws_sdk_organizations::Client::from_conf(b.build())
+            .list_accounts()
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Accounts {
+            accounts: out
+                .accounts()
+                .iter()
+                .filter_map(|a| {
+                    Some(OrgAccount {
+                        id: a.id()?.to_owned(),
+                        name: a.name().unwrap_or_default().to_owned(),
+                        status: a.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
+                    })
+                })
+                .collect(),
+            next_token: out.next_token().map(str::to_owned),
         })
     }
 

@@ -8,6 +8,7 @@
 
 mod error;
 mod fleet;
+mod role;
 mod wire;
 
 use std::collections::HashMap;
@@ -43,6 +44,8 @@ pub(crate) struct Aws {
     base: Mutex<HashMap<String, SdkConfig>>,
     /// Each signer's configuration and credentials, shared by its clients.
     signing: Mutex<HashMap<String, Signing>>,
+    /// The roles that could not be assumed, with STS's answer.
+    refused: Mutex<HashMap<String, Failure>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
     secrets: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     /// Held while a signer's credentials are made: one MFA session (one code asked) per signer,
@@ -65,6 +68,7 @@ fn signer_key(signer: &Signer) -> String {
     match signer {
         Signer::Static { access_key_id, .. } => access_key_id.to_string(),
         Signer::Profile(p) => format!("profile:{p}"),
+        Signer::Role { source, role_arn } => format!("role:{role_arn}:{}", signer_key(source)),
     }
 }
 
@@ -98,6 +102,7 @@ impl Aws {
             http,
             base: Mutex::new(HashMap::new()),
             signing: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
             iam: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             making: Mutex::new(()),
@@ -227,9 +232,48 @@ impl Aws {
                 (base, Some(SharedCredentialsProvider::new(creds)))
             }
             Signer::Profile(p) => self.profile_chain(p).await,
+            Signer::Role { source, role_arn } => {
+                drop(_making);
+                let source = Box::pin(self.signing(source)).await?;
+                let _making = self.making.lock().await;
+                if let Some(s) = self.signing.lock().await.get(&key) {
+                    return Ok(s.clone());
+                }
+                if let Some(f) = self.refused.lock().await.get(&key) {
+                    return Err(f.clone());
+                }
+                match self.role(source, role_arn).await {
+                    Ok(s) => s,
+                    Err(f) => {
+                        self.refused.lock().await.insert(key, f.clone());
+                        return Err(f);
+                    }
+                }
+            }
         };
         self.signing.lock().await.insert(key, signing.clone());
         Ok(signing)
+    }
+
+    /// A role's signing: assumed once now, so that a refusal is told as STS's error (and
+    /// remembered: every request of that account fails alike); renewed as it nears its end.
+    async fn role(&self, (base, source): Signing, role_arn: &str) -> Result<Signing, Failure> {
+        let Some(source) = source else {
+            return Err(Failure::new(
+                FailureClass::Other,
+                None,
+                format!("no credentials to assume {role_arn} with"),
+            ));
+        };
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&base)
+                .credentials_provider(source)
+                .build(),
+        );
+        self.debug(format_args!("STS AssumeRole RoleArn={role_arn}"));
+        let creds = role::RoleCredentials::new(sts, role_arn);
+        creds.get().await?;
+        Ok((base, Some(SharedCredentialsProvider::new(creds))))
     }
 
     /// The IAM client for a signer.
@@ -372,6 +416,7 @@ impl Aws {
                 let profile = match signer {
                     Signer::Static { profile, .. } => profile.as_deref(),
                     Signer::Profile(p) => Some(p.as_str()),
+                    Signer::Role { .. } => None,
                 };
                 self.verify_as(profile, access_key_id, secret)
                     .await
@@ -399,13 +444,13 @@ impl Aws {
                 self.verify_as(profile.as_deref(), access_key_id, secret)
                     .await
             }
-            Signer::Profile(p) => {
+            Signer::Profile(_) | Signer::Role { .. } => {
                 let (base, chain) = self.signing(signer).await?;
                 let mut b = aws_sdk_sts::config::Builder::from(&base);
                 if let Some(provider) = chain {
                     b = b.credentials_provider(provider);
                 }
-                self.debug(format_args!("STS GetCallerIdentity profile={p}"));
+                self.debug(format_args!("STS GetCallerIdentity {}", signer_key(signer)));
                 let out = aws_sdk_sts::Client::from_conf(b.build())
                     .get_caller_identity()
                     .send()

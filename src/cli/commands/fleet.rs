@@ -6,9 +6,10 @@
 
 use clap::{Args, Subcommand};
 
+use aws_rotate_keys::fleet::org::{Accounts, DEFAULT_ROLE_NAME, OrgRequest, OrgSession};
 use aws_rotate_keys::fleet::output as fleet_output;
 use aws_rotate_keys::fleet::policy;
-use aws_rotate_keys::fleet::session::{FleetMode, FleetRequest, FleetSession};
+use aws_rotate_keys::fleet::session::{FleetMode, FleetRequest, FleetSession, UserResult};
 use aws_rotate_keys::fleet::stage::Policy;
 use aws_rotate_keys::key::UserName;
 use aws_rotate_keys::profile::{self, ProfileError};
@@ -58,14 +59,47 @@ pub(crate) struct FleetOptions {
     /// Delete a replaced key this long after it was deactivated (`0s`: in the same run).
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub(crate) delete_after: String,
+    /// Run in the accounts of the organization: `all` (every ACTIVE account) or account ids separated by commas. Each account but the caller's is entered through --role-name. Default: the caller's account only.
+    #[arg(long, value_name = "all|ID,...")]
+    pub(crate) accounts: Option<String>,
+    /// The role assumed in each account of --accounts but the caller's. Default: OrganizationAccountAccessRole.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) role_name: Option<String>,
     /// Go ahead without asking. Without it, `fleet rotate` shows what it would change and asks once at a terminal; with no terminal it stops (exit 252) and changes nothing.
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
 }
 
-/// Requests at once, at most: IAM's rate limits are not published, and the core backs off
-/// when throttled.
+/// Requests at once per account, at most: IAM's rate limits are not published, and the core
+/// backs off when throttled.
 const MAX_CONCURRENCY: usize = 16;
+/// Accounts run at once, at most (each has its own IAM limits).
+const MAX_ACCOUNTS: usize = 4;
+
+/// `--accounts`: `all`, or twelve-digit ids separated by commas.
+fn accounts_of(o: &FleetOptions) -> Result<Option<Accounts>, CliError> {
+    let Some(value) = o.accounts.as_deref() else {
+        if o.role_name.is_some() {
+            return Err(CliError::usage(
+                "--role-name names the role entered in each account of --accounts: give --accounts too",
+            ));
+        }
+        return Ok(None);
+    };
+    if value == "all" {
+        return Ok(Some(Accounts::All));
+    }
+    let ids: Vec<String> = value.split(',').map(|id| id.trim().to_owned()).collect();
+    if let Some(bad) = ids
+        .iter()
+        .find(|id| id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(CliError::usage(format!(
+            "--accounts: {bad:?} is not an account id (twelve digits); give `all` or ids separated by commas"
+        )));
+    }
+    Ok(Some(Accounts::Ids(ids)))
+}
 
 pub(crate) async fn run(
     global: &Global,
@@ -124,6 +158,14 @@ async fn fleet(
     mode: FleetMode,
 ) -> Result<Option<ErrorKind>, CliError> {
     let policy = policy_of(o)?;
+    let accounts = accounts_of(o)?;
+    if let Some(name) = &o.role_name
+        && (name.is_empty() || name.contains(['/', ':']))
+    {
+        return Err(CliError::usage(format!(
+            "--role-name: {name:?} is not a role name (the name alone, without a path)"
+        )));
+    }
     if global.profile.len() > 1 {
         return Err(CliError::usage(
             "fleet commands sign with one profile's credentials: give --profile once",
@@ -163,12 +205,25 @@ async fn fleet(
         // The SDK's own chain for the profile: SSO, a role, static keys, or the environment.
         signer: Signer::Profile(name),
     };
+    if let Some(accounts) = accounts {
+        let request = OrgRequest {
+            fleet: request,
+            accounts,
+            role_name: o
+                .role_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_owned()),
+            max_accounts: MAX_ACCOUNTS,
+        };
+        return organization(&ctx, request, mode).await;
+    }
     let mut session = FleetSession::new(request, Context::config(), driver::now());
     driver::drive(&mut session, &ctx.io()).await;
     if let Some(fatal) = session.fatal() {
         return Err(CliError::new(fatal.kind.into(), fatal.message.clone()));
     }
     let ending = session.error_kind().map(ErrorKind::from);
+    let account = session.account().map(str::to_owned);
     let results = session.into_results();
     // Declined at the prompt: nothing was done, so there is nothing to show as done.
     if mode == FleetMode::Rotate
@@ -177,23 +232,77 @@ async fn fleet(
             .iter()
             .all(|r| r.error.is_none() && r.done.is_empty())
     {
-        return Err(CliError::usage(
-            "fleet rotate was not confirmed: nothing was changed (--yes goes ahead without asking)",
-        ));
+        return Err(not_confirmed());
     }
-    let document = fleet_output::fleet(&results, mode, &ctx.timestamps(), driver::now());
+    let document = fleet_output::fleet(
+        &results,
+        account.as_deref(),
+        mode,
+        &ctx.timestamps(),
+        driver::now(),
+    );
     let shown = ctx.renderer.emit(&document);
-    for warning in fleet_output::warnings(&results) {
-        crate::cli::warn(format_args!("{warning}"));
+    tell(&results, None);
+    crate::cli::output::with_printing(shown, ending)
+}
+
+fn not_confirmed() -> CliError {
+    CliError::usage(
+        "fleet rotate was not confirmed: nothing was changed (--yes goes ahead without asking)",
+    )
+}
+
+/// The warnings and the users' errors, on stderr.
+fn tell(results: &[UserResult], account: Option<&str>) {
+    let prefix = account
+        .map(|a| format!("account {a}: "))
+        .unwrap_or_default();
+    for warning in fleet_output::warnings(results) {
+        crate::cli::warn(format_args!("{prefix}{warning}"));
     }
-    for r in &results {
+    for r in results {
         if let Some((operation, failure)) = &r.error {
             eprintln!(
-                "aws-rotate-keys: error: user {}: {}",
+                "aws-rotate-keys: error: {prefix}user {}: {}",
                 r.facts.user.user_name,
                 failure.text(*operation)
             );
         }
+    }
+}
+
+/// A run over the organization's accounts.
+async fn organization(
+    ctx: &Context,
+    request: OrgRequest,
+    mode: FleetMode,
+) -> Result<Option<ErrorKind>, CliError> {
+    let mut session = OrgSession::new(request, Context::config(), driver::now());
+    driver::drive(&mut session, &ctx.io()).await;
+    if let Some(fatal) = session.fatal() {
+        return Err(CliError::new(fatal.kind.into(), fatal.message.clone()));
+    }
+    if session.declined() {
+        return Err(not_confirmed());
+    }
+    let ending = session.error_kind().map(ErrorKind::from);
+    let accounts = session.into_results();
+    let (ts, now) = (ctx.timestamps(), driver::now());
+    let shown = if ctx.renderer.is_plain_table() {
+        ctx.renderer
+            .emit(&fleet_output::by_account(&accounts, mode, &ts, now))
+    } else {
+        ctx.renderer
+            .emit(&fleet_output::organization(&accounts, mode, &ts, now))
+    };
+    for a in &accounts {
+        if let Some(failure) = &a.failure {
+            eprintln!(
+                "aws-rotate-keys: error: account {}: {}",
+                a.account_id, failure.message
+            );
+        }
+        tell(&a.users, Some(&a.account_id));
     }
     crate::cli::output::with_printing(shown, ending)
 }

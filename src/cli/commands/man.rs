@@ -293,6 +293,21 @@ fn fleet(r: &mut Roff, cmd: &clap::Command) {
          ReplacesAccessKeyId. Its description holds the delivery's state. One user's failure does \
          not stop the others: each user gets its row, and the run exits with 254.",
     );
+    para(
+        r,
+        "Across an AWS Organization: --accounts all runs in every ACTIVE account of the \
+         organization (organizations list-accounts, every page), --accounts ID,ID in those \
+         accounts. The caller's own account uses the caller's credentials; every other account \
+         is entered by assuming --role-name there (default OrganizationAccountAccessRole, as AWS \
+         creates it in accounts made through Organizations), and the role's session is renewed \
+         before it expires, however long the run. Up to four accounts run at once. An account \
+         that cannot be entered (AssumeRole refused, an account named but suspended or not in \
+         the organization) gets a row with its Account and Error and no UserName, and does not \
+         stop the others; the run exits with 254. fleet rotate without --yes decides every \
+         account first and asks once for all of them. Run it from the management account or a \
+         delegated administrator: fleet policy prints aws-rotate-keys-organization for that \
+         account; the role needs aws-rotate-keys-fleet-rotate (or -read) in each account.",
+    );
 }
 
 fn output(r: &mut Roff) {
@@ -321,14 +336,17 @@ fn output(r: &mut Roff) {
     para(
         r,
         "fleet status, fleet plan and fleet rotate print {\"Users\": [...]}: one object per IAM \
-         user, in user-name order, with UserName, Stage (as the run found it), Action (plan and \
+         user, in user-name order (with --accounts, in account order, then user-name order), \
+         with Account (the user's account id), UserName, Stage (as the run found it), Action (plan and \
          rotate: what was or would be done: None, Deliver, DeactivateOldKey, DeleteOldKey or \
          DeleteDelivery), AccessKeys (AccessKeyId, Status, CreateDate, AgeDays and LastUsedDate: \
          in fleet status every key's, taken from the IAM credential report, which IAM makes anew \
          at most every four hours, where the report shows the key, else asked of IAM; in plan \
          and rotate where the stage needed it, always asked of IAM), and, as they apply, DeliveredAccessKeyId, \
          ReplacesAccessKeyId, DeliveredDate, DeliveredDays, Reason (why a user is Blocked) and \
-         Error. fleet policy prints {\"Policies\": [...]} with PolicyName, Description and \
+         Error. With --accounts, --output table without --query draws one table per account \
+         ({\"Accounts\": [{\"Account\", \"Name\", \"Error\", \"Users\"}]}); --query and the \
+         other formats see the rows above. fleet policy prints {\"Policies\": [...]} with PolicyName, Description and \
          PolicyDocument: --query 'Policies[0].PolicyDocument' gives a document for aws iam \
          put-user-policy.",
     );

@@ -436,7 +436,7 @@ impl FleetWorld {
                 secret,
                 ..
             } => Principal::Key(access_key_id.clone(), secret.expose().to_owned()),
-            Signer::Profile(_) => Principal::Role,
+            Signer::Profile(_) | Signer::Role { .. } => Principal::Role,
         }
     }
 
