@@ -20,6 +20,7 @@ mod completion;
 mod fleet;
 mod fleet_cycle;
 mod fleet_org;
+mod fleet_org_core;
 mod fleet_simulation;
 mod fleet_stages;
 mod fleet_transcripts;
