@@ -421,6 +421,7 @@ fn fleet_delivers_waits_for_the_owner_then_retires_the_old_key() {
     +-----------------------------------------------------------------------------------------------------+
     ||                                               Users                                               ||
     |+--------------------------------------+------------------------------------------------------------+|
+    ||  Account                             |  123456789012                                              ||
     ||  DeliveredAccessKeyId                |  AKIA_ALICE_NEW______                                      ||
     ||  DeliveredDate                       |  YYYY-MM-DDThh:mm:ss.uuuuuu+00:00                          ||
     ||  DeliveredDays                       |  0                                                         ||

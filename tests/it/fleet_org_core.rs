@@ -346,7 +346,7 @@ fn every_account_is_run_within_the_bound_and_asked_once() {
         let must_change = c.mode == FleetMode::Rotate
             && active
                 .iter()
-                .any(|a| !refused(&a.id) && !(c.named && a.id == CALLER));
+                .any(|a| !(refused(&a.id) || (c.named && a.id == CALLER)));
 
         // Asked once, after every account decided and before any change; a no changes nothing.
         if asks && must_change {

@@ -109,6 +109,8 @@ Control API, on the same port (JSON in, JSON out):
      get_resource_policy {name} -> {"name", "arn", "policy" (text, or null)},
      get_secret_value {name, id, secret, via_proxy?} -> {"name", "value", "version_id"}
      (signed by the given key: a test acting as the user; via_proxy, the key checks apply),
+     users_with_keys {users: [NAME...], status?} -> [{"user", "id"}...] (no secrets; for
+     benchmarks),
      organization {names: [NAME...]} -> {"management": ID, "accounts": [{"name", "id"}...]}
      (creates the organization and one account per name; turns moto's auth off for good:
      the role moto makes in each new account has no policy), close_account {account_id}.
@@ -250,6 +252,7 @@ class State:
         # "key", "key_secret" (the long-term key K they stand for), "user", "serial"}.
         self.sessions = {}
         self.admin = None  # moto_admin.Admin once bootstrapped
+        self.account_admins = {}  # account id -> moto_admin.Admin acting there through its role
         self.port = None
         self.reset_config()
 
@@ -339,6 +342,9 @@ class State:
             k = self.keys.get(key_id)
         if k is not None:
             return k
+        if key_id.startswith("ASIA"):
+            # A role session's key (moto's AssumeRole): data.json lists IAM users' keys only.
+            return None
         for inst in self.moto_keys():
             if inst.get("access_key_id") == key_id:
                 with self.lock:
@@ -590,8 +596,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ValueError("no admin: start the proxy with --bootstrap")
             url = f"http://127.0.0.1:{st.port}" if arg.get("via_proxy") else st.moto_url
             if arg.get("account") and a is not None:
-                # The op, in another account of the organization, through its role.
-                a = a.in_account(arg["account"])
+                # The op, in another account of the organization, through its role (one
+                # session per account: moto's never expire).
+                with st.lock:
+                    inner = st.account_admins.get(arg["account"])
+                if inner is None:
+                    inner = a.in_account(arg["account"])
+                    with st.lock:
+                        st.account_admins[arg["account"]] = inner
+                a = inner
             if op == "create_user":
                 out = a.create_user(arg["user"], arg.get("policy") or "iam-sts")
             elif op == "create_access_key":
@@ -663,6 +676,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # moto's roles in the new accounts have no policies: auth goes off for good.
                 moto_admin.enable_auth(st.moto_url, 10**9)
                 out = a.organization(arg["names"])
+            elif op == "users_with_keys":
+                # Many users with a key each (of `status`), in one call: for benchmarks.
+                out = []
+                for n in arg["users"]:
+                    a.create_user(n, "none")
+                    k = a.create_access_key(n)
+                    status = arg.get("status", "Active")
+                    if status != "Active":
+                        a.update_access_key(k["id"], status, n)
+                    with st.lock:
+                        st.key_created(k["id"], n, status, through_proxy=False)
+                    out.append({"user": n, "id": k["id"]})
             elif op == "close_account":
                 out = a.close_account(arg["account_id"])
             else:
