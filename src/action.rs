@@ -110,6 +110,19 @@ pub enum Action {
         /// Where the previous page ended.
         next_token: Option<String>,
     },
+    /// Fleet `--encrypt`: `iam:ListSSHPublicKeys` of a user; answer with [`Outcome::SshKeys`].
+    ListSshKeys {
+        /// Whose.
+        user_name: UserName,
+    },
+    /// Fleet `--encrypt`: `iam:GetSSHPublicKey` with `Encoding=SSH`; answer with
+    /// [`Outcome::SshKey`].
+    GetSshKey {
+        /// Whose.
+        user_name: UserName,
+        /// The key's id (`APKA…`).
+        id: String,
+    },
     /// Fleet: `iam:GetUser`; answer with [`Outcome::Users`] (one user with its tags, no marker).
     GetUser {
         /// Who.
@@ -220,6 +233,8 @@ impl Action {
             Self::DeactivateKey { .. } => Some("UpdateAccessKey"),
             Self::UserDetails { .. } => Some("GetAccountAuthorizationDetails"),
             Self::ListAccounts { .. } => Some("ListAccounts"),
+            Self::ListSshKeys { .. } => Some("ListSSHPublicKeys"),
+            Self::GetSshKey { .. } => Some("GetSSHPublicKey"),
             Self::GetUser { .. } => Some("GetUser"),
             Self::GroupMembers { .. } => Some("GetGroup"),
             Self::GenerateReport => Some("GenerateCredentialReport"),
@@ -421,6 +436,10 @@ pub enum Outcome {
         /// The next page's token.
         next_token: Option<String>,
     },
+    /// `ListSSHPublicKeys` answered: each key's id and whether it is active.
+    SshKeys(Vec<(String, bool)>),
+    /// `GetSSHPublicKey` answered: the key in OpenSSH's one-line form.
+    SshKey(String),
     /// `GenerateCredentialReport` answered.
     ReportState(ReportState),
     /// `GetCredentialReport` answered: the report's CSV text.

@@ -76,6 +76,18 @@ pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
     Ok(code)
 }
 
+/// Reads a line typed unseen at the terminal (a key's passphrase); `None` if it cannot be read.
+pub(crate) fn read_unseen() -> Option<zeroize::Zeroizing<String>> {
+    let hidden = hide_input();
+    let mut line = zeroize::Zeroizing::new(String::new());
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        restore_terminal();
+        let _ = writeln!(std::io::stderr());
+    }
+    read.ok().map(|_| line)
+}
+
 /// The terminal's settings from before the echo was turned off, while it is: to put back
 /// however the run ends (Ctrl-C included, which does not wait for the line).
 #[cfg(unix)]

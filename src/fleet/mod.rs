@@ -5,6 +5,7 @@
 //! - [`session`]: a whole `fleet status`, `plan` or `rotate` run, as a state machine.
 //! - [`org`]: the same over the accounts of an AWS Organization, one session per account.
 //! - [`delivery`]: the delivery secret: its name, description, value and resource policy.
+//! - [`seal`]: `--encrypt`'s sealing of a delivery to its owner's public key (age).
 //! - [`report`]: the IAM credential report.
 //! - [`output`]: what the fleet commands print.
 //! - [`policy`]: the IAM policies the administrator and the users need (`fleet policy`).
@@ -14,5 +15,6 @@ pub mod org;
 pub mod output;
 pub mod policy;
 pub mod report;
+pub mod seal;
 pub mod session;
 pub mod stage;

@@ -64,11 +64,15 @@ const READ_USERS: &[&str] = &[
     "iam:GetUser",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
+    "iam:ListSSHPublicKeys",
+    "iam:GetSSHPublicKey",
 ];
 const ROTATE_USERS: &[&str] = &[
     "iam:GetUser",
     "iam:ListAccessKeys",
     "iam:GetAccessKeyLastUsed",
+    "iam:ListSSHPublicKeys",
+    "iam:GetSSHPublicKey",
     "iam:CreateAccessKey",
     "iam:UpdateAccessKey",
     "iam:DeleteAccessKey",
@@ -230,6 +234,8 @@ mod tests {
             Action::CreateKey { .. } | Action::DeleteKey { .. } | Action::DeactivateKey { .. } => {
                 (Some("iam"), &[A, U])
             }
+            // `--encrypt`: the owner's IAM SSH public key, where no tag names a recipient.
+            Action::ListSshKeys { .. } | Action::GetSshKey { .. } => (Some("iam"), &[A, R]),
             Action::UserDetails { .. }
             | Action::GetUser { .. }
             | Action::GroupMembers { .. }
@@ -300,6 +306,13 @@ mod tests {
             })),
             Action::UserDetails { marker: None },
             Action::ListAccounts { next_token: None },
+            Action::ListSshKeys {
+                user_name: user_name.clone(),
+            },
+            Action::GetSshKey {
+                user_name: user_name.clone(),
+                id: "APKAEXAMPLE".into(),
+            },
             Action::GetUser {
                 user_name: user_name.clone(),
             },

@@ -22,14 +22,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::action::{Action, DeletePurpose, Failure, FailureClass, IamUser, Outcome, ReportState};
 use crate::error::ErrorKind;
-use crate::key::{AccessKeyId, SecretAccessKey, UserName};
+use crate::key::{AccessKeyId, SecretAccessKey, Sensitive, UserName};
 use crate::rotation::Config;
 use crate::session::{SessionAction, Signer, TaskId};
 use crate::time::{Span, Timestamp};
 
 use super::delivery::{self, DeliveredKey, Marker};
 use super::report::{self, ReportRow};
-use super::stage::{Act, Facts, Need, Policy, Step, Verdict, decide};
+use super::seal::{self, Recipient};
+use super::stage::{self as stages, Act, Facts, Need, Policy, Step, Verdict, decide};
 
 /// What the run is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub struct FleetRequest {
     pub max_concurrency: usize,
     /// Who signs every request.
     pub signer: Signer,
+    /// `--encrypt`: each delivery sealed to its owner's public key.
+    pub encrypt: bool,
 }
 
 /// One user's result.
@@ -138,6 +141,8 @@ struct UserTask {
     before_create: Vec<AccessKeyId>,
     creates: u32,
     finished: bool,
+    /// `--encrypt`: whom the delivery is sealed to.
+    recipient: Option<Recipient>,
 }
 
 /// A fleet run. See the module docs.
@@ -638,6 +643,7 @@ impl FleetSession {
                 before_create: Vec::new(),
                 creates: 0,
                 finished: false,
+                recipient: None,
             });
             self.calls.push(None);
         }
@@ -651,22 +657,48 @@ impl FleetSession {
     fn ask(&mut self, i: usize) {
         let t = &mut self.tasks[i];
         let user_name = t.result.facts.user.user_name.clone();
-        match decide(&t.result.facts, &self.req.policy, self.started) {
+        let need = match decide(&t.result.facts, &self.req.policy, self.started) {
+            Ok(v) if self.req.encrypt && stages::stores(&v) => {
+                match stages::recipient(&t.result.facts) {
+                    Ok(Ok(r)) => {
+                        t.recipient = Some(r);
+                        t.result.verdict = Some(v);
+                    }
+                    Ok(Err(reason)) => t.result.verdict = Some(Verdict::blocked(reason)),
+                    Err(need) => return self.call_for(i, user_name, need),
+                }
+                t.finished = true;
+                return;
+            }
             Ok(v) => {
                 t.result.verdict = Some(v);
                 t.finished = true;
+                return;
             }
-            Err(Need::Keys) => self.calls[i] = Some(Call::new(Action::ListKeys { user_name })),
-            Err(Need::LastUsed(access_key_id)) => {
-                self.calls[i] = Some(Call::new(Action::LastUsed { access_key_id }));
-            }
-        }
+            Err(need) => need,
+        };
+        self.call_for(i, user_name, need);
+    }
+
+    /// The request that answers what user `i`'s decision needs.
+    fn call_for(&mut self, i: usize, user_name: UserName, need: Need) {
+        let action = match need {
+            Need::Keys => Action::ListKeys { user_name },
+            Need::LastUsed(access_key_id) => Action::LastUsed { access_key_id },
+            Need::SshKeys => Action::ListSshKeys { user_name },
+            Need::SshKey(id) => Action::GetSshKey { user_name, id },
+        };
+        self.calls[i] = Some(Call::new(action));
     }
 
     fn learned(&mut self, i: usize, action: &Action, outcome: Outcome) {
         let facts = &mut self.tasks[i].result.facts;
         match (action, outcome) {
             (Action::ListKeys { .. }, Outcome::Keys(keys)) => facts.keys = Some(keys),
+            (Action::ListSshKeys { .. }, Outcome::SshKeys(keys)) => facts.ssh_keys = Some(keys),
+            (Action::GetSshKey { id, .. }, Outcome::SshKey(text)) => {
+                facts.ssh_key = Some((id.clone(), text));
+            }
             (Action::LastUsed { access_key_id }, Outcome::LastUsed(at)) => {
                 facts.last_used.push((access_key_id.clone(), at));
                 if let Some(k) = facts
@@ -839,6 +871,24 @@ impl FleetSession {
                     replaces: replaces.clone(),
                 }
                 .to_json();
+                let value = match (&t.recipient, self.req.encrypt) {
+                    (Some(r), true) => match seal::seal(&value, r) {
+                        Ok(sealed) => Sensitive::new(sealed),
+                        Err(e) => {
+                            let f = Failure::new(FailureClass::Other, None, e);
+                            return self.fail(i, None, f);
+                        }
+                    },
+                    (None, true) => {
+                        let f = Failure::new(
+                            FailureClass::Other,
+                            None,
+                            "--encrypt: no recipient was found before the store",
+                        );
+                        return self.fail(i, None, f);
+                    }
+                    (_, false) => value,
+                };
                 Action::StoreSecret {
                     name,
                     description: Marker::Delivered {

@@ -9,6 +9,7 @@ use crate::time::{Span, Timestamp};
 
 use super::delivery::{self, DeliveryError, Marker};
 use super::report::ReportRow;
+use super::seal::{self, Recipient};
 
 /// A user's stage, as the run found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -85,6 +86,10 @@ pub enum Need {
     Keys,
     /// When this key was last used.
     LastUsed(AccessKeyId),
+    /// `--encrypt`: the user's IAM SSH public keys (ids and status).
+    SshKeys,
+    /// `--encrypt`: this IAM SSH public key's text.
+    SshKey(String),
 }
 
 /// What is known of a user.
@@ -106,6 +111,11 @@ pub struct Facts {
     pub last_used: Vec<(AccessKeyId, Option<Timestamp>)>,
     /// `fleet status`: every user's keys and their last use are shown.
     pub detailed: bool,
+    /// `--encrypt` without a recipient tag: the user's IAM SSH public keys (id, active), once
+    /// listed.
+    pub ssh_keys: Option<Vec<(String, bool)>>,
+    /// The text of the first active one, once asked: (id, text).
+    pub ssh_key: Option<(String, String)>,
 }
 
 /// The fleet options that decide.
@@ -152,7 +162,8 @@ impl Verdict {
         }
     }
 
-    fn blocked(reason: String) -> Self {
+    /// Nothing done: a decision is needed, for `reason`.
+    pub fn blocked(reason: String) -> Self {
         Self {
             reason: Some(reason),
             ..Self::idle(Stage::Blocked)
@@ -176,6 +187,8 @@ impl Facts {
             delivery: None,
             last_used: Vec::new(),
             detailed: false,
+            ssh_keys: None,
+            ssh_key: None,
         }
     }
 
@@ -294,6 +307,44 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
             })
         }
     }
+}
+
+/// `--encrypt`: whom a delivery to this user is sealed to: the user's tag
+/// [`seal::RECIPIENT_TAG`], else its first active IAM SSH public key. `Ok(Err(reason))`: none
+/// that can be used (the user is then `Blocked`, with what to do).
+pub fn recipient(f: &Facts) -> Result<Result<Recipient, String>, Need> {
+    let name = f.user.user_name.as_str();
+    let fix = format!(
+        "tag the user with {tag} = an age (age1…) or ssh-ed25519 public key (aws iam tag-user --user-name {name} --tags Key={tag},Value=KEY), or upload the owner's ssh-rsa public key (aws iam upload-ssh-public-key --user-name {name}), or exempt the user",
+        tag = seal::RECIPIENT_TAG
+    );
+    if let Some((_, value)) = f.user.tags.iter().find(|(k, _)| k == seal::RECIPIENT_TAG) {
+        return Ok(Recipient::parse(value).map_err(|e| {
+            format!(
+                "--encrypt: the tag {} of {name} is {e}; {fix}",
+                seal::RECIPIENT_TAG
+            )
+        }));
+    }
+    let Some(keys) = &f.ssh_keys else {
+        return Err(Need::SshKeys);
+    };
+    let Some((id, _)) = keys.iter().find(|(_, active)| *active) else {
+        return Ok(Err(format!(
+            "--encrypt: {name} has no recipient to seal the new key to: {fix}"
+        )));
+    };
+    match &f.ssh_key {
+        Some((got, text)) if got == id => Ok(Recipient::parse(text).map_err(|e| {
+            format!("--encrypt: the IAM SSH public key {id} of {name} is {e}; {fix}")
+        })),
+        _ => Err(Need::SshKey(id.clone())),
+    }
+}
+
+/// True when a verdict stores a new key (its delivery is sealed under `--encrypt`).
+pub fn stores(v: &Verdict) -> bool {
+    v.steps.iter().any(|s| matches!(s, Step::Store { .. }))
 }
 
 /// The end of a delivery, once its old key was deactivated `--delete-after` ago: the old key

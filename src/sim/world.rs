@@ -455,6 +455,8 @@ impl World {
             }
             Action::UserDetails { .. }
             | Action::ListAccounts { .. }
+            | Action::ListSshKeys { .. }
+            | Action::GetSshKey { .. }
             | Action::GetUser { .. }
             | Action::GroupMembers { .. }
             | Action::GenerateReport

@@ -118,6 +118,7 @@ fn run(c: &Case) -> (OrgSession, Org, Seen) {
             interactive: c.interactive,
             max_concurrency: 3,
             signer: caller.clone(),
+            encrypt: false,
         },
         accounts,
         role_name: "OrganizationAccountAccessRole".into(),

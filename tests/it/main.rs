@@ -19,6 +19,7 @@ mod cli_output;
 mod completion;
 mod fleet;
 mod fleet_cycle;
+mod fleet_encrypt;
 mod fleet_org;
 mod fleet_org_core;
 mod fleet_simulation;

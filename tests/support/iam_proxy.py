@@ -111,6 +111,8 @@ Control API, on the same port (JSON in, JSON out):
      (signed by the given key: a test acting as the user; via_proxy, the key checks apply),
      users_with_keys {users: [NAME...], status?} -> [{"user", "id"}...] (no secrets; for
      benchmarks),
+     upload_ssh_public_key {user, body} -> {"id"}; admin_secret_value {name} -> {"value"} (the
+     admin reads a secret's value: to check what a delivery holds),
      organization {names: [NAME...]} -> {"management": ID, "accounts": [{"name", "id"}...]}
      (creates the organization and one account per name; turns moto's auth off for good:
      the role moto makes in each new account has no policy), close_account {account_id}.
@@ -688,6 +690,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     with st.lock:
                         st.key_created(k["id"], n, status, through_proxy=False)
                     out.append({"user": n, "id": k["id"]})
+            elif op == "upload_ssh_public_key":
+                root = a.iam("UploadSSHPublicKey", UserName=arg["user"],
+                             SSHPublicKeyBody=arg["body"])
+                out = {"id": root.findtext(".//SSHPublicKeyId")}
+            elif op == "admin_secret_value":
+                out = {"value": a.sm("GetSecretValue", SecretId=arg["name"]).get("SecretString")}
             elif op == "close_account":
                 out = a.close_account(arg["account_id"])
             else:

@@ -909,6 +909,25 @@ impl Moto {
         (management, ids)
     }
 
+    /// Uploads an SSH public key (OpenSSH's one-line form) for `user`; its id.
+    pub fn upload_ssh_public_key(&self, user: &str, body: &str) -> String {
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"upload_ssh_public_key\",\"user\":{},\"body\":{}}}",
+            json::quote(user),
+            json::quote(body)
+        ));
+        j.get("id").and_then(Json::as_str).unwrap_or("").to_string()
+    }
+
+    /// A secret's value as the admin reads it.
+    pub fn admin_secret_value(&self, name: &str) -> Option<String> {
+        let j = self.admin_ok(&format!(
+            "{{\"op\":\"admin_secret_value\",\"name\":{}}}",
+            json::quote(name)
+        ));
+        j.get("value").and_then(Json::as_str).map(str::to_string)
+    }
+
     /// Closes an account of the organization (moto makes it SUSPENDED).
     pub fn close_account(&self, account: &str) {
         self.admin_ok(&format!(

@@ -8,6 +8,7 @@
 use aws_rotate_keys::action::{
     Action, Failure, FailureClass, IamUser, OrgAccount, Outcome, ReportState, SecretEntry,
 };
+use aws_rotate_keys::fleet::seal;
 use aws_rotate_keys::key::{Sensitive, UserName};
 use aws_rotate_keys::session::Signer;
 
@@ -47,6 +48,8 @@ impl Aws {
         Some(match action {
             Action::UserDetails { marker } => self.user_details(signer, marker.clone()).await,
             Action::GetUser { user_name } => self.get_user(signer, user_name).await,
+            Action::ListSshKeys { user_name } => self.list_ssh_keys(signer, user_name).await,
+            Action::GetSshKey { user_name, id } => self.get_ssh_key(signer, user_name, id).await,
             Action::ListAccounts { next_token } => {
                 self.list_accounts(signer, next_token.clone()).await
             }
@@ -116,6 +119,54 @@ impl Aws {
                 .collect(),
             marker: next(out.is_truncated(), out.marker()),
         })
+    }
+
+    /// `iam:ListSSHPublicKeys`: every key's id and whether it is active (a user has at most
+    /// five: one page).
+    async fn list_ssh_keys(&self, signer: &Signer, user: &UserName) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM ListSSHPublicKeys user={user}"));
+        let out = iam
+            .list_ssh_public_keys()
+            .user_name(user.as_str())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::SshKeys(
+            out.ssh_public_keys()
+                .iter()
+                .map(|k| {
+                    (
+                        k.ssh_public_key_id().to_owned(),
+                        k.status() == &aws_sdk_iam::types::StatusType::Active,
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    /// `iam:GetSSHPublicKey` in OpenSSH's form (`Encoding=SSH`).
+    async fn get_ssh_key(
+        &self,
+        signer: &Signer,
+        user: &UserName,
+        id: &str,
+    ) -> Result<Outcome, Failure> {
+        let iam = self.iam(signer).await?;
+        self.debug(format_args!("IAM GetSSHPublicKey user={user} id={id}"));
+        let out = iam
+            .get_ssh_public_key()
+            .user_name(user.as_str())
+            .ssh_public_key_id(id)
+            .encoding(aws_sdk_iam::types::EncodingType::Ssh)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let body = out
+            .ssh_public_key()
+            .map(|k| k.ssh_public_key_body().to_owned())
+            .unwrap_or_default();
+        Ok(Outcome::SshKey(body))
     }
 
     /// `organizations:ListAccounts`, one page.
@@ -393,6 +444,23 @@ impl Aws {
                 format!("the secret {name} holds no text (SecretString)"),
             )
         })?;
-        Ok(Outcome::SecretValue(Sensitive::new(value)))
+        let value = Sensitive::new(value);
+        if seal::is_sealed(value.expose()) {
+            return self.open_sealed(name, &value).await;
+        }
+        Ok(Outcome::SecretValue(value))
+    }
+
+    /// A delivery sealed to its owner (`fleet rotate --encrypt`), opened with the identity
+    /// files `pickup` was given (or `~/.ssh/id_ed25519`, then `~/.ssh/id_rsa`). A passphrase
+    /// is asked at a terminal. None that opens it: the failure names the files tried.
+    async fn open_sealed(&self, name: &str, value: &Sensitive<String>) -> Result<Outcome, Failure> {
+        let files = self.identity_files();
+        let sealed = value.expose().clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || super::identity::open(&name, &sealed, &files))
+            .await
+            .map_err(|e| Failure::new(FailureClass::Other, None, e.to_string()))?
+            .map(Outcome::SecretValue)
     }
 }

@@ -8,10 +8,12 @@
 
 mod error;
 mod fleet;
+mod identity;
 mod role;
 mod wire;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -44,6 +46,9 @@ pub(crate) struct Aws {
     base: Mutex<HashMap<String, SdkConfig>>,
     /// Each signer's configuration and credentials, shared by its clients.
     signing: Mutex<HashMap<String, Signing>>,
+    /// `pickup`: the identity files that open a sealed delivery (named: a missing one is an
+    /// error), or none given: OpenSSH's defaults.
+    identity_files: std::sync::Mutex<Vec<PathBuf>>,
     /// The roles that could not be assumed, with STS's answer.
     refused: Mutex<HashMap<String, Failure>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
@@ -103,6 +108,7 @@ impl Aws {
             base: Mutex::new(HashMap::new()),
             signing: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
+            identity_files: std::sync::Mutex::new(Vec::new()),
             iam: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             making: Mutex::new(()),
@@ -309,6 +315,31 @@ impl Aws {
         let client = aws_sdk_secretsmanager::Client::from_conf(b.build());
         self.secrets.lock().await.insert(key, client.clone());
         Ok(client)
+    }
+
+    /// `pickup --identity`: the files that open sealed deliveries.
+    pub(crate) fn set_identity_files(&self, files: Vec<PathBuf>) {
+        *self
+            .identity_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = files;
+    }
+
+    /// The identity files to try, each with whether it was named.
+    fn identity_files(&self) -> Vec<(PathBuf, bool)> {
+        let named = self
+            .identity_files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if named.is_empty() {
+            identity::default_files()
+                .into_iter()
+                .map(|f| (f, false))
+                .collect()
+        } else {
+            named.into_iter().map(|f| (f, true)).collect()
+        }
     }
 
     /// Makes MFA sessions last the whole of a run that may wait `verify` for a new key (the old

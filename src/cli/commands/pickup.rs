@@ -21,6 +21,9 @@ pub(crate) struct PickupArgs {
     /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
     #[arg(long, value_name = "CODE")]
     pub(crate) token_code: Option<String>,
+    /// A delivery encrypted to its owner (fleet rotate --encrypt) is opened with this age identity file or OpenSSH private key (repeatable). Default: ~/.ssh/id_ed25519, then ~/.ssh/id_rsa. A passphrase is asked at a terminal.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) identity: Vec<std::path::PathBuf>,
 }
 
 /// Installs the deliveries of the selected profiles.
@@ -33,6 +36,7 @@ pub(crate) async fn run(
         all_profiles: args.all_profiles,
         verify_timeout: args.verify_timeout.clone(),
         token_code: args.token_code.clone(),
+        identity: args.identity.clone(),
         ..RotateArgs::default()
     }
     .or(&RotateArgs {

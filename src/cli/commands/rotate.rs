@@ -41,6 +41,9 @@ pub(crate) struct RotateArgs {
     /// The MFA code for profiles with `mfa_serial` (prompted for on a terminal otherwise).
     #[arg(long, value_name = "CODE")]
     pub(crate) token_code: Option<String>,
+    /// `pickup --identity`: the files that open a sealed delivery.
+    #[arg(skip)]
+    pub(crate) identity: Vec<std::path::PathBuf>,
 }
 
 impl RotateArgs {
@@ -65,6 +68,7 @@ impl RotateArgs {
                 .token_code
                 .clone()
                 .or_else(|| before.token_code.clone()),
+            identity: self.identity.clone(),
         }
     }
 }
@@ -78,6 +82,7 @@ pub(crate) async fn run(
     let ctx = Context::load(global, args.token_code.clone())?;
     let options = settings::rotate_options(args)?;
     ctx.aws.keep_sessions_for(options.verify_timeout);
+    ctx.aws.set_identity_files(args.identity.clone());
     let admin = args.user_name.is_some();
     if !admin && settings::environment_credentials() {
         return Err(CliError::config(

@@ -836,6 +836,7 @@ impl FleetWorld {
             interactive: spec.interactive,
             max_concurrency: spec.max_concurrency,
             signer: self.signer(),
+            encrypt: false,
         };
         self.log(|w| {
             let mut s = format!("{} run {}: fleet {:?}", w.now, w.runs, spec.mode);
