@@ -22,6 +22,7 @@ mod fleet_cycle;
 mod fleet_encrypt;
 mod fleet_org;
 mod fleet_org_core;
+mod fleet_seal_core;
 mod fleet_simulation;
 mod fleet_stages;
 mod fleet_transcripts;

@@ -263,6 +263,18 @@ impl AccessKey {
     }
 }
 
+/// The (name, description) pairs of the admin API's `list_secrets`.
+fn secrets_of(j: &Json) -> Vec<(String, Option<String>)> {
+    j.as_array()
+        .unwrap_or(&[])
+        .iter()
+        .map(|s| {
+            let f = |k: &str| s.get(k).and_then(Json::as_str).map(str::to_string);
+            (f("name").unwrap_or_default(), f("description"))
+        })
+        .collect()
+}
+
 /// The rows of the admin API's `list_access_keys`.
 fn key_infos(j: &Json) -> Vec<KeyInfo> {
     j.as_array()
@@ -998,15 +1010,7 @@ impl Moto {
 
     /// The secrets of `account` (names and descriptions).
     pub fn list_secrets_in(&self, account: &str) -> Vec<(String, Option<String>)> {
-        let j = self.admin_in(account, "{\"op\":\"list_secrets\"}");
-        j.as_array()
-            .unwrap_or(&[])
-            .iter()
-            .map(|s| {
-                let f = |k: &str| s.get(k).and_then(Json::as_str).map(str::to_string);
-                (f("name").unwrap_or_default(), f("description"))
-            })
-            .collect()
+        secrets_of(&self.admin_in(account, "{\"op\":\"list_secrets\"}"))
     }
 
     /// A user allowed `iam:*` and `sts:*` on everything.
@@ -1351,15 +1355,7 @@ impl Moto {
     }
 
     fn list_secrets_op(&self, request: &str) -> Vec<(String, Option<String>)> {
-        let j = self.admin_ok(request);
-        j.as_array()
-            .unwrap_or(&[])
-            .iter()
-            .map(|s| {
-                let f = |k: &str| s.get(k).and_then(Json::as_str).map(str::to_string);
-                (f("name").unwrap_or_default(), f("description"))
-            })
-            .collect()
+        secrets_of(&self.admin_ok(request))
     }
 
     /// CreateSecret as the admin: `value` as its SecretString (None: no version at all, as

@@ -295,6 +295,17 @@ fn fleet(r: &mut Roff, cmd: &clap::Command) {
     );
     para(
         r,
+        "With --encrypt, each delivery is sealed with age (ASCII armour) to its owner: to the \
+         user's tag aws-rotate-keys:recipient (an age1... key, or an ssh-ed25519 or ssh-rsa public \
+         key line), else to the user's active IAM SSH public key. A user with neither is Blocked, \
+         with what to do. No administrator, backup or Secrets Manager reader can use the key; the \
+         owner's pickup opens it with --identity FILE (an age identity file or an OpenSSH private \
+         key; default ~/.ssh/id_ed25519, then ~/.ssh/id_rsa; a passphrase is asked at a \
+         terminal). A delivery that cannot be opened changes nothing, and the error names the \
+         files tried (exit 255).",
+    );
+    para(
+        r,
         "Across an AWS Organization: --accounts all runs in every ACTIVE account of the \
          organization (organizations list-accounts, every page), --accounts ID,ID in those \
          accounts. The caller's own account uses the caller's credentials; every other account \

@@ -136,6 +136,8 @@ pub struct SimAws {
     /// Users whose own keys may not delete keys (their `pickup` leaves the old key for the
     /// administrator's next run).
     pub no_delete: BTreeSet<UserName>,
+    /// Each user's IAM SSH public keys: (id, active, the key's line).
+    pub ssh_keys: BTreeMap<UserName, Vec<(String, bool, String)>>,
     next_id: u64,
     rng: u64,
 }
@@ -195,6 +197,7 @@ impl SimAws {
             list_view: None,
             created: BTreeSet::new(),
             no_delete: BTreeSet::new(),
+            ssh_keys: BTreeMap::new(),
             next_id: 1,
             rng: seed | 1,
         }
@@ -404,6 +407,8 @@ impl SimAws {
     pub fn subject(&self, action: &Action) -> Option<UserName> {
         match action {
             Action::ListKeys { user_name }
+            | Action::ListSshKeys { user_name }
+            | Action::GetSshKey { user_name, .. }
             | Action::CreateKey { user_name }
             | Action::DeleteKey { user_name, .. }
             | Action::DeactivateKey { user_name, .. } => Some(user_name.clone()),
@@ -735,6 +740,26 @@ impl SimAws {
                     )
                 })?;
                 Outcome::SecretValue(Sensitive::new(value))
+            }
+            Action::ListSshKeys { user_name } => {
+                user_exists(self, user_name)?;
+                let keys = self
+                    .ssh_keys
+                    .get(user_name)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                Outcome::SshKeys(keys.iter().map(|(id, a, _)| (id.clone(), *a)).collect())
+            }
+            Action::GetSshKey { user_name, id } => {
+                user_exists(self, user_name)?;
+                let found = self
+                    .ssh_keys
+                    .get(user_name)
+                    .and_then(|keys| keys.iter().find(|(k, _, _)| k == id));
+                match found {
+                    Some((_, _, line)) => Outcome::SshKey(line.clone()),
+                    None => return Err(no_such_entity(&format!("SSH public key {id}"))),
+                }
             }
             _ => {
                 return Err(Failure::new(
