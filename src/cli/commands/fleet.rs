@@ -59,7 +59,7 @@ pub(crate) struct FleetOptions {
     /// Delete a replaced key this long after it was deactivated (`0s`: in the same run).
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub(crate) delete_after: String,
-    /// Encrypt each delivery to its owner with age: to the user's tag aws-rotate-keys:recipient (an age1… or ssh-ed25519/ssh-rsa public key), else its active IAM SSH public key. A user with neither is Blocked.
+    /// Encrypt each delivery to its owner with age: to the user's tag aws-rotate-keys:recipient (an age1... or ssh-ed25519/ssh-rsa public key), else its active IAM SSH public key. A user with neither is Blocked.
     #[arg(long)]
     pub(crate) encrypt: bool,
     /// Run in the accounts of the organization: `all` (every ACTIVE account) or account ids separated by commas. Each account but the caller's is entered through --role-name. Default: the caller's account only.
