@@ -186,6 +186,18 @@ pub enum Action {
         /// The secret's name.
         name: String,
     },
+    /// Fleet `--notify-from`: `ses:SendEmail` (SES v2), a plain-text mail to one owner; answer
+    /// with [`Outcome::Done`]. It never holds a secret (see [`crate::fleet::notice`]).
+    SendEmail {
+        /// The sender (`--notify-from`, an identity verified in SES).
+        from: String,
+        /// The owner's address.
+        to: String,
+        /// The subject.
+        subject: String,
+        /// The plain-text body.
+        body: String,
+    },
     /// Pickup: `secretsmanager:GetSecretValue`; answer with [`Outcome::SecretValue`].
     GetSecretValue {
         /// The secret's name.
@@ -245,6 +257,7 @@ impl Action {
             Self::StoreSecret { .. } | Self::DescribeSecret { .. } => Some("UpdateSecret"),
             Self::DeleteSecret { .. } => Some("DeleteSecret"),
             Self::GetSecretValue { .. } => Some("GetSecretValue"),
+            Self::SendEmail { .. } => Some("SendEmail"),
             Self::ConfirmPlan { .. }
             | Self::WriteJournal { .. }
             | Self::RemoveJournal { .. }

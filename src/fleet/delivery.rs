@@ -9,6 +9,8 @@ use zeroize::Zeroize as _;
 use crate::key::{AccessKeyId, SecretAccessKey, Sensitive, UserName};
 use crate::time::Timestamp;
 
+use super::notice::Event;
+
 /// Every delivery secret's name starts with this.
 pub const PREFIX: &str = "aws-rotate-keys/";
 
@@ -57,6 +59,8 @@ pub enum Marker {
         delivered: Timestamp,
         /// When the replaced key was deactivated, once it was.
         deactivated: Option<Timestamp>,
+        /// `--notify-from`: the mails sent about this delivery (each event once).
+        notified: Vec<Event>,
     },
 }
 
@@ -82,6 +86,8 @@ struct MarkerJson {
     delivered_date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deactivated_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notified: Vec<String>,
 }
 
 fn key_id(s: &str, what: &str) -> Result<AccessKeyId, DeliveryError> {
@@ -110,12 +116,14 @@ impl Marker {
                 started_date: Some(started.to_iso8601()),
                 delivered_date: None,
                 deactivated_date: None,
+                notified: Vec::new(),
             },
             Self::Delivered {
                 access_key_id,
                 replaces,
                 delivered,
                 deactivated,
+                notified,
             } => MarkerJson {
                 version: 1,
                 state: "Delivered".into(),
@@ -125,6 +133,7 @@ impl Marker {
                 started_date: None,
                 delivered_date: Some(delivered.to_iso8601()),
                 deactivated_date: deactivated.map(Timestamp::to_iso8601),
+                notified: notified.iter().map(|e| e.name().to_owned()).collect(),
             },
         };
         serde_json::to_string(&json).unwrap_or_default()
@@ -163,6 +172,15 @@ impl Marker {
                     None => None,
                     Some(d) => Some(time(Some(d), "DeactivatedDate")?),
                 },
+                notified: json
+                    .notified
+                    .iter()
+                    .map(|n| {
+                        Event::from_name(n).ok_or_else(|| {
+                            DeliveryError(format!("its description names an unknown notice {n:?}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             }),
             other => Err(DeliveryError(format!(
                 "its description names an unknown state {other:?}"
@@ -305,12 +323,14 @@ mod tests {
                 replaces: id("AKIAOLD"),
                 delivered: t,
                 deactivated: None,
+                notified: Vec::new(),
             },
             Marker::Delivered {
                 access_key_id: id("AKIANEW"),
                 replaces: id("AKIAOLD"),
                 delivered: t,
                 deactivated: Some(t.add(crate::time::Span::from_secs(60))),
+                notified: Event::ALL.to_vec(),
             },
         ] {
             let text = m.to_description();
@@ -318,6 +338,10 @@ mod tests {
             assert_eq!(Marker::parse(&text), Ok(m));
         }
         assert!(Marker::parse("created by hand").is_err());
+        assert!(
+            Marker::parse(r#"{"aws-rotate-keys":1,"State":"Delivered","ReplacesAccessKeyId":"AKIAOLD","AccessKeyId":"AKIANEW","DeliveredDate":"2026-01-01T00:00:00Z","Notified":["Sent"]}"#)
+                .is_err_and(|e| e.0.contains("unknown notice")),
+        );
         assert!(
             Marker::parse(r#"{"aws-rotate-keys":2,"State":"Pending","ReplacesAccessKeyId":"A"}"#)
                 .is_err()

@@ -11,6 +11,7 @@
 //! - [`policy`]: the IAM policies the administrator and the users need (`fleet policy`).
 
 pub mod delivery;
+pub mod notice;
 pub mod org;
 pub mod output;
 pub mod policy;

@@ -18,7 +18,7 @@ use crate::rotation::Config;
 use crate::session::{SessionAction, Signer, TaskId};
 use crate::time::{Span, Timestamp};
 
-use super::session::{FleetError, FleetMode, FleetRequest, FleetSession, UserResult};
+use super::session::{Call, FleetError, FleetMode, FleetRequest, FleetSession, UserResult};
 
 /// Which accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,25 +82,6 @@ struct Account {
     slot: Slot,
 }
 
-#[derive(Debug, Clone)]
-struct OwnCall {
-    action: Action,
-    attempts: u32,
-    wait_until: Option<Timestamp>,
-    in_flight: bool,
-}
-
-impl OwnCall {
-    fn new(action: Action) -> Self {
-        Self {
-            action,
-            attempts: 0,
-            wait_until: None,
-            in_flight: false,
-        }
-    }
-}
-
 const IDENTIFY: TaskId = 0;
 const LIST: TaskId = 1;
 const CONFIRM: TaskId = 2;
@@ -116,13 +97,13 @@ pub struct OrgSession {
     /// The caller's ARN's partition and account.
     caller: Option<(String, String)>,
     listed: Vec<OrgAccount>,
-    own: [Option<OwnCall>; 2],
+    own: [Option<Call>; 2],
     /// `None` until the organization is listed and the caller known.
     accounts: Option<Vec<Account>>,
     /// Task ids handed out for the accounts' requests: which account, and its own task id.
     routes: BTreeMap<TaskId, (usize, TaskId)>,
     next_task: TaskId,
-    confirm: Option<OwnCall>,
+    confirm: Option<Call>,
     /// The answer to the one question, once given (or decided: no terminal).
     answer: Option<bool>,
     declined: bool,
@@ -139,8 +120,8 @@ impl OrgSession {
             caller: None,
             listed: Vec::new(),
             own: [
-                Some(OwnCall::new(Action::Identify)),
-                Some(OwnCall::new(Action::ListAccounts { next_token: None })),
+                Some(Call::new(Action::Identify)),
+                Some(Call::new(Action::ListAccounts { next_token: None })),
             ],
             accounts: None,
             routes: BTreeMap::new(),
@@ -370,7 +351,7 @@ impl OrgSession {
             ) => {
                 self.listed.extend(accounts);
                 if let Some(token) = next_token {
-                    self.own[LIST] = Some(OwnCall::new(Action::ListAccounts {
+                    self.own[LIST] = Some(Call::new(Action::ListAccounts {
                         next_token: Some(token),
                     }));
                 }
@@ -587,7 +568,7 @@ impl OrgSession {
             return;
         }
         if self.req.fleet.interactive {
-            self.confirm = Some(OwnCall::new(Action::ConfirmPlan {
+            self.confirm = Some(Call::new(Action::ConfirmPlan {
                 summary: parked.join("\n"),
             }));
         } else {

@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 use super::delivery::Marker;
 use super::org::AccountResult;
 use super::session::{FleetMode, UserResult};
-use super::stage::{Act, Stage};
+use super::stage::{Act, Stage, Step};
 
 /// The document.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,12 @@ pub struct UserRow {
     /// Why the user is blocked, and what unblocks it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `--notify-from`: the mails sent to the owner by this run (`plan`: that it would send).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<&'static str>,
+    /// `--notify-from`: why a mail that was owed is not sent (no address to send it to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice_note: Option<String>,
     /// The error that stopped this user's run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -153,11 +159,32 @@ pub fn fleet(
                 delivered_date: date.map(Timestamp::to_iso8601),
                 delivered_days: date.map(|d| now.since(d).whole_days()),
                 reason: r.verdict.as_ref().and_then(|v| v.reason.clone()),
+                notices: notices(r, mode),
+                notice_note: match mode {
+                    FleetMode::Status => None,
+                    _ => r.verdict.as_ref().and_then(|v| v.notice.clone()),
+                },
                 error: r.error.as_ref().map(|(op, f)| f.text(*op)),
             }
         })
         .collect();
     FleetOutput { users }
+}
+
+/// The mails of a user's row: sent (`rotate`), or that would be (`plan`).
+fn notices(r: &UserResult, mode: FleetMode) -> Vec<&'static str> {
+    let steps = match mode {
+        FleetMode::Status => return Vec::new(),
+        FleetMode::Plan => r.verdict.as_ref().map_or(&[][..], |v| &v.steps[..]),
+        FleetMode::Rotate => &r.done[..],
+    };
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Notify(e) => Some(e.name()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The rows of an organization's run, in account order: an account whose run stopped gets a
@@ -182,6 +209,8 @@ pub fn organization(
                 delivered_date: None,
                 delivered_days: None,
                 reason: None,
+                notices: Vec::new(),
+                notice_note: None,
                 error: Some(failure.message.clone()),
             });
         }

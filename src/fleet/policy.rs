@@ -4,7 +4,7 @@
 //! AWS is in [`crate::action::Action`], and the tests below keep the two in step.
 //!
 //! Resources are scoped where IAM allows it: users (`arn:aws:iam::*:user/*`), groups, and the
-//! delivery secrets (`aws-rotate-keys/*`); `*` only for the actions that have no resource
+//! delivery secrets (`aws-rotate-keys/*`), the SES identities mail is sent from; `*` only for the actions that have no resource
 //! (`GetAccountAuthorizationDetails`, the credential report, `ListSecrets`).
 //! `GetAccountAuthorizationDetails` lists every user with its tags in a few requests where
 //! `ListUsers` would need a `ListUserTags` per user; it also shows the users' policies, which
@@ -91,6 +91,10 @@ const OWN_KEYS: &[&str] = &[
     "iam:UpdateAccessKey",
     "iam:DeleteAccessKey",
 ];
+/// `--notify-from`: mail the owners from a verified SES identity.
+const NOTIFY: &[&str] = &["ses:SendEmail"];
+/// The SES identities (the sender's address or domain) mail is sent from.
+pub const SES_IDENTITIES: &str = "arn:aws:ses:*:*:identity/*";
 const PICK_UP: &[&str] = &["secretsmanager:GetSecretValue"];
 const LIST_ORGANIZATION: &[&str] = &["organizations:ListAccounts"];
 /// Sent by the shell for a [`crate::session::Signer::Role`], not as an action.
@@ -110,6 +114,7 @@ fn grants(role: Role) -> Vec<Grant> {
             g("RotateUsersKeys", ROTATE_USERS, USERS),
             g("ReadExemptGroups", READ_GROUPS, GROUPS),
             g("DeliverNewKeys", DELIVER, SECRETS),
+            g("MailTheOwners", NOTIFY, SES_IDENTITIES),
         ],
         Role::Auditor => vec![
             g("ListTheAccount", LIST_ACCOUNT, "*"),
@@ -249,6 +254,8 @@ mod tests {
             | Action::DeleteSecret { .. } => (Some("secretsmanager"), &[A]),
             Action::GetSecretValue { .. } => (Some("secretsmanager"), &[U]),
             Action::ListAccounts { .. } => (Some("organizations"), &[O]),
+            // `--notify-from`.
+            Action::SendEmail { .. } => (Some("ses"), &[A]),
         }
     }
 
@@ -345,6 +352,12 @@ mod tests {
                 description: String::new(),
             },
             Action::DeleteSecret { name: name.clone() },
+            Action::SendEmail {
+                from: "keys@example.com".into(),
+                to: "alice@example.com".into(),
+                subject: String::new(),
+                body: String::new(),
+            },
             Action::GetSecretValue { name },
             Action::ConfirmPlan {
                 summary: String::new(),

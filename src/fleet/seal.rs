@@ -8,7 +8,7 @@
 //! WebAssembly, WASI's `random_get`) and takes no generator from its caller. Sealed texts
 //! therefore differ every time, and tests open them rather than compare them.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::str::FromStr as _;
 
 use crate::key::Sensitive;
@@ -106,18 +106,11 @@ pub fn open(
     let mut r = decryptor
         .decrypt(identities.iter().map(|i| &**i as &dyn age::Identity))
         .map_err(|e| e.to_string())?;
-    let mut bytes = Sensitive::new(Vec::new());
-    read_all(&mut r, &mut bytes)?;
-    std::str::from_utf8(bytes.expose())
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    r.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    std::str::from_utf8(&bytes)
         .map(|s| Sensitive::new(s.to_owned()))
         .map_err(|_| "the delivery is not text".to_owned())
-}
-
-fn read_all(r: &mut impl std::io::Read, into: &mut Sensitive<Vec<u8>>) -> Result<(), String> {
-    let mut buf = Vec::new();
-    let read = r.read_to_end(&mut buf).map_err(|e| e.to_string());
-    *into = Sensitive::new(buf);
-    read.map(|_| ())
 }
 
 /// The identities an identity file holds: an age identity file (`AGE-SECRET-KEY-1…` lines) or

@@ -28,6 +28,7 @@ use crate::session::{SessionAction, Signer, TaskId};
 use crate::time::{Span, Timestamp};
 
 use super::delivery::{self, DeliveredKey, Marker};
+use super::notice::{self, Event, NoticeFacts, Template};
 use super::report::{self, ReportRow};
 use super::seal::{self, Recipient};
 use super::stage::{self as stages, Act, Facts, Need, Policy, Step, Verdict, decide};
@@ -64,6 +65,19 @@ pub struct FleetRequest {
     pub signer: Signer,
     /// `--encrypt`: each delivery sealed to its owner's public key.
     pub encrypt: bool,
+    /// `--notify-from`: how the owners' mails are sent (which are owed is the policy's).
+    pub notify: Option<Notifier>,
+}
+
+/// `--notify-from`: the sender and the text of the owners' mails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notifier {
+    /// The sender, verified in SES.
+    pub from: String,
+    /// `--notify-template`, or the default text.
+    pub template: Template,
+    /// The run's region (where the deliveries are), for the mails' text.
+    pub region: String,
 }
 
 /// One user's result.
@@ -90,22 +104,27 @@ pub struct FleetError {
     pub message: String,
 }
 
-/// A request waiting to be sent, sent, or waiting to be sent again.
+/// A request waiting to be sent, sent, or waiting to be sent again (the organization's run
+/// keeps its own the same way).
 #[derive(Debug, Clone)]
-struct Call {
-    action: Action,
-    attempts: u32,
-    wait_until: Option<Timestamp>,
-    in_flight: bool,
+pub(super) struct Call {
+    pub(super) action: Action,
+    pub(super) attempts: u32,
+    pub(super) wait_until: Option<Timestamp>,
+    pub(super) in_flight: bool,
+    /// An earlier attempt failed in a way that may have hidden its effect (a lost answer):
+    /// a later refusal does not undo it.
+    pub(super) may_have_landed: bool,
 }
 
 impl Call {
-    fn new(action: Action) -> Self {
+    pub(super) fn new(action: Action) -> Self {
         Self {
             action,
             attempts: 0,
             wait_until: None,
             in_flight: false,
+            may_have_landed: false,
         }
     }
 }
@@ -143,6 +162,10 @@ struct UserTask {
     finished: bool,
     /// `--encrypt`: whom the delivery is sealed to.
     recipient: Option<Recipient>,
+    /// The delivery's description as it stands in AWS (`None`: no delivered key).
+    marker: Option<Marker>,
+    /// The description the step in flight writes, once it succeeds.
+    writing: Option<Marker>,
 }
 
 /// A fleet run. See the module docs.
@@ -442,6 +465,7 @@ impl FleetSession {
         {
             return None;
         }
+        call.may_have_landed |= f.class == FailureClass::Transient;
         call.wait_until = Some(self.now.add(self.backoff(call.attempts)));
         Some(call)
     }
@@ -644,6 +668,8 @@ impl FleetSession {
                 creates: 0,
                 finished: false,
                 recipient: None,
+                marker: None,
+                writing: None,
             });
             self.calls.push(None);
         }
@@ -781,24 +807,38 @@ impl FleetSession {
 
     /// How many users each kind of change touches.
     fn summary(&self) -> String {
-        let mut counts: BTreeMap<Act, usize> = BTreeMap::new();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut mails = 0;
         for v in self.tasks.iter().filter_map(|t| t.result.verdict.as_ref()) {
-            if !v.steps.is_empty() {
-                *counts.entry(v.act).or_default() += 1;
+            let what = match v.act {
+                Act::Deliver => "create and deliver a new key",
+                Act::DeactivateOldKey => "deactivate the replaced key",
+                Act::DeleteOldKey => "delete the replaced key",
+                Act::DeleteDelivery => "delete the finished delivery",
+                Act::None if v.steps.contains(&Step::RecordDeactivation) => {
+                    "record when the replaced key was deactivated"
+                }
+                Act::None => "",
+            };
+            if !what.is_empty() {
+                *counts.entry(what).or_default() += 1;
             }
+            mails += v
+                .steps
+                .iter()
+                .filter(|s| matches!(s, Step::Notify(_)))
+                .count();
         }
-        let what = |a: Act| match a {
-            Act::Deliver => "create and deliver a new key",
-            Act::DeactivateOldKey => "deactivate the replaced key",
-            Act::DeleteOldKey => "delete the replaced key",
-            Act::DeleteDelivery => "delete the finished delivery",
-            Act::None => "record when the replaced key was deactivated",
-        };
-        counts
+        let mut lines: Vec<String> = counts
             .into_iter()
-            .map(|(a, n)| format!("{n} user(s): {}", what(a)))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .map(|(what, n)| format!("{n} user(s): {what}"))
+            .collect();
+        if mails > 0 {
+            lines.push(format!(
+                "{mails} mail(s) to the users' owners (--notify-from)"
+            ));
+        }
+        lines.join("\n")
     }
 
     fn start_acting(&mut self) {
@@ -812,6 +852,10 @@ impl FleetSession {
                 .map(|v| v.steps.iter().rev().cloned().collect())
                 .unwrap_or_default();
             t.finished = t.steps.is_empty();
+            t.marker = match &t.result.facts.delivery {
+                Some(Ok(m @ Marker::Delivered { .. })) => Some(m.clone()),
+                _ => None,
+            };
             t.before_create = t
                 .result
                 .facts
@@ -889,15 +933,18 @@ impl FleetSession {
                     }
                     (_, false) => value,
                 };
+                let marker = Marker::Delivered {
+                    access_key_id: id.clone(),
+                    replaces,
+                    delivered: self.now,
+                    deactivated: None,
+                    notified: Vec::new(),
+                };
+                let description = marker.to_description();
+                t.writing = Some(marker);
                 Action::StoreSecret {
                     name,
-                    description: Marker::Delivered {
-                        access_key_id: id.clone(),
-                        replaces,
-                        delivered: self.now,
-                        deactivated: None,
-                    }
-                    .to_description(),
+                    description,
                     value,
                     token: format!("aws-rotate-keys-delivery-{id}"),
                 }
@@ -906,31 +953,95 @@ impl FleetSession {
                 user_name,
                 access_key_id,
             },
-            Step::RecordDeactivation => {
-                let Some(Ok(Marker::Delivered {
-                    access_key_id,
-                    replaces,
-                    delivered,
-                    ..
-                })) = &t.result.facts.delivery
-                else {
-                    t.steps.pop();
+            Step::RecordDeactivation | Step::RecordNotice(_) => match self.record(i, &step) {
+                Some(action) => action,
+                None => {
+                    self.tasks[i].steps.pop();
                     return self.next_step(i);
-                };
-                Action::DescribeSecret {
-                    name,
-                    description: Marker::Delivered {
-                        access_key_id: access_key_id.clone(),
-                        replaces: replaces.clone(),
-                        delivered: *delivered,
-                        deactivated: Some(self.now),
-                    }
-                    .to_description(),
                 }
-            }
+            },
+            Step::Notify(event) => match self.mail(i, event) {
+                Some(action) => action,
+                None => {
+                    self.tasks[i].steps.pop();
+                    return self.next_step(i);
+                }
+            },
             Step::DeleteSecret => Action::DeleteSecret { name },
         };
         self.calls[i] = Some(Call::new(action));
+    }
+
+    /// The description that records `step` (a deactivation, or a mail sent) in user `i`'s
+    /// delivery, written once the step succeeds (`None`: no delivered key to record it in).
+    fn record(&mut self, i: usize, step: &Step) -> Option<Action> {
+        let t = &mut self.tasks[i];
+        let Some(Marker::Delivered {
+            access_key_id,
+            replaces,
+            delivered,
+            deactivated,
+            mut notified,
+        }) = t.marker.clone()
+        else {
+            return None;
+        };
+        let deactivated = match step {
+            Step::RecordNotice(e) => {
+                notified.push(*e);
+                deactivated
+            }
+            _ => Some(self.now),
+        };
+        let marker = Marker::Delivered {
+            access_key_id,
+            replaces,
+            delivered,
+            deactivated,
+            notified,
+        };
+        let description = marker.to_description();
+        t.writing = Some(marker);
+        let name = delivery::secret_name(&t.result.facts.user.user_name).unwrap_or_default();
+        Some(Action::DescribeSecret { name, description })
+    }
+
+    /// The mail about `event` to user `i`'s owner (`None`: there is none to send).
+    fn mail(&self, i: usize, event: Event) -> Option<Action> {
+        let n = self.req.notify.as_ref()?;
+        let p = self.req.policy.notify.as_ref()?;
+        let t = &self.tasks[i];
+        let Some(Marker::Delivered {
+            access_key_id,
+            replaces,
+            delivered,
+            deactivated,
+            ..
+        }) = &t.marker
+        else {
+            return None;
+        };
+        let user = &t.result.facts.user;
+        let to = notice::address(user, &p.email_tag).ok()?;
+        let deadline = match event {
+            Event::Deactivated => *deactivated,
+            _ => self.req.policy.deactivate_after.map(|a| delivered.add(a)),
+        };
+        let facts = NoticeFacts {
+            user_name: user.user_name.clone(),
+            account: user.arn.split(':').nth(4).unwrap_or_default().to_owned(),
+            region: n.region.clone(),
+            new_access_key_id: access_key_id.clone(),
+            old_access_key_id: replaces.clone(),
+            deadline,
+        };
+        let mail = n.template.render(event, &facts)?;
+        Some(Action::SendEmail {
+            from: n.from.clone(),
+            to,
+            subject: mail.subject,
+            body: mail.body,
+        })
     }
 
     /// A `CreateAccessKey` that did not answer with a key: throttled (the same create, later),
@@ -1011,9 +1122,10 @@ impl FleetSession {
                 true
             }
             (Step::Store { .. }, Outcome::Failed(f))
-                if matches!(f.class, FailureClass::Transient | FailureClass::Other) =>
+                if matches!(f.class, FailureClass::Transient | FailureClass::Other)
+                    || call.may_have_landed =>
             {
-                // Every answer lost: the key may be stored (the description then says
+                // An answer lost (every one, or one before refusals): the key may be stored (the description then says
                 // Delivered, and its owner may already have read it) or not (the pending mark
                 // stays, and the next run deletes the key as an orphan). Deleting it now could
                 // take a delivered key from its owner: the next run tells which, as after a
@@ -1069,6 +1181,13 @@ impl FleetSession {
             if let Some(step) = t.steps.pop() {
                 if let Step::DeleteKey(id, _) = &step {
                     t.before_create.retain(|k| k != id);
+                }
+                let written = t.writing.take();
+                if matches!(
+                    step,
+                    Step::Store { .. } | Step::RecordDeactivation | Step::RecordNotice(_)
+                ) {
+                    t.marker = written.or(t.marker.take());
                 }
                 t.result.done.push(step);
             }
@@ -1162,6 +1281,41 @@ mod tests {
             let stage = results[1].verdict.as_ref().map(|v| v.stage);
             let expected = if kept { Stage::Delivered } else { Stage::Due };
             assert_eq!(stage, Some(expected), "{how:?}");
+        }
+    }
+
+    /// Promises 9 and 10: a store whose answer was lost once and whose later attempts were all
+    /// throttled may have stored the key (the lost one may have landed): it is kept for the
+    /// next run, as when every answer was lost. Throttling alone refuses, and never stored.
+    #[test]
+    fn a_store_that_may_have_landed_once_is_not_taken_back_when_throttled_after() {
+        for k in 0..40 {
+            let mut aws = SimAws::new("123456789012", 3);
+            aws.add_user("alice", "/", Vec::new());
+            aws.add_key(
+                "alice",
+                KeyStatus::Active,
+                Timestamp::from_secs(1_700_000_000),
+                None,
+            );
+            let mut w = FleetWorld::new(aws, Admin::Role, NOW, 3);
+            let mut faults = FaultPlan::default();
+            faults.faults.insert(k, crate::sim::Fault::LoseAnswer);
+            for t in k + 1..k + 6 {
+                faults.faults.insert(t, crate::sim::Fault::Throttle);
+            }
+            let mut check = FleetChecker::new(&w);
+            let spec = FleetRunSpec::rotate(Policy::default());
+            for run in 0..3 {
+                if let Err(v) = w.run(&spec, &mut faults, &mut check) {
+                    panic!("lost answer at step {k}, run {run}: {v:?}");
+                }
+                // Past the listing's lag: the next run may take an orphan for one.
+                w.now = w.now.add(Span::from_secs(86_400));
+            }
+            if let Err(v) = check.end(&w, &[]) {
+                panic!("lost answer at step {k}: {v:?}");
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use crate::key::{AccessKeyId, KeyMeta, KeyStatus};
 use crate::time::{Span, Timestamp};
 
 use super::delivery::{self, DeliveryError, Marker};
+use super::notice::{self, Event};
 use super::report::ReportRow;
 use super::seal::{self, Recipient};
 
@@ -77,6 +78,10 @@ pub enum Step {
     RecordDeactivation,
     /// Delete the delivery secret.
     DeleteSecret,
+    /// `--notify-from`: mail the owner about this event.
+    Notify(Event),
+    /// Record in the secret's description that the event was mailed.
+    RecordNotice(Event),
 }
 
 /// Which facts about a user `decide` still needs.
@@ -127,6 +132,17 @@ pub struct Policy {
     pub deactivate_after: Option<Span>,
     /// Delete the replaced key this long after it was deactivated.
     pub delete_after: Span,
+    /// `--notify-from`: which mails the owners are owed.
+    pub notify: Option<NoticePolicy>,
+}
+
+/// `--notify-from`'s options that decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticePolicy {
+    /// The user tag that holds the owner's address (`--email-tag`).
+    pub email_tag: String,
+    /// Remind the owner this long before `--deactivate-after`'s deadline (`--warn-before`).
+    pub warn_before: Option<Span>,
 }
 
 impl Default for Policy {
@@ -135,6 +151,7 @@ impl Default for Policy {
             older_than: Span::from_secs(90 * 86_400),
             deactivate_after: None,
             delete_after: Span::from_secs(7 * 86_400),
+            notify: None,
         }
     }
 }
@@ -150,6 +167,8 @@ pub struct Verdict {
     pub steps: Vec<Step>,
     /// Why the user is blocked, and what unblocks it.
     pub reason: Option<String>,
+    /// `--notify-from`: why a mail that was owed is not sent.
+    pub notice: Option<String>,
 }
 
 impl Verdict {
@@ -159,6 +178,7 @@ impl Verdict {
             act: Act::None,
             steps: Vec::new(),
             reason: None,
+            notice: None,
         }
     }
 
@@ -218,6 +238,77 @@ impl Facts {
 
 /// The user's stage and next steps, or the fact still needed to tell.
 pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Need> {
+    let v = decide_stage(f, policy, now)?;
+    Ok(match &policy.notify {
+        Some(n) => with_notices(f, v, policy, n, now),
+        None => v,
+    })
+}
+
+/// `--notify-from`: the mails the delivery is owed once the verdict's steps are done, each
+/// sent and then recorded in the secret's description. They go before the steps that end the
+/// delivery (which delete what records them). A mail sent by a run that stops before it
+/// records it is sent again by the next run: an owner may get a mail twice, never none.
+fn with_notices(
+    f: &Facts,
+    mut v: Verdict,
+    policy: &Policy,
+    n: &NoticePolicy,
+    now: Timestamp,
+) -> Verdict {
+    if matches!(v.stage, Stage::Blocked | Stage::Exempt | Stage::Caller) {
+        return v;
+    }
+    let stored = stores(&v);
+    let (delivered, deactivated, sent) = match &f.delivery {
+        _ if stored => (now, None, &[][..]),
+        Some(Ok(Marker::Delivered {
+            delivered,
+            deactivated,
+            notified,
+            ..
+        })) => (*delivered, *deactivated, &notified[..]),
+        _ => return v,
+    };
+    let deactivated =
+        deactivated.or_else(|| v.steps.contains(&Step::RecordDeactivation).then_some(now));
+    let used = !stored && v.stage == Stage::Installed;
+    let owed = notice::owed(
+        notice::Delivery {
+            delivered,
+            deactivated,
+            used,
+        },
+        policy.deactivate_after,
+        n.warn_before,
+        sent,
+        now,
+    );
+    if owed.is_empty() {
+        return v;
+    }
+    if let Err(why) = notice::address(&f.user, &n.email_tag) {
+        v.notice = Some(why);
+        return v;
+    }
+    let at = v
+        .steps
+        .iter()
+        .position(|s| {
+            matches!(
+                s,
+                Step::DeleteSecret | Step::DeleteKey(_, DeletePurpose::OldKey)
+            )
+        })
+        .unwrap_or(v.steps.len());
+    let mails = owed
+        .into_iter()
+        .flat_map(|e| [Step::Notify(e), Step::RecordNotice(e)]);
+    v.steps.splice(at..at, mails);
+    v
+}
+
+fn decide_stage(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Need> {
     if f.caller {
         return Ok(Verdict::idle(Stage::Caller));
     }
@@ -263,6 +354,7 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
             replaces,
             delivered,
             deactivated,
+            ..
         })) => delivered_stage(
             f,
             keys,
@@ -304,6 +396,7 @@ pub fn decide(f: &Facts, policy: &Policy, now: Timestamp) -> Result<Verdict, Nee
                 act: Act::Deliver,
                 steps,
                 reason: None,
+                notice: None,
             })
         }
     }
@@ -394,6 +487,7 @@ fn delivered_stage(
                     act: Act::DeleteDelivery,
                     steps: vec![Step::DeleteSecret],
                     reason: None,
+                    notice: None,
                 })
             } else {
                 Ok(Verdict::idle(Stage::Delivered))
@@ -408,6 +502,7 @@ fn delivered_stage(
                     act: Act::None,
                     steps: vec![Step::RecordDeactivation],
                     reason: None,
+                    notice: None,
                 });
             };
             if now.since(since) >= policy.delete_after {
@@ -417,6 +512,7 @@ fn delivered_stage(
                     act: Act::DeleteOldKey,
                     steps: retire(replaces, used),
                     reason: None,
+                    notice: None,
                 })
             } else {
                 Ok(Verdict::idle(Stage::Deactivated))
@@ -446,6 +542,7 @@ fn delivered_stage(
                 act,
                 steps,
                 reason: None,
+                notice: None,
             })
         }
     }
@@ -529,6 +626,7 @@ fn resume_pending(
                 act: Act::Deliver,
                 steps,
                 reason: None,
+                notice: None,
             }
         }
         _ => {
@@ -538,6 +636,7 @@ fn resume_pending(
                 act: Act::DeleteDelivery,
                 steps,
                 reason: None,
+                notice: None,
             }
         }
     }
@@ -588,6 +687,7 @@ mod tests {
             older_than: Span::from_secs(90 * DAY),
             deactivate_after: deactivate_after.map(|d| Span::from_secs(d * DAY)),
             delete_after: Span::from_secs(delete_after * DAY),
+            notify: None,
         }
     }
 
@@ -597,6 +697,7 @@ mod tests {
             replaces: id("AKIAOLD"),
             delivered: ago(age),
             deactivated: deactivated.map(ago),
+            notified: Vec::new(),
         }
     }
 
@@ -777,5 +878,144 @@ mod tests {
             &[],
         );
         assert_eq!((v.stage, v.act, v.steps), (Stage::Due, Act::None, vec![]));
+    }
+
+    fn mailing(p: Policy, warn_before: Option<u64>) -> Policy {
+        Policy {
+            notify: Some(NoticePolicy {
+                email_tag: "email".into(),
+                warn_before: warn_before.map(|d| Span::from_secs(d * DAY)),
+            }),
+            ..p
+        }
+    }
+
+    fn tagged(mut f: Facts) -> Facts {
+        f.user.tags = vec![("email".into(), "alice@example.com".into())];
+        f
+    }
+
+    fn with_sent(m: Marker, sent: &[Event]) -> Marker {
+        match m {
+            Marker::Delivered {
+                access_key_id,
+                replaces,
+                delivered,
+                deactivated,
+                ..
+            } => Marker::Delivered {
+                access_key_id,
+                replaces,
+                delivered,
+                deactivated,
+                notified: sent.to_vec(),
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn each_mail_follows_the_step_it_tells_of_and_precedes_the_end_of_the_delivery() {
+        use Event::*;
+        let p = mailing(policy(Some(14), 0), Some(3));
+        // A delivery: its mail after the store.
+        let v = decide_with(
+            tagged(facts(vec![key("AKIAOLD", true, 100)], None)),
+            &p,
+            &[],
+        );
+        assert_eq!(
+            v.steps[v.steps.len() - 3..],
+            [
+                Step::Store {
+                    replaces: id("AKIAOLD")
+                },
+                Step::Notify(Delivered),
+                Step::RecordNotice(Delivered)
+            ]
+        );
+        // Waiting, mailed: nothing until the reminder's day, then the reminder alone.
+        let both = vec![key("AKIAOLD", true, 100), key("AKIANEW", true, 5)];
+        let sent = with_sent(delivered(5, None), &[Delivered]);
+        let v = decide_with(
+            tagged(facts(both.clone(), Some(sent))),
+            &p,
+            &[("AKIANEW", None)],
+        );
+        assert!(v.steps.is_empty(), "{v:?}");
+        let sent = with_sent(delivered(12, None), &[Delivered]);
+        let v = decide_with(
+            tagged(facts(both.clone(), Some(sent))),
+            &p,
+            &[("AKIANEW", None)],
+        );
+        assert_eq!(
+            (v.act, &v.steps[..]),
+            (
+                Act::None,
+                &[Step::Notify(Reminder), Step::RecordNotice(Reminder)][..]
+            )
+        );
+        // The deadline with --delete-after 0s: deactivated, mailed, then the old key goes.
+        let sent = with_sent(delivered(15, None), &[Delivered, Reminder]);
+        let v = decide_with(
+            tagged(facts(both.clone(), Some(sent))),
+            &p,
+            &[("AKIANEW", None)],
+        );
+        assert_eq!(
+            v.steps,
+            [
+                Step::Deactivate(id("AKIAOLD")),
+                Step::RecordDeactivation,
+                Step::Notify(Deactivated),
+                Step::RecordNotice(Deactivated),
+                Step::DeleteKey(id("AKIAOLD"), DeletePurpose::OldKey),
+            ]
+        );
+        // Installed: no reminder to install, but word that the old key was deactivated.
+        let sent = with_sent(delivered(5, None), &[Delivered]);
+        let v = decide_with(
+            tagged(facts(both.clone(), Some(sent))),
+            &p,
+            &[("AKIANEW", Some(1))],
+        );
+        assert!(v.steps.contains(&Step::Notify(Deactivated)), "{v:?}");
+        assert!(!v.steps.contains(&Step::Notify(Reminder)), "{v:?}");
+        // Everything sent: nothing more, ever.
+        let sent = with_sent(delivered(12, Some(1)), &Event::ALL);
+        let old_off = vec![key("AKIAOLD", false, 100), key("AKIANEW", true, 12)];
+        let v = decide_with(
+            tagged(facts(old_off, Some(sent))),
+            &mailing(policy(Some(14), 7), Some(3)),
+            &[],
+        );
+        assert!(v.steps.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_user_without_an_address_is_noted_and_not_mailed_nor_failed() {
+        let p = mailing(policy(None, 7), None);
+        let v = decide_with(facts(vec![key("AKIAOLD", true, 100)], None), &p, &[]);
+        assert_eq!(v.act, Act::Deliver);
+        assert!(
+            !v.steps.iter().any(|s| matches!(s, Step::Notify(_))),
+            "{v:?}"
+        );
+        let note = v.notice.expect("a note");
+        assert!(
+            note.contains("no tag email") && note.contains("tag-user"),
+            "{note}"
+        );
+        // Nothing owed, nothing noted.
+        let v = decide_with(facts(vec![key("AKIAOLD", true, 10)], None), &p, &[]);
+        assert_eq!((v.stage, v.notice), (Stage::Fresh, None));
+        // Without --notify-from, no mail and no note.
+        let v = decide_with(
+            tagged(facts(vec![key("AKIAOLD", true, 100)], None)),
+            &policy(None, 7),
+            &[],
+        );
+        assert!(v.notice.is_none() && !v.steps.iter().any(|s| matches!(s, Step::Notify(_))));
     }
 }

@@ -467,6 +467,7 @@ impl World {
             | Action::StoreSecret { .. }
             | Action::DescribeSecret { .. }
             | Action::DeleteSecret { .. }
+            | Action::SendEmail { .. }
             | Action::ConfirmPlan { .. } => {
                 return Err(Violation(format!("a rotation asked for {action:?}")));
             }

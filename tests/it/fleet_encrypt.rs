@@ -13,7 +13,9 @@ use std::process::{Command, Output};
 use crate::common::{assert_code, text};
 use crate::moto::{AccessKey, Home, Moto};
 
-fn keygen(dir: &Path, name: &str, kind: &[&str]) -> (PathBuf, String) {
+/// A key pair made by `ssh-keygen` (no passphrase) in `dir`: the private key's path and the
+/// public key's line.
+pub(crate) fn keygen(dir: &Path, name: &str, kind: &[&str]) -> (PathBuf, String) {
     let path = dir.join(name);
     let out = Command::new("ssh-keygen")
         .args(kind)

@@ -77,6 +77,7 @@ fn each_delivery_opens_for_the_recipient_its_user_names_and_no_other() {
         max_concurrency: 4,
         signer: Signer::Profile("admin".into()),
         encrypt: true,
+        notify: None,
     };
     let mut s = FleetSession::new(req, Config::default(), NOW);
     let mut now = NOW;

@@ -8,6 +8,16 @@
 //! only what AWS holds; administrator runs (rotate, plan, status, named users, a declined
 //! prompt) over simulated weeks, until every user is settled, then a last clean run.
 //!
+//! About half the scenarios mail the owners (`--notify-from`, with or without `--warn-before`;
+//! some users have no address, or one that is not an address, and some deliveries were mailed
+//! about before the simulation): the checker holds each mail to its address, its text, its
+//! delivery, and to once per event unless an interruption can make it go again, and at the end
+//! to nothing owed left unsent. About one in eight seals the deliveries (`--encrypt`) to an age
+//! key or an ssh-ed25519 key in the user's tag, or its IAM SSH public key (some users have
+//! none, or an unusable one: Blocked when due), some already sealed before the simulation; the
+//! owners' pickups open them with their identities, as the shell does (age is slow-ish in the
+//! test profile, and the release run's time is CI's: only a fraction of scenarios seal).
+//!
 //! The count that matters is user-rotations: a user taken through a stage (Due to Delivered,
 //! Delivered to Installed, ... to Fresh), as seen by consecutive runs. `FLEET_SIM_ROTATIONS`
 //! sets how many to simulate at least (CI runs 100,000); failures shrink to a minimal fleet,
@@ -20,9 +30,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_rotate_keys::fleet::delivery::{self, DeliveredKey, Marker};
+use aws_rotate_keys::fleet::notice::{Event, Template};
 use aws_rotate_keys::fleet::report::{ReportKey, ReportRow};
-use aws_rotate_keys::fleet::session::{FleetMode, UserResult};
-use aws_rotate_keys::fleet::stage::{Act, Policy, Stage};
+use aws_rotate_keys::fleet::seal::{self, RECIPIENT_TAG, Recipient};
+use aws_rotate_keys::fleet::session::{FleetMode, Notifier, UserResult};
+use aws_rotate_keys::fleet::stage::{Act, NoticePolicy, Policy, Stage};
 use aws_rotate_keys::key::{AccessKeyId, KeyStatus, SecretAccessKey, UserName};
 use aws_rotate_keys::rotation::Config;
 use aws_rotate_keys::sim::fleet::{
@@ -41,6 +53,35 @@ const ACCOUNT: &str = "123456789012";
 const MAX_ROUNDS: usize = 40;
 /// Rounds with faults; later rounds are clean.
 const FAULTY_ROUNDS: usize = 8;
+/// `--notify-from`.
+const FROM: &str = "keys@example.com";
+/// Throwaway identities made for these tests (age-keygen; ssh-keygen), not anyone's secrets.
+const AGE_IDENTITIES: [&str; 3] = [
+    include_str!("../fixtures/age/test_x25519_1.txt"),
+    include_str!("../fixtures/age/test_x25519_2.txt"),
+    include_str!("../fixtures/age/test_x25519_3.txt"),
+];
+const SSH_PRIVATE: &str = include_str!("../fixtures/ssh/test_ed25519");
+const SSH_PUBLIC: &str = include_str!("../fixtures/ssh/test_ed25519.pub");
+
+/// The public key an age identity file names (`# public key: age1…`).
+fn age_public(identity: &str) -> String {
+    identity
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("age-keygen names the public key")
+        .trim()
+        .to_owned()
+}
+
+/// Every test identity, with its recipient.
+fn keyring() -> Vec<(String, String)> {
+    AGE_IDENTITIES
+        .iter()
+        .map(|id| (age_public(id), (*id).to_owned()))
+        .chain([(SSH_PUBLIC.trim().to_owned(), SSH_PRIVATE.to_owned())])
+        .collect()
+}
 
 fn days(n: u64) -> Span {
     Span::from_secs(n * DAY)
@@ -97,6 +138,16 @@ struct UserSpec {
     /// The owner runs the core's `pickup` (else the model of it).
     real_pickup: bool,
     broken: Option<BrokenUser>,
+    /// `--notify-from`: 0 an address in the `email` tag; 1 one with spaces around it; 2 no
+    /// tag; 3 a tag that is not one address.
+    email: u8,
+    /// `--encrypt`: the recipient: 0-2 the tag, an age key (one of three); 3 the tag, the
+    /// ssh-ed25519 key; 4 the IAM SSH public key; 5 the same after an inactive one; 6 none;
+    /// 7 a tag that is no usable key.
+    recipient: u8,
+    /// A delivery left before the simulation was mailed about: 0 never; 1 its Delivered mail;
+    /// 2 every mail it was owed.
+    mailed: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +169,10 @@ struct Scenario {
     concurrency: usize,
     interleave: bool,
     owner_rate: u8,
+    /// `--notify-from`, with `--warn-before` (days) or not.
+    notify: Option<Option<u64>>,
+    /// `--encrypt`.
+    encrypt: bool,
 }
 
 fn left() -> impl Strategy<Value = Left> {
@@ -155,6 +210,7 @@ fn broken_user() -> impl Strategy<Value = BrokenUser> {
         1 => Just(Some("CreateSecret")),
         1 => Just(Some("PutResourcePolicy")),
         1 => Just(Some("DeleteSecret")),
+        2 => Just(Some("SendEmail")),
     ];
     (broken(), 1usize..8, only).prop_map(|(how, until_run, only)| BrokenUser {
         how,
@@ -197,12 +253,18 @@ fn user() -> impl Strategy<Value = UserSpec> {
             proptest::bool::weighted(0.6),
             proptest::option::weighted(0.25, broken_user()),
         ),
+        (
+            prop_oneof![6 => Just(0u8), 1 => Just(1), 2 => Just(2), 1 => Just(3)],
+            prop_oneof![6 => 0u8..3, 2 => Just(3), 2 => Just(4), 1 => Just(5), 1 => Just(6), 1 => Just(7)],
+            0u8..3,
+        ),
     )
         .prop_map(
             |(
                 (keys, left, name_kind, path),
                 (exempt_tag, exempt_group, other_group),
                 (holds, picks_up, delay, deletes_old, real_pickup, broken),
+                (email, recipient, mailed),
             )| UserSpec {
                 keys,
                 left,
@@ -217,6 +279,9 @@ fn user() -> impl Strategy<Value = UserSpec> {
                 deletes_old,
                 real_pickup,
                 broken,
+                email,
+                recipient,
+                mailed,
             },
         )
 }
@@ -249,6 +314,13 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             proptest::bool::weighted(0.8),
             0u8..25,
         ),
+        (
+            proptest::option::weighted(
+                0.5,
+                prop_oneof![2 => Just(None), 1 => Just(Some(1u64)), 2 => Just(Some(3))],
+            ),
+            proptest::bool::weighted(0.125),
+        ),
     )
         .prop_map(
             |(
@@ -264,6 +336,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     interleave,
                     owner_rate,
                 ),
+                (notify, encrypt),
             )| Scenario {
                 seed,
                 users,
@@ -281,6 +354,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 concurrency,
                 interleave,
                 owner_rate,
+                notify,
+                encrypt,
             },
         )
 }
@@ -299,10 +374,42 @@ fn policy_of(sc: &Scenario) -> Policy {
         older_than: days(sc.older_than),
         deactivate_after: sc.deactivate_after.map(days),
         delete_after: days(sc.delete_after),
+        notify: sc.notify.map(|warn| NoticePolicy {
+            email_tag: "email".into(),
+            warn_before: warn.map(days),
+        }),
     }
 }
 
-/// A secret that a run of the tool left.
+/// `fleet rotate --yes` as the scenario runs it: its policy, `--notify-from`, `--encrypt`.
+fn rotate_spec(sc: &Scenario, policy: &Policy, groups: &[String]) -> FleetRunSpec {
+    let mut spec = FleetRunSpec::rotate(policy.clone());
+    spec.exempt_groups = groups.to_vec();
+    spec.encrypt = sc.encrypt;
+    // The template is read once (every round of every scenario asks for it).
+    static TEMPLATE: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+    spec.notify = sc.notify.map(|_| Notifier {
+        from: FROM.into(),
+        template: TEMPLATE.get_or_init(Template::default_text).clone(),
+        region: "eu-west-1".into(),
+    });
+    spec
+}
+
+/// The recipient a user names under `--encrypt` (`None`: none that can be used), and the
+/// identity that opens what is sealed to it.
+fn recipient_of(u: &UserSpec) -> Option<(String, String)> {
+    match u.recipient {
+        0..=2 => {
+            let id = AGE_IDENTITIES[usize::from(u.recipient)];
+            Some((age_public(id), id.to_owned()))
+        }
+        3..=5 => Some((SSH_PUBLIC.trim().to_owned(), SSH_PRIVATE.to_owned())),
+        _ => None,
+    }
+}
+
+/// A secret that a run of the tool left (with `--encrypt`, when `sealed_to` names a recipient).
 fn put_secret(
     aws: &mut SimAws,
     user: &str,
@@ -310,10 +417,17 @@ fn put_secret(
     value: Option<&DeliveredKey>,
     policy: bool,
     stored: Option<Timestamp>,
+    sealed_to: Option<&str>,
 ) {
     let name = delivery::secret_name(&UserName::new(user)).expect("a name secrets can carry");
     let arn = aws.arn(&UserName::new(user));
-    let value = value.map(|k| k.to_json().expose().clone());
+    let value = value.map(|k| match sealed_to {
+        Some(r) => {
+            let r = Recipient::parse(r).expect("a test recipient");
+            seal::seal(&k.to_json(), &r).expect("seals")
+        }
+        None => k.to_json().expose().clone(),
+    });
     aws.secrets.insert(
         name,
         SimSecret {
@@ -361,6 +475,15 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
     let due_age = sc.older_than + 1 + (sc.seed % 200);
     let mut holds: Option<(AccessKeyId, String)> = None;
     let left = if u.name_kind == 3 { Left::None } else { u.left };
+    // With --encrypt, a delivery left by an earlier run was sealed to the user's recipient.
+    let recipient = recipient_of(u).filter(|_| sc.encrypt);
+    let sealed = recipient.as_ref().map(|(r, _)| r.as_str());
+    // The mails an earlier run sent (and recorded) about a delivery it left.
+    let notified = |deactivated: bool| match (u.mailed, deactivated) {
+        (0, _) => Vec::new(),
+        (2, true) => vec![Event::Delivered, Event::Deactivated],
+        _ => vec![Event::Delivered],
+    };
     match left {
         Left::None | Left::Foreign => {
             for &(active, age, used) in &u.keys {
@@ -417,7 +540,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 known_keys: known,
                 started: now,
             };
-            put_secret(aws, name, &marker, None, policy, None);
+            put_secret(aws, name, &marker, None, policy, None, None);
             holds = Some(old);
         }
         Left::Delivered { age, used } => {
@@ -429,6 +552,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 replaces: old.0.clone(),
                 delivered: when,
                 deactivated: None,
+                notified: notified(false),
             };
             put_secret(
                 aws,
@@ -437,6 +561,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 Some(&delivered(name, &new, when, &old.0)),
                 true,
                 Some(when),
+                sealed,
             );
             holds = Some(if used { new } else { old });
         }
@@ -459,6 +584,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 replaces: old.0.clone(),
                 delivered: when,
                 deactivated: recorded.then(|| off.add(Span::from_secs(60))),
+                notified: notified(recorded),
             };
             // The key went inactive at `off` (the run recorded it a minute later).
             if let Some(k) = aws.keys.iter_mut().find(|k| k.id == old.0) {
@@ -471,6 +597,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 Some(&delivered(name, &new, when, &old.0)),
                 true,
                 Some(when),
+                sealed,
             );
             holds = Some(if picked { new } else { old });
         }
@@ -483,6 +610,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 replaces: old.clone(),
                 delivered: when,
                 deactivated: None,
+                notified: notified(false),
             };
             put_secret(
                 aws,
@@ -491,6 +619,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 Some(&delivered(name, &new, when, &old)),
                 true,
                 Some(when),
+                sealed,
             );
             holds = Some(new);
         }
@@ -508,6 +637,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 replaces: old.0.clone(),
                 delivered: when,
                 deactivated: None,
+                notified: notified(false),
             };
             put_secret(
                 aws,
@@ -516,6 +646,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
                 Some(&delivered(name, &(gone, gone_secret), when, &old.0)),
                 true,
                 Some(when),
+                sealed,
             );
             holds = Some(old);
         }
@@ -525,6 +656,7 @@ fn build_user(aws: &mut SimAws, sc: &Scenario, name: &str, u: &UserSpec, now: Ti
         .as_ref()
         .is_some_and(|(id, _)| aws.created.contains(id));
     let mut owner = Owner::new(name, holds.filter(|_| u.holds || installed));
+    owner.identity = recipient.map(|(_, id)| id);
     owner.picks_up = u.picks_up;
     owner.delay = days(u.delay);
     owner.deletes_old = u.deletes_old;
@@ -557,8 +689,34 @@ fn build(sc: &Scenario) -> FleetWorld {
         if u.exempt_tag {
             tags.push((delivery::EXEMPT_TAG.to_owned(), String::new()));
         }
-        aws.add_user(&name, if u.path { "/eng/" } else { "/" }, tags);
+        if sc.notify.is_some() {
+            // Each owner's own address (the checker tells whose a mail is by it).
+            let address = format!("owner-{i}@example.com");
+            match u.email {
+                0 => tags.push(("email".into(), address)),
+                1 => tags.push(("email".into(), format!("  {address} "))),
+                2 => {}
+                _ => tags.push(("email".into(), format!("{address}, boss@example.com"))),
+            }
+        }
         let user = UserName::new(name.as_str());
+        if sc.encrypt {
+            match (u.recipient, recipient_of(u)) {
+                (0..=3, Some((r, _))) => tags.push((RECIPIENT_TAG.into(), r)),
+                (4 | 5, Some((r, _))) => {
+                    let mut keys = vec![("APKAACTIVE".to_owned(), true, r)];
+                    if u.recipient == 5 {
+                        // Not the recipient: inactive.
+                        let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ7mW0Zb3xL1wqY8m0Zc1Q9b5s4Y8kq9nq0m9iYy8y1x other";
+                        keys.insert(0, ("APKAOLD".into(), false, other.into()));
+                    }
+                    aws.ssh_keys.insert(user.clone(), keys);
+                }
+                (7, _) => tags.push((RECIPIENT_TAG.into(), "ssh-dss AAAAB3NzaC1kc3M".into())),
+                _ => {}
+            }
+        }
+        aws.add_user(&name, if u.path { "/eng/" } else { "/" }, tags);
         if u.exempt_group {
             aws.groups
                 .get_mut("exempt")
@@ -627,6 +785,7 @@ fn build(sc: &Scenario) -> FleetWorld {
         });
     }
     let mut world = FleetWorld::new(aws, admin, now, sc.seed);
+    world.keyring = keyring();
     world.owners = owners;
     world.broken = broken;
     world.rates = FaultRates {
@@ -658,6 +817,20 @@ struct Stats {
     deleted: BTreeMap<String, usize>,
     pickups: usize,
     blocked: usize,
+    /// Scenarios with `--notify-from`, with `--encrypt`.
+    notifying: usize,
+    encrypting: usize,
+    /// Deliveries sealed, and sealed deliveries the owners opened.
+    sealed: usize,
+    opened: usize,
+    /// Mails sent (by event); sent again after an interruption; after a lagging listing.
+    mails: BTreeMap<String, usize>,
+    mails_again: usize,
+    mails_lagging: usize,
+    /// Mails about a delivery that had ended since the run's (lagging) listing.
+    mails_after_end: usize,
+    /// Deliveries left started at the end (users blocked by --encrypt).
+    left_pending: usize,
 }
 
 /// splitmix64's finalizer: a round's choices from the scenario's seed.
@@ -766,6 +939,8 @@ fn simulate(
     let mut st = stats.borrow_mut();
     st.scenarios += 1;
     st.users += sc.users.len();
+    st.notifying += usize::from(sc.notify.is_some());
+    st.encrypting += usize::from(sc.encrypt);
     let mut seen: BTreeMap<UserName, Stage> = BTreeMap::new();
     let protected: Vec<UserName> = world
         .aws
@@ -785,6 +960,8 @@ fn simulate(
             u.name_kind == 3
                 || matches!(u.left, Left::Foreign | Left::Vanished)
                 || (u.left == Left::None && u.keys.iter().filter(|k| k.0).count() == 2)
+                // --encrypt, and no recipient to seal to: a person must give one.
+                || (sc.encrypt && recipient_of(u).is_none())
         })
         .map(|(i, u)| UserName::new(name_of(i, u.name_kind)))
         .collect();
@@ -800,8 +977,7 @@ fn simulate(
         let acts = (world.rand() % (2 * world.owners.len() as u64 + 1)) as usize;
         world.owners_act_randomly(acts);
         let pick = mix(sc.seed ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut spec = FleetRunSpec::rotate(policy.clone());
-        spec.exempt_groups = groups.to_vec();
+        let mut spec = rotate_spec(sc, policy, groups);
         spec.max_concurrency = sc.concurrency;
         spec.config = Config {
             seed: sc.seed.wrapping_add(round as u64),
@@ -902,10 +1078,7 @@ fn simulate(
     prop_assert!(done, "the fleet did not settle in {MAX_ROUNDS} rounds");
     // A last clean run, then promise 10 at rest.
     world.owners_act_randomly(world.owners.len());
-    let spec = FleetRunSpec {
-        exempt_groups: groups.to_vec(),
-        ..FleetRunSpec::rotate(policy.clone())
-    };
+    let spec = rotate_spec(sc, policy, groups);
     st.runs += 1;
     let end = world.run(&spec, faults, checker).map_err(v)?;
     prop_assert!(
@@ -917,17 +1090,40 @@ fn simulate(
     st.lockouts += checker.counts.lockouts;
     st.deactivated += checker.counts.deactivated;
     st.stored += checker.counts.stored;
+    st.sealed += checker.counts.sealed;
+    st.opened += world.opened;
+    for (e, n) in &checker.counts.mails {
+        *st.mails.entry(e.clone()).or_default() += n;
+    }
+    st.mails_again += checker.counts.mails_again;
+    st.mails_lagging += checker.counts.mails_again_lagging;
+    st.mails_after_end += checker.counts.mails_after_end;
     for (k, n) in &checker.counts.deleted {
         *st.deleted.entry(k.clone()).or_default() += n;
     }
     st.pickups += world.owners.values().map(|o| o.installed).sum::<usize>();
     if let FleetRunEnd::Completed { results, .. } = &end {
-        st.blocked += results
+        let blocked: Vec<&UserName> = results
             .iter()
             .filter(|r| {
                 r.verdict
                     .as_ref()
                     .is_some_and(|v| v.stage == Stage::Blocked)
+            })
+            .map(|r| &r.facts.user.user_name)
+            .collect();
+        st.blocked += blocked.len();
+        // Deliveries left started: users blocked by --encrypt (no recipient), whose runs do
+        // nothing until a person gives one (see FleetChecker::end).
+        st.left_pending += world
+            .aws
+            .secrets
+            .iter()
+            .filter(|(name, s)| {
+                delivery::user_of(name).is_some_and(|u| blocked.contains(&&u))
+                    && s.description
+                        .as_deref()
+                        .is_some_and(|d| matches!(Marker::parse(d), Ok(Marker::Pending { .. })))
             })
             .count();
     }
@@ -964,8 +1160,10 @@ fn fleet_promises_hold_under_faults_crashes_and_owners() {
     }
     let s = stats.borrow();
     println!(
-        "fleet simulation: {} scenarios, {} users, {} runs ({} plan/status), {} crashes, {} user-rotations ({} to Fresh), {} deliveries stored, {} pickups, {} keys deactivated ({} locking out an owner who had not installed the new key, by --deactivate-after), keys deleted: {:?}, {} users blocked at the end, {} requests checked",
+        "fleet simulation: {} scenarios ({} with --notify-from, {} with --encrypt), {} users, {} runs ({} plan/status), {} crashes, {} user-rotations ({} to Fresh), {} deliveries stored ({} sealed), {} pickups ({} sealed deliveries opened), {} keys deactivated ({} locking out an owner who had not installed the new key, by --deactivate-after), keys deleted: {:?}, {} users blocked at the end ({} deliveries left started), mails {:?} ({} sent again after an interruption, {} after a lagging listing, {} of them about a delivery ended meanwhile), {} requests checked",
         s.scenarios,
+        s.notifying,
+        s.encrypting,
         s.users,
         s.runs,
         s.plans,
@@ -973,11 +1171,18 @@ fn fleet_promises_hold_under_faults_crashes_and_owners() {
         s.transitions,
         s.finished,
         s.stored,
+        s.sealed,
         s.pickups,
+        s.opened,
         s.deactivated,
         s.lockouts,
         s.deleted,
         s.blocked,
+        s.left_pending,
+        s.mails,
+        s.mails_again,
+        s.mails_lagging,
+        s.mails_after_end,
         s.steps
     );
     assert!(
@@ -1034,4 +1239,113 @@ fn a_killed_pickup_finishes_after_the_old_key_was_deactivated() {
         Some(&old.0),
         "the files hold the dead key"
     );
+}
+
+/// `--notify-from --encrypt`, with the process killed right after SES took the Delivered mail
+/// (before the description recorded it): the next run mails it again (twice, never none, as
+/// the checker allows after a crash), and records it; a later run mails nothing more. The
+/// delivery is sealed to the age key in the user's tag, and the owner's real pickup opens it
+/// with its identity and installs the new key.
+#[test]
+fn a_mail_cut_off_by_a_crash_goes_again_and_a_sealed_delivery_is_picked_up() {
+    let now = Timestamp::from_secs(T0);
+    let mut aws = SimAws::new(ACCOUNT, 1);
+    let identity = AGE_IDENTITIES[1];
+    aws.add_user(
+        "bob",
+        "/",
+        vec![
+            ("email".into(), "bob@example.com".into()),
+            (RECIPIENT_TAG.into(), age_public(identity)),
+        ],
+    );
+    let old = aws.add_key("bob", KeyStatus::Active, ago(now, 100), None);
+    let mut world = FleetWorld::new(aws, Admin::Role, now, 1);
+    world.keyring = keyring();
+    let bob = UserName::new("bob");
+    let mut owner = Owner::new("bob", Some(old.clone())).with_files();
+    owner.identity = Some(identity.to_owned());
+    world.owners.insert(bob.clone(), owner);
+    let mut checker = FleetChecker::new(&world);
+    let mut faults = FaultPlan::default();
+    let policy = Policy {
+        notify: Some(NoticePolicy {
+            email_tag: "email".into(),
+            warn_before: None,
+        }),
+        ..Policy::default()
+    };
+    let mut spec = FleetRunSpec::rotate(policy);
+    spec.encrypt = true;
+    spec.notify = Some(Notifier {
+        from: FROM.into(),
+        template: Template::default_text(),
+        region: "eu-west-1".into(),
+    });
+    world.crash_after = Some("SendEmail");
+    let end = world
+        .run(&spec, &mut faults, &mut checker)
+        .expect("promises hold");
+    assert!(matches!(end, FleetRunEnd::Crashed), "{end:?}");
+    assert_eq!(world.aws.mails.len(), 1);
+    let name = delivery::secret_name(&bob).expect("a name");
+    let sealed = world.aws.secrets[&name].value.clone().expect("stored");
+    assert!(seal::is_sealed(&sealed), "{sealed}");
+    // The restart, a minute later, mails again and records; a day later, nothing more.
+    for _ in 0..2 {
+        world.now = world.now.add(Span::from_secs(60));
+        world
+            .run(&spec, &mut faults, &mut checker)
+            .expect("promises hold");
+    }
+    world.now = world.now.add(days(1));
+    world
+        .run(&spec, &mut faults, &mut checker)
+        .expect("promises hold");
+    let mails: Vec<_> = world
+        .aws
+        .mails
+        .iter()
+        .map(|m| (&m.to, &m.subject))
+        .collect();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(
+        mails
+            .iter()
+            .all(|(to, s)| *to == "bob@example.com" && s.contains("waiting for bob")),
+        "{mails:?}"
+    );
+    assert_eq!(checker.counts.mails_again, 1);
+    let Some(Ok(Marker::Delivered { notified, .. })) = world.aws.secrets[&name]
+        .description
+        .as_deref()
+        .map(Marker::parse)
+    else {
+        panic!("delivered")
+    };
+    assert_eq!(notified, [Event::Delivered]);
+    // The owner's pickup opens the sealed delivery with its identity and installs the key (it
+    // may be killed on the way: the owner runs it again).
+    for _ in 0..10 {
+        world.owner_acts(&bob);
+        if world.owners[&bob].installed > 0 {
+            break;
+        }
+    }
+    assert!(world.opened > 0);
+    assert!(world.unopened.is_empty(), "{:?}", world.unopened);
+    let held = world.owners[&bob].holds.clone().expect("a key");
+    assert_ne!(held.0, old.0, "the new key is installed");
+    let plain = world.plain_value(&sealed).expect("opens");
+    assert!(
+        plain.contains(&held.1),
+        "the delivery holds the installed key"
+    );
+    // No other test identity opens it.
+    for (r, id) in keyring() {
+        if r != age_public(identity) {
+            assert!(aws_rotate_keys::sim::fleet::open_sealed(&id, &sealed).is_err());
+        }
+    }
+    checker.end(&world, &[]).expect("promises hold at the end");
 }

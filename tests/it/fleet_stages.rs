@@ -47,6 +47,7 @@ fn delivered(
         replaces: id("AKIAOLD"),
         delivered: ago(delivered_days),
         deactivated: deactivated.map(ago),
+        notified: Vec::new(),
     }))
 }
 

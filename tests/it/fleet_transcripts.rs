@@ -231,6 +231,7 @@ fn policy(deactivate_after: Option<u64>, delete_after: u64) -> Policy {
         older_than: days(90),
         deactivate_after: deactivate_after.map(days),
         delete_after: days(delete_after),
+        notify: None,
     }
 }
 

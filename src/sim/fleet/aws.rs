@@ -5,7 +5,8 @@
 //!
 //! What it holds to, as AWS does:
 //! - `GetAccountAuthorizationDetails`, `GetGroup` and `ListSecrets` answer in pages and may answer fewer items than
-//!   asked, even none, with a marker to go on from.
+//!   asked, even none, with a marker to go on from. `ListSecrets` lags (`list_lag`); each
+//!   listing answers all its pages from one view.
 //! - The credential report is a snapshot: `GenerateCredentialReport` answers `STARTED`, then
 //!   `INPROGRESS` until it is ready, then `COMPLETE`; a report stays for four hours and is
 //!   handed out however the account changed since (a stale report), and it names no key ids.
@@ -14,6 +15,9 @@
 //!   cannot even read its delivery.
 //! - A secret's value is read only by the user its resource policy names, signed by an active
 //!   key of that user; never by the administrator.
+//! - `SendEmail` (SES, `--notify-from`) is the administrator's: each mail is kept in
+//!   [`SimAws::mails`], with the user whose address (its `email` tag) it went to, so that the
+//!   checker can tell who was told what, and how often (faults and crashes make it resend).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,6 +74,23 @@ pub struct SimSecret {
     pub versions: Vec<(String, String)>,
     /// When the current value was stored.
     pub stored: Option<Timestamp>,
+}
+
+/// A mail SES sent (`--notify-from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMail {
+    /// When.
+    pub at: Timestamp,
+    /// The sender.
+    pub from: String,
+    /// The address.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+    /// The user whose address it is (by [`SimAws::email_tag`]), if exactly one has it.
+    pub user: Option<UserName>,
 }
 
 /// A credential report as IAM made it.
@@ -138,6 +159,10 @@ pub struct SimAws {
     pub no_delete: BTreeSet<UserName>,
     /// Each user's IAM SSH public keys: (id, active, the key's line).
     pub ssh_keys: BTreeMap<UserName, Vec<(String, bool, String)>>,
+    /// Every mail sent through SES, in order.
+    pub mails: Vec<SimMail>,
+    /// The user tag that holds an owner's address (to tell whose a mail is).
+    pub email_tag: String,
     next_id: u64,
     rng: u64,
 }
@@ -198,6 +223,8 @@ impl SimAws {
             created: BTreeSet::new(),
             no_delete: BTreeSet::new(),
             ssh_keys: BTreeMap::new(),
+            mails: Vec::new(),
+            email_tag: "email".to_owned(),
             next_id: 1,
             rng: seed | 1,
         }
@@ -419,11 +446,28 @@ impl SimAws {
             | Action::DescribeSecret { name, .. }
             | Action::DeleteSecret { name }
             | Action::GetSecretValue { name } => crate::fleet::delivery::user_of(name),
+            Action::SendEmail { to, .. } => self.addressee(to),
             _ => None,
         }
     }
 
-    /// Whether `action` changes anything, were it to succeed.
+    /// The one user whose address (its [`SimAws::email_tag`] tag) is `to`.
+    pub fn addressee(&self, to: &str) -> Option<UserName> {
+        let mut found = self.users.values().filter(|u| {
+            u.tags
+                .iter()
+                .any(|(k, v)| k == &self.email_tag && v.trim() == to)
+        });
+        let one = found.next()?;
+        found.next().is_none().then(|| one.name.clone())
+    }
+
+    /// When the view that `ListSecrets` answers from was taken (it lags `list_lag` at most).
+    pub fn list_view_at(&self) -> Option<Timestamp> {
+        self.list_view.as_ref().map(|(at, _)| *at)
+    }
+
+    /// Whether `action` changes anything (or mails an owner), were it to succeed.
     pub fn is_change(action: &Action) -> bool {
         matches!(
             action,
@@ -435,6 +479,7 @@ impl SimAws {
                 | Action::StoreSecret { .. }
                 | Action::DescribeSecret { .. }
                 | Action::DeleteSecret { .. }
+                | Action::SendEmail { .. }
         )
     }
 
@@ -633,10 +678,12 @@ impl SimAws {
                 Outcome::Done
             }
             Action::ListSecrets { prefix, next_token } => {
+                // A listing's next pages come from the view its first page came from: a view
+                // taken between two pages would shift the items, and one would be skipped.
                 let stale = self
                     .list_view
                     .as_ref()
-                    .is_none_or(|(at, _)| now.since(*at) >= self.list_lag);
+                    .is_none_or(|(at, _)| next_token.is_none() && now.since(*at) >= self.list_lag);
                 if stale {
                     let view = self
                         .secrets
@@ -749,6 +796,23 @@ impl SimAws {
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
                 Outcome::SshKeys(keys.iter().map(|(id, a, _)| (id.clone(), *a)).collect())
+            }
+            Action::SendEmail {
+                from,
+                to,
+                subject,
+                body,
+            } => {
+                let user = self.addressee(to);
+                self.mails.push(SimMail {
+                    at: now,
+                    from: from.clone(),
+                    to: to.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    user,
+                });
+                Outcome::Done
             }
             Action::GetSshKey { user_name, id } => {
                 user_exists(self, user_name)?;
@@ -882,6 +946,94 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn mails_are_kept_with_their_addressee_and_only_the_administrator_sends_them() {
+        let (mut aws, admin) = account();
+        aws.add_user(
+            "bob",
+            "/",
+            vec![("email".into(), " bob@example.com ".into())],
+        );
+        let (id, secret) = aws.add_key("bob", KeyStatus::Active, T, None);
+        let mail = Action::SendEmail {
+            from: "keys@example.com".into(),
+            to: "bob@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        assert!(SimAws::is_change(&mail));
+        assert_eq!(aws.subject(&mail), Some(UserName::new("bob")));
+        assert_eq!(aws.request(&admin, &mail, T), Outcome::Done);
+        assert!(matches!(
+            aws.request(&Principal::Key(id, secret), &mail, T),
+            Outcome::Failed(Failure {
+                class: FailureClass::AccessDenied,
+                ..
+            })
+        ));
+        assert_eq!(aws.mails.len(), 1);
+        assert_eq!(aws.mails[0].user, Some(UserName::new("bob")));
+        // An address two users share is nobody's in particular.
+        aws.add_user(
+            "carol",
+            "/",
+            vec![("email".into(), "bob@example.com".into())],
+        );
+        assert_eq!(aws.subject(&mail), None);
+    }
+
+    /// A listing that lags answers all its pages from one view: a newer view taken between two
+    /// pages would shift the items, and one would be skipped.
+    #[test]
+    fn a_lagging_listing_answers_all_its_pages_from_one_view() {
+        let (mut aws, admin) = account();
+        aws.page = 2;
+        aws.list_lag = Span::from_secs(60);
+        for u in ["a", "b", "c", "d"] {
+            aws.secrets.insert(
+                format!("aws-rotate-keys/{u}"),
+                SimSecret {
+                    description: Some("d".into()),
+                    value: None,
+                    policy: None,
+                    versions: Vec::new(),
+                    stored: None,
+                },
+            );
+        }
+        let list = |aws: &mut SimAws, token: Option<String>, at| match aws.request(
+            &admin,
+            &Action::ListSecrets {
+                prefix: "aws-rotate-keys/".into(),
+                next_token: token,
+            },
+            at,
+        ) {
+            Outcome::Secrets {
+                secrets,
+                next_token,
+            } => (
+                secrets.into_iter().map(|s| s.name).collect::<Vec<_>>(),
+                next_token,
+            ),
+            other => panic!("{other:?}"),
+        };
+        let (first, token) = list(&mut aws, None, T);
+        assert_eq!(first.len(), 2);
+        // The first page's secret is deleted, and the view is old by the next page.
+        aws.secrets.remove(&first[0]);
+        let later = T.add(Span::from_secs(61));
+        let (second, token) = list(&mut aws, token, later);
+        assert_eq!(second, ["aws-rotate-keys/c", "aws-rotate-keys/d"]);
+        assert_eq!(token, None);
+        // A new listing sees the change.
+        assert_eq!(
+            list(&mut aws, None, later).0,
+            ["aws-rotate-keys/b", "aws-rotate-keys/c"]
+        );
+        assert_eq!(aws.list_view_at(), Some(later));
     }
 
     #[test]

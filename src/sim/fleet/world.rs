@@ -5,16 +5,29 @@
 //! always fail), crashes at any step (the session is dropped; the next run knows only what AWS
 //! holds), concurrent requests answered in any order, and owners acting between the steps,
 //! checking the promises after every step ([`FleetChecker`]).
+//!
+//! A run may mail the owners (`--notify-from`: [`FleetRunSpec::notify`]; SES is the simulated
+//! AWS's, with the same faults as any request) and seal each delivery to its owner
+//! (`--encrypt`: [`FleetRunSpec::encrypt`]). The world then plays the shell's part of `pickup`,
+//! as the real program's does: a sealed value that `GetSecretValue` answers is opened with the
+//! owner's identity ([`Owner::identity`]) before the core sees it. The test identities are in
+//! [`FleetWorld::keyring`], for the checker to tell that each delivery opens for its recipient
+//! and no other. (age draws its own randomness: sealed texts differ from run to run, nothing
+//! else does.)
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::action::{Action, DeletePurpose, Failure, FailureClass, Outcome};
 use crate::error::ErrorKind;
 use crate::fleet::delivery::{self, DeliveredKey};
-use crate::fleet::session::{FleetError, FleetMode, FleetRequest, FleetSession, UserResult};
+use crate::fleet::seal;
+use crate::fleet::session::{
+    FleetError, FleetMode, FleetRequest, FleetSession, Notifier, UserResult,
+};
 use crate::fleet::stage::Policy;
-use crate::key::{AccessKeyId, SecretAccessKey, UserName};
+use crate::key::{AccessKeyId, SecretAccessKey, Sensitive, UserName};
 use crate::rotation::Config;
 use crate::session::{SessionAction, Signer};
 use crate::sim::{Fault, FaultPlan, Violation};
@@ -63,6 +76,9 @@ pub struct Owner {
     /// that [`Owner::holds`] shows. `None`: a model of `pickup` (read, install, delete the old
     /// key, one act at a time).
     pub files: Option<Disk>,
+    /// `--encrypt`: the owner's identity (an age identity file's text, or an OpenSSH private
+    /// key), which its pickup opens a sealed delivery with (`pickup --identity`).
+    pub identity: Option<String>,
 }
 
 impl Owner {
@@ -78,6 +94,7 @@ impl Owner {
             locked_out: false,
             installed: 0,
             files: None,
+            identity: None,
         }
     }
 
@@ -160,6 +177,10 @@ pub struct FleetRunSpec {
     pub max_concurrency: usize,
     /// Retries and the jitter's seed.
     pub config: Config,
+    /// `--encrypt`.
+    pub encrypt: bool,
+    /// `--notify-from` (which mails are owed is `policy.notify`'s).
+    pub notify: Option<Notifier>,
 }
 
 impl FleetRunSpec {
@@ -178,6 +199,8 @@ impl FleetRunSpec {
                 seed: 1,
                 ..Config::default()
             },
+            encrypt: false,
+            notify: None,
         }
     }
 }
@@ -230,6 +253,16 @@ pub struct FleetWorld {
     pub runs: usize,
     /// Every request, fault and answer, and every owner's act (for transcripts and debugging).
     pub trace: Option<Vec<String>>,
+    /// `--encrypt`'s test identities: each recipient (an `age1…` key or an OpenSSH public key
+    /// line) with its identity's text.
+    pub keyring: Vec<(String, String)>,
+    /// Sealed deliveries an owner's pickup could not open with its identity (none may be).
+    pub unopened: Vec<String>,
+    /// Sealed deliveries the owners' pickups opened.
+    pub opened: usize,
+    /// What each (sealed value, identity) opened to (`None`: it does not open): age is slow
+    /// next to the rest of a step, and the same value is read again and again.
+    unsealed: RefCell<BTreeMap<(String, String), Option<String>>>,
     rng: u64,
 }
 
@@ -272,6 +305,7 @@ pub fn describe_action(action: &Action) -> String {
             ..
         } => format!("{name} value=[redacted] description={description} token={token}"),
         Action::DeleteSecret { name } | Action::GetSecretValue { name } => name.clone(),
+        Action::SendEmail { to, subject, .. } => format!("to {to}: {subject}"),
         Action::ConfirmPlan { summary } => summary.replace('\n', "; "),
         _ => String::new(),
     };
@@ -346,6 +380,18 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
     }
 }
 
+/// Opens a sealed delivery with one identity's text, as the shell's `pickup` does.
+pub fn open_sealed(identity: &str, sealed: &str) -> Result<Sensitive<String>, String> {
+    let ids = seal::identities(identity, "identity")?;
+    seal::open(sealed, &ids)
+}
+
+/// Whether two recipients are the same key (an OpenSSH line's comment aside).
+pub fn same_recipient(a: &str, b: &str) -> bool {
+    let key = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    key(a) == key(b)
+}
+
 fn throttled() -> Failure {
     Failure::new(FailureClass::Throttled, Some("Throttling"), "Rate exceeded")
 }
@@ -383,6 +429,10 @@ impl FleetWorld {
             kill_pickup_after: None,
             runs: 0,
             trace: None,
+            keyring: Vec::new(),
+            unopened: Vec::new(),
+            opened: 0,
+            unsealed: RefCell::new(BTreeMap::new()),
             rng: seed | 1,
         }
     }
@@ -404,6 +454,74 @@ impl FleetWorld {
             let line = line(self);
             if let Some(t) = &mut self.trace {
                 t.push(line);
+            }
+        }
+    }
+
+    /// [`open_sealed`], remembered: the plain value, or why it does not open.
+    pub fn open_with(&self, identity: &str, sealed: &str) -> Result<String, String> {
+        let key = (sealed.to_owned(), identity.to_owned());
+        if let Some(known) = self.unsealed.borrow().get(&key) {
+            return known.clone().ok_or_else(|| "it does not open".to_owned());
+        }
+        let opened = open_sealed(identity, sealed).map(|p| p.expose().clone());
+        self.unsealed
+            .borrow_mut()
+            .insert(key, opened.as_ref().ok().cloned());
+        opened
+    }
+
+    /// The identity of `recipient` in [`FleetWorld::keyring`].
+    pub fn identity_of(&self, recipient: &str) -> Option<&str> {
+        self.keyring
+            .iter()
+            .find(|(r, _)| same_recipient(r, recipient))
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// A delivery's value as its owner reads it: opened with whichever test identity opens it
+    /// when it is sealed (`None`: none does).
+    pub fn plain_value(&self, value: &str) -> Option<String> {
+        if !seal::is_sealed(value) {
+            return Some(value.to_owned());
+        }
+        self.keyring
+            .iter()
+            .find_map(|(_, id)| self.open_with(id, value).ok())
+    }
+
+    /// The shell's part of `pickup` under `--encrypt`: a sealed value that `GetSecretValue`
+    /// answers is opened with the owner's identity before the core sees it; one that does not
+    /// open fails as the shell's does (and is remembered: none may).
+    fn shell_opens(
+        &mut self,
+        user: &UserName,
+        identity: Option<&str>,
+        outcome: Outcome,
+    ) -> Outcome {
+        let Outcome::SecretValue(v) = &outcome else {
+            return outcome;
+        };
+        if !seal::is_sealed(v.expose()) {
+            return outcome;
+        }
+        let opened = identity
+            .ok_or_else(|| "the owner has no identity".to_owned())
+            .and_then(|id| self.open_with(id, v.expose()));
+        match opened {
+            Ok(plain) => {
+                self.opened += 1;
+                Outcome::SecretValue(Sensitive::new(plain))
+            }
+            Err(e) => {
+                self.unopened.push(format!("{user}: {e}"));
+                Outcome::Failed(Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!(
+                        "the delivery is encrypted to its owner, and it could not be decrypted: {e}"
+                    ),
+                ))
             }
         }
     }
@@ -453,7 +571,7 @@ impl FleetWorld {
         let did = if let Some(files) = o.files.take() {
             let journaled = !files.journals.is_empty();
             let (files, did, locked) = if o.picks_up && (waiting || journaled) {
-                self.real_pickup(files)
+                self.real_pickup(user, o.identity.as_deref(), files)
             } else {
                 let did = self.uses(&held_id, &held_secret);
                 let locked = did.contains("locked out");
@@ -514,10 +632,10 @@ impl FleetWorld {
             match waiting {
                 Some((name, _)) if o.picks_up => {
                     let me = Principal::Key(held_id.clone(), held_secret.clone());
-                    match self
-                        .aws
-                        .request(&me, &Action::GetSecretValue { name: name.clone() }, now)
-                    {
+                    let read =
+                        self.aws
+                            .request(&me, &Action::GetSecretValue { name: name.clone() }, now);
+                    match self.shell_opens(user, o.identity.as_deref(), read) {
                         Outcome::SecretValue(v) => match DeliveredKey::parse(v.expose()) {
                             Ok(k) if k.replaces == held_id && k.access_key_id != held_id => {
                                 o.pickup = Some(Pickup {
@@ -574,8 +692,14 @@ impl FleetWorld {
 
     /// The core's `pickup` of the `[default]` profile in `files`, signed by its keys against
     /// the simulated AWS; now and then killed after a few requests (the next act runs it again,
-    /// from its journal). Returns the files after it, and what happened.
-    fn real_pickup(&mut self, mut files: Disk) -> (Disk, String, bool) {
+    /// from its journal). Returns the files after it, and what happened. A sealed delivery is
+    /// opened with `identity`, as the shell does.
+    fn real_pickup(
+        &mut self,
+        user: &UserName,
+        identity: Option<&str>,
+        mut files: Disk,
+    ) -> (Disk, String, bool) {
         let request = Request {
             selection: Selection::Profiles(vec!["default".into()]),
             admin_user: None,
@@ -627,7 +751,8 @@ impl FleetWorld {
                     Some(o) => o,
                     None => {
                         let who = Self::principal(&a.signer);
-                        self.aws.request(&who, &a.action, self.now)
+                        let o = self.aws.request(&who, &a.action, self.now);
+                        self.shell_opens(user, identity, o)
                     }
                 };
                 locked |= matches!(
@@ -836,7 +961,8 @@ impl FleetWorld {
             interactive: spec.interactive,
             max_concurrency: spec.max_concurrency,
             signer: self.signer(),
-            encrypt: false,
+            encrypt: spec.encrypt,
+            notify: spec.notify.clone(),
         };
         self.log(|w| {
             let mut s = format!("{} run {}: fleet {:?}", w.now, w.runs, spec.mode);
@@ -848,6 +974,12 @@ impl FleetWorld {
             }
             if spec.yes && spec.mode == FleetMode::Rotate {
                 s.push_str(" --yes");
+            }
+            if spec.encrypt {
+                s.push_str(" --encrypt");
+            }
+            if let Some(n) = &spec.notify {
+                let _ = write!(s, " --notify-from {}", n.from);
             }
             s
         });
