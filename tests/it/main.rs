@@ -20,6 +20,7 @@ mod completion;
 mod fleet;
 mod fleet_cycle;
 mod fleet_encrypt;
+mod fleet_notify;
 mod fleet_org;
 mod fleet_org_core;
 mod fleet_seal_core;

@@ -292,6 +292,19 @@ fn key_infos(j: &Json) -> Vec<KeyInfo> {
         .collect()
 }
 
+/// A mail SES took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    /// The sender.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+}
+
 /// One row of ListAccessKeys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInfo {
@@ -938,6 +951,48 @@ impl Moto {
             json::quote(name)
         ));
         j.get("value").and_then(Json::as_str).map(str::to_string)
+    }
+
+    /// Verifies a sender in SES (moto does it at once): mail from it is then sent.
+    pub fn verify_email(&self, address: &str) {
+        self.admin_ok(&format!(
+            "{{\"op\":\"verify_email\",\"address\":{}}}",
+            json::quote(address)
+        ));
+    }
+
+    /// Every mail SES took (moto keeps them), oldest first.
+    pub fn sent_mail(&self) -> Vec<SentMail> {
+        let j = self.admin_ok("{\"op\":\"sent_mail\"}");
+        j.as_array()
+            .unwrap_or(&[])
+            .iter()
+            .map(|m| SentMail {
+                from: m
+                    .get("source")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                to: m
+                    .get("to")
+                    .and_then(Json::as_array)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                subject: m
+                    .get("subject")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                body: m
+                    .get("body")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            })
+            .collect()
     }
 
     /// Closes an account of the organization (moto makes it SUSPENDED).

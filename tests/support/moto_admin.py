@@ -59,7 +59,7 @@ IAM_STS_ALL = json.dumps(
         "Statement": [{"Effect": "Allow", "Action": ["iam:*", "sts:*"], "Resource": "*"}],
     }
 )
-VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15"}
+VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ses": "2010-12-01"}
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # The JSON-protocol services: the X-Amz-Target prefix of each.
 JSON_TARGETS = {"secretsmanager": "secretsmanager", "organizations": "AWSOrganizationsV20161128"}

@@ -81,6 +81,12 @@ impl Aws {
             }
             Action::DeleteSecret { name } => self.delete_secret(signer, name).await,
             Action::GetSecretValue { name } => self.get_secret_value(signer, name).await,
+            Action::SendEmail {
+                from,
+                to,
+                subject,
+                body,
+            } => self.send_email(signer, from, to, subject, body).await,
             _ => return None,
         })
     }
@@ -408,6 +414,39 @@ impl Aws {
         sm.update_secret()
             .secret_id(name)
             .description(description)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(Outcome::Done)
+    }
+
+    /// `ses:SendEmail` (v2): one plain-text mail to one owner.
+    async fn send_email(
+        &self,
+        signer: &Signer,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<Outcome, Failure> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let ses = self.ses(signer).await?;
+        self.debug(format_args!("SESv2 SendEmail from={from} to={to}"));
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| Failure::new(FailureClass::Other, None, e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(content(subject)?)
+            .body(Body::builder().text(content(body)?).build())
+            .build();
+        ses.send_email()
+            .from_email_address(from)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(EmailContent::builder().simple(message).build())
             .send()
             .await
             .map_err(|e| classify(&e))?;

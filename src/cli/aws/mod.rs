@@ -53,6 +53,7 @@ pub(crate) struct Aws {
     refused: Mutex<HashMap<String, Failure>>,
     iam: Mutex<HashMap<String, aws_sdk_iam::Client>>,
     secrets: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
+    ses: Mutex<HashMap<String, aws_sdk_sesv2::Client>>,
     /// Held while a signer's credentials are made: one MFA session (one code asked) per signer,
     /// and one prompt at a time on the terminal.
     making: Mutex<()>,
@@ -111,6 +112,7 @@ impl Aws {
             identity_files: std::sync::Mutex::new(Vec::new()),
             iam: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
+            ses: Mutex::new(HashMap::new()),
             making: Mutex::new(()),
             token,
             wire: WireDates::default(),
@@ -314,6 +316,23 @@ impl Aws {
         }
         let client = aws_sdk_secretsmanager::Client::from_conf(b.build());
         self.secrets.lock().await.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The SES client for a signer (`--notify-from`), in the run's region, with the same
+    /// endpoint settings as the others (`AWS_ENDPOINT_URL_SESV2` for SES alone).
+    async fn ses(&self, signer: &Signer) -> Result<aws_sdk_sesv2::Client, Failure> {
+        let key = signer_key(signer);
+        if let Some(c) = self.ses.lock().await.get(&key) {
+            return Ok(c.clone());
+        }
+        let (base, creds) = self.signing(signer).await?;
+        let mut b = aws_sdk_sesv2::config::Builder::from(&base);
+        if let Some(provider) = creds {
+            b = b.credentials_provider(provider);
+        }
+        let client = aws_sdk_sesv2::Client::from_conf(b.build());
+        self.ses.lock().await.insert(key, client.clone());
         Ok(client)
     }
 

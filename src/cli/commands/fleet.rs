@@ -6,11 +6,14 @@
 
 use clap::{Args, Subcommand};
 
+use aws_rotate_keys::fleet::notice::Template;
 use aws_rotate_keys::fleet::org::{Accounts, DEFAULT_ROLE_NAME, OrgRequest, OrgSession};
 use aws_rotate_keys::fleet::output as fleet_output;
 use aws_rotate_keys::fleet::policy;
-use aws_rotate_keys::fleet::session::{FleetMode, FleetRequest, FleetSession, UserResult};
-use aws_rotate_keys::fleet::stage::Policy;
+use aws_rotate_keys::fleet::session::{
+    FleetMode, FleetRequest, FleetSession, Notifier, UserResult,
+};
+use aws_rotate_keys::fleet::stage::{NoticePolicy, Policy};
 use aws_rotate_keys::key::UserName;
 use aws_rotate_keys::profile::{self, ProfileError};
 use aws_rotate_keys::session::Signer;
@@ -68,6 +71,18 @@ pub(crate) struct FleetOptions {
     /// The role assumed in each account of --accounts but the caller's. Default: OrganizationAccountAccessRole.
     #[arg(long, value_name = "NAME")]
     pub(crate) role_name: Option<String>,
+    /// Mail each owner from this address through SES (a verified identity): when its new key is delivered, --warn-before the --deactivate-after deadline, and when its old key is deactivated. Each mail once, remembered in the delivery secret.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) notify_from: Option<String>,
+    /// The user tag that holds the owner's address. A user without it is noted in its row, not mailed.
+    #[arg(long, value_name = "NAME", default_value = "email")]
+    pub(crate) email_tag: String,
+    /// Remind the owner this long before the --deactivate-after deadline if the new key is not installed yet.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) warn_before: Option<String>,
+    /// The mails' text: sections [delivered], [reminder] and [deactivated], each a Subject: line and a body, with the placeholders {user} {account} {region} {new_key_id} {old_key_id} {deadline} {command}.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) notify_template: Option<std::path::PathBuf>,
     /// Go ahead without asking. Without it, `fleet rotate` shows what it would change and asks once at a terminal; with no terminal it stops (exit 252) and changes nothing.
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
@@ -152,7 +167,79 @@ fn policy_of(o: &FleetOptions) -> Result<Policy, CliError> {
             .map(|v| settings::span("--deactivate-after", v))
             .transpose()?,
         delete_after: settings::span("--delete-after", &o.delete_after)?,
+        notify: notice_policy_of(o)?,
     })
+}
+
+/// `--notify-from`'s options; the others without it are a mistake (252), as is a reminder
+/// without a deadline to remind of.
+fn notice_policy_of(o: &FleetOptions) -> Result<Option<NoticePolicy>, CliError> {
+    let warn_before = o
+        .warn_before
+        .as_deref()
+        .map(|v| settings::span("--warn-before", v))
+        .transpose()?;
+    if o.notify_from.is_none() {
+        let lonely = [
+            (o.warn_before.is_some(), "--warn-before"),
+            (o.notify_template.is_some(), "--notify-template"),
+            (o.email_tag != "email", "--email-tag"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name));
+        if let Some(name) = lonely {
+            return Err(CliError::usage(format!(
+                "{name} shapes the owners' mails: give --notify-from ADDRESS too"
+            )));
+        }
+        return Ok(None);
+    }
+    if warn_before.is_some() && o.deactivate_after.is_none() {
+        return Err(CliError::usage(
+            "--warn-before reminds the owner before the --deactivate-after deadline: give --deactivate-after too",
+        ));
+    }
+    if o.email_tag.is_empty() {
+        return Err(CliError::usage("--email-tag: a tag name cannot be empty"));
+    }
+    Ok(Some(NoticePolicy {
+        email_tag: o.email_tag.clone(),
+        warn_before,
+    }))
+}
+
+/// `--notify-from`: the sender and the text (`--notify-template`, checked before any request).
+fn notifier_of(o: &FleetOptions, region: &str) -> Result<Option<Notifier>, CliError> {
+    let Some(from) = &o.notify_from else {
+        return Ok(None);
+    };
+    if from.split('@').count() != 2
+        || from.split('@').any(str::is_empty)
+        || from.contains(char::is_whitespace)
+    {
+        return Err(CliError::usage(format!(
+            "--notify-from: {from:?} is not an address (an identity verified in SES, such as keys@example.com)"
+        )));
+    }
+    let template = match &o.notify_template {
+        None => Template::default_text(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::usage(format!(
+                    "--notify-template: {} could not be read: {e}",
+                    path.display()
+                ))
+            })?;
+            Template::parse(&text).map_err(|e| {
+                CliError::usage(format!("--notify-template: {}: {e}", path.display()))
+            })?
+        }
+    };
+    Ok(Some(Notifier {
+        from: from.clone(),
+        template,
+        region: region.to_owned(),
+    }))
 }
 
 async fn fleet(
@@ -184,6 +271,13 @@ async fn fleet(
         return Err(CliError::usage(format!("{empty}: a name cannot be empty")));
     }
     let ctx = Context::load(global, None)?;
+    let region = ctx
+        .settings
+        .connection
+        .region
+        .as_deref()
+        .unwrap_or("us-east-1");
+    let notify = notifier_of(o, region)?;
     let name = ctx.settings.first_profile().to_owned();
     // A profile that was named must exist, as in the `aws` CLI; without a name, `default` may
     // be missing (the credentials may come from the environment, or an instance's role).
@@ -208,6 +302,7 @@ async fn fleet(
         // The SDK's own chain for the profile: SSO, a role, static keys, or the environment.
         signer: Signer::Profile(name),
         encrypt: o.encrypt,
+        notify,
     };
     if let Some(accounts) = accounts {
         let request = OrgRequest {

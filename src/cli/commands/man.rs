@@ -293,6 +293,11 @@ fn fleet(r: &mut Roff, cmd: &clap::Command) {
          ReplacesAccessKeyId. Its description holds the delivery's state. One user's failure does \
          not stop the others: each user gets its row, and the run exits with 254.",
     );
+    beyond_one_account(r);
+}
+
+/// FLEET, continued: --encrypt, --accounts and --notify-from.
+fn beyond_one_account(r: &mut Roff) {
     para(
         r,
         "With --encrypt, each delivery is sealed with age (ASCII armour) to its owner: to the \
@@ -318,6 +323,21 @@ fn fleet(r: &mut Roff, cmd: &clap::Command) {
          account first and asks once for all of them. Run it from the management account or a \
          delegated administrator: fleet policy prints aws-rotate-keys-organization for that \
          account; the role needs aws-rotate-keys-fleet-rotate (or -read) in each account.",
+    );
+    para(
+        r,
+        "With --notify-from ADDRESS (an identity verified in SES in the run's region), each \
+         owner is mailed at the address in the user's tag email (--email-tag NAME for another): \
+         when its new key is delivered (what happened, the pickup command, the deadline if \
+         --deactivate-after is set), --warn-before DURATION before that deadline while the new \
+         key is unused, and when its old key was deactivated. No mail holds a secret. Each mail \
+         is recorded in the delivery secret's description after SES took it, so runs from any \
+         machine send it once; a run that stops in between sends it again (twice, never not at \
+         all). A user without the tag gets a NoticeNote in its row, and is not failed. \
+         --notify-template FILE replaces the text: sections [delivered], [reminder] and \
+         [deactivated] (a missing one sends no mail of that kind), each a Subject: line, a blank \
+         line and the body, with the placeholders {user}, {account}, {region}, {new_key_id}, \
+         {old_key_id}, {deadline}, {command}; {{ and }} are braces.",
     );
 }
 
