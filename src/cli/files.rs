@@ -4,10 +4,16 @@
 //! Every write goes to a sibling temporary file created 0600, is flushed to disk, renamed over
 //! the target, and the directory is flushed too: a crash leaves either the old or the new file,
 //! never a mix (spec promise 4).
+//!
+//! On Windows there are no mode bits: a file written here gets the ACL its directory hands down,
+//! as a file the `aws` CLI writes does (`%USERPROFILE%\.aws` is the user's, SYSTEM's and the
+//! Administrators' only). The rename is `MoveFileExW` with `MOVEFILE_REPLACE_EXISTING`, which
+//! NTFS journals; a directory cannot be flushed there, so that step is Unix's alone.
 #![allow(clippy::disallowed_methods)] // the shell is where files are read and written
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+#[cfg(unix)]
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +27,7 @@ use aws_rotate_keys::profile::AwsFiles;
 use super::error::CliError;
 
 /// Where the two files are.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Paths {
     pub(crate) config: PathBuf,
     pub(crate) credentials: PathBuf,
@@ -31,12 +37,11 @@ impl Paths {
     /// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/config` and `~/.aws/credentials`.
     pub(crate) fn from_env() -> Result<Self> {
         let home = || -> Result<PathBuf> {
-            std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from)
-                .context(
-                    "HOME is not set: set it, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE",
+            home_dir().with_context(|| {
+                format!(
+                    "{HOME_VARIABLES} not set: set it, or AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE"
                 )
+            })
         };
         let pick = |var: &str, default: &str| -> Result<PathBuf> {
             match std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -120,6 +125,28 @@ impl Paths {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// What names the home directory, for messages.
+#[cfg(windows)]
+const HOME_VARIABLES: &str = "USERPROFILE (or HOMEDRIVE and HOMEPATH) is";
+#[cfg(not(windows))]
+const HOME_VARIABLES: &str = "HOME is";
+
+/// The user's home directory, as the `aws` CLI finds it (Python's `os.path.expanduser`): `HOME`
+/// on Unix; on Windows `USERPROFILE`, else `HOMEDRIVE` and `HOMEPATH` (Python 3.8 and later
+/// ignore `HOME` there, which Git Bash and MSYS set to a path of their own).
+pub(crate) fn home_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if cfg!(windows) {
+        var("USERPROFILE").map(PathBuf::from).or_else(|| {
+            let mut drive = var("HOMEDRIVE")?;
+            drive.push(var("HOMEPATH")?);
+            Some(PathBuf::from(drive))
+        })
+    } else {
+        var("HOME").map(PathBuf::from)
     }
 }
 
@@ -243,33 +270,25 @@ pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<Written> {
     let dir = dir_of(&target);
     fs::create_dir_all(&dir)
         .with_context(|| format!("creating the directory {}", dir.display()))?;
-    let mut written = Written::default();
-    if let Ok(meta) = fs::metadata(&target) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            written.tightened_from = Some(mode);
-        }
-    }
+    let written = Written {
+        tightened_from: wider_than_owner(&target),
+    };
     let tmp = dir.join(format!(
         ".{}.aws-rotate-keys-{}.tmp",
         file_name(&target),
         std::process::id()
     ));
     let result = (|| -> io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f =
+            owner_only(OpenOptions::new().write(true).create(true).truncate(true)).open(&tmp)?;
         // The mode given to open() is filtered by the umask; make sure it is 0600 exactly.
+        #[cfg(unix)]
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, &target)?;
-        // The rename is durable once the directory is.
-        File::open(&dir)?.sync_all()
+        sync_dir(&dir)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
@@ -285,9 +304,39 @@ pub(crate) fn remove(path: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
     }
-    File::open(dir_of(path))
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("flushing the directory of {}", path.display()))
+    sync_dir(&dir_of(path)).with_context(|| format!("flushing the directory of {}", path.display()))
+}
+
+/// Makes a rename or removal in `dir` durable (Unix: the directory's entry is flushed; Windows
+/// cannot open a directory as a file, and NTFS journals the rename itself).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        File::open(dir)?.sync_all()
+    } else {
+        Ok(())
+    }
+}
+
+/// Options that create a file readable by its owner only: mode 0600 on Unix; on Windows the
+/// directory's inherited ACL (see the top of this file).
+fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    options.mode(0o600);
+    options
+}
+
+/// The mode of an existing file that others may read or write (Unix only).
+fn wider_than_owner(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(mode);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
 }
 
 /// The lock that keeps two runs from interleaving (spec promise 5), held until dropped.
@@ -301,14 +350,15 @@ impl Lock {
         let dir = dir_of(path);
         fs::create_dir_all(&dir)
             .with_context(|| format!("creating the directory {}", dir.display()))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        let file = owner_only(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .open(path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -338,6 +388,7 @@ mod tests {
         d
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_is_0600_and_keeps_symlinks() {
         let d = scratch("symlink");
@@ -373,10 +424,26 @@ mod tests {
         let d = scratch("new");
         let p = d.join("sub").join("credentials");
         write_atomic(&p, "x").expect("write");
+        #[cfg(unix)]
         assert_eq!(
             fs::metadata(&p).expect("meta").permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn a_write_replaces_the_file_and_leaves_no_temporary() {
+        let d = scratch("replace");
+        let p = d.join("credentials");
+        write_atomic(&p, "old").expect("first write");
+        write_atomic(&p, "new").expect("second write");
+        assert_eq!(fs::read_to_string(&p).expect("read"), "new");
+        let names: Vec<_> = fs::read_dir(&d)
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("credentials")]);
     }
 
     #[test]

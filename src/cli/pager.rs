@@ -11,7 +11,8 @@
 //!
 //! The command runs through `/bin/sh -c`, as git runs its pager, so that a value such as
 //! `less -S` or `tee out.json | less` works. (awscli itself splits the value with `shlex` and
-//! runs it without a shell: every value it accepts means the same here.)
+//! runs it without a shell: every value it accepts means the same here.) On Windows it runs
+//! through `cmd /C`, and the default is `more`, as in awscli there.
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -44,8 +45,17 @@ pub(crate) struct Pager {
     pub(crate) source: Source,
 }
 
-/// awscli's `default_pager` outside Windows.
+/// awscli's `default_pager`.
+#[cfg(not(windows))]
 pub(crate) const DEFAULT: &str = "less -R";
+#[cfg(windows)]
+pub(crate) const DEFAULT: &str = "more";
+
+/// The shell that runs the pager's command line, and its option for "run this line".
+#[cfg(not(windows))]
+const SHELL: [&str; 2] = ["/bin/sh", "-c"];
+#[cfg(windows)]
+const SHELL: [&str; 2] = ["cmd", "/C"];
 
 /// awscli's `default_less_flags`: quit at once when the text fits on one screen (F), pass
 /// colours through (R), leave the text on the screen when it ends (X).
@@ -88,14 +98,15 @@ impl Pager {
     /// is dropped, as a broken pipe to a pager is in awscli. `less_is_set`: whether `LESS` is
     /// in the environment (then it is left as it is).
     pub(crate) fn show(&self, text: &str, less_is_set: bool) -> Result<(), Failure> {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(&self.command).stdin(Stdio::piped());
+        let [shell, run] = SHELL;
+        let mut cmd = Command::new(shell);
+        cmd.arg(run).arg(&self.command).stdin(Stdio::piped());
         if !less_is_set {
             cmd.env("LESS", LESS_FLAGS);
         }
         let mut child = cmd
             .spawn()
-            .map_err(|e| Failure::NotStarted(format!("/bin/sh: {e}")))?;
+            .map_err(|e| Failure::NotStarted(format!("{shell}: {e}")))?;
         let written = match child.stdin.take() {
             // Dropped at the end of the block: the pager sees the end of its input.
             Some(mut stdin) => stdin
@@ -105,6 +116,12 @@ impl Pager {
         };
         let status = child.wait().map_err(Failure::Io)?;
         match status.code() {
+            // cmd's status for a command it does not know.
+            Some(9009) if cfg!(windows) => {
+                return Err(Failure::NotStarted(
+                    "cmd found no such command (exit status 9009)".to_owned(),
+                ));
+            }
             Some(127) => {
                 return Err(Failure::NotStarted(
                     "the shell found no such command (exit status 127)".to_owned(),
@@ -164,7 +181,7 @@ mod tests {
         assert_eq!(choose(false, None, None, s("c")), pager("c", Source::Pager));
         assert_eq!(
             choose(false, None, None, None),
-            pager("less -R", Source::Default)
+            pager(DEFAULT, Source::Default)
         );
     }
 
@@ -177,6 +194,7 @@ mod tests {
         assert_eq!(choose(true, None, None, None), None);
     }
 
+    #[cfg(unix)]
     fn scratch(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "aws-rotate-keys-pager-{}-{name}",
@@ -187,6 +205,7 @@ mod tests {
         dir
     }
 
+    #[cfg(unix)] // the commands are POSIX shell
     #[test]
     fn the_text_reaches_the_pager_through_the_shell_with_less_flags() {
         let dir = scratch("reaches");
@@ -213,6 +232,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[cfg(unix)] // the commands are POSIX shell
     #[test]
     fn a_pager_that_quits_early_is_not_an_error() {
         // Far more than a pipe holds: the writes meet a closed pipe.
@@ -226,6 +246,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)] // the commands are POSIX shell
     #[test]
     fn a_missing_pager_is_reported_as_not_started() {
         let p = Pager {

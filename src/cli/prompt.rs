@@ -50,12 +50,7 @@ pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
     let _ = write!(e, "MFA code for {serial}: ");
     let _ = e.flush();
     let mut line = String::new();
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if hidden {
-        restore_terminal();
-        // The Enter that ended the line was not echoed either.
-        let _ = writeln!(e);
-    }
+    let read = read_line(&mut line, hidden);
     read.map_err(|err| {
         Failure::new(
             FailureClass::Other,
@@ -80,12 +75,27 @@ pub(crate) fn token_code(serial: &str) -> Result<String, Failure> {
 pub(crate) fn read_unseen() -> Option<zeroize::Zeroizing<String>> {
     let hidden = hide_input();
     let mut line = zeroize::Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
+    read_line(&mut line, hidden).ok().map(|()| line)
+}
+
+/// Reads a line of stdin into `line`; `hidden`: the echo was turned off for it (then it is
+/// turned back on, and the Enter that was not echoed either is).
+fn read_line(line: &mut String, hidden: bool) -> std::io::Result<()> {
+    #[cfg(windows)]
+    if hidden {
+        // The console reads the line itself with its echo off, puts the echo back, and ends
+        // the line on the screen.
+        let mut typed = rpassword::read_password()?;
+        line.push_str(&typed);
+        zeroize::Zeroize::zeroize(&mut typed);
+        return Ok(());
+    }
+    let read = std::io::stdin().lock().read_line(line);
     if hidden {
         restore_terminal();
         let _ = writeln!(std::io::stderr());
     }
-    read.ok().map(|_| line)
+    read.map(drop)
 }
 
 /// The terminal's settings from before the echo was turned off, while it is: to put back
@@ -116,7 +126,14 @@ fn hide_input() -> bool {
     true
 }
 
-#[cfg(not(unix))]
+/// On Windows the console turns its echo off for the one read ([`read_line`]), when stdin is
+/// one.
+#[cfg(windows)]
+fn hide_input() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
+#[cfg(not(any(unix, windows)))]
 fn hide_input() -> bool {
     false
 }

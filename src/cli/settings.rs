@@ -18,6 +18,7 @@ use aws_rotate_keys::time::Span;
 use super::args::{Color, Global};
 use super::commands::rotate::RotateArgs;
 use super::error::CliError;
+use super::files::Paths;
 use super::pager::{self, Pager};
 
 /// `--verify-timeout`'s default.
@@ -81,6 +82,10 @@ pub(crate) struct Connection {
     /// `--profile` named the profile: a credential chain uses that profile's credentials alone,
     /// never the environment's (`AWS_ACCESS_KEY_ID`), as the `aws` CLI does.
     pub(crate) profile_only: bool,
+    /// The two files, for the SDK's own reading of a profile (region, role, `credential_process`):
+    /// the files this run reads, wherever the SDK would look by itself (it takes `HOME` before
+    /// `USERPROFILE` on Windows, where the `aws` CLI takes `USERPROFILE` alone).
+    pub(crate) files: Paths,
 }
 
 /// How results are printed.
@@ -105,14 +110,14 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// The settings from the command line, the environment and the files (`config_path` names
-    /// the config file in messages). `token_code`: the command's own `--token-code`, else the
+    /// The settings from the command line, the environment and the files (`paths` names them in
+    /// messages, and to the SDK). `token_code`: the command's own `--token-code`, else the
     /// one before it.
     pub(crate) fn load(
         global: &Global,
         token_code: Option<String>,
         files: &AwsFiles,
-        config_path: &std::path::Path,
+        paths: &Paths,
     ) -> Result<Self, CliError> {
         let profiles = profiles(global);
         let first = profiles.first().map(String::as_str).unwrap_or("default");
@@ -155,7 +160,7 @@ impl Settings {
                 };
                 CliError::config(format!(
                     "{}, line {}: cli_timestamp_format = {} is not one of wire, iso8601{hint}; fix the file, then run again (nothing was changed)",
-                    config_path.display(),
+                    paths.config.display(),
                     e.line,
                     e.value
                 ))
@@ -200,6 +205,7 @@ impl Settings {
                 no_verify_ssl: global.no_verify_ssl,
                 debug: global.debug,
                 profile_only: !global.profile.is_empty(),
+                files: paths.clone(),
             },
             token_code,
             interactive: interactive(),

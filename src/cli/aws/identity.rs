@@ -13,10 +13,11 @@ use aws_rotate_keys::key::Sensitive;
 
 /// The files tried when `--identity` is not given, in order: OpenSSH's default key files.
 pub(crate) fn default_files() -> Vec<PathBuf> {
-    #[allow(clippy::disallowed_methods)] // where ~/.ssh is
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
-    home.map(PathBuf::from)
-        .map(|h| vec![h.join(".ssh/id_ed25519"), h.join(".ssh/id_rsa")])
+    crate::cli::files::home_dir()
+        .map(|h| {
+            let ssh = h.join(".ssh");
+            vec![ssh.join("id_ed25519"), ssh.join("id_rsa")]
+        })
         .unwrap_or_default()
 }
 

@@ -20,6 +20,7 @@ use anyhow::Result;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::sync::Mutex;
@@ -140,6 +141,7 @@ impl Aws {
             .clone()
             .unwrap_or_else(|| "us-east-1".to_owned());
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .profile_files(self.profile_files())
             .region(Region::new(region))
             .http_client(self.http.clone())
             .retry_config(RetryConfig::disabled())
@@ -168,12 +170,14 @@ impl Aws {
                 .with_region(base.region().cloned())
                 .with_http_client(self.http.clone());
             let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_files(self.profile_files())
                 .profile_name(p)
                 .configure(&config)
                 .build();
             return (base, Some(SharedCredentialsProvider::new(provider)));
         }
         let chain = aws_config::defaults(BehaviorVersion::latest())
+            .profile_files(self.profile_files())
             .profile_name(p)
             .region(base.region().cloned())
             .http_client(self.http.clone())
@@ -181,6 +185,14 @@ impl Aws {
             .await;
         let provider = chain.credentials_provider();
         (base, provider)
+    }
+
+    /// The files the SDK reads a profile from: this run's (see [`Connection::files`]).
+    fn profile_files(&self) -> EnvConfigFiles {
+        EnvConfigFiles::builder()
+            .with_file(EnvConfigFileKind::Config, &self.conn.files.config)
+            .with_file(EnvConfigFileKind::Credentials, &self.conn.files.credentials)
+            .build()
     }
 
     fn debug(&self, what: std::fmt::Arguments<'_>) {

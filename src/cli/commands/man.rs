@@ -385,8 +385,9 @@ fn output(r: &mut Roff) {
         r,
         "When stdout is a terminal, results go through a pager, as in the aws command (version 2): \
          the first of --no-cli-pager (no pager), AWS_PAGER, the profile's cli_pager, PAGER, else \
-         less -R. Set to nothing, AWS_PAGER, cli_pager or PAGER means no pager. The command is run \
-         by /bin/sh -c with the results on its stdin, with LESS=FRX when LESS is not set at all. \
+         less -R (more on Windows). Set to nothing, AWS_PAGER, cli_pager or PAGER means no pager. \
+         The command is run by /bin/sh -c (cmd /C on Windows) with the results on its stdin, with \
+         LESS=FRX when LESS is not set at all. \
          Output to a pipe or a file (a script, cron) never goes through a pager. Quitting the pager \
          early is not an error. A pager that cannot be started ends the run with status 253 after \
          the results are printed without it. The new key of admin mode (--user-name) is never \

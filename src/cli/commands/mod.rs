@@ -41,7 +41,7 @@ impl Context {
     pub(crate) fn load(global: &Global, token_code: Option<String>) -> Result<Self, CliError> {
         let paths = Paths::from_env().map_err(|e| CliError::config(format!("{e:#}")))?;
         let files = paths.load()?;
-        let settings = Settings::load(global, token_code, &files, &paths.config)?;
+        let settings = Settings::load(global, token_code, &files, &paths)?;
         if settings.connection.no_verify_ssl {
             super::warn(format_args!(
                 "--no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the requests. Adding certificate verification (--ca-bundle) is strongly advised"
