@@ -27,7 +27,7 @@ fn run(home: &Home, args: &[&str]) -> Output {
         .expect("run aws-rotate-keys")
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
@@ -36,7 +36,7 @@ fn code(o: &Output) -> i32 {
 }
 
 #[track_caller]
-fn assert_code(o: &Output, want: i32) {
+pub(crate) fn assert_code(o: &Output, want: i32) {
     assert_eq!(
         code(o),
         want,
@@ -47,7 +47,7 @@ fn assert_code(o: &Output, want: i32) {
 }
 
 /// The key the file holds now for `[section]`, with its secret.
-fn held(text: &str, section: &str) -> (String, String) {
+pub(crate) fn held(text: &str, section: &str) -> (String, String) {
     let mut in_section = false;
     let (mut id, mut secret) = (String::new(), String::new());
     for line in text.lines() {
@@ -71,7 +71,7 @@ fn works(moto: &Moto, id: &str, secret: &str) -> bool {
     moto.caller_identity(id, secret).is_ok()
 }
 
-fn mutations(moto: &Moto) -> Vec<String> {
+pub(crate) fn mutations(moto: &Moto) -> Vec<String> {
     moto.log()
         .into_iter()
         .filter(|e| e.is_mutating())

@@ -3,7 +3,8 @@
 //! throwaway HOME, and no process left behind. Each test starts its own moto on free ports, so
 //! they run in parallel. Requests through the proxy use the real `aws` CLI v1 where the client
 //! matters, and the proxy's one-shot signed GetCallerIdentity where speed does.
-#![cfg(not(target_family = "wasm"))]
+// Not on Windows either: they drive the Linux test servers and Python oracles themselves.
+#![cfg(not(any(target_family = "wasm", windows)))]
 #![allow(clippy::disallowed_methods)]
 
 use crate::moto;

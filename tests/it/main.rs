@@ -32,6 +32,7 @@ mod ini;
 mod pickup;
 mod pickup_moto;
 mod plan;
+mod platform;
 mod profile;
 mod render_oracle;
 mod render_yaml;

@@ -1941,10 +1941,29 @@ impl Home {
         c
     }
 
-    /// The binary under test in this HOME (see `command_for`).
+    /// The binary under test in this HOME (see `command_for`): this build's, or `ART_BIN` (a
+    /// build of it for another target), run through `ART_BIN_RUNNER` when that is set (`wine`,
+    /// `qemu-aarch64 -L /usr/aarch64-linux-gnu`), with the runner's own variables (`WINE*`,
+    /// `QEMU_*`) passed through.
     #[cfg(feature = "cli")]
     pub fn command(&self) -> Command {
-        self.command_for(env!("CARGO_BIN_EXE_aws-rotate-keys"))
+        let bin = std::env::var_os("ART_BIN")
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_aws-rotate-keys").into());
+        let runner = std::env::var("ART_BIN_RUNNER").unwrap_or_default();
+        let mut words = runner.split_whitespace();
+        let Some(program) = words.next() else {
+            return self.command_for(bin);
+        };
+        let mut c = self.command_for(program);
+        c.args(words).arg(bin);
+        for (name, value) in std::env::vars_os() {
+            let n = name.to_string_lossy();
+            if n.starts_with("WINE") || n.starts_with("QEMU_") {
+                c.env(&name, value);
+            }
+        }
+        c
     }
 
     /// The venv's `aws` CLI v1 in this HOME (to compare outputs with the real thing).
