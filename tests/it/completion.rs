@@ -4,7 +4,8 @@
 //!
 //! The shells are Debian's `bash`, `zsh` and `fish`. Where one is missing the test says so and
 //! passes, unless `ART_REQUIRE_SHELLS` is set (`.ci/run` sets it and installs them).
-#![cfg(not(target_family = "wasm"))]
+// Not on Windows: it drives bash, zsh and fish.
+#![cfg(not(any(target_family = "wasm", windows)))]
 #![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
