@@ -495,7 +495,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def complete_entry(self):
+        """Time and close the request's log entry before its answer's first byte leaves: a client
+        that reads the log as soon as it has its answer finds the entry done."""
+        entry, st = getattr(self, "entry", None), self.state
+        if entry is None:
+            return
+        with st.lock:
+            if not entry["done"]:
+                entry["ms"] = round((time.time() - entry["time"]) * 1000, 3)
+                entry["done"] = True
+
     def answer(self, status, body, headers=()):
+        self.complete_entry()
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -510,6 +522,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def drop_connection(self):
         """Close the connection without a byte of answer."""
+        self.complete_entry()
         self.close_connection = True
         try:
             self.wfile.flush()
@@ -805,12 +818,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.seq += 1
             entry["seq"] = st.seq
             st.log.append(entry)
+        self.entry = entry
         try:
             self.handle_request(entry, body, request_id)
         finally:
-            with st.lock:
-                entry["ms"] = round((time.time() - t0) * 1000, 3)
-                entry["done"] = True
+            self.complete_entry()
+            self.entry = None
 
     def handle_request(self, entry, body, request_id):
         st = self.state
