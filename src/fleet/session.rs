@@ -690,7 +690,9 @@ impl FleetSession {
                         t.recipient = Some(r);
                         t.result.verdict = Some(v);
                     }
-                    Ok(Err(reason)) => t.result.verdict = Some(Verdict::blocked(reason)),
+                    Ok(Err(reason)) => {
+                        t.result.verdict = Some(stages::unsealable(&t.result.facts, v, reason));
+                    }
                     Err(need) => return self.call_for(i, user_name, need),
                 }
                 t.finished = true;
@@ -751,6 +753,23 @@ impl FleetSession {
             }
         }
         self.ask(i);
+    }
+
+    /// The new key of user `i` is certainly not stored: it goes, so that no key's secret is
+    /// nowhere, and the user's run stops with `f`. The pending mark makes the next run deliver
+    /// again.
+    fn not_stored(&mut self, i: usize, operation: Option<&'static str>, f: Failure) {
+        let t = &mut self.tasks[i];
+        let id = t.created.take().map(|(id, ..)| id);
+        t.result.new_key = None;
+        t.result.error = Some((operation, f));
+        t.steps.clear();
+        if let Some(id) = id {
+            t.steps.push(Step::DeleteKey(id, DeletePurpose::Orphan));
+            self.next_step(i);
+        } else {
+            t.finished = true;
+        }
     }
 
     fn fail(&mut self, i: usize, operation: Option<&'static str>, f: Failure) {
@@ -920,7 +939,7 @@ impl FleetSession {
                         Ok(sealed) => Sensitive::new(sealed),
                         Err(e) => {
                             let f = Failure::new(FailureClass::Other, None, e);
-                            return self.fail(i, None, f);
+                            return self.not_stored(i, None, f);
                         }
                     },
                     (None, true) => {
@@ -929,7 +948,7 @@ impl FleetSession {
                             None,
                             "--encrypt: no recipient was found before the store",
                         );
-                        return self.fail(i, None, f);
+                        return self.not_stored(i, None, f);
                     }
                     (_, false) => value,
                 };
@@ -1136,19 +1155,8 @@ impl FleetSession {
                 return;
             }
             (Step::Store { .. }, Outcome::Failed(f)) => {
-                // Refused, so not stored: the key goes, so that no key's secret is nowhere.
-                // The pending mark makes the next run deliver again.
-                let id = t.created.take().map(|(id, ..)| id);
-                t.result.new_key = None;
-                t.result.error = Some((Some("UpdateSecret"), f));
-                t.steps.clear();
-                if let Some(id) = id {
-                    t.steps.push(Step::DeleteKey(id, DeletePurpose::Orphan));
-                    self.next_step(i);
-                } else {
-                    t.finished = true;
-                }
-                return;
+                // Refused, so not stored.
+                return self.not_stored(i, Some("UpdateSecret"), f);
             }
             (Step::Mark { .. }, Outcome::Failed(f))
                 if f.class == FailureClass::AlreadyExists && call.attempts > 1 =>

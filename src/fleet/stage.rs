@@ -440,6 +440,29 @@ pub fn stores(v: &Verdict) -> bool {
     v.steps.iter().any(|s| matches!(s, Step::Store { .. }))
 }
 
+/// `--encrypt` and no recipient to seal to (`reason`): the user is blocked and nothing is
+/// delivered. What an unfinished delivery left is still undone (the keys it made, whose secret
+/// is nowhere, then its mark), so that the wait for a recipient, which may be long, does not
+/// hold a key no one can use in one of the user's two slots.
+pub fn unsealable(f: &Facts, v: Verdict, reason: String) -> Verdict {
+    if !matches!(f.delivery, Some(Ok(Marker::Pending { .. }))) {
+        return Verdict::blocked(reason);
+    }
+    let mut steps: Vec<Step> = v
+        .steps
+        .into_iter()
+        .filter(|s| matches!(s, Step::DeleteKey(_, DeletePurpose::Orphan)))
+        .collect();
+    steps.push(Step::DeleteSecret);
+    Verdict {
+        stage: Stage::Blocked,
+        act: Act::DeleteDelivery,
+        steps,
+        reason: Some(reason),
+        notice: None,
+    }
+}
+
 /// The end of a delivery, once its old key was deactivated `--delete-after` ago: the old key
 /// goes, then the delivery secret, but only once the delivered key has been used. Until then
 /// the secret holds the only copy of the delivered key's secret, which its owner may still
@@ -1017,5 +1040,43 @@ mod tests {
             &[],
         );
         assert!(v.notice.is_none() && !v.steps.iter().any(|s| matches!(s, Step::Notify(_))));
+    }
+
+    /// `--encrypt` without a recipient: nothing is delivered, but an unfinished delivery's
+    /// orphan key and its mark go (else the wait for a recipient holds a slot with a key whose
+    /// secret is nowhere).
+    #[test]
+    fn a_user_without_a_recipient_is_blocked_and_an_unfinished_delivery_is_undone() {
+        let pending = Marker::Pending {
+            replaces: id("AKIAOLD"),
+            known_keys: vec![id("AKIAOLD")],
+            started: ago(1),
+        };
+        let f = facts(
+            vec![key("AKIAOLD", true, 100), key("AKIAORPHAN", true, 1)],
+            Some(pending),
+        );
+        let v = decide_with(f.clone(), &policy(None, 7), &[]);
+        assert!(stores(&v), "{v:?}");
+        let v = unsealable(&f, v, "no recipient".into());
+        assert_eq!(
+            (v.stage, v.act, v.reason.as_deref()),
+            (Stage::Blocked, Act::DeleteDelivery, Some("no recipient"))
+        );
+        assert_eq!(
+            v.steps,
+            [
+                Step::DeleteKey(id("AKIAORPHAN"), DeletePurpose::Orphan),
+                Step::DeleteSecret
+            ]
+        );
+        // With no delivery started, nothing is done.
+        let f = facts(vec![key("AKIAOLD", true, 100)], None);
+        let v = decide_with(f.clone(), &policy(None, 7), &[]);
+        assert!(stores(&v), "{v:?}");
+        assert_eq!(
+            unsealable(&f, v, "no recipient".into()),
+            Verdict::blocked("no recipient".into())
+        );
     }
 }

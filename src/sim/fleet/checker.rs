@@ -1179,15 +1179,11 @@ impl FleetChecker {
     /// delivery is left half done; except for users that no run may change (the caller, the
     /// exempt).
     ///
-    /// Under `--encrypt`, a user that the last run blocked (it has no recipient to seal to) is
-    /// left as it is, a delivery that an earlier run started included: its run does nothing
-    /// until a person gives a recipient, not even the clean-up of what that delivery left.
+    /// Under `--encrypt`, a user blocked for want of a recipient is no exception: what an
+    /// unfinished delivery left is undone while the user waits for one.
     pub fn end(&self, world: &FleetWorld, exempt_groups: &[String]) -> Result<(), Violation> {
         let protected = Self::protected(world, exempt_groups);
-        let left = |user: &UserName| {
-            protected.contains(user)
-                || (self.encrypt && self.last_stage.get(user) == Some(&Stage::Blocked))
-        };
+        let left = |user: &UserName| protected.contains(user);
         for k in &world.aws.keys {
             if left(&k.user) || !world.aws.created.contains(&k.id) {
                 continue;
