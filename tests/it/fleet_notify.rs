@@ -333,3 +333,61 @@ fn notice_options_are_checked_before_any_request() {
         assert_eq!(moto.log().len(), seq, "{args:?}: no request");
     }
 }
+
+/// SES refuses a mail over the account's 24-hour quota with the `Throttling` code of its
+/// per-second rate, but a retry minutes later meets the same refusal: the mail is tried once,
+/// the row says why, and the key is delivered all the same (a later run sends the mail).
+#[test]
+fn a_used_up_daily_sending_quota_is_not_retried() {
+    let moto = Moto::start();
+    moto.tag_user("moto-admin", "aws-rotate-keys:exempt", "harness");
+    moto.create_user_with_policy("q-admin", "all");
+    let admin = home_of(&moto, &moto.create_access_key("q-admin"));
+    moto.create_user_with_policy("q-owner", "all");
+    moto.create_access_key("q-owner");
+    moto.tag_user("q-owner", "email", "q-owner@example.com");
+    moto.verify_email(FROM);
+    moto.add_fault(
+        Fault::new(
+            "SendEmail",
+            FaultKind::Error {
+                status: 400,
+                code: "Throttling".into(),
+                message: "Daily message quota exceeded.".into(),
+            },
+        )
+        .forever(),
+    );
+    let seq = moto.log().last().map_or(0, |e| e.seq);
+    let out = run(
+        &admin,
+        &[
+            "fleet",
+            "rotate",
+            "--notify-from",
+            FROM,
+            "--older-than",
+            "0s",
+            "--yes",
+            "--output",
+            "json",
+        ],
+    );
+    assert_code(&out, 254);
+    let v = json(&out);
+    let r = row(&v, "q-owner");
+    assert_eq!(r["Action"], "Deliver", "{r}");
+    assert!(r["DeliveredAccessKeyId"].is_string(), "delivered: {r}");
+    let error = r["Error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("Daily message quota exceeded") && error.contains("later run"),
+        "{r}"
+    );
+    let sends = moto
+        .log_since(seq)
+        .iter()
+        .filter(|e| e.action.as_deref() == Some("SendEmail"))
+        .count();
+    assert_eq!(sends, 1, "retried");
+    assert!(moto.sent_mail().is_empty());
+}

@@ -416,6 +416,11 @@ def xml_escape(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# REST-JSON operations (SES v2), named by their method and path alone; their errors take the
+# JSON shape.
+REST_ACTIONS = {("POST", "/v2/email/outbound-emails"): "SendEmail"}
+
+
 def sigv4_signature(secret, method, raw_path, headers, signed, payload_hash, amz_date, scope):
     """The SigV4 signature of a request. `headers`: (name, value) pairs as received; `signed`:
     the lowercase names to sign, in order; `scope`: DATE/REGION/SERVICE/aws4_request."""
@@ -784,7 +789,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             v = doc.get(name)
             return v if isinstance(v, str) else None
 
-        action = param("Action") or target.rpartition(".")[2] or None
+        rest_action = REST_ACTIONS.get((self.command, path))
+        self.json_protocol = self.json_protocol or rest_action is not None
+        action = param("Action") or target.rpartition(".")[2] or rest_action
         m = CRED_RE.search(self.headers.get("Authorization", ""))
         key, service = (m.group(1), m.group(3)) if m else (None, None)
         if service is None and "." in target:

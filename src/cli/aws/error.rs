@@ -39,7 +39,16 @@ where
                     Some(c) => c.clone(),
                     None => format!("HTTP {status}"),
                 });
-            let class = class_of(code.as_deref(), status);
+            let mut class = class_of(code.as_deref(), status);
+            let mut message = message;
+            if is_daily_quota(&message) {
+                // SES's quota of a day's mails: a retry minutes later meets the same refusal.
+                class = FailureClass::LimitExceeded;
+                message = format!(
+                    "{} (SES's sending quota for the last 24 hours is used up: the mails not sent are sent by a later run; see aws sesv2 get-account)",
+                    message.trim_end()
+                );
+            }
             let code = code.or_else(|| (status == 403).then(|| "InvalidClientTokenId".to_owned()));
             Failure {
                 class,
@@ -129,6 +138,15 @@ fn class_of(code: Option<&str>, status: u16) -> FailureClass {
     }
 }
 
+/// SES's refusal once the account's 24-hour sending quota is used up (a `Throttling` error in
+/// SES v1, like its per-second rate, which is worth retrying; the message tells them apart):
+/// <https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas-errors.html>.
+fn is_daily_quota(message: &str) -> bool {
+    message
+        .to_ascii_lowercase()
+        .contains("daily message quota exceeded")
+}
+
 fn source_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -180,6 +198,8 @@ mod tests {
             assert_eq!(class_of(Some(code), status), class, "{code}");
         }
         assert_eq!(class_of(None, 403), FailureClass::NotAuthenticated);
+        assert!(is_daily_quota("Daily message quota exceeded."));
+        assert!(!is_daily_quota("Maximum sending rate exceeded."));
         assert_eq!(class_of(None, 503), FailureClass::Transient);
     }
 }
