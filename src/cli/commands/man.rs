@@ -303,7 +303,8 @@ fn beyond_one_account(r: &mut Roff) {
         "With --encrypt, each delivery is sealed with age (ASCII armour) to its owner: to the \
          user's tag aws-rotate-keys:recipient (an age1... key, or an ssh-ed25519 or ssh-rsa public \
          key line), else to the user's active IAM SSH public key. A user with neither is Blocked, \
-         with what to do. No administrator, backup or Secrets Manager reader can use the key; the \
+         with what to do (what an interrupted delivery left, its new key and its mark, is still \
+         removed). No administrator, backup or Secrets Manager reader can use the key; the \
          owner's pickup opens it with --identity FILE (an age identity file or an OpenSSH private \
          key; default ~/.ssh/id_ed25519, then ~/.ssh/id_rsa; a passphrase is asked at a \
          terminal). A delivery that cannot be opened changes nothing, and the error names the \
@@ -471,6 +472,10 @@ fn environment(r: &mut Roff) {
             "refused by rotate and plan: keys in the environment are not keys on disk that can be rotated; the fleet commands sign with them when no -p is given",
         ),
         ("NO_COLOR", "when set, no colour"),
+        (
+            "HOME",
+            "the home folder that ~ names (on Windows: USERPROFILE, else HOMEDRIVE and HOMEPATH, as the aws command finds it; HOME is not read there)",
+        ),
     ] {
         item(r, name, meaning);
     }
@@ -478,6 +483,9 @@ fn environment(r: &mut Roff) {
 
 fn files(r: &mut Roff) {
     section(r, "FILES");
+    r.text([roman(
+        "~ is the home folder (see HOME under ENVIRONMENT): on Windows, %USERPROFILE%\\.aws\\credentials and so on. There the files get their folder's permissions, as the files the aws command writes do; elsewhere they are written with mode 0600.",
+    )]);
     for (name, meaning) in [
         (
             "~/.aws/credentials, ~/.aws/config",
