@@ -157,13 +157,102 @@ impl Journal {
 
     /// Reads a journal's text.
     pub fn parse(text: &str) -> Result<Journal, JournalError> {
-        let err = |line: usize, problem: &str| JournalError {
-            line,
-            problem: problem.to_owned(),
+        let f = Fields::read(text)?;
+        if f.need("version")?.0 != "1" {
+            return Err(err(
+                f.need("version")?.1,
+                "unknown journal version; this aws-rotate-keys is too old for it",
+            ));
+        }
+        let (state, line) = f.need("state")?;
+        let state = match state {
+            "creating" => JournalState::Creating,
+            "pending" => JournalState::Pending,
+            "undoing" => JournalState::Undoing,
+            _ => return Err(err(line, "unknown state")),
         };
-        let mut one: Vec<(&str, &str, usize)> = Vec::new();
-        let mut profiles = Vec::new();
-        let mut known_keys = Vec::new();
+        let (action, line) = f.need("old_key_action")?;
+        let old_key_action = match action {
+            "delete" => OldKeyAction::Delete,
+            "deactivate" => OldKeyAction::Deactivate,
+            "keep" => OldKeyAction::Keep,
+            _ => return Err(err(line, "unknown old_key_action")),
+        };
+        let new_key = match (
+            f.key_id("new_access_key_id")?,
+            f.secret("new_secret_access_key")?,
+        ) {
+            (Some(access_key_id), Some(secret)) => Some(NewKey {
+                access_key_id,
+                secret,
+                create_date: f.millis("new_create_date")?,
+            }),
+            (None, None) => None,
+            _ => return Err(err(0, "the new key's id and secret must both be present")),
+        };
+        if state != JournalState::Creating && new_key.is_none() {
+            return Err(err(0, "a pending or undoing journal must hold the new key"));
+        }
+        let admin = match f.need("admin")? {
+            ("true", _) => true,
+            ("false", _) => false,
+            (_, line) => return Err(err(line, "admin must be true or false")),
+        };
+        let old_access_key_id = f.key_id("old_access_key_id")?;
+        // The files' key is what a resumed rotation edits (or puts back) there.
+        if !admin && old_access_key_id.is_none() {
+            return Err(err(
+                0,
+                "a journal of a profile's key must name old_access_key_id",
+            ));
+        }
+        Ok(Journal {
+            state,
+            user_name: UserName::new(f.need("user_name")?.0),
+            account: CompactString::new(f.need("account")?.0),
+            admin,
+            caller_profile: f.get("caller_profile").map(|(v, _)| v.to_owned()),
+            old_access_key_id,
+            old_secret: f.secret("old_secret_access_key")?,
+            old_key_action,
+            new_key,
+            started: f.millis("started")?,
+            verify_timeout: match f.get("verify_timeout_ms") {
+                Some((v, line)) => {
+                    Some(crate::time::Span::from_millis(v.parse().map_err(|_| {
+                        err(line, "verify_timeout_ms is not a number")
+                    })?))
+                }
+                None => None,
+            },
+            delivered: f.get("delivered").is_some_and(|(v, _)| v == "true"),
+            profiles: f.profiles,
+            known_keys: f.known_keys,
+        })
+    }
+}
+
+fn err(line: usize, problem: &str) -> JournalError {
+    JournalError {
+        line,
+        problem: problem.to_owned(),
+    }
+}
+
+/// A journal's lines: the settings that appear once (key, value, line), and the two that repeat.
+struct Fields<'a> {
+    one: Vec<(&'a str, &'a str, usize)>,
+    profiles: Vec<CompactString>,
+    known_keys: Vec<AccessKeyId>,
+}
+
+impl<'a> Fields<'a> {
+    fn read(text: &'a str) -> Result<Self, JournalError> {
+        let mut f = Fields {
+            one: Vec::new(),
+            profiles: Vec::new(),
+            known_keys: Vec::new(),
+        };
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -174,114 +263,51 @@ impl Journal {
             };
             let (k, v) = (k.trim(), v.trim());
             match k {
-                "profile" => profiles.push(CompactString::new(v)),
-                "known_key" => {
-                    known_keys.push(AccessKeyId::new(v).ok_or_else(|| err(i + 1, "bad key id"))?)
-                }
-                _ if one.iter().any(|(seen, _, _)| *seen == k) => {
+                "profile" => f.profiles.push(CompactString::new(v)),
+                "known_key" => f
+                    .known_keys
+                    .push(AccessKeyId::new(v).ok_or_else(|| err(i + 1, "bad key id"))?),
+                _ if f.one.iter().any(|(seen, _, _)| *seen == k) => {
                     return Err(err(i + 1, "a setting appears twice"));
                 }
-                _ => one.push((k, v, i + 1)),
+                _ => f.one.push((k, v, i + 1)),
             }
         }
-        let get = |k: &str| {
-            one.iter()
-                .find(|(key, _, _)| *key == k)
-                .map(|(_, v, line)| (*v, *line))
-        };
-        let need = |k: &str| get(k).ok_or_else(|| err(0, &format!("missing {k}")));
-        let millis = |k: &str| -> Result<Timestamp, JournalError> {
-            let (v, line) = need(k)?;
-            v.parse::<i64>()
-                .map(Timestamp::from_millis)
-                .map_err(|_| err(line, &format!("{k} is not a number")))
-        };
-        if need("version")?.0 != "1" {
-            return Err(err(
-                need("version")?.1,
-                "unknown journal version; this aws-rotate-keys is too old for it",
-            ));
-        }
-        let (state, line) = need("state")?;
-        let state = match state {
-            "creating" => JournalState::Creating,
-            "pending" => JournalState::Pending,
-            "undoing" => JournalState::Undoing,
-            _ => return Err(err(line, "unknown state")),
-        };
-        let key_id = |k: &str| -> Result<Option<AccessKeyId>, JournalError> {
-            get(k)
-                .map(|(v, line)| {
-                    AccessKeyId::new(v).ok_or_else(|| err(line, &format!("{k} is not a key id")))
-                })
-                .transpose()
-        };
-        let secret = |k: &str| -> Result<Option<SecretAccessKey>, JournalError> {
-            get(k)
-                .map(|(v, line)| {
-                    SecretAccessKey::new(v)
-                        .ok_or_else(|| err(line, &format!("{k} is not a secret")))
-                })
-                .transpose()
-        };
-        let (action, line) = need("old_key_action")?;
-        let old_key_action = match action {
-            "delete" => OldKeyAction::Delete,
-            "deactivate" => OldKeyAction::Deactivate,
-            "keep" => OldKeyAction::Keep,
-            _ => return Err(err(line, "unknown old_key_action")),
-        };
-        let new_key = match (
-            key_id("new_access_key_id")?,
-            secret("new_secret_access_key")?,
-        ) {
-            (Some(access_key_id), Some(secret)) => Some(NewKey {
-                access_key_id,
-                secret,
-                create_date: millis("new_create_date")?,
-            }),
-            (None, None) => None,
-            _ => return Err(err(0, "the new key's id and secret must both be present")),
-        };
-        if state != JournalState::Creating && new_key.is_none() {
-            return Err(err(0, "a pending or undoing journal must hold the new key"));
-        }
-        let admin = match need("admin")? {
-            ("true", _) => true,
-            ("false", _) => false,
-            (_, line) => return Err(err(line, "admin must be true or false")),
-        };
-        let old_access_key_id = key_id("old_access_key_id")?;
-        // The files' key is what a resumed rotation edits (or puts back) there.
-        if !admin && old_access_key_id.is_none() {
-            return Err(err(
-                0,
-                "a journal of a profile's key must name old_access_key_id",
-            ));
-        }
-        Ok(Journal {
-            state,
-            user_name: UserName::new(need("user_name")?.0),
-            account: CompactString::new(need("account")?.0),
-            admin,
-            profiles,
-            caller_profile: get("caller_profile").map(|(v, _)| v.to_owned()),
-            old_access_key_id,
-            old_secret: secret("old_secret_access_key")?,
-            old_key_action,
-            known_keys,
-            new_key,
-            started: millis("started")?,
-            verify_timeout: match get("verify_timeout_ms") {
-                Some((v, line)) => {
-                    Some(crate::time::Span::from_millis(v.parse().map_err(|_| {
-                        err(line, "verify_timeout_ms is not a number")
-                    })?))
-                }
-                None => None,
-            },
-            delivered: get("delivered").is_some_and(|(v, _)| v == "true"),
-        })
+        Ok(f)
+    }
+
+    fn get(&self, k: &str) -> Option<(&'a str, usize)> {
+        self.one
+            .iter()
+            .find(|(key, _, _)| *key == k)
+            .map(|(_, v, line)| (*v, *line))
+    }
+
+    fn need(&self, k: &str) -> Result<(&'a str, usize), JournalError> {
+        self.get(k).ok_or_else(|| err(0, &format!("missing {k}")))
+    }
+
+    fn millis(&self, k: &str) -> Result<Timestamp, JournalError> {
+        let (v, line) = self.need(k)?;
+        v.parse::<i64>()
+            .map(Timestamp::from_millis)
+            .map_err(|_| err(line, &format!("{k} is not a number")))
+    }
+
+    fn key_id(&self, k: &str) -> Result<Option<AccessKeyId>, JournalError> {
+        self.get(k)
+            .map(|(v, line)| {
+                AccessKeyId::new(v).ok_or_else(|| err(line, &format!("{k} is not a key id")))
+            })
+            .transpose()
+    }
+
+    fn secret(&self, k: &str) -> Result<Option<SecretAccessKey>, JournalError> {
+        self.get(k)
+            .map(|(v, line)| {
+                SecretAccessKey::new(v).ok_or_else(|| err(line, &format!("{k} is not a secret")))
+            })
+            .transpose()
     }
 }
 

@@ -547,13 +547,7 @@ fn decide_inner(
     now: Timestamp,
 ) -> Result<Decision, PlanError> {
     let user = &identity.user_name;
-    // A key listed twice (never from IAM; possible from a broken server) counts once.
-    let mut unique: Vec<KeyMeta> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !unique.iter().any(|u| u.access_key_id == k.access_key_id) {
-            unique.push(k.clone());
-        }
-    }
+    let unique = unique_keys(keys);
     let keys = unique.as_slice();
     let find = |id: &AccessKeyId| keys.iter().find(|k| &k.access_key_id == id);
     if let Some(d) = &options.delete
@@ -597,23 +591,9 @@ fn decide_inner(
     let admin = matches!(target, Target::User(_));
 
     // Not due: nothing else matters, so that a daily cron run does not stop over a decision it
-    // does not need yet. In admin mode the user's newest key tells when they last rotated.
-    if let Some(older_than) = options.older_than {
-        let newest = in_use.or_else(|| {
-            keys.iter()
-                .max_by_key(|k| (k.create_date, k.access_key_id.clone()))
-        });
-        if let Some(k) = newest {
-            let age = now.since(k.create_date);
-            if age < older_than {
-                return Ok(Decision::Skip(Skip {
-                    profiles,
-                    access_key_id: Some(k.access_key_id.clone()),
-                    age,
-                    older_than,
-                }));
-            }
-        }
+    // does not need yet.
+    if let Some(skip) = not_due(keys, in_use, options, now) {
+        return Ok(Decision::Skip(Skip { profiles, ..skip }));
     }
 
     // Make room: at most one key, never the one in use.
@@ -660,6 +640,40 @@ fn decide_inner(
         files,
         verify_timeout: options.verify_timeout,
     }))
+}
+
+/// The keys as listed, a key listed twice (never by IAM; possible from a broken server) counted
+/// once.
+fn unique_keys(keys: &[KeyMeta]) -> Vec<KeyMeta> {
+    let mut unique: Vec<KeyMeta> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.iter().any(|u| u.access_key_id == k.access_key_id) {
+            unique.push(k.clone());
+        }
+    }
+    unique
+}
+
+/// With `--older-than`, the skip when the key in use is younger (its `profiles` left empty). In
+/// admin mode the user's newest key tells when they last rotated.
+fn not_due(
+    keys: &[KeyMeta],
+    in_use: Option<&KeyMeta>,
+    options: &Options,
+    now: Timestamp,
+) -> Option<Skip> {
+    let older_than = options.older_than?;
+    let k = in_use.or_else(|| {
+        keys.iter()
+            .max_by_key(|k| (k.create_date, k.access_key_id.clone()))
+    })?;
+    let age = now.since(k.create_date);
+    (age < older_than).then(|| Skip {
+        profiles: Vec::new(),
+        access_key_id: Some(k.access_key_id.clone()),
+        age,
+        older_than,
+    })
 }
 
 /// `pickup`, and `rotate` with a delivery waiting: the plan that puts the delivered key where

@@ -1080,47 +1080,7 @@ impl Session {
             || !same_user
             || !listed(&delivered.access_key_id)
         {
-            if pickup {
-                return done(TaskOutcome::Failed {
-                    operation: None,
-                    failure: Failure::new(
-                        FailureClass::Other,
-                        None,
-                        format!(
-                            "the delivery waiting for {} is {}, which replaces {}, not this profile's key {}{}: nothing was changed. Ask the administrator",
-                            delivered.user_name,
-                            delivered.access_key_id,
-                            delivered.replaces,
-                            own.as_ref().map_or("", AccessKeyId::as_str),
-                            if listed(&delivered.access_key_id) {
-                                ""
-                            } else {
-                                " (and the delivered key no longer exists)"
-                            },
-                        ),
-                    ),
-                });
-            }
-            // Another profile's delivery: plan as usual, but never remove the delivered key.
-            let state = self.decide(task, keys, now);
-            let plan = match &state {
-                State::Rotating(_) => self.tasks[task].plan.as_ref(),
-                State::AskLastUsed { plan, .. } | State::Confirm { plan, .. } => Some(&**plan),
-                State::Done(o) => match &**o {
-                    TaskOutcome::Planned(p) | TaskOutcome::NeedsConfirmation(p) => Some(p),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let removes_delivered = plan
-                .and_then(|p| p.make_room.as_ref())
-                .is_some_and(|r| r.access_key_id == delivered.access_key_id);
-            if removes_delivered {
-                // Nothing was sent for that plan yet.
-                self.tasks[task].plan = None;
-                return done(self.protects_delivery(&delivered));
-            }
-            return state;
+            return self.another_delivery(task, keys, &delivered, own.as_ref(), now);
         }
         let files = &self.files;
         let held = self.held.get_or_insert_with(|| files.held_keys());
@@ -1147,6 +1107,62 @@ impl Session {
         let rot = Rotation::install(&p, new_key, old_secret, &keys, identity, cfg, now);
         self.tasks[task].plan = Some(p);
         State::Rotating(Box::new(rot))
+    }
+
+    /// A delivery that is not for this profile's key (another profile's, another user's, or
+    /// one whose key is gone): `pickup` refuses and changes nothing; `rotate` plans as usual,
+    /// but never removes the delivered key to make room.
+    fn another_delivery(
+        &mut self,
+        task: TaskId,
+        keys: Vec<KeyMeta>,
+        delivered: &crate::fleet::delivery::DeliveredKey,
+        own: Option<&AccessKeyId>,
+        now: Timestamp,
+    ) -> State {
+        let pickup = self.request.mode == Mode::Pickup;
+        let listed = |id: &AccessKeyId| keys.iter().any(|k| &k.access_key_id == id);
+        if pickup {
+            return done(TaskOutcome::Failed {
+                operation: None,
+                failure: Failure::new(
+                    FailureClass::Other,
+                    None,
+                    format!(
+                        "the delivery waiting for {} is {}, which replaces {}, not this profile's key {}{}: nothing was changed. Ask the administrator",
+                        delivered.user_name,
+                        delivered.access_key_id,
+                        delivered.replaces,
+                        own.map_or("", AccessKeyId::as_str),
+                        if listed(&delivered.access_key_id) {
+                            ""
+                        } else {
+                            " (and the delivered key no longer exists)"
+                        },
+                    ),
+                ),
+            });
+        }
+        // Another profile's delivery: plan as usual, but never remove the delivered key.
+        let state = self.decide(task, keys, now);
+        let plan = match &state {
+            State::Rotating(_) => self.tasks[task].plan.as_ref(),
+            State::AskLastUsed { plan, .. } | State::Confirm { plan, .. } => Some(&**plan),
+            State::Done(o) => match &**o {
+                TaskOutcome::Planned(p) | TaskOutcome::NeedsConfirmation(p) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        };
+        let removes_delivered = plan
+            .and_then(|p| p.make_room.as_ref())
+            .is_some_and(|r| r.access_key_id == delivered.access_key_id);
+        if removes_delivered {
+            // Nothing was sent for that plan yet.
+            self.tasks[task].plan = None;
+            return done(self.protects_delivery(delivered));
+        }
+        state
     }
 
     fn protects_delivery(&self, d: &crate::fleet::delivery::DeliveredKey) -> TaskOutcome {

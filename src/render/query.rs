@@ -403,6 +403,12 @@ fn custom(
 }
 
 fn register_python_functions(rt: &mut Runtime, index: &Arc<OrderIndex>) {
+    register_number_functions(rt);
+    register_object_functions(rt, index);
+}
+
+/// abs, ceil, floor, sum, avg, to_number: Python's numbers (an int stays an int).
+fn register_number_functions(rt: &mut Runtime) {
     use ArgumentType as T;
     let numbers = || T::TypedArray(Box::new(T::Number));
     rt.register_function(
@@ -455,6 +461,22 @@ fn register_python_functions(rt: &mut Runtime, index: &Arc<OrderIndex>) {
             Ok(float(total / values.len() as f64))
         }),
     );
+    rt.register_function(
+        "to_number",
+        custom(vec![T::Any], None, |args, _| {
+            Ok(match &*args[0] {
+                Variable::Number(_) => args[0].clone(),
+                Variable::String(s) => python_to_number(s)
+                    .map_or_else(|| Rcvar::new(Variable::Null), |v| from_value(&v)),
+                _ => Rcvar::new(Variable::Null),
+            })
+        }),
+    );
+}
+
+/// keys, values, merge, to_string: objects in the order the aws CLI keeps them.
+fn register_object_functions(rt: &mut Runtime, index: &Arc<OrderIndex>) {
+    use ArgumentType as T;
     let idx = Arc::clone(index);
     rt.register_function(
         "keys",
@@ -513,17 +535,6 @@ fn register_python_functions(rt: &mut Runtime, index: &Arc<OrderIndex>) {
                         compact: true,
                     },
                 ))),
-            })
-        }),
-    );
-    rt.register_function(
-        "to_number",
-        custom(vec![T::Any], None, |args, _| {
-            Ok(match &*args[0] {
-                Variable::Number(_) => args[0].clone(),
-                Variable::String(s) => python_to_number(s)
-                    .map_or_else(|| Rcvar::new(Variable::Null), |v| from_value(&v)),
-                _ => Rcvar::new(Variable::Null),
             })
         }),
     );

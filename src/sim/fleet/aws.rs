@@ -187,6 +187,11 @@ fn no_such_secret() -> Failure {
     )
 }
 
+/// The answer to an action that is no request to this service (files, prompts).
+fn not_a_request() -> Failure {
+    Failure::new(FailureClass::Other, None, "not a request to AWS")
+}
+
 fn denied(what: &str) -> Failure {
     failure(
         FailureClass::AccessDenied,
@@ -536,6 +541,26 @@ impl SimAws {
                 return Err(denied(action.operation().unwrap_or("this action")));
             }
         }
+        match action {
+            Action::ListKeys { .. }
+            | Action::LastUsed { .. }
+            | Action::CreateKey { .. }
+            | Action::DeleteKey { .. }
+            | Action::DeactivateKey { .. } => self.iam_keys(action, now),
+            Action::ListSecrets { .. }
+            | Action::CreateSecret { .. }
+            | Action::PutSecretPolicy { .. }
+            | Action::StoreSecret { .. }
+            | Action::DescribeSecret { .. }
+            | Action::DeleteSecret { .. }
+            | Action::GetSecretValue { .. } => self.secrets_manager(caller.as_ref(), action, now),
+            Action::SendEmail { .. } => self.ses(action, now),
+            _ => self.iam_users(action, now),
+        }
+    }
+
+    /// IAM: users, groups, the credential report, SSH public keys.
+    fn iam_users(&mut self, action: &Action, now: Timestamp) -> Result<Outcome, Failure> {
         let user_exists = |s: &Self, u: &UserName| {
             if s.users.contains_key(u) {
                 Ok(())
@@ -599,6 +624,40 @@ impl SimAws {
                 }
                 Some(r) => Outcome::Report(report::render(&r.rows)),
             },
+            Action::ListSshKeys { user_name } => {
+                user_exists(self, user_name)?;
+                let keys = self
+                    .ssh_keys
+                    .get(user_name)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                Outcome::SshKeys(keys.iter().map(|(id, a, _)| (id.clone(), *a)).collect())
+            }
+            Action::GetSshKey { user_name, id } => {
+                user_exists(self, user_name)?;
+                let found = self
+                    .ssh_keys
+                    .get(user_name)
+                    .and_then(|keys| keys.iter().find(|(k, _, _)| k == id));
+                match found {
+                    Some((_, _, line)) => Outcome::SshKey(line.clone()),
+                    None => return Err(no_such_entity(&format!("SSH public key {id}"))),
+                }
+            }
+            _ => return Err(not_a_request()),
+        })
+    }
+
+    /// IAM: access keys.
+    fn iam_keys(&mut self, action: &Action, now: Timestamp) -> Result<Outcome, Failure> {
+        let user_exists = |s: &Self, u: &UserName| {
+            if s.users.contains_key(u) {
+                Ok(())
+            } else {
+                Err(no_such_entity(&format!("user with name {u}")))
+            }
+        };
+        Ok(match action {
             Action::ListKeys { user_name } => {
                 user_exists(self, user_name)?;
                 Outcome::Keys(
@@ -677,6 +736,18 @@ impl SimAws {
                 }
                 Outcome::Done
             }
+            _ => return Err(not_a_request()),
+        })
+    }
+
+    /// Secrets Manager, for `caller` (`None`: the administrator's role).
+    fn secrets_manager(
+        &mut self,
+        caller: Option<&UserName>,
+        action: &Action,
+        now: Timestamp,
+    ) -> Result<Outcome, Failure> {
+        Ok(match action {
             Action::ListSecrets { prefix, next_token } => {
                 // A listing's next pages come from the view its first page came from: a view
                 // taken between two pages would shift the items, and one would be skipped.
@@ -788,15 +859,13 @@ impl SimAws {
                 })?;
                 Outcome::SecretValue(Sensitive::new(value))
             }
-            Action::ListSshKeys { user_name } => {
-                user_exists(self, user_name)?;
-                let keys = self
-                    .ssh_keys
-                    .get(user_name)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                Outcome::SshKeys(keys.iter().map(|(id, a, _)| (id.clone(), *a)).collect())
-            }
+            _ => return Err(not_a_request()),
+        })
+    }
+
+    /// SES: the mail is kept with its addressee.
+    fn ses(&mut self, action: &Action, now: Timestamp) -> Result<Outcome, Failure> {
+        Ok(match action {
             Action::SendEmail {
                 from,
                 to,
@@ -814,24 +883,7 @@ impl SimAws {
                 });
                 Outcome::Done
             }
-            Action::GetSshKey { user_name, id } => {
-                user_exists(self, user_name)?;
-                let found = self
-                    .ssh_keys
-                    .get(user_name)
-                    .and_then(|keys| keys.iter().find(|(k, _, _)| k == id));
-                match found {
-                    Some((_, _, line)) => Outcome::SshKey(line.clone()),
-                    None => return Err(no_such_entity(&format!("SSH public key {id}"))),
-                }
-            }
-            _ => {
-                return Err(Failure::new(
-                    FailureClass::Other,
-                    None,
-                    "not a request to AWS",
-                ));
-            }
+            _ => return Err(not_a_request()),
         })
     }
 }
