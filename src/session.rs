@@ -1040,16 +1040,9 @@ impl Session {
             Outcome::SecretValue(v) => match DeliveredKey::parse(v.expose()) {
                 Ok(d) => d,
                 Err(e) => {
-                    return done(TaskOutcome::Failed {
-                        operation: None,
-                        failure: Failure::new(
-                            FailureClass::Other,
-                            None,
-                            format!(
-                                "the delivery waiting for this user cannot be read: {e}. Ask the administrator to deliver again"
-                            ),
-                        ),
-                    });
+                    return done(delivery_refused(format!(
+                        "the delivery waiting for this user cannot be read: {e}. Ask the administrator to deliver again"
+                    )));
                 }
             },
             Outcome::Failed(f) if f.class == FailureClass::NotFound && pickup => {
@@ -1123,25 +1116,18 @@ impl Session {
         let pickup = self.request.mode == Mode::Pickup;
         let listed = |id: &AccessKeyId| keys.iter().any(|k| &k.access_key_id == id);
         if pickup {
-            return done(TaskOutcome::Failed {
-                operation: None,
-                failure: Failure::new(
-                    FailureClass::Other,
-                    None,
-                    format!(
-                        "the delivery waiting for {} is {}, which replaces {}, not this profile's key {}{}: nothing was changed. Ask the administrator",
-                        delivered.user_name,
-                        delivered.access_key_id,
-                        delivered.replaces,
-                        own.map_or("", AccessKeyId::as_str),
-                        if listed(&delivered.access_key_id) {
-                            ""
-                        } else {
-                            " (and the delivered key no longer exists)"
-                        },
-                    ),
-                ),
-            });
+            return done(delivery_refused(format!(
+                "the delivery waiting for {} is {}, which replaces {}, not this profile's key {}{}: nothing was changed. Ask the administrator",
+                delivered.user_name,
+                delivered.access_key_id,
+                delivered.replaces,
+                own.map_or("", AccessKeyId::as_str),
+                if listed(&delivered.access_key_id) {
+                    ""
+                } else {
+                    " (and the delivered key no longer exists)"
+                },
+            )));
         }
         // Another profile's delivery: plan as usual, but never remove the delivered key.
         let state = self.decide(task, keys, now);
@@ -1228,6 +1214,14 @@ fn failed_status(operation: &'static str, outcome: Outcome) -> Option<KeyReportE
     match failed(operation, outcome) {
         TaskOutcome::Failed { failure, .. } => Some(KeyReportError::Failed { operation, failure }),
         _ => None,
+    }
+}
+
+/// A delivery that is not installed, for `message`'s reason.
+fn delivery_refused(message: String) -> TaskOutcome {
+    TaskOutcome::Failed {
+        operation: None,
+        failure: Failure::new(FailureClass::Other, None, message),
     }
 }
 

@@ -559,15 +559,16 @@ impl SimAws {
         }
     }
 
+    fn user_exists(&self, u: &UserName) -> Result<(), Failure> {
+        if self.users.contains_key(u) {
+            Ok(())
+        } else {
+            Err(no_such_entity(&format!("user with name {u}")))
+        }
+    }
+
     /// IAM: users, groups, the credential report, SSH public keys.
     fn iam_users(&mut self, action: &Action, now: Timestamp) -> Result<Outcome, Failure> {
-        let user_exists = |s: &Self, u: &UserName| {
-            if s.users.contains_key(u) {
-                Ok(())
-            } else {
-                Err(no_such_entity(&format!("user with name {u}")))
-            }
-        };
         Ok(match action {
             Action::UserDetails { marker } => {
                 let all: Vec<IamUser> = self.users.keys().map(|u| self.iam_user(u)).collect();
@@ -575,7 +576,7 @@ impl SimAws {
                 Outcome::Users { users, marker }
             }
             Action::GetUser { user_name } => {
-                user_exists(self, user_name)?;
+                self.user_exists(user_name)?;
                 Outcome::Users {
                     users: vec![self.iam_user(user_name)],
                     marker: None,
@@ -625,7 +626,7 @@ impl SimAws {
                 Some(r) => Outcome::Report(report::render(&r.rows)),
             },
             Action::ListSshKeys { user_name } => {
-                user_exists(self, user_name)?;
+                self.user_exists(user_name)?;
                 let keys = self
                     .ssh_keys
                     .get(user_name)
@@ -634,7 +635,7 @@ impl SimAws {
                 Outcome::SshKeys(keys.iter().map(|(id, a, _)| (id.clone(), *a)).collect())
             }
             Action::GetSshKey { user_name, id } => {
-                user_exists(self, user_name)?;
+                self.user_exists(user_name)?;
                 let found = self
                     .ssh_keys
                     .get(user_name)
@@ -650,16 +651,9 @@ impl SimAws {
 
     /// IAM: access keys.
     fn iam_keys(&mut self, action: &Action, now: Timestamp) -> Result<Outcome, Failure> {
-        let user_exists = |s: &Self, u: &UserName| {
-            if s.users.contains_key(u) {
-                Ok(())
-            } else {
-                Err(no_such_entity(&format!("user with name {u}")))
-            }
-        };
         Ok(match action {
             Action::ListKeys { user_name } => {
-                user_exists(self, user_name)?;
+                self.user_exists(user_name)?;
                 Outcome::Keys(
                     self.keys
                         .iter()
@@ -680,7 +674,7 @@ impl SimAws {
                 Outcome::LastUsed(k.last_used)
             }
             Action::CreateKey { user_name } => {
-                user_exists(self, user_name)?;
+                self.user_exists(user_name)?;
                 if self.keys.iter().filter(|k| &k.user == user_name).count()
                     >= crate::plan::KEYS_PER_USER
                 {
