@@ -374,25 +374,13 @@ impl World {
         outcome
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn execute(
-        &mut self,
-        action: &Action,
-        task: TaskId,
-        caller_id: &AccessKeyId,
-        caller_secret: &str,
-        spec: &RunSpec,
-        faults: &mut FaultPlan,
-        check: &mut Checker,
-    ) -> Result<Option<Outcome>, Violation> {
-        check.steps += 1;
-        self.tick();
-        // Promise 6: an action's printable forms never show a secret.
+    /// Promises 6 and 3: an action's printable forms never show a secret, and once created, the
+    /// secret goes to disk before any other request.
+    fn may_send(&self, action: &Action, task: TaskId, check: &Checker) -> Result<(), Violation> {
         let shown = format!("{action:?}");
         if self.iam.keys.iter().any(|k| shown.contains(&k.secret)) {
             return Err(Violation(format!("a secret appears in {shown}")));
         }
-        // Promise 3: once created, the secret goes to disk before any other request.
         if let Some((id, secret)) = check.unsaved.get(&task) {
             let ok = match action {
                 Action::WriteJournal { contents, .. } => {
@@ -407,24 +395,27 @@ impl World {
                 )));
             }
         }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &mut self,
+        action: &Action,
+        task: TaskId,
+        caller_id: &AccessKeyId,
+        caller_secret: &str,
+        spec: &RunSpec,
+        faults: &mut FaultPlan,
+        check: &mut Checker,
+    ) -> Result<Option<Outcome>, Violation> {
+        check.steps += 1;
+        self.tick();
+        self.may_send(action, task, check)?;
         let fault = faults.next();
         if fault == Fault::CrashBefore {
             return Ok(None);
         }
-        let io_fail = |what: &str| {
-            Outcome::Failed(Failure::new(
-                FailureClass::Io,
-                None,
-                format!("cannot write {what}"),
-            ))
-        };
-        let transient = || {
-            Outcome::Failed(Failure::new(
-                FailureClass::Transient,
-                None,
-                "connection closed",
-            ))
-        };
         let is_file_action = matches!(
             action,
             Action::WriteJournal { .. }
@@ -432,22 +423,8 @@ impl World {
                 | Action::UpdateFile { .. }
                 | Action::DeliverKey { .. }
         );
-        if is_file_action {
-            if matches!(fault, Fault::Io | Fault::FailBefore | Fault::Throttle) {
-                return Ok(Some(io_fail("file")));
-            }
-        } else {
-            match fault {
-                Fault::Throttle => {
-                    return Ok(Some(Outcome::Failed(Failure::new(
-                        FailureClass::Throttled,
-                        Some("Throttling"),
-                        "Rate exceeded",
-                    ))));
-                }
-                Fault::FailBefore | Fault::Io => return Ok(Some(transient())),
-                _ => {}
-            }
+        if let Some(refused) = refused_by(fault, is_file_action) {
+            return Ok(Some(refused));
         }
         let outcome = match action {
             Action::Identify | Action::LastUsed { .. } | Action::Confirm(_) => {
@@ -531,8 +508,34 @@ impl World {
         };
         match fault {
             Fault::CrashAfter => Ok(None),
-            Fault::LoseAnswer if !is_file_action => Ok(Some(transient())),
+            Fault::LoseAnswer if !is_file_action => Ok(Some(connection_closed())),
             _ => Ok(Some(outcome)),
         }
     }
+}
+
+/// The answer of an injected fault that refuses the action before it happens: a file that
+/// cannot be written, a throttled or failed request.
+fn refused_by(fault: Fault, is_file_action: bool) -> Option<Outcome> {
+    if is_file_action {
+        return matches!(fault, Fault::Io | Fault::FailBefore | Fault::Throttle)
+            .then(|| Outcome::Failed(Failure::new(FailureClass::Io, None, "cannot write file")));
+    }
+    match fault {
+        Fault::Throttle => Some(Outcome::Failed(Failure::new(
+            FailureClass::Throttled,
+            Some("Throttling"),
+            "Rate exceeded",
+        ))),
+        Fault::FailBefore | Fault::Io => Some(connection_closed()),
+        _ => None,
+    }
+}
+
+fn connection_closed() -> Outcome {
+    Outcome::Failed(Failure::new(
+        FailureClass::Transient,
+        None,
+        "connection closed",
+    ))
 }

@@ -734,6 +734,45 @@ impl SimAws {
         })
     }
 
+    /// ListSecrets: a page of the view the listing's first page came from, which lags behind
+    /// the secrets by `list_lag`.
+    fn list_secrets(
+        &mut self,
+        prefix: &str,
+        next_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Outcome, Failure> {
+        // A listing's next pages come from the view its first page came from: a view
+        // taken between two pages would shift the items, and one would be skipped.
+        let stale = self
+            .list_view
+            .as_ref()
+            .is_none_or(|(at, _)| next_token.is_none() && now.since(*at) >= self.list_lag);
+        if stale {
+            let view = self
+                .secrets
+                .iter()
+                .map(|(n, s)| SecretEntry {
+                    name: n.clone(),
+                    description: s.description.clone(),
+                })
+                .collect();
+            self.list_view = Some((now, view));
+        }
+        let all: Vec<SecretEntry> = self
+            .list_view
+            .iter()
+            .flat_map(|(_, v)| v)
+            .filter(|e| e.name.starts_with(prefix))
+            .cloned()
+            .collect();
+        let (secrets, next_token) = self.page(&all, next_token)?;
+        Ok(Outcome::Secrets {
+            secrets,
+            next_token,
+        })
+    }
+
     /// Secrets Manager, for `caller` (`None`: the administrator's role).
     fn secrets_manager(
         &mut self,
@@ -743,35 +782,7 @@ impl SimAws {
     ) -> Result<Outcome, Failure> {
         Ok(match action {
             Action::ListSecrets { prefix, next_token } => {
-                // A listing's next pages come from the view its first page came from: a view
-                // taken between two pages would shift the items, and one would be skipped.
-                let stale = self
-                    .list_view
-                    .as_ref()
-                    .is_none_or(|(at, _)| next_token.is_none() && now.since(*at) >= self.list_lag);
-                if stale {
-                    let view = self
-                        .secrets
-                        .iter()
-                        .map(|(n, s)| SecretEntry {
-                            name: n.clone(),
-                            description: s.description.clone(),
-                        })
-                        .collect();
-                    self.list_view = Some((now, view));
-                }
-                let all: Vec<SecretEntry> = self
-                    .list_view
-                    .iter()
-                    .flat_map(|(_, v)| v)
-                    .filter(|e| e.name.starts_with(prefix.as_str()))
-                    .cloned()
-                    .collect();
-                let (secrets, next_token) = self.page(&all, next_token.as_deref())?;
-                Outcome::Secrets {
-                    secrets,
-                    next_token,
-                }
+                self.list_secrets(prefix, next_token.as_deref(), now)?
             }
             Action::CreateSecret { name, description } => {
                 if self.secrets.contains_key(name) {

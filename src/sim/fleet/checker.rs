@@ -492,24 +492,7 @@ impl FleetChecker {
                 f.message
             ));
         }
-        // ListSecrets lags (as Secrets Manager's may, by minutes): a secret it did not show
-        // yet makes the pending mark's CreateSecret fail, which fails the user, safely.
-        if let (Action::CreateSecret { name, .. }, Outcome::Failed(f)) = (action, outcome)
-            && f.class == FailureClass::AlreadyExists
-            && world.aws.list_lag > crate::time::Span::ZERO
-            && let Some(user) = delivery::user_of(name)
-        {
-            self.faulted.insert(user);
-        }
-        // Likewise a secret it still shows that a run (a crashed one) deleted since: the
-        // description's update fails, and the user with it.
-        if let (Action::DescribeSecret { name, .. }, Outcome::Failed(f)) = (action, outcome)
-            && f.class == FailureClass::NotFound
-            && world.aws.list_lag > crate::time::Span::ZERO
-            && let Some(user) = delivery::user_of(name)
-        {
-            self.faulted.insert(user);
-        }
+        self.failed_for_lag(world, action, outcome);
         let took_effect = SimAws::is_change(action) && !matches!(outcome, Outcome::Failed(_));
         self.changed |= took_effect;
         match (action, outcome) {
@@ -534,33 +517,18 @@ impl FleetChecker {
                     self.deactivated(world, &k)?;
                 }
             }
-            (Action::StoreSecret { name, value, .. }, Outcome::Done) => {
+            (
+                Action::StoreSecret {
+                    name,
+                    description,
+                    value,
+                    ..
+                },
+                Outcome::Done,
+            ) => {
                 let stored_now = world.aws.secrets.get(name).and_then(|s| s.stored);
                 if before.secret.and_then(|s| s.stored) != stored_now {
-                    self.counts.stored += 1;
-                    if let Action::StoreSecret { description, .. } = action {
-                        self.saw(name, description, world.now);
-                    }
-                    let Some(user) = delivery::user_of(name) else {
-                        return fail(format!("a value stored in {name}, no delivery's secret"));
-                    };
-                    let plain = self.plaintext(world, &user, value.expose())?;
-                    self.counts.sealed += usize::from(seal::is_sealed(value.expose()));
-                    let Ok(k) = DeliveredKey::parse(&plain) else {
-                        return fail(format!("the value stored in {name} does not read back"));
-                    };
-                    if Some(&k.user_name) != delivery::user_of(name).as_ref() {
-                        return fail(format!("{name} holds a key of {}", k.user_name));
-                    }
-                    self.delivered.insert(k.access_key_id.clone());
-                    if let Some(user) = delivery::user_of(name)
-                        && self
-                            .unsaved
-                            .get(&user)
-                            .is_some_and(|(id, _)| id == &k.access_key_id)
-                    {
-                        self.unsaved.remove(&user);
-                    }
+                    self.stored(world, name, description, value.expose())?;
                 }
             }
             (Action::DescribeSecret { name, description }, Outcome::Done) => {
@@ -598,6 +566,58 @@ impl FleetChecker {
                 };
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// ListSecrets lags (as Secrets Manager's may, by minutes): a secret it did not show yet
+    /// makes the pending mark's CreateSecret fail, and one it still shows that a (crashed) run
+    /// deleted since makes the description's update fail. Either fails the user, safely.
+    fn failed_for_lag(&mut self, world: &FleetWorld, action: &Action, outcome: &Outcome) {
+        let Outcome::Failed(f) = outcome else {
+            return;
+        };
+        let name = match action {
+            Action::CreateSecret { name, .. } if f.class == FailureClass::AlreadyExists => name,
+            Action::DescribeSecret { name, .. } if f.class == FailureClass::NotFound => name,
+            _ => return,
+        };
+        if world.aws.list_lag > Span::ZERO
+            && let Some(user) = delivery::user_of(name)
+        {
+            self.faulted.insert(user);
+        }
+    }
+
+    /// A value was stored in `name`: a delivery of its user's key, sealed to the user's
+    /// recipient under `--encrypt`.
+    fn stored(
+        &mut self,
+        world: &FleetWorld,
+        name: &str,
+        description: &str,
+        value: &str,
+    ) -> Result<(), Violation> {
+        self.counts.stored += 1;
+        self.saw(name, description, world.now);
+        let Some(user) = delivery::user_of(name) else {
+            return fail(format!("a value stored in {name}, no delivery's secret"));
+        };
+        let plain = self.plaintext(world, &user, value)?;
+        self.counts.sealed += usize::from(seal::is_sealed(value));
+        let Ok(k) = DeliveredKey::parse(&plain) else {
+            return fail(format!("the value stored in {name} does not read back"));
+        };
+        if k.user_name != user {
+            return fail(format!("{name} holds a key of {}", k.user_name));
+        }
+        self.delivered.insert(k.access_key_id.clone());
+        if self
+            .unsaved
+            .get(&user)
+            .is_some_and(|(id, _)| id == &k.access_key_id)
+        {
+            self.unsaved.remove(&user);
         }
         Ok(())
     }
@@ -673,51 +693,8 @@ impl FleetChecker {
         if from != notifier.from {
             return fail(format!("a mail to {to} from {from}, not {}", notifier.from));
         }
-        // Which delivery and event it is about: the template's mail, word for word, about a
-        // delivery whose key it names.
         let deactivate_after = self.policy.as_ref().and_then(|p| p.deactivate_after);
-        let account = &world.aws.account;
-        let text_of = |id: &AccessKeyId, seen: &Seen, e: Event| {
-            let deadlines: Vec<Option<Timestamp>> = match e {
-                Event::Deactivated => seen.deactivated.iter().copied().map(Some).collect(),
-                _ => vec![deactivate_after.map(|a| seen.delivered.add(a))],
-            };
-            deadlines.into_iter().any(|deadline| {
-                let facts = NoticeFacts {
-                    user_name: seen.user.clone(),
-                    account: account.clone(),
-                    region: notifier.region.clone(),
-                    new_access_key_id: id.clone(),
-                    old_access_key_id: seen.replaces.clone(),
-                    deadline,
-                };
-                notifier
-                    .template
-                    .render(e, &facts)
-                    .is_some_and(|m| m.subject == subject && m.body == body)
-            })
-        };
-        let named: Vec<(&AccessKeyId, &Seen)> = self
-            .seen
-            .iter()
-            .filter(|(id, _)| body.contains(id.as_str()))
-            .collect();
-        if named.is_empty() {
-            return fail(format!(
-                "a mail to {to} about no delivery that was stored: {subject}"
-            ));
-        }
-        let about = named.iter().find_map(|(id, seen)| {
-            Event::ALL
-                .into_iter()
-                .find(|&e| text_of(id, seen, e))
-                .map(|e| ((*id).clone(), (*seen).clone(), e))
-        });
-        let Some((access_key_id, seen, event)) = about else {
-            return fail(format!(
-                "a mail to {to} is not the template's text for any event about a delivery it names: {subject}"
-            ));
-        };
+        let (access_key_id, seen, event) = self.mail_about(world, &notifier, to, subject, body)?;
         let user = seen.user.clone();
         let address = world
             .aws
@@ -764,14 +741,83 @@ impl FleetChecker {
             .or_default() += 1;
         // Once, or again after an interruption.
         let key = (user.clone(), access_key_id.clone(), event);
-        let before = self.mailed.get(&key).copied().unwrap_or(0);
+        self.again(&key, to)?;
+        *self.mailed.entry(key.clone()).or_default() += 1;
+        self.mailed_this_run.insert(key.clone());
+        self.unrecorded.insert(key.clone());
+        self.unheard
+            .push(((to.to_owned(), subject.to_owned(), body.to_owned()), key));
+        Ok(())
+    }
+
+    /// Which delivery and event a mail is about: the template's mail, word for word, about a
+    /// delivery whose key it names.
+    fn mail_about(
+        &self,
+        world: &FleetWorld,
+        notifier: &Notifier,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(AccessKeyId, Seen, Event), Violation> {
+        let deactivate_after = self.policy.as_ref().and_then(|p| p.deactivate_after);
+        let account = &world.aws.account;
+        let text_of = |id: &AccessKeyId, seen: &Seen, e: Event| {
+            let deadlines: Vec<Option<Timestamp>> = match e {
+                Event::Deactivated => seen.deactivated.iter().copied().map(Some).collect(),
+                _ => vec![deactivate_after.map(|a| seen.delivered.add(a))],
+            };
+            deadlines.into_iter().any(|deadline| {
+                let facts = NoticeFacts {
+                    user_name: seen.user.clone(),
+                    account: account.clone(),
+                    region: notifier.region.clone(),
+                    new_access_key_id: id.clone(),
+                    old_access_key_id: seen.replaces.clone(),
+                    deadline,
+                };
+                notifier
+                    .template
+                    .render(e, &facts)
+                    .is_some_and(|m| m.subject == subject && m.body == body)
+            })
+        };
+        let named: Vec<(&AccessKeyId, &Seen)> = self
+            .seen
+            .iter()
+            .filter(|(id, _)| body.contains(id.as_str()))
+            .collect();
+        if named.is_empty() {
+            return fail(format!(
+                "a mail to {to} about no delivery that was stored: {subject}"
+            ));
+        }
+        let about = named.iter().find_map(|(id, seen)| {
+            Event::ALL
+                .into_iter()
+                .find(|&e| text_of(id, seen, e))
+                .map(|e| ((*id).clone(), (*seen).clone(), e))
+        });
+        about.ok_or_else(|| {
+            Violation(format!(
+                "a mail to {to} is not the template's text for any event about a delivery it names: {subject}"
+            ))
+        })
+    }
+
+    /// A mail that went before (`key`: user, delivery, event) may go again only after an
+    /// interruption: a crash before its sending was recorded, or a run whose listing was older
+    /// than the record.
+    fn again(&mut self, key: &(UserName, AccessKeyId, Event), to: &str) -> Result<(), Violation> {
+        let (_, access_key_id, event) = key;
+        let before = self.mailed.get(key).copied().unwrap_or(0);
         if before > 0 {
             let credit = self.credit.entry(key.clone()).or_default();
-            let lagging = self.recorded_at.get(&key).is_some_and(|&r| {
+            let lagging = self.recorded_at.get(key).is_some_and(|&r| {
                 self.listed_at.is_some_and(|l| l < r) && self.run_start.is_some_and(|s| r <= s)
             });
-            if self.unrecorded.contains(&key) {
-                if !self.lost.remove(&key) {
+            if self.unrecorded.contains(key) {
+                if !self.lost.remove(key) {
                     return fail(format!(
                         "the {event:?} mail about {access_key_id} went to {to} twice in a run that heard it sent"
                     ));
@@ -789,11 +835,6 @@ impl FleetChecker {
                 ));
             }
         }
-        *self.mailed.entry(key.clone()).or_default() += 1;
-        self.mailed_this_run.insert(key.clone());
-        self.unrecorded.insert(key.clone());
-        self.unheard
-            .push(((to.to_owned(), subject.to_owned(), body.to_owned()), key));
         Ok(())
     }
 
